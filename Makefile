@@ -1,0 +1,38 @@
+# Every target sets up what it needs: a fresh clone only needs python3 (>= 3.11).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check eval bench diagram console clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## start the bot (console chat when no TELEGRAM_BOT_TOKEN is set)
+	$(PY) -m bot run
+
+console: $(STAMP)
+	$(PY) -m bot console
+
+test: $(STAMP)  ## the whole test suite
+	$(PY) -m bot check
+	$(PY) -m pytest
+
+check: $(STAMP)
+	$(PY) -m bot check
+
+eval: $(STAMP)  ## FAQ answerer accuracy on the development set
+	$(PY) -m bot.kb.evaluate
+
+bench: $(STAMP)  ## benchmarks (figures, not pass/fail)
+	$(PY) -m bench
+
+diagram: $(STAMP)
+	$(PY) -m bot diagram
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,148 @@
+"""Command line: run | console | recommend | ask | check | diagram."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bot import LANGS
+
+
+def _services():
+    from bot.problems import ContentError
+    from bot.services import load_services
+    try:
+        return load_services()
+    except ContentError as exc:
+        print("Content problems (run `python -m bot check`):", file=sys.stderr)
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(1)
+
+
+def cmd_check(args) -> int:
+    from bot.check import check_content
+    problems = check_content()
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    print("Content OK: dialogs/ and knowledge/ are valid.")
+    return 0
+
+
+def cmd_diagram(args) -> int:
+    from bot.engine.diagram import mermaid
+    print(mermaid(_services().flow), end="")
+    return 0
+
+
+def cmd_recommend(args) -> int:
+    from bot.engine.dialogue import ResultView
+    from bot.engine.recommend import recommend
+    from bot.render import PLAIN
+    services = _services()
+    answers = {}
+    for step in services.flow.steps:
+        value = getattr(args, step.id, None)
+        if value is None:
+            if step.core:
+                print(f"--{step.id} is required", file=sys.stderr)
+                return 2
+            continue
+        valid = [o.id for o in services.flow.choices(step)]
+        if value not in valid:
+            print(f"unknown {step.id} level {value!r}; valid levels: {', '.join(valid)}", file=sys.stderr)
+            return 2
+        answers[step.id] = value
+    rec = recommend(services.flow, services.rules, answers)
+    text = services.renderer(PLAIN).result(ResultView(rec, answers), args.lang)
+    if args.json:
+        print(json.dumps({
+            "mode": rec.mode, "borderline": rec.borderline, "confidence": rec.confidence, "score": rec.score,
+            "semi_later": rec.semi_later, "unsure": list(rec.unsure),
+            "reasons": [{"factor": r.step, "answer": r.option, "favours": r.favours, "text": r.text(args.lang)}
+                        for r in rec.reasons],
+            "missing_for_semi": [g.step for g in rec.closed_gates],
+            "tippers": [{"factor": t.step, "answer": t.option, "mode": t.mode} for t in rec.tippers],
+            "text": text}, ensure_ascii=False, indent=2))
+    else:
+        print(text)
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from bot.render import PLAIN
+    services = _services()
+    answer = services.answerer.ask(args.question, args.lang)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(services.renderer(PLAIN).faq_answer(answer))
+    return 0
+
+
+def _conversations():
+    from bot.config import Settings
+    from bot.conversation import Conversations
+    from bot.store import Store
+    settings = Settings.load()
+    return settings, Conversations(_services(), Store.from_url(settings.database_url))
+
+
+def cmd_console(args) -> int:
+    from bot.console import CONSOLE_USER, run_console
+    settings, conv = _conversations()
+    user = conv.store.user(CONSOLE_USER)
+    lang = args.lang or (user.lang if user and user.lang else None) or settings.default_lang
+    conv.store.touch_user(CONSOLE_USER, lang)
+    run_console(conv, lang)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from bot.config import Settings
+    settings = Settings.load()
+    if not settings.token:
+        from bot.render import PLAIN
+        print(_services().renderer(PLAIN).raw("console.no_token", args.lang or settings.default_lang))
+        return cmd_console(args)
+    from bot.tg.main import run_bot
+    return run_bot(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Mode Advisor (托管模式顾问)")
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="start the Telegram bot, or the console chat when no token is set")
+    run.add_argument("--lang", choices=LANGS)
+    console = sub.add_parser("console", help="the whole dialogue in a terminal")
+    console.add_argument("--lang", choices=LANGS)
+    rec = sub.add_parser("recommend", help="print the recommendation for a set of answers")
+    for step in ("factory", "experience", "capital", "brand", "category", "risk", "content"):
+        rec.add_argument(f"--{step}")
+    rec.add_argument("--lang", choices=LANGS, default="en")
+    rec.add_argument("--json", action="store_true")
+    ask = sub.add_parser("ask", help="answer a follow-up question from the knowledge base")
+    ask.add_argument("question")
+    ask.add_argument("--lang", choices=LANGS, default=None)
+    ask.add_argument("--json", action="store_true")
+    sub.add_parser("check", help="validate dialogs/ and knowledge/")
+    sub.add_parser("diagram", help="print the questionnaire state machine as a Mermaid diagram")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "command", None) == "ask" and args.lang is None:
+        from bot.kb.lang import detect_lang
+        args.lang = detect_lang(args.question, "en")
+    handlers = {"run": cmd_run, "console": cmd_console, "recommend": cmd_recommend, "ask": cmd_ask,
+                "check": cmd_check, "diagram": cmd_diagram}
+    if args.command is None:
+        args.command, args.lang = "run", None
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

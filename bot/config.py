@@ -1,0 +1,61 @@
+"""Settings from the environment and an optional .env file (the environment wins)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot import ROOT
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; blank lines and # comments ignored; surrounding quotes stripped."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: str = ""
+    database_url: str = "sqlite:///data/bot.sqlite3"
+    api_base_url: str = ""                 # e.g. http://127.0.0.1:8081 for a self-hosted Bot API server
+    webhook_url: str = ""                  # public https URL; when set the bot runs a webhook server
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: str = ""
+    flood_limit: bool = True
+    admin_user_ids: frozenset[int] = field(default_factory=frozenset)
+    default_lang: str = "en"
+    log_level: str = "INFO"
+    poll_timeout: int = 10
+
+    @classmethod
+    def load(cls, env: dict[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> "Settings":
+        values = read_env_file(env_file) if env_file else {}
+        values.update(os.environ if env is None else env)
+        get = lambda key, default="": values.get(key, default).strip()  # noqa: E731
+        admins = frozenset(int(x) for x in get("ADMIN_USER_IDS").replace(";", ",").split(",")
+                           if x.strip().lstrip("-").isdigit())
+        db = get("DATABASE_URL", cls.database_url)
+        if db.startswith("sqlite:///") and not db.startswith("sqlite:////") and db != "sqlite:///":
+            db = "sqlite:///" + str(ROOT / db[len("sqlite:///"):])   # relative paths are relative to the project
+        return cls(
+            token=get("TELEGRAM_BOT_TOKEN"), database_url=db,
+            api_base_url=get("TELEGRAM_API_BASE_URL").rstrip("/"),
+            webhook_url=get("WEBHOOK_URL"), webhook_listen=get("WEBHOOK_LISTEN", "127.0.0.1"),
+            webhook_port=int(get("WEBHOOK_PORT", "8443") or 8443), webhook_secret=get("WEBHOOK_SECRET"),
+            flood_limit=get("TELEGRAM_FLOOD_LIMIT", "on").lower() not in ("off", "0", "false", "no"),
+            admin_user_ids=admins, default_lang="zh" if get("DEFAULT_LANG", "en") == "zh" else "en",
+            log_level=get("LOG_LEVEL", "INFO").upper() or "INFO",
+            poll_timeout=int(get("POLL_TIMEOUT", "10") or 10))

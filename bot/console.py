@@ -1,0 +1,104 @@
+"""The terminal chat: the same engine and store as the Telegram bot, numbered options instead of buttons."""
+from __future__ import annotations
+
+from typing import Callable
+
+from bot.conversation import Conversations
+from bot.engine.dialogue import ConfirmView, QuestionView, Reply, ResultView
+from bot.kb.lang import detect_lang
+from bot.render import PLAIN
+
+Input = Callable[[str], str]
+Output = Callable[[str], None]
+CONSOLE_USER = "console"
+QUIT = {"quit", "exit", "q", "退出", "/quit"}
+
+
+class ConsoleChat:
+    def __init__(self, conversations: Conversations, lang: str, write: Output = print):
+        self.conv, self.lang, self.write = conversations, lang, write
+        self.services = conversations.services
+        self.render = self.services.renderer(PLAIN)
+        self.key = f"{CONSOLE_USER}:{CONSOLE_USER}"
+        self.choosing_change = False
+
+    def show(self, reply: Reply, lang: str | None = None) -> None:
+        lang = lang or self.lang
+        for notice in reply.notices:
+            self.write(self.render.notice(notice, lang))
+        view = reply.view
+        self.write(self.render.view(view, self.lang))
+        if isinstance(view, QuestionView):
+            self.write(self.render.numbered_options(view, self.lang))
+            if not view.core:
+                self.write(f"({self.render.raw('button.skip', self.lang)}: skip / "
+                           f"{self.render.raw('button.finish', self.lang)}: result)")
+        elif isinstance(view, ConfirmView):
+            self.write(f"(yes / no)")
+        elif isinstance(view, ResultView):
+            self.write(self.render.raw("console.result_hint", self.lang))
+
+    def act(self, action) -> None:
+        _, reply = self.conv.run(self.key, CONSOLE_USER, action)
+        self.show(reply)
+
+    def start(self) -> None:
+        self.write(self.render.raw("app.name", self.lang))
+        self.write(self.render.raw("console.banner", self.lang))
+        resumed = self.conv.store.load_session(self.key) is not None
+        if resumed:
+            self.write(self.render.raw("start.resume", self.lang))
+        else:
+            self.write(self.render.raw("start.intro", self.lang))
+            self.write(self.render.raw("start.describe_tip", self.lang))
+        self.act(lambda s: Reply(self.services.dialogue.view(s), changed=False))
+
+    def handle(self, line: str) -> bool:
+        """One typed line; False when the user quits."""
+        text = line.strip()
+        lowered = text.lower()
+        dialogue = self.services.dialogue
+        if lowered in QUIT:
+            self.write(self.render.raw("console.bye", self.lang))
+            return False
+        if not text:
+            return True
+        if self.choosing_change:
+            self.choosing_change = False
+            steps = self.services.flow.steps
+            if text.isdigit() and 1 <= int(text) <= len(steps):
+                self.act(lambda s: dialogue.change(s, steps[int(text) - 1].id))
+                return True
+        if lowered in ("help", "/help", "帮助"):
+            self.write(self.render.raw("help.text", self.lang))
+        elif lowered in ("lang", "/lang", "语言"):
+            self.lang = "en" if self.lang == "zh" else "zh"
+            self.conv.store.set_lang(CONSOLE_USER, self.lang)
+            self.write(self.render.raw("lang.set", self.lang))
+            self.act(lambda s: Reply(dialogue.view(s), changed=False))
+        elif lowered in ("compare", "/compare", "对比"):
+            self.write(self.render.compare(self.lang))
+        elif lowered in ("change", "修改", "/change"):
+            self.write(self.render.raw("result.change_prompt", self.lang))
+            for i, step in enumerate(self.services.flow.steps, 1):
+                self.write(f"{i}. {step.title(self.lang)}")
+            self.choosing_change = True
+        else:
+            ask_lang = detect_lang(text, self.lang)
+            _, reply = self.conv.run(self.key, CONSOLE_USER, lambda s: dialogue.text(s, text, ask_lang))
+            self.show(reply)
+        return True
+
+
+def run_console(conversations: Conversations, lang: str, read: Input = input, write: Output = print) -> None:
+    chat = ConsoleChat(conversations, lang, write)
+    chat.start()
+    while True:
+        try:
+            line = read(chat.render.raw("console.prompt", chat.lang))
+        except (EOFError, KeyboardInterrupt):
+            write("")
+            write(chat.render.raw("console.bye", chat.lang))
+            return
+        if not chat.handle(line):
+            return

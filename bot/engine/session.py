@@ -1,0 +1,55 @@
+"""One user's place in the questionnaire, as a small JSON-compatible dict."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.engine.spec import RESULT, SKIP, UNSURE, Flow
+
+
+@dataclass
+class Session:
+    """Where a user is (`state`), what they answered, and a revision that stale buttons are checked against."""
+
+    state: str
+    answers: dict[str, str] = field(default_factory=dict)
+    history: list[str] = field(default_factory=list)  # answered steps, in order: `back` pops from here
+    rev: int = 0                                      # +1 on every change; buttons carry it
+    pending: dict[str, str] | None = None             # answers read from free text, awaiting confirmation
+    flow_version: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"s": self.state, "a": dict(self.answers), "h": list(self.history),
+                                "r": self.rev, "v": self.flow_version}
+        if self.pending:
+            data["p"] = dict(self.pending)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, flow: Flow) -> "Session":
+        """Restore a session; whatever no longer fits the flow (renamed steps or options) is dropped."""
+        if not isinstance(data, dict):
+            return cls(state=flow.steps[0].id, flow_version=flow.version)
+
+        def valid(step_id: Any, option_id: Any) -> bool:
+            step = flow.step(step_id) if isinstance(step_id, str) else None
+            return step is not None and (option_id in (UNSURE,) or (option_id == SKIP and not step.core)
+                                         or step.option(option_id) is not None)
+
+        answers = {k: v for k, v in (data.get("a") or {}).items() if valid(k, v)}
+        history = [s for s in (data.get("h") or []) if s in answers]
+        history = list(dict.fromkeys(history))
+        pending = {k: v for k, v in (data.get("p") or {}).items() if valid(k, v)} or None
+        state = data.get("s")
+        rev = data.get("r") if isinstance(data.get("r"), int) else 0
+        version = data.get("v")
+        if state != RESULT and flow.step(state) is None:
+            state = flow.steps[0].id
+        session = cls(state=state, answers=answers, history=history, rev=rev, pending=pending,
+                      flow_version=version if isinstance(version, int) else flow.version)
+        if session.flow_version != flow.version:
+            # Buttons of the older questionnaire must read as stale: bump the revision.
+            session.flow_version, session.rev = flow.version, session.rev + 1
+            if state == RESULT and any(s.id not in answers for s in flow.core_steps):
+                session.state = next(s.id for s in flow.steps if s.id not in answers)
+        return session

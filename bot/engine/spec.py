@@ -1,0 +1,257 @@
+"""Load dialogs/*.yaml into a Flow (questions) and Rules (recommendation), validating both."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot import LANGS, ROOT
+from bot.kb.models import Text
+from bot.problems import ContentError, Problem, read_yaml
+from bot.schema import Reader
+
+DIALOGS_DIR = ROOT / "dialogs"
+FLOW_FILE = "seller_questionnaire.yaml"
+RULES_FILE = "recommendation.yaml"
+UNSURE = "unsure"
+SKIP = "skip"
+RESULT = "result"
+MODES = ("full", "semi")
+# Callback data carries "<kind>:<rev>:<step>:<option>"; keep ids short enough that it fits 64 bytes.
+MAX_ID = 16
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    weight: int
+    label: Text
+    reason: Text
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    local: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: Text            # a short name for the factor, used in results and buttons
+    core: bool
+    prompt: Text
+    options: tuple[Option, ...]
+    hint: Text | None = None
+
+    def option(self, option_id: str) -> Option | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    version: int
+    machine: dict
+    steps: tuple[Step, ...]
+    unsure: Option
+    negations: dict[str, tuple[str, ...]]
+    words: dict[str, dict[str, tuple[str, ...]]]
+    by_id: dict[str, Step] = field(default_factory=dict)
+
+    def step(self, step_id: str) -> Step | None:
+        return self.by_id.get(step_id)
+
+    @property
+    def core_steps(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.core)
+
+    @property
+    def optional_steps(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if not s.core)
+
+    def choices(self, step: Step) -> tuple[Option, ...]:
+        """What a user can pick at a step: its options, then "not sure"."""
+        return step.options + (self.unsure,)
+
+
+@dataclass(frozen=True)
+class Note:
+    text: Text
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Gate:
+    step: str
+    closed: tuple[str, ...]
+    missing: Text
+    path: Text
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Rules:
+    borderline_margin: int
+    tie_mode: str
+    confidence_scale: float
+    confidence_max: float
+    semi_later_pull: int
+    gates: tuple[Gate, ...]
+    tradeoffs: dict[str, tuple[Note, ...]]
+    next_steps: dict[str, tuple[Note, ...]]
+    caveats: tuple[Note, ...]
+
+
+def _option(raw: dict, r: Reader, step_id: str) -> Option:
+    oid = r.ident(raw, max_len=MAX_ID)
+    e = r.at(f"{step_id}.{oid}")
+    weight = raw.get("weight", 0)
+    if not isinstance(weight, int) or isinstance(weight, bool):
+        e.fail("weight", "expected a whole number")
+        weight = 0
+    return Option(oid, weight, e.text(raw, "label", max_len=40), e.text(raw, "reason"),
+                  e.per_lang(raw, "aliases"), e.per_lang(raw, "local", required=False))
+
+
+def _words(raw: dict, r: Reader) -> dict[str, dict[str, tuple[str, ...]]]:
+    words = r.mapping(raw.get("words", {}), "words")
+    return {key: r.at("words").per_lang(words, key) for key in ("yes", "no", "back", "restart", "skip", "finish")}
+
+
+def _flow(raw, r: Reader, conditions: set[str]) -> Flow:
+    raw = r.mapping(raw, FLOW_FILE)
+    steps, seen = [], set()
+    for s in r.items(raw, "steps"):
+        s = r.mapping(s, "steps[]")
+        sid = r.ident(s, max_len=MAX_ID)
+        e = r.at(sid)
+        if sid in seen:
+            e.fail("id", "duplicate id")
+        seen.add(sid)
+        options = tuple(_option(r.mapping(o, "options[]"), e, sid) for o in e.items(s, "options"))
+        ids = [o.id for o in options]
+        for dup in {i for i in ids if ids.count(i) > 1}:
+            e.fail("options", f"duplicate option id {dup!r}")
+        for reserved in (UNSURE, SKIP):
+            if reserved in ids:
+                e.fail("options", f"{reserved!r} is reserved: the engine adds it")
+        if len(options) < 2:
+            e.fail("options", "a question needs at least two options")
+        hint = e.text(s, "hint") if "hint" in s else None
+        steps.append(Step(sid, e.text(s, "title", max_len=20), bool(s.get("core", True)), e.text(s, "prompt", max_len=300), options, hint))
+    unsure_raw = r.mapping(raw.get("unsure"), "unsure")
+    u = r.at(UNSURE)
+    unsure = Option(UNSURE, 0, u.text(unsure_raw, "label", max_len=40), u.text(unsure_raw, "reason"),
+                    u.per_lang(unsure_raw, "aliases"), u.per_lang(unsure_raw, "local", required=False))
+    machine = r.mapping(raw.get("machine"), "machine")
+    flow = Flow(id=r.string(raw, "id"), version=int(raw.get("version", 1)), machine=machine,
+                steps=tuple(steps), unsure=unsure, negations=r.per_lang(raw, "negations"),
+                words=_words(raw, r), by_id={s.id: s for s in steps})
+    _check_machine(flow, r.at("machine"), conditions)
+    return flow
+
+
+def _check_machine(flow: Flow, r: Reader, conditions: set[str]) -> None:
+    """States are the steps plus `result`; transitions name known states and registered conditions."""
+    m = flow.machine
+    states = m.get("states") or []
+    expected = [s.id for s in flow.steps] + [RESULT]
+    if states != expected:
+        r.fail("states", f"must list the steps in order, then {RESULT!r}: expected {expected}, got {states}")
+    if m.get("initial") != (flow.steps[0].id if flow.steps else None):
+        r.fail("initial", "must be the first step")
+    known = set(states)
+    edges: dict[str, set[str]] = {s: set() for s in states}
+    for i, t in enumerate(m.get("transitions") or []):
+        if not isinstance(t, dict) or not {"trigger", "source", "dest"} <= set(t):
+            r.fail(f"transitions[{i}]", "needs trigger, source and dest")
+            continue
+        sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
+        for src in sources:
+            if src != "*" and src not in known:
+                r.fail(f"transitions[{i}].source", f"unknown state {src!r}")
+        if t["dest"] not in known:
+            r.fail(f"transitions[{i}].dest", f"unknown state {t['dest']!r}")
+        conds = t.get("conditions", []) or []
+        for cond in ([conds] if isinstance(conds, str) else conds) + (
+                [t["unless"]] if isinstance(t.get("unless"), str) else t.get("unless", []) or []):
+            if cond not in conditions:
+                r.fail(f"transitions[{i}].conditions", f"unknown condition {cond!r}; known: {sorted(conditions)}")
+        for src in (states if "*" in sources else sources):
+            if src in edges:
+                edges[src].add(t["dest"])
+    nexts = {t.get("source") for t in m.get("transitions") or [] if isinstance(t, dict) and t.get("trigger") == "next"}
+    for s in flow.steps:
+        if s.id not in nexts:
+            r.fail("transitions", f"step {s.id!r} has no 'next' transition")
+    reached, todo = set(), [m.get("initial")]
+    while todo:
+        s = todo.pop()
+        if s in reached or s not in edges:
+            continue
+        reached.add(s)
+        todo.extend(edges[s])
+    for s in states:
+        if s not in reached:
+            r.fail("states", f"state {s!r} cannot be reached from the initial state")
+
+
+def _notes(raw: dict, r: Reader, field_name: str) -> tuple[Note, ...]:
+    out = []
+    for i, n in enumerate(r.items(raw, field_name)):
+        n = r.mapping(n, f"{field_name}[{i}]")
+        out.append(Note(r.text({"t": {k: n.get(k) for k in LANGS}}, "t"), r.strings(n, "source")))
+    return tuple(out)
+
+
+def _rules(raw, r: Reader, flow: Flow) -> Rules:
+    raw = r.mapping(raw, RULES_FILE)
+    gates = []
+    for g in r.items(raw, "gates"):
+        g = r.mapping(g, "gates[]")
+        step_id = r.string(g, "step")
+        e = r.at(f"gates.{step_id}")
+        step = flow.step(step_id)
+        closed = e.strings(g, "closed")
+        if step is None:
+            e.fail("step", f"unknown step {step_id!r}")
+        else:
+            for c in closed:
+                if step.option(c) is None:
+                    e.fail("closed", f"unknown option {c!r} of step {step_id!r}")
+        gates.append(Gate(step_id, closed, e.text(g, "missing"), e.text(g, "path"), e.strings(g, "sources")))
+    per_mode = {}
+    for key in ("tradeoffs", "next_steps"):
+        block = r.mapping(raw.get(key, {}), key)
+        per_mode[key] = {m: _notes(block, r.at(key), m) for m in MODES}
+    tie = raw.get("tie_mode", "full")
+    if tie not in MODES:
+        r.fail("tie_mode", f"must be one of {MODES}")
+    return Rules(borderline_margin=int(raw.get("borderline_margin", 2)), tie_mode=tie,
+                 confidence_scale=float(raw.get("confidence_scale", 16)),
+                 confidence_max=float(raw.get("confidence_max", 0.95)),
+                 semi_later_pull=int(raw.get("semi_later_pull", 2)), gates=tuple(gates),
+                 tradeoffs=per_mode["tradeoffs"], next_steps=per_mode["next_steps"],
+                 caveats=_notes(raw, r.at("caveats"), "caveats"))
+
+
+def load_dialogs(directory: Path = DIALOGS_DIR, problems: list[Problem] | None = None,
+                 source_ids: set[str] | None = None) -> tuple[Flow, Rules]:
+    """Load the questionnaire and its rules. Raises ContentError unless `problems` is given to collect into.
+
+    `source_ids`, when given, checks that every cited source exists in the knowledge base.
+    """
+    from bot.engine.flow import CONDITIONS  # the closed registry of condition names
+
+    collect = problems if problems is not None else []
+    flow = _flow(read_yaml(directory / FLOW_FILE, collect) or {}, Reader(FLOW_FILE, collect), set(CONDITIONS))
+    rules = _rules(read_yaml(directory / RULES_FILE, collect) or {}, Reader(RULES_FILE, collect), flow)
+    if source_ids is not None:
+        r = Reader(RULES_FILE, collect)
+        for gate in rules.gates:
+            r.at(f"gates.{gate.step}").refs(gate.sources, source_ids, "sources")
+        for key, notes in (("tradeoffs", rules.tradeoffs), ("next_steps", rules.next_steps)):
+            for mode, items in notes.items():
+                for n in items:
+                    r.at(f"{key}.{mode}").refs(n.sources, source_ids, "source")
+        for n in rules.caveats:
+            r.at("caveats").refs(n.sources, source_ids, "source")
+    if problems is None and collect:
+        raise ContentError(collect)
+    return flow, rules

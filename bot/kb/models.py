@@ -1,0 +1,96 @@
+"""Frozen dataclasses for the bilingual knowledge base."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Text:
+    """One piece of user-facing text in both languages."""
+
+    zh: str
+    en: str
+
+    def __call__(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: Text
+    ref: str
+    url: str | None = None
+    uncertain: bool = False
+    market: str | None = None
+
+
+@dataclass(frozen=True)
+class Caveat:
+    text: Text
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Mode:
+    id: str
+    name: Text
+    summary: Text
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Dimension:
+    id: str
+    title: Text
+    full: Text
+    semi: Text
+    sources: tuple[str, ...]
+    caveats: tuple[Caveat, ...] = ()
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    title: Text
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    id: str
+    topic: str
+    title: Text
+    questions_zh: tuple[str, ...]
+    questions_en: tuple[str, ...]
+    answer: Text
+    sources: tuple[str, ...]
+    keywords_zh: tuple[str, ...] = ()
+    keywords_en: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SynonymGroup:
+    id: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    sources: dict[str, Source]
+    modes: dict[str, Mode]
+    dimensions: tuple[Dimension, ...]
+    topics: tuple[Topic, ...]
+    entries: tuple[FaqEntry, ...]
+    synonyms: tuple[SynonymGroup, ...]
+    ui: dict[str, Text]
+    by_id: dict[str, FaqEntry] = field(default_factory=dict)
+
+    def entry(self, entry_id: str) -> FaqEntry | None:
+        return self.by_id.get(entry_id)
+
+    def entries_in(self, topic_id: str) -> list[FaqEntry]:
+        return [e for e in self.entries if e.topic == topic_id]
+
+    def topic(self, topic_id: str) -> Topic | None:
+        return next((t for t in self.topics if t.id == topic_id), None)

@@ -1,0 +1,192 @@
+"""Turns engine views and FAQ answers into message text for any channel.
+
+Channels pass a Markup: plain text for the console, Telegram's HTML subset for Telegram. Every
+piece of content goes through `markup.esc`, and only this module adds tags, so what reaches
+Telegram is always escaped and well-formed.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Callable
+
+from bot.engine.dialogue import ConfirmView, Notice, QuestionView, Reply, ResultView, View
+from bot.engine.recommend import Recommendation
+from bot.engine.spec import SKIP, UNSURE, Flow, Note
+from bot.kb.models import FaqEntry, KnowledgeBase
+
+
+@dataclass(frozen=True)
+class Markup:
+    esc: Callable[[str], str]
+    bold: Callable[[str], str]
+    italic: Callable[[str], str]
+
+
+PLAIN = Markup(esc=lambda s: s, bold=lambda s: s, italic=lambda s: s)
+HTML = Markup(esc=lambda s: html.escape(s, quote=False), bold=lambda s: f"<b>{s}</b>", italic=lambda s: f"<i>{s}</i>")
+
+
+class Renderer:
+    def __init__(self, kb: KnowledgeBase, flow: Flow, markup: Markup = PLAIN):
+        self.kb, self.flow, self.m = kb, flow, markup
+
+    # -- strings ------------------------------------------------------------------------------
+    def raw(self, key: str, lang: str, **values: object) -> str:
+        """A UI string in plain text (button labels, callback answers): no markup at all."""
+        text = self.kb.ui.get(key)
+        if text is None:
+            raise KeyError(f"UI string {key!r} is missing from knowledge/ui.yaml")
+        return text(lang).format(**{k: str(v) for k, v in values.items()}) if values else text(lang)
+
+    def t(self, key: str, lang: str, **values: object) -> str:
+        """A UI string escaped for the channel, with its values escaped too."""
+        text = self.kb.ui.get(key)
+        if text is None:
+            raise KeyError(f"UI string {key!r} is missing from knowledge/ui.yaml")
+        template = self.m.esc(text(lang))
+        return template.format(**{k: self.m.esc(str(v)) for k, v in values.items()}) if values else template
+
+    def option_label(self, step_id: str, option_id: str, lang: str) -> str:
+        if option_id == UNSURE:
+            return self.flow.unsure.label(lang)
+        if option_id == SKIP:
+            return self.raw("answer.skipped", lang)
+        step = self.flow.step(step_id)
+        option = step.option(option_id) if step else None
+        return option.label(lang) if option else option_id
+
+    def mode_name(self, mode: str, lang: str) -> str:
+        return self.kb.modes[mode].name(lang)
+
+    # -- views --------------------------------------------------------------------------------
+    def question(self, view: QuestionView, lang: str) -> str:
+        key = "progress.core" if view.core else "progress.optional"
+        lines = [self.t(key, lang, n=view.number, total=view.total),
+                 self.m.bold(self.m.esc(view.step.prompt(lang)))]
+        if view.step.hint:
+            lines.append(self.m.italic(self.m.esc(view.step.hint(lang))))
+        if view.selected:
+            lines.append(self.t("question.previous", lang, answer=self.option_label(view.step.id, view.selected, lang)))
+        return "\n".join(lines)
+
+    def numbered_options(self, view: QuestionView, lang: str) -> str:
+        return "\n".join(f"{i}. {self.m.esc(o.label(lang))}" for i, o in enumerate(self.flow.choices(view.step), 1))
+
+    def confirm(self, view: ConfirmView, lang: str) -> str:
+        lines = [self.m.bold(self.t("confirm.title", lang))]
+        for step in self.flow.steps:
+            if step.id in view.found:
+                lines.append(f"• {self.m.esc(step.title(lang))}: {self.m.esc(self.option_label(step.id, view.found[step.id], lang))}")
+        lines.append(self.t("confirm.ask", lang))
+        return "\n".join(lines)
+
+    def result(self, view: ResultView, lang: str) -> str:
+        """The recommendation: the verdict in one line first, then why, trade-offs, next steps, caveats."""
+        rec, m = view.recommendation, self.m
+        mode = self.mode_name(rec.mode, lang)
+        if rec.borderline:
+            head = self.t("result.headline_borderline", lang, mode=mode)
+        elif rec.semi_later:
+            head = self.t("result.headline_later", lang, mode=mode, other=self.mode_name("semi", lang))
+        else:
+            head = self.t("result.headline", lang, mode=mode)
+        parts = [m.bold(head) + "\n" + self.t("result.confidence", lang, pct=round(rec.confidence * 100))]
+        parts.append(self._reasons(rec, lang))
+        if rec.borderline:
+            parts.append(self._borderline(rec, lang))
+        if rec.closed_gates and (rec.semi_later or rec.borderline or rec.blocked):
+            parts.append(self._gaps(rec, lang))
+        parts.append(self._notes("result.tradeoffs", rec.tradeoffs, lang))
+        parts.append(self._notes("result.next_steps", rec.next_steps, lang, numbered=True))
+        parts.append(self._notes("result.caveats", rec.caveats, lang))
+        parts.append(m.italic(self.t("result.footer", lang)))
+        return "\n\n".join(parts)
+
+    def _reasons(self, rec: Recommendation, lang: str) -> str:
+        lines = [self.m.bold(self.t("result.why", lang))]
+        for r in rec.reasons:
+            step = self.flow.step(r.step)
+            marker = self.raw(f"result.favours_{r.favours}", lang)
+            lines.append(f"{marker} {self.m.bold(self.m.esc(step.title(lang)))}: {self.m.esc(r.text(lang))}")
+        return "\n".join(lines)
+
+    def _borderline(self, rec: Recommendation, lang: str) -> str:
+        lines = [self.m.bold(self.t("result.borderline_title", lang)), self.t("result.borderline_body", lang)]
+        for tip in rec.tippers:
+            step = self.flow.step(tip.step)
+            lines.append("• " + self.t("result.tip", lang, factor=step.title(lang),
+                                       option=self.option_label(tip.step, tip.option, lang),
+                                       mode=self.mode_name(tip.mode, lang)))
+        return "\n".join(lines)
+
+    def _gaps(self, rec: Recommendation, lang: str) -> str:
+        lines = [self.m.bold(self.t("result.gaps_title", lang, other=self.mode_name("semi", lang)))]
+        for gate in rec.closed_gates:
+            lines.append(f"• {self.m.esc(gate.missing(lang))}\n  → {self.m.esc(gate.path(lang))}")
+        return "\n".join(lines)
+
+    def _notes(self, key: str, notes: tuple[Note, ...], lang: str, numbered: bool = False) -> str:
+        lines = [self.m.bold(self.t(key, lang))]
+        for i, note in enumerate(notes, 1):
+            mark = f"{i}." if numbered else "•"
+            lines.append(f"{mark} {self.m.esc(note.text(lang))}{self._uncertain(note.sources, lang)}")
+        return "\n".join(lines)
+
+    def _uncertain(self, source_ids: tuple[str, ...], lang: str) -> str:
+        uncertain = any(self.kb.sources[s].uncertain for s in source_ids if s in self.kb.sources)
+        return " " + self.t("source.uncertain_mark", lang) if uncertain else ""
+
+    def view(self, view: View, lang: str) -> str:
+        if isinstance(view, QuestionView):
+            return self.question(view, lang)
+        if isinstance(view, ConfirmView):
+            return self.confirm(view, lang)
+        return self.result(view, lang)
+
+    # -- notices and FAQ --------------------------------------------------------------------
+    def notice(self, notice: Notice, lang: str) -> str:
+        if notice.key == "notice.faq" and notice.answer is not None:
+            return self.faq_answer(notice.answer)
+        text = self.t(notice.key, lang, **notice.values)
+        if notice.key == "notice.not_understood" and notice.answer is not None and notice.answer.suggestions:
+            text += "\n" + self.t("faq.maybe", lang) + " " + "; ".join(
+                self.m.esc(e.title(lang)) for e in notice.answer.suggestions)
+        return text
+
+    def faq_answer(self, answer) -> str:
+        """An FAQ answer in its own language, with its sources; or an honest 'not sure' with topics."""
+        lang = answer.lang
+        if answer.fallback or answer.entry is None:
+            lines = [self.t("faq.unknown", lang)]
+            if answer.suggestions:
+                lines.append(self.t("faq.closest", lang))
+                lines += [f"• {self.m.esc(e.title(lang))}" for e in answer.suggestions]
+            return "\n".join(lines)
+        return self.entry(answer.entry, lang)
+
+    def entry(self, entry: FaqEntry, lang: str) -> str:
+        sources = [self.kb.sources[s] for s in entry.sources if s in self.kb.sources]
+        names = "; ".join(s.title(lang) for s in sources)
+        text = f"{self.m.bold(self.m.esc(entry.title(lang)))}\n{self.m.esc(entry.answer(lang))}"
+        text += "\n" + self.m.italic(self.t("source.line", lang, sources=names))
+        if any(s.uncertain for s in sources):
+            text += "\n" + self.m.italic(self.t("source.uncertain_note", lang))
+        return text
+
+    def compare(self, lang: str) -> str:
+        """The two modes side by side, dimension by dimension."""
+        full, semi = self.mode_name("full", lang), self.mode_name("semi", lang)
+        parts = [self.m.bold(self.t("compare.title", lang, full=full, semi=semi))]
+        for d in self.kb.dimensions:
+            block = [self.m.bold(self.m.esc(d.title(lang))),
+                     f"• {self.m.esc(full)}: {self.m.esc(d.full(lang))}",
+                     f"• {self.m.esc(semi)}: {self.m.esc(d.semi(lang))}"]
+            block += [f"  {self.t('source.uncertain_mark', lang)} {self.m.esc(c.text(lang))}" for c in d.caveats]
+            parts.append("\n".join(block))
+        parts.append(self.m.italic(self.t("compare.footer", lang)))
+        return "\n\n".join(parts)
+
+    def reply(self, reply: Reply, lang: str) -> list[str]:
+        """The notices, then the view: one text each."""
+        return [self.notice(n, lang) for n in reply.notices] + [self.view(reply.view, lang)]

@@ -1,0 +1,204 @@
+"""The questionnaire engine: every path, typed and multi-answer input, navigation, session round-trip."""
+import itertools
+import json
+
+import pytest
+
+from bot.engine.dialogue import ConfirmView, QuestionView, ResultView
+from bot.engine.session import Session
+from bot.engine.spec import RESULT, SKIP, UNSURE
+
+
+def answer_all(dialogue, session, picks):
+    for step_id, option_id in picks:
+        reply = dialogue.choose(session, step_id, option_id)
+        assert reply.changed, (step_id, option_id, reply.notices)
+    return reply
+
+
+def test_new_session_asks_the_first_core_question(dialogue):
+    s = dialogue.new_session()
+    view = dialogue.view(s)
+    assert isinstance(view, QuestionView) and view.step.id == "factory"
+    assert (view.number, view.total, view.core, view.can_back) == (1, 4, True, False)
+
+
+def test_every_path_through_the_core_questions_reaches_optional_then_result(services):
+    flow, dialogue = services.flow, services.dialogue
+    core = flow.core_steps
+    for combo in itertools.product(*[[o.id for o in flow.choices(s)] for s in core]):
+        s = dialogue.new_session()
+        reply = answer_all(dialogue, s, zip([c.id for c in core], combo))
+        assert isinstance(reply.view, QuestionView) and not reply.view.core
+        assert reply.view.number == 1 and reply.view.total == len(flow.optional_steps)
+        reply = dialogue.finish(s)
+        assert isinstance(reply.view, ResultView)
+        assert reply.view.recommendation.mode in ("full", "semi")
+        assert all(s.answers[o.id] == SKIP for o in flow.optional_steps)
+
+
+def test_optional_questions_can_be_answered_or_skipped_one_by_one(dialogue):
+    s = dialogue.new_session()
+    answer_all(dialogue, s, [("factory", "own_factory"), ("experience", "mature"), ("capital", "strong"),
+                             ("brand", "brand"), ("category", "high_ticket")])
+    assert dialogue.view(s).step.id == "risk"
+    dialogue.skip(s)
+    reply = dialogue.choose(s, "content", "strong")
+    assert isinstance(reply.view, ResultView)
+    assert s.answers == {"factory": "own_factory", "experience": "mature", "capital": "strong", "brand": "brand",
+                         "category": "high_ticket", "risk": SKIP, "content": "strong"}
+
+
+def test_core_questions_cannot_be_skipped_or_finished_early(dialogue):
+    s = dialogue.new_session()
+    assert dialogue.skip(s).notices[0].key == "notice.cannot_skip"
+    assert dialogue.finish(s).notices[0].key == "notice.cannot_finish"
+    assert s.state == "factory"
+
+
+def test_progress_counts_core_steps(dialogue):
+    s = dialogue.new_session()
+    dialogue.choose(s, "factory", "none")
+    view = dialogue.view(s)
+    assert (view.number, view.total) == (2, 4)
+
+
+@pytest.mark.parametrize("text,option", [
+    ("3", "own_factory"), ("有工厂", "own_factory"), ("we have our own factory", "own_factory"),
+    ("Own factory, cost under control", "own_factory"), ("贸易商", "sourcing"), ("4", UNSURE),
+    ("不确定", UNSURE), ("not sure", UNSURE), ("我们没有工厂", "none"), ("有工廠", "own_factory"),
+])
+def test_typed_answers_work_like_buttons(dialogue, text, option):
+    s = dialogue.new_session()
+    reply = dialogue.text(s, text, "zh")
+    assert s.answers == {"factory": option}
+    assert reply.view.step.id == "experience"
+
+
+def test_unrecognised_text_reasks_with_the_same_question(dialogue):
+    s = dialogue.new_session()
+    reply = dialogue.text(s, "blah blah 12345", "en")
+    assert not reply.changed and reply.notices[0].key == "notice.not_understood"
+    assert reply.view.step.id == "factory" and s.answers == {}
+    assert dialogue.text(s, "9", "en").notices[0].key == "notice.not_understood"
+
+
+def test_one_message_description_is_confirmed_then_only_missing_questions_are_asked(dialogue):
+    s = dialogue.new_session()
+    reply = dialogue.text(s, "我们是东莞的工厂,没做过跨境,资金不多", "zh")
+    assert isinstance(reply.view, ConfirmView)
+    assert reply.view.found == {"factory": "own_factory", "experience": "none", "capital": "limited"}
+    assert s.answers == {}, "nothing is recorded before the user confirms"
+    reply = dialogue.text(s, "对", "zh")
+    assert reply.view.step.id == "brand"
+    assert s.answers == {"factory": "own_factory", "experience": "none", "capital": "limited"}
+    assert s.history == ["factory", "experience", "capital"]
+
+
+def test_english_description_and_rejection(dialogue):
+    s = dialogue.new_session()
+    reply = dialogue.text(s, "We're a trading company with a mature team and deep pockets, want our own brand", "en")
+    assert reply.view.found == {"factory": "sourcing", "experience": "mature", "capital": "strong", "brand": "brand"}
+    reply = dialogue.confirm(s, False)
+    assert reply.notices[0].key == "notice.confirm_rejected"
+    assert s.answers == {} and reply.view.step.id == "factory"
+
+
+def test_description_covering_all_core_steps_goes_to_optional(dialogue):
+    s = dialogue.new_session()
+    dialogue.text(s, "we are a factory, new to cross-border, limited budget, steady orders", "en")
+    reply = dialogue.confirm(s, True)
+    assert reply.view.step.id == "category"
+
+
+def test_back_goes_one_step_and_forgets_that_answer(dialogue):
+    s = dialogue.new_session()
+    answer_all(dialogue, s, [("factory", "none"), ("experience", "some")])
+    reply = dialogue.back(s)
+    assert reply.view.step.id == "experience" and "experience" not in s.answers
+    reply = dialogue.back(s)
+    assert reply.view.step.id == "factory" and s.answers == {}
+    assert dialogue.back(s).notices[0].key == "notice.no_back"
+
+
+def test_back_from_result_reopens_the_last_question(dialogue):
+    s = dialogue.new_session()
+    answer_all(dialogue, s, [("factory", "none"), ("experience", "some"), ("capital", "limited"), ("brand", "volume")])
+    dialogue.finish(s)
+    assert s.state == RESULT
+    reply = dialogue.back(s)
+    assert reply.view.step.id == "brand"
+
+
+def test_restart_clears_everything(dialogue):
+    s = dialogue.new_session()
+    answer_all(dialogue, s, [("factory", "none"), ("experience", "some")])
+    reply = dialogue.text(s, "重新开始", "zh")
+    assert reply.notices[0].key == "notice.restarted"
+    assert s.state == "factory" and s.answers == {} and s.history == []
+
+
+def test_change_one_answer_from_the_result_shows_the_new_result(dialogue):
+    s = dialogue.new_session()
+    answer_all(dialogue, s, [("factory", "own_factory"), ("experience", "mature"), ("capital", "limited"),
+                             ("brand", "brand")])
+    first = dialogue.finish(s).view.recommendation
+    assert first.mode == "full" and first.blocked
+    reply = dialogue.change(s, "capital")
+    assert reply.view.step.id == "capital" and reply.view.selected == "limited"
+    reply = dialogue.choose(s, "capital", "strong")
+    assert isinstance(reply.view, ResultView) and reply.view.recommendation.mode == "semi"
+
+
+def test_stale_actions_change_nothing(dialogue):
+    s = dialogue.new_session()
+    dialogue.choose(s, "factory", "none")
+    before = s.to_dict()
+    for reply in (dialogue.choose(s, "factory", "sourcing"), dialogue.choose(s, "experience", "bogus"),
+                  dialogue.change(s, "factory"), dialogue.confirm(s, True)):
+        assert reply.notices[0].key == "notice.stale" and not reply.changed
+    assert s.to_dict() == before
+
+
+def test_every_change_bumps_the_revision(dialogue):
+    s = dialogue.new_session()
+    revs = [s.rev]
+    for action in (lambda: dialogue.choose(s, "factory", "none"), lambda: dialogue.back(s),
+                   lambda: dialogue.text(s, "2", "en")):
+        action()
+        revs.append(s.rev)
+    assert revs == sorted(set(revs))
+
+
+def test_session_round_trips_through_json(dialogue):
+    s = dialogue.new_session()
+    answer_all(dialogue, s, [("factory", "none"), ("experience", UNSURE)])
+    dialogue.text(s, "资金充足，想做品牌", "zh")
+    data = json.loads(json.dumps(s.to_dict()))
+    restored = dialogue.restore(data)
+    assert restored == s
+    assert len(json.dumps(data)) < 300
+
+
+def test_restore_tolerates_garbage_and_older_flows(dialogue, services):
+    assert dialogue.restore(None).state == "factory"
+    assert dialogue.restore({"s": "nope", "a": {"factory": "zzz", "bogus": "x"}, "r": "x"}).answers == {}
+    old = {"s": "capital", "a": {"factory": "none", "experience": "some"}, "h": ["factory", "experience"],
+           "r": 4, "v": services.flow.version - 1}
+    s = dialogue.restore(old)
+    assert s.state == "capital" and s.answers == old["a"] and s.rev == 5 and s.flow_version == services.flow.version
+
+
+def test_faq_question_mid_dialogue_answers_and_repeats_the_question(dialogue):
+    s = dialogue.new_session()
+    dialogue.choose(s, "factory", "none")
+    reply = dialogue.text(s, "全托管谁来定价？", "zh")
+    assert reply.notices and reply.notices[0].key == "notice.faq"
+    assert not reply.notices[0].answer.fallback
+    assert reply.view.step.id == "experience" and s.answers == {"factory": "none"}
+
+
+def test_out_of_scope_question_mid_dialogue_reasks(dialogue):
+    s = dialogue.new_session()
+    reply = dialogue.text(s, "what's the weather in Paris tomorrow?", "en")
+    assert reply.notices[0].key == "notice.not_understood" and reply.view.step.id == "factory"
