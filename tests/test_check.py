@@ -1,0 +1,85 @@
+"""`python -m bot check` catches broken content with file, entry and field, never a traceback."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.check import check_content
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def content(tmp_path):
+    shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
+    shutil.copytree(ROOT / "dialogs", tmp_path / "dialogs")
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def problems(content):
+    return [str(p) for p in check_content(content / "knowledge", content / "dialogs")]
+
+
+def test_shipped_content_is_valid():
+    assert check_content() == []
+
+
+def test_missing_translation_is_named(content):
+    edit(content / "knowledge" / "ui.yaml", "    en: Switched to English.\n", "")
+    assert problems(content) == ["ui.yaml: entry 'lang.set' field 'lang.set.en': missing translation"]
+
+
+def test_missing_translation_in_the_questionnaire(content):
+    edit(content / "dialogs" / "seller_questionnaire.yaml", 'en: "Limited capital"', 'en: ""')
+    assert any("capital.limited" in p and "label.en" in p and "missing translation" in p for p in problems(content))
+
+
+def test_broken_reference_is_named(content):
+    path = content / "knowledge" / "faq.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("sources: [article", "sources: [nosuchsource", 1), encoding="utf-8")
+    found = problems(content)
+    assert any("faq.yaml" in p and "unknown reference 'nosuchsource'" in p for p in found), found
+
+
+def test_unknown_condition_and_state_are_named(content):
+    edit(content / "dialogs" / "seller_questionnaire.yaml", "conditions: core_complete", "conditions: is_rich")
+    edit(content / "dialogs" / "seller_questionnaire.yaml", "{trigger: next, source: content, dest: result}",
+         "{trigger: next, source: content, dest: nowhere}")
+    found = problems(content)
+    assert any("unknown condition 'is_rich'" in p for p in found)
+    assert any("unknown state 'nowhere'" in p for p in found)
+
+
+def test_duplicate_ids_are_named(content):
+    path = content / "knowledge" / "faq.yaml"
+    import yaml
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["entries"].append(dict(data["entries"][0]))
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert any("duplicate id" in p for p in problems(content))
+
+
+def test_bad_yaml_is_a_clear_message_not_a_traceback(content):
+    (content / "knowledge" / "modes.yaml").write_text("modes: [unclosed\n", encoding="utf-8")
+    found = problems(content)
+    assert found and found[0].startswith("modes.yaml: invalid YAML (line")
+
+
+def test_check_command_exit_codes(content):
+    ok = subprocess.run([sys.executable, "-m", "bot", "check"], cwd=ROOT, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    (content / "knowledge" / "modes.yaml").write_text("modes: [unclosed\n", encoding="utf-8")
+    code = ("import sys; from pathlib import Path; from bot.check import check_content; "
+            f"p = check_content(Path({str(content / 'knowledge')!r}), Path({str(content / 'dialogs')!r})); "
+            "print(*p, sep='\\n'); sys.exit(1 if p else 0)")
+    bad = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr and "invalid YAML" in bad.stdout
