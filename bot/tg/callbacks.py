@@ -1,0 +1,74 @@
+"""The one grammar of callback data: short ASCII ids, never labels, each at most 64 bytes.
+
+    a:<rev>:<step>:<option>   answer the question shown at session revision <rev>
+    n:<rev>:<action>          back | restart | skip | finish | yes | no | change (menu)
+    c:<rev>:<step>            change one answer from the result
+    v:<view>[:<arg>]          stateless views: compare | faq | topic:<id> | entry:<id> | lang:<zh|en> | quiz | result | ask
+
+Buttons of a dialogue carry the session revision, so a press on an older message (or from before
+a restart of the bot, or of an older questionnaire) is recognised as stale.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+LIMIT = 64
+_PART = re.compile(r"^[a-z0-9_]{1,24}$")
+NAV = ("back", "restart", "skip", "finish", "yes", "no", "change")
+VIEWS = ("compare", "faq", "topic", "entry", "lang", "quiz", "result", "ask")
+
+
+@dataclass(frozen=True)
+class Callback:
+    kind: str                 # "a", "n", "c" or "v"
+    rev: int | None = None
+    arg: str = ""
+    arg2: str = ""
+
+
+def encode(kind: str, *parts: object) -> str:
+    data = ":".join([kind, *(str(p) for p in parts)])
+    if len(data.encode()) > LIMIT:
+        raise ValueError(f"callback data over {LIMIT} bytes: {data!r}")
+    return data
+
+
+def answer(rev: int, step: str, option: str) -> str:
+    return encode("a", rev, step, option)
+
+
+def nav(rev: int, action: str) -> str:
+    return encode("n", rev, action)
+
+
+def change(rev: int, step: str) -> str:
+    return encode("c", rev, step)
+
+
+def view(name: str, arg: str = "") -> str:
+    return encode("v", name, arg) if arg else encode("v", name)
+
+
+def parse(data: str | None) -> Callback | None:
+    """The callback a button carries, or None for anything forged, truncated or unknown."""
+    if not data or len(data.encode("utf-8", "replace")) > LIMIT:
+        return None
+    parts = data.split(":")
+    kind, rest = parts[0], parts[1:]
+    if not all(_PART.match(p) for p in rest):
+        return None
+    if kind in ("a", "n", "c"):
+        if not rest or not rest[0].isdigit():
+            return None
+        rev, rest = int(rest[0]), rest[1:]
+        if kind == "a" and len(rest) == 2:
+            return Callback("a", rev, rest[0], rest[1])
+        if kind == "n" and len(rest) == 1 and rest[0] in NAV:
+            return Callback("n", rev, rest[0])
+        if kind == "c" and len(rest) == 1:
+            return Callback("c", rev, rest[0])
+        return None
+    if kind == "v" and rest and rest[0] in VIEWS and len(rest) <= 2:
+        return Callback("v", None, rest[0], rest[1] if len(rest) == 2 else "")
+    return None

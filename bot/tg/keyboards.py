@@ -1,0 +1,91 @@
+"""Inline keyboards: the only place callback data is built (through bot.tg.callbacks)."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from telegram import InlineKeyboardButton as Button
+from telegram import InlineKeyboardMarkup as Markup
+
+from bot.engine.dialogue import ConfirmView, QuestionView, ResultView, View
+from bot.engine.spec import Flow
+from bot.kb.models import KnowledgeBase
+from bot.render import Renderer
+from bot.tg import callbacks as cb
+
+MAX_BUTTON_TEXT = 60
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= MAX_BUTTON_TEXT else text[: MAX_BUTTON_TEXT - 1] + "…"
+
+
+class Keyboards:
+    def __init__(self, render: Renderer, flow: Flow, kb: KnowledgeBase):
+        self.r, self.flow, self.kb = render, flow, kb
+
+    def for_view(self, view: View, rev: int, lang: str, share_url: str | None = None) -> Markup:
+        if isinstance(view, QuestionView):
+            return self.question(view, rev, lang)
+        if isinstance(view, ConfirmView):
+            return Markup([[Button(self.r.raw("button.yes", lang), callback_data=cb.nav(rev, "yes"))],
+                           [Button(self.r.raw("button.no", lang), callback_data=cb.nav(rev, "no"))]])
+        return self.result(rev, lang, share_url)
+
+    def question(self, view: QuestionView, rev: int, lang: str) -> Markup:
+        rows = []
+        for option in self.flow.choices(view.step):
+            mark = "✓ " if option.id == view.selected else ""
+            rows.append([Button(_label(mark + option.label(lang)), callback_data=cb.answer(rev, view.step.id, option.id))])
+        if not view.core:
+            rows.append([Button(self.r.raw("button.skip", lang), callback_data=cb.nav(rev, "skip")),
+                         Button(self.r.raw("button.finish", lang), callback_data=cb.nav(rev, "finish"))])
+        nav = []
+        if view.can_back:
+            nav.append(Button(self.r.raw("button.back", lang), callback_data=cb.nav(rev, "back")))
+        nav.append(Button(self.r.raw("button.restart", lang), callback_data=cb.nav(rev, "restart")))
+        rows.append(nav)
+        return Markup(rows)
+
+    def result(self, rev: int, lang: str, share_url: str | None) -> Markup:
+        rows = [[Button(self.r.raw("button.change", lang), callback_data=cb.nav(rev, "change")),
+                 Button(self.r.raw("button.compare", lang), callback_data=cb.view("compare"))],
+                [Button(self.r.raw("button.ask", lang), callback_data=cb.view("ask")),
+                 Button(self.r.raw("button.faq", lang), callback_data=cb.view("faq"))]]
+        if share_url:
+            rows.append([Button(self.r.raw("button.share", lang), url=share_url)])
+        rows.append([Button(self.r.raw("button.restart", lang), callback_data=cb.nav(rev, "restart"))])
+        return Markup(rows)
+
+    def change_menu(self, answers: dict[str, str], rev: int, lang: str) -> Markup:
+        rows = []
+        for step in self.flow.steps:
+            answer = self.r.option_label(step.id, answers[step.id], lang) if step.id in answers else "—"
+            text = self.r.raw("button.change_step", lang, factor=step.title(lang), answer=answer)
+            rows.append([Button(_label(text), callback_data=cb.change(rev, step.id))])
+        rows.append([Button(self.r.raw("button.result", lang), callback_data=cb.view("result"))])
+        return Markup(rows)
+
+    def topics(self, lang: str) -> Markup:
+        return Markup([[Button(_label(t.title(lang)), callback_data=cb.view("topic", t.id))] for t in self.kb.topics])
+
+    def entries(self, entry_ids: list[str], lang: str, back_to_topics: bool = True) -> Markup:
+        rows = [[Button(_label(self.kb.by_id[e].title(lang)), callback_data=cb.view("entry", e))]
+                for e in entry_ids if e in self.kb.by_id]
+        if back_to_topics:
+            rows.append([Button(self.r.raw("button.topics", lang), callback_data=cb.view("faq"))])
+        return Markup(rows)
+
+    def languages(self) -> Markup:
+        return Markup([[Button("中文", callback_data=cb.view("lang", "zh")),
+                        Button("English", callback_data=cb.view("lang", "en"))]])
+
+    def back_to_quiz(self, lang: str) -> Markup:
+        return Markup([[Button(self.r.raw("button.quiz", lang), callback_data=cb.view("quiz"))]])
+
+
+def share_url(bot_username: str | None, text: str) -> str | None:
+    """A t.me share link that opens the bot's questionnaire; works without inline mode."""
+    if not bot_username:
+        return None
+    link = f"https://t.me/{bot_username}?start=quiz"
+    return f"https://t.me/share/url?url={quote(link, safe='')}&text={quote(text[:200], safe='')}"

@@ -1,0 +1,48 @@
+"""Run the Telegram bot: long polling, or a webhook server when WEBHOOK_URL is set."""
+from __future__ import annotations
+
+import logging
+import secrets
+from urllib.parse import urlparse
+
+from bot.config import Settings
+from bot.tg.app import ALLOWED_UPDATES, build_application
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token wherever it would appear in a log record."""
+
+    def __init__(self, token: str):
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg, record.args = message.replace(self.token, "<token>"), ()
+        return True
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=settings.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)   # it logs every request URL, token included
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactToken(settings.token))
+
+
+def run_bot(settings: Settings) -> int:
+    setup_logging(settings)
+    app = build_application(settings)
+    log = logging.getLogger("bot")
+    if settings.webhook_url:
+        secret = settings.webhook_secret or secrets.token_urlsafe(32)
+        path = urlparse(settings.webhook_url).path.lstrip("/")
+        log.info("starting webhook server on %s:%s", settings.webhook_listen, settings.webhook_port)
+        app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port, url_path=path,
+                        webhook_url=settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES,
+                        drop_pending_updates=False)
+    else:
+        log.info("starting long polling")
+        app.run_polling(allowed_updates=ALLOWED_UPDATES, timeout=settings.poll_timeout, drop_pending_updates=False)
+    return 0
