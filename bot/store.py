@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, ts REAL NOT NULL, user_id TEXT, kind TEXT NOT NULL, detail TEXT);
 CREATE INDEX IF NOT EXISTS events_kind ON events(kind, detail);
+CREATE TABLE IF NOT EXISTS seen_updates (update_id INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS unanswered (
   id INTEGER PRIMARY KEY, ts REAL NOT NULL, user_id TEXT, lang TEXT, text TEXT NOT NULL, nearest TEXT);
 """
@@ -61,6 +62,14 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    # -- updates ---------------------------------------------------------------------------------
+    def first_sight(self, update_id: int) -> bool:
+        """True the first time an update id is seen: a redelivered update (after a crash) is skipped."""
+        cur = self.db.execute("INSERT OR IGNORE INTO seen_updates(update_id) VALUES(?)", (update_id,))
+        if cur.rowcount and update_id % 1000 == 0:
+            self.db.execute("DELETE FROM seen_updates WHERE update_id < ?", (update_id - 100_000,))
+        return cur.rowcount == 1
 
     # -- users ----------------------------------------------------------------------------------
     def user(self, user_id: str) -> User | None:

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from telegram import BotCommand, Update
-from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
-                          MessageHandler, filters)
+from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, ChatMemberHandler, CommandHandler,
+                          MessageHandler, TypeHandler, filters)
 
 from bot.config import Settings
 from bot.services import Services, load_services
@@ -25,6 +25,7 @@ def build_application(settings: Settings, services: Services | None = None, stor
     builder = builder.get_updates_read_timeout(settings.poll_timeout + 10)
     app = builder.build()
     app.bot_data["handlers"] = h
+    app.add_handler(TypeHandler(Update, h.dedupe), group=-1)
     private = filters.ChatType.PRIVATE
     for name in COMMANDS:
         handler = {"lang": h.choose_lang}.get(name) or getattr(h, name)
@@ -32,6 +33,7 @@ def build_application(settings: Settings, services: Services | None = None, stor
     app.add_handler(CommandHandler("stats", h.stats))
     app.add_handler(CommandHandler("export", h.export))
     app.add_handler(CallbackQueryHandler(h.button))
+    app.add_handler(ChatMemberHandler(h.member_status, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, h.edited))
     app.add_handler(MessageHandler(private & filters.COMMAND, h.unknown_command))
     app.add_handler(MessageHandler(private & filters.TEXT, h.text))

@@ -12,7 +12,7 @@ import logging
 from telegram import InputFile, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.config import Settings
 from bot.conversation import Conversations
@@ -98,6 +98,12 @@ class Handlers:
             await self.edit(update, ctx, text, markup)
         else:
             await self.send(ctx, chat_id, text, markup)
+
+    async def dedupe(self, update: Update, ctx: Ctx) -> None:
+        """Runs before every handler: an update seen before (redelivered after a crash) is dropped."""
+        if not self.store.first_sight(update.update_id):
+            log.info("update %s was already handled; skipped", update.update_id)
+            raise ApplicationHandlerStop
 
     # -- commands -----------------------------------------------------------------------------
     async def start(self, update: Update, ctx: Ctx) -> None:
@@ -297,6 +303,14 @@ class Handlers:
             await ctx.bot.send_document(update.effective_chat.id,
                                         InputFile(io.BytesIO(buf.getvalue().encode("utf-8")), filename=f"{table}.csv"),
                                         caption=self.r.raw("export.caption", lang, table=table))
+
+    async def member_status(self, update: Update, ctx: Ctx) -> None:
+        """A user blocking (or unblocking) the bot in private: remember, so nobody is messaged in vain."""
+        change = update.my_chat_member
+        if change and change.chat.type == "private":
+            active = change.new_chat_member.status not in ("kicked", "left")
+            self.store.touch_user(str(change.from_user.id))
+            self.store.set_active(str(change.from_user.id), active)
 
     # -- errors -------------------------------------------------------------------------------
     async def error(self, update: object, ctx: Ctx) -> None:

@@ -1,0 +1,274 @@
+"""The Telegram bot end to end: the real python-telegram-bot Application over HTTP against the strict fake."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import pytest_asyncio
+
+from bot.tg import callbacks as cb
+from tests.fakebot import FakeTelegram
+from tests.tg_harness import ADMIN_ID, assert_clean, replies, running_bot
+
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+
+@pytest_asyncio.fixture
+async def fake():
+    async with FakeTelegram() as server:
+        yield server
+        assert_clean(server)
+
+
+@pytest_asyncio.fixture
+async def bot(fake, tmp_path):
+    async with running_bot(fake, tmp_path / "bot.sqlite3") as (app, store):
+        yield app, store
+
+
+def session_of(store, user):
+    return store.load_session(f"{user.id}:{user.chat_id}")
+
+
+async def start(user):
+    await user.send("/start")
+    greeting = await user.next_reply()
+    question = await user.next_reply()
+    return greeting, question
+
+
+async def press_and_read(user, text):
+    """Press a button by its text on the latest keyboard; return the message as it then shows."""
+    await user.press(text=text)
+    return await user.next_reply()
+
+
+@pytest.mark.parametrize("lang_code,labels,headline,first_question", [
+    ("zh-hans", ["自有工厂，成本可控", "新手，没做过跨境", "资金有限", "稳定出单，做供应商", "✅ 直接看结果"],
+     "推荐：全托管", "你的货源和供应链是什么情况？"),
+    ("en", ["Own factory, cost under control", "New to cross-border", "Limited capital",
+            "Steady orders as a supplier", "✅ Show my result"], "Recommendation: Full-managed",
+     "What does your supply chain look like?"),
+])
+async def test_whole_questionnaire_by_buttons(fake, bot, lang_code, labels, headline, first_question):
+    _, store = bot
+    user = fake.user(1001, "Li", language_code=lang_code)
+    greeting, question = await start(user)
+    assert "Li" in greeting.text
+    assert first_question in question.text and ("1/4" in question.text)
+    for label in labels:
+        shown = await press_and_read(user, label)
+    assert shown.text.startswith(headline), shown.text[:200]
+    assert shown.via == "editMessageText"            # buttons edit the question message in place
+    data = session_of(store, user)
+    assert data["s"] == "result"
+    assert data["a"] == {"factory": "own_factory", "experience": "none", "capital": "limited", "brand": "volume",
+                         "category": "skip", "risk": "skip", "content": "skip"}
+    assert store.last_result(str(user.id))["capital"] == "limited"
+    assert all(len(d.encode()) <= 64 for d in shown.callback_datas)
+
+
+async def test_typed_answers_and_progress(fake, bot):
+    user = fake.user(1002, "Sam", language_code="en")
+    await start(user)
+    await user.send("2")
+    reply = await user.next_reply()
+    assert "Question 2/4" in reply.text
+    await user.send("we have a mature team")
+    reply = await user.next_reply()
+    assert "Question 3/4" in reply.text
+
+
+async def test_one_message_description_is_confirmed(fake, bot):
+    _, store = bot
+    user = fake.user(1003, "王", language_code="zh")
+    await start(user)
+    await user.send("我们是东莞的工厂，没做过跨境，资金不多")
+    confirm = await user.next_reply()
+    assert "货源: 自有工厂" in confirm.text and "资金: 资金有限" in confirm.text
+    after = await press_and_read(user, "✅ 对，就是这样")
+    assert "第 4/4 题" in after.text
+    assert session_of(store, user)["a"] == {"factory": "own_factory", "experience": "none", "capital": "limited"}
+
+
+async def test_follow_up_question_is_answered_then_the_question_repeats(fake, bot):
+    _, store = bot
+    user = fake.user(1004, "Ann", language_code="en")
+    await start(user)
+    await user.send("全托管谁来定价？")
+    answer = await user.next_reply()
+    again = await user.next_reply()
+    assert "来源" in answer.text                   # answered in Chinese, the language of the question
+    assert "Question 1/4" in again.text            # the pending question, in the user's language
+    assert store.stats()["top_faq"]
+
+
+async def test_unknown_question_gets_an_honest_answer(fake, bot):
+    _, store = bot
+    user = fake.user(1005, "Bo", language_code="en")
+    await start(user)
+    await user.send("what's the weather in Paris tomorrow?")
+    reply = await user.next_reply()
+    assert "didn't quite get" in reply.text
+    assert store.stats()["unanswered"][0][2] == "what's the weather in Paris tomorrow?"
+
+
+async def test_lang_command_switches_language(fake, bot):
+    user = fake.user(1006, "Kim", language_code="en")
+    await start(user)
+    await user.send("/lang")
+    await user.next_reply()
+    await user.press(text="中文")
+    switched = await user.next_reply()
+    question = await user.next_reply()
+    assert switched.text == "已切换为中文。" and "第 1/4 题" in question.text
+    await user.send("/help")
+    assert "/quiz 重新开始测试" in (await user.next_reply()).text
+
+
+async def test_stale_button_gets_an_explanation_and_the_current_question(fake, bot):
+    _, store = bot
+    user = fake.user(1007, "Eve", language_code="en")
+    _, first = await start(user)
+    await user.send("1")                                    # typed: a new message; the first keeps its buttons
+    await user.next_reply()
+    state = await user.press(first, text="Own factory, cost under control")
+    current = await user.next_reply()
+    answer = next(c for c in fake.calls("answerCallbackQuery") if c.params.get("callback_query_id") == state.id)
+    assert "earlier step" in answer.params["text"]
+    assert "Question 2/4" in current.text
+    assert session_of(store, user)["a"] == {"factory": "none"}
+
+
+async def test_forged_callback_data_is_answered(fake, bot):
+    user = fake.user(1008, "Max", language_code="en")
+    _, question = await start(user)
+    for data in ("a:999:factory:none", "zz", "a:x:y", "v:entry:no_such_entry"):
+        query = fake.forge_callback(user, question, data) if hasattr(fake, "forge_callback") else None
+        if query is None:
+            pytest.skip("fake has no forge_callback")
+        await user.next_reply()
+    assert cb.parse("a:1:factory:" + "x" * 70) is None
+
+
+@pytest.mark.parametrize("action", ["sticker", "photo", "voice", "location", "contact", "document"])
+async def test_non_text_messages_get_a_friendly_reply(fake, bot, action):
+    user = fake.user(1010, "Lin", language_code="en")
+    await start(user)
+    send = getattr(user, f"send_{action}")
+    await (send(1.0, 2.0) if action == "location" else send("+100", "Lin") if action == "contact" else send())
+    notice = await user.next_reply()
+    current = await user.next_reply()
+    assert "I can only read text" in notice.text and "Question 1/4" in current.text
+
+
+async def test_edited_forwarded_long_and_html_texts(fake, bot):
+    user = fake.user(1011, "<b>Evil</b> & Co", language_code="en")
+    greeting, question = await start(user)
+    assert "<b>Evil</b> & Co" in greeting.text          # shown literally: the name was escaped
+    sent = await user.send("hello")
+    assert "didn't quite get" in (await replies(user))[0].text
+    await user.edit(sent, "edited text")
+    assert "edited" in (await replies(user))[0].text
+    await user.forward("我们是工厂")
+    assert "Question 2/4" in (await replies(user))[-1].text   # a forwarded text is read like a typed one
+    await user.send("<script>alert(1)</script> <b>全托管</b>谁定价 & more")
+    assert "来源" in (await replies(user))[0].text
+    await user.send("长" * 4096)
+    assert "Question 2/4" in (await replies(user))[-1].text
+    await user.send("/nonsense with args")
+    assert "don't know that command" in (await replies(user))[0].text
+
+
+async def test_result_compare_faq_and_change_answer(fake, bot):
+    user = fake.user(1012, "Ivy", language_code="en")
+    await start(user)
+    for label in ("Own factory, cost under control", "Mature overseas team", "Limited capital", "Build my own brand",
+                  "✅ Show my result"):
+        result = await press_and_read(user, label)
+    assert result.text.startswith("Recommendation: Full-managed for now, Semi-managed later")
+    assert {"✏️ Change an answer", "⚖️ Compare the modes", "❓ Ask a question", "📤 Share my result"} <= set(result.button_texts)
+    menu = await press_and_read(user, "✏️ Change an answer")
+    assert "Capital: Limited capital" in menu.button_texts
+    question = await press_and_read(user, "Capital: Limited capital")
+    assert "Your earlier answer: Limited capital" in question.text
+    new_result = await press_and_read(user, "Can pre-stock overseas")
+    assert new_result.text.startswith("Recommendation: Semi-managed")
+    await user.press(new_result, text="⚖️ Compare the modes")
+    compare = await replies(user)
+    assert compare[0].text.startswith("Full-managed vs Semi-managed")
+    assert all(len(m.text) <= 4096 for m in compare)
+    await user.send("/faq")
+    topics = (await replies(user))[-1]
+    await user.press(topics, callback_data=topics.callback_datas[0])
+    entries = (await replies(user))[-1]
+    await user.press(entries, callback_data=entries.callback_datas[0])
+    entry = (await replies(user))[-1]
+    assert "Source:" in entry.text
+    await user.send("/result")
+    assert (await replies(user))[0].text.startswith("Recommendation: Semi-managed")
+
+
+async def test_back_and_quiz_commands(fake, bot):
+    _, store = bot
+    user = fake.user(1013, "Joe", language_code="en")
+    await start(user)
+    await user.send("1")
+    await user.next_reply()
+    await user.send("/back")
+    assert "Question 1/4" in (await user.next_reply()).text
+    await user.send("1")
+    await user.next_reply()
+    await user.send("/quiz")
+    await user.next_reply()
+    assert session_of(store, user)["a"] == {}
+
+
+async def test_commands_and_descriptions_are_registered_in_both_languages(fake, bot):
+    calls = fake.calls("setMyCommands")
+    langs = {c.params.get("language_code") for c in calls}
+    assert langs == {None, "zh"}
+    zh = next(c for c in calls if c.params.get("language_code") == "zh")
+    assert any(cmd["command"] == "quiz" and cmd["description"] == "重新开始测试" for cmd in zh.params["commands"])
+    assert {c.params.get("language_code") for c in fake.calls("setMyDescription")} == {None, "zh"}
+    assert {c.params.get("language_code") for c in fake.calls("setMyShortDescription")} == {None, "zh"}
+
+
+async def test_stats_and_export_for_admins_only(fake, bot):
+    stranger = fake.user(1014, "Nosy", language_code="en")
+    await start(stranger)
+    await stranger.send("/stats")
+    assert "don't know that command" in (await stranger.next_reply()).text
+    await stranger.send("/export")
+    assert "don't know that command" in (await stranger.next_reply()).text
+    admin = fake.user(ADMIN_ID, "Boss", language_code="en")
+    await start(admin)
+    await admin.send("is it going to rain in Shenzhen tomorrow?")
+    await replies(admin)
+    await admin.send("/stats")
+    stats = (await replies(admin))[0]
+    assert "Users: 2" in stats.text and "rain in Shenzhen" in stats.text
+    await admin.send("/export")
+    docs = [await admin.next_reply() for _ in range(4)]
+    names = {d.media["document"].get("file_name") for d in docs if d.media}
+    assert names == {"users.csv", "results.csv", "events.csv", "unanswered.csv"}, names
+
+
+async def test_blocked_user_is_marked_inactive(fake, bot):
+    _, store = bot
+    user = fake.user(1015, "Gone", language_code="en")
+    await start(user)
+    await user.block()
+    await asyncio.sleep(0.3)
+    assert store.user(str(user.id)).active is False       # Telegram's my_chat_member "kicked" update
+    store.set_active(str(user.id), True)
+    fake.push_update({"message": {"message_id": 999, "date": 0, "chat": {"id": user.id, "type": "private"},
+                                  "from": {"id": user.id, "is_bot": False, "first_name": "Gone"}, "text": "1"}})
+    await fake.wait_for(lambda c: c.method == "sendMessage" and c.status == 403)
+    for _ in range(50):
+        if not store.user(str(user.id)).active:
+            break
+        await asyncio.sleep(0.05)
+    assert store.user(str(user.id)).active is False
+    assert len([c for c in fake.calls("sendMessage") if c.status == 403]) == 1   # no retry storm
+    fake.rejections[:] = [r for r in fake.rejections if r.error_code != 403]      # the one expected refusal

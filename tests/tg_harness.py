@@ -1,0 +1,56 @@
+"""Runs the real Application against the fake Bot API over HTTP, in polling mode, in-process."""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from bot.config import Settings
+from bot.services import load_services
+from bot.store import Store
+from bot.tg.app import ALLOWED_UPDATES, build_application
+from tests.fakebot import FakeTelegram
+
+ADMIN_ID = 42
+
+
+def settings_for(fake: FakeTelegram, db: Path, **overrides) -> Settings:
+    base = dict(token=fake.token, database_url=f"sqlite:///{db}", api_base_url=fake.base_url,
+                flood_limit=False, admin_user_ids=frozenset({ADMIN_ID}), poll_timeout=1)
+    base.update(overrides)
+    return Settings(**base)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(fake: FakeTelegram, db: Path, **overrides):
+    """Yield (app, store) while the bot polls the fake; stop cleanly afterwards."""
+    settings = settings_for(fake, db, **overrides)
+    store = Store.from_url(settings.database_url)
+    app = build_application(settings, load_services(), store)
+    await app.initialize()
+    if app.post_init:
+        await app.post_init(app)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
+    try:
+        yield app, store
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        store.close()
+
+
+def assert_clean(fake: FakeTelegram) -> None:
+    """Every call the bot made was accepted and every callback query answered."""
+    assert fake.rejections == [], fake.rejections
+    assert fake.unanswered_callback_queries() == [], fake.unanswered_callback_queries()
+
+
+async def replies(user, quiet: float = 0.4, first: float = 5.0) -> list:
+    """Every message the bot shows in answer to the last action: wait for one, then until quiet."""
+    out = [await user.next_reply(first)]
+    while True:
+        try:
+            out.append(await user.next_reply(quiet))
+        except TimeoutError:
+            return out
