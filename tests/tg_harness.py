@@ -54,3 +54,17 @@ async def replies(user, quiet: float = 0.4, first: float = 5.0) -> list:
             out.append(await user.next_reply(quiet))
         except TimeoutError:
             return out
+
+
+async def forge_press(fake: FakeTelegram, user, message, data: str):
+    """A callback query carrying arbitrary data on a real bot message (a forged or very old button)."""
+    from tests.fakebot.server import QueryState
+    query_id = f"forged{len(fake.callback_queries)}{user.id}"
+    chat = fake.world.chats[message.chat_id]
+    record = fake.push_update({"callback_query": {
+        "id": query_id, "from": user.info.to_api(), "message": message.to_api(chat.to_api()),
+        "chat_instance": "1", "data": data}})
+    state = QueryState(query_id, record.update_id, record.available_at, user.id, data, message.chat_id,
+                       message.message_id)
+    fake.callback_queries[query_id] = state
+    return state
