@@ -10,6 +10,7 @@ from bot.problems import Problem
 
 CALLBACK_LIMIT = 64
 REV_DIGITS = 10   # callback data carries the session revision; assume it may grow this long
+OWNER_DIGITS = 13  # and, in groups, the Telegram user id of the member it belongs to
 
 
 def _placeholders(text: str) -> set[str]:
@@ -29,7 +30,7 @@ def check_content(knowledge_dir: Path = KNOWLEDGE_DIR, dialogs_dir: Path = DIALO
             problems.append(Problem("ui.yaml", key, "", f"bad placeholder: {exc}"))
     for step in flow.steps:
         for option in flow.choices(step):
-            longest = len(f"a:{'9' * REV_DIGITS}:{step.id}:{option.id}".encode())
+            longest = len(f"a:{'9' * REV_DIGITS}:{step.id}:{option.id}:u{'9' * OWNER_DIGITS}".encode())
             if longest > CALLBACK_LIMIT:
                 problems.append(Problem("seller_questionnaire.yaml", f"{step.id}.{option.id}", "id",
                                         f"callback data would be {longest} bytes (limit {CALLBACK_LIMIT})"))

@@ -187,6 +187,39 @@ class Renderer:
         parts.append(self.m.italic(self.t("compare.footer", lang)))
         return "\n\n".join(parts)
 
+    # -- cards for sharing ---------------------------------------------------------------------
+    def result_card(self, view: ResultView, lang: str) -> str:
+        """A compact result to share: the recommended mode and the three strongest reasons, nothing else."""
+        rec, m = view.recommendation, self.m
+        mode = self.mode_name(rec.mode, lang)
+        key = ("result.headline_borderline" if rec.borderline else
+               "result.headline_later" if rec.semi_later else "result.headline")
+        lines = [m.bold(self.t(key, lang, mode=mode, other=self.mode_name("semi", lang))),
+                 m.bold(self.t("card.reasons", lang))]
+        for r in [r for r in rec.reasons if r.favours != "neutral"][:3]:
+            step = self.flow.step(r.step)
+            lines.append(f"• {m.esc(step.title(lang))}: {m.esc(r.text(lang))}")
+        lines.append(m.italic(self.t("card.footer", lang)))
+        return "\n".join(lines)
+
+    def mode_card(self, mode: str, lang: str) -> str:
+        """One mode in brief: its summary and where it stands on each dimension."""
+        m, name = self.m, self.mode_name(mode, lang)
+        lines = [m.bold(m.esc(name)), m.esc(self.kb.modes[mode].summary(lang)), ""]
+        lines += [f"• {m.bold(m.esc(d.title(lang)))}: {m.esc(getattr(d, mode)(lang))}" for d in self.kb.dimensions]
+        lines.append(m.italic(self.t("card.footer", lang)))
+        return "\n".join(lines)
+
+    def compare_card(self, lang: str) -> str:
+        """The two modes side by side in brief, for channels and inline sharing."""
+        m = self.m
+        full, semi = self.mode_name("full", lang), self.mode_name("semi", lang)
+        lines = [m.bold(self.t("compare.title", lang, full=full, semi=semi)), ""]
+        for mode in ("full", "semi"):
+            lines.append(f"{m.bold(m.esc(self.mode_name(mode, lang)))}: {m.esc(self.kb.modes[mode].summary(lang))}")
+        lines += ["", m.italic(self.t("card.compare_hint", lang))]
+        return "\n".join(lines)
+
     def reply(self, reply: Reply, lang: str) -> list[str]:
         """The notices, then the view: one text each."""
         return [self.notice(n, lang) for n in reply.notices] + [self.view(reply.view, lang)]

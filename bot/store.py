@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, ts REAL NOT NULL, user_id TEXT, kind TEXT NOT NULL, detail TEXT);
 CREATE INDEX IF NOT EXISTS events_kind ON events(kind, detail);
+CREATE TABLE IF NOT EXISTS groups (
+  chat_id TEXT PRIMARY KEY, title TEXT, active INTEGER NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS seen_updates (update_id INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS unanswered (
   id INTEGER PRIMARY KEY, ts REAL NOT NULL, user_id TEXT, lang TEXT, text TEXT NOT NULL, nearest TEXT);
@@ -95,6 +97,11 @@ class Store:
     def set_active(self, user_id: str, active: bool) -> None:
         self.db.execute("UPDATE users SET active=? WHERE user_id=?", (int(active), user_id))
 
+    def set_group(self, chat_id: str, title: str, active: bool) -> None:
+        self.db.execute("INSERT INTO groups(chat_id, title, active, updated) VALUES(?,?,?,?) "
+                        "ON CONFLICT(chat_id) DO UPDATE SET title=excluded.title, active=excluded.active, "
+                        "updated=excluded.updated", (chat_id, title[:200], int(active), time.time()))
+
     # -- sessions -------------------------------------------------------------------------------
     def load_session(self, key: str) -> dict | None:
         row = self.db.execute("SELECT data FROM sessions WHERE key=?", (key,)).fetchone()
@@ -144,6 +151,12 @@ class Store:
                          "ORDER BY n DESC, detail LIMIT 10").fetchall(),
             "unanswered": q("SELECT ts, lang, text, nearest FROM unanswered ORDER BY id DESC LIMIT ?",
                             (latest,)).fetchall(),
+            "shares": count("SELECT COUNT(*) FROM events WHERE kind='share'"),
+            "inline_queries": count("SELECT COUNT(*) FROM events WHERE kind='inline_query'"),
+            "inline_chosen": count("SELECT COUNT(*) FROM events WHERE kind='inline_chosen'"),
+            "deeplinks": q("SELECT detail, COUNT(*) n FROM events WHERE kind='deeplink' GROUP BY detail "
+                           "ORDER BY n DESC, detail LIMIT 10").fetchall(),
+            "groups": count("SELECT COUNT(*) FROM groups WHERE active=1"),
         }
 
     def export_rows(self, table: str) -> tuple[list[str], list[tuple]]:
@@ -153,6 +166,7 @@ class Store:
             "results": "SELECT user_id, mode, borderline, answers, created FROM results ORDER BY created",
             "events": "SELECT ts, user_id, kind, detail FROM events ORDER BY id",
             "unanswered": "SELECT ts, user_id, lang, text, nearest FROM unanswered ORDER BY id",
+            "groups": "SELECT chat_id, title, active, updated FROM groups ORDER BY updated",
         }
         cur = self.db.execute(queries[table])
         return [d[0] for d in cur.description], cur.fetchall()

@@ -1,6 +1,6 @@
 """Accuracy of the FAQ answerer on a labelled question set.
 
-    python -m bot.kb.evaluate [--set eval/faq_dev.yaml] [--verbose] [--calibrate]
+    python -m bot.kb.evaluate [--set eval/faq_dev.yaml] [--verbose] [--calibrate] [--knowledge DIR]
 
 Per language and overall it prints: in-scope top-1 accuracy (a fallback counts as a
 miss), the in-scope fallback rate, the out-of-scope fallback rate (recall) and the
@@ -158,11 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", default=str(DEFAULT_SET), help="question set (YAML)")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every miss")
     parser.add_argument("--calibrate", action="store_true", help="fit the confidence curve on this set")
+    parser.add_argument("--knowledge", default=None, help="knowledge directory (default: knowledge/)")
     args = parser.parse_args(argv)
 
     from bot.kb.loader import load_knowledge
     problems: list = []
-    kb = load_knowledge(problems=problems)
+    kb = load_knowledge(Path(args.knowledge), problems=problems) if args.knowledge else load_knowledge(problems=problems)
     if problems:
         print(f"note: {len(problems)} content problem(s) while loading; evaluating what loaded", file=sys.stderr)
     answerer = Answerer(kb)

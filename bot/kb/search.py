@@ -36,6 +36,9 @@ from bot.kb.textnorm import CONCEPT_PREFIX, STOP_ZH, UNIGRAM_PREFIX, Analyzer, n
 # idf is tiny, yet they decide between an entry and its other-mode twin.
 KIND_WEIGHT = {"concept": 1.6, "word": 1.0, "bi": 1.0, "uni": 0.45, "intent": 0.6}
 CONCEPT_IDF_FLOOR = 2.0
+# ...and plain words and n-grams an idf ceiling: in a knowledge base this small a word
+# found in one entry only ("pick", 到底) is often chance, not a topic.
+TERM_IDF_CAP = 3.0
 # Query tokens the knowledge base has never seen count as if they had this share of the
 # idf of a token seen nowhere. An unknown English word (after spelling correction and
 # stop words) is a strong sign of an unrelated subject (amazon, visa, tariff). An unknown
@@ -64,6 +67,7 @@ QUERY_CONCEPT_PENALTY = 0.9
 STRONG_EVIDENCE = 2.4
 BLEND_COVERAGE = 0.5      # raw = BLEND * coverage + (1 - BLEND) * best phrasing cosine
 CANDIDATES = 24           # entries that reach stage 2
+COMMON_SHARE, COMMON_MIN = 0.1, 400
 # Logistic calibration of the raw score: confidence = 1 / (1 + exp(-SLOPE * (raw - MIDPOINT))).
 CAL_SLOPE = 12.0
 CAL_MIDPOINT = 0.40
@@ -143,7 +147,7 @@ class Answerer:
             best: dict[str, float] = {}
             docs: list[list[str]] = []
             for f, t in normed:
-                toks = self.analyzer.tokens(t, normalized=True)
+                toks = self.analyzer.tokens(t, normalized=True, query=False)
                 fw = FIELD_WEIGHT[f]
                 for tok in toks:
                     if best.get(tok, 0.0) < fw:
@@ -155,9 +159,12 @@ class Answerer:
             df.update(best.keys())
 
         self.idf: dict[str, float] = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        self.analyzer.known_bigrams = frozenset(t for t in df if token_kind(t) == "bi")
         self.idf_unknown = math.log((n + 1) / 0.5) if n else 1.0
 
         self.entry_vocab: list[dict[str, float]] = entry_fields
+        # Tokens in more entries than this are "common" for candidate generation (see rank).
+        self.common_df = max(COMMON_MIN, int(COMMON_SHARE * n))
         # Stage-1 postings: token -> [(entry index, field weight)].
         self.postings: dict[str, list[tuple[int, float]]] = {}
         for i, best in enumerate(entry_fields):
@@ -193,6 +200,8 @@ class Answerer:
                 idf = self.idf_unknown * UNKNOWN_SHARE[kind]
         elif kind == "concept":
             idf = max(idf, CONCEPT_IDF_FLOOR)
+        else:
+            idf = min(idf, TERM_IDF_CAP)
         return KIND_WEIGHT[kind] * idf
 
     def _known_char(self, ch: str) -> bool:
@@ -204,25 +213,37 @@ class Answerer:
 
     # --- scoring ---------------------------------------------------------------------
 
-    def rank(self, text: str, limit: int = CANDIDATES) -> list[Scored]:
-        """Candidate entries for `text`, best first, with their features."""
+    def rank(self, text: str, limit: int | None = None) -> list[Scored]:
+        """Candidate entries for `text`, best first, with their features (at most `limit`)."""
         qvec = self.query_vector(text)
         if not qvec or not self.entries:
             return []
         qsq = sum(w * w for w in qvec.values())
         qnorm = math.sqrt(qsq)
+        # Stage 1: coverage numerators through the postings. In a large knowledge base the
+        # postings of very common tokens (§full is in most entries) dominate the cost, so
+        # candidates are drawn with the rarer tokens and the common ones are added for the
+        # candidates only, from each entry's vocabulary: the same numbers, far fewer steps.
+        common = [t for t in qvec if len(self.postings.get(t, ())) > self.common_df]
+        rare = [t for t in qvec if t not in common and t in self.postings]
+        if not rare:
+            rare, common = common, []
         acc: dict[int, float] = {}
         get = acc.get
-        for tok, w in qvec.items():
-            plist = self.postings.get(tok)
-            if plist is None:
-                continue
-            w2 = w * w
-            for i, fw in plist:
+        for tok in rare:
+            w2 = qvec[tok] * qvec[tok]
+            for i, fw in self.postings[tok]:
                 acc[i] = get(i, 0.0) + w2 * fw
         if not acc:
             return []
-        top = heapq.nlargest(limit, acc.items(), key=lambda kv: kv[1])
+        n_cand = max(CANDIDATES, limit or 0)
+        if common:
+            pool = heapq.nlargest(4 * n_cand, acc.items(), key=lambda kv: kv[1])
+            pool = [(i, cov + sum(qvec[t] * qvec[t] * self.entry_vocab[i].get(t, 0.0) for t in common))
+                    for i, cov in pool]
+            top = heapq.nlargest(n_cand, pool, key=lambda kv: kv[1])
+        else:
+            top = heapq.nlargest(n_cand, acc.items(), key=lambda kv: kv[1])
         qconcepts = [t for t in qvec if t.startswith(CONCEPT_PREFIX)]
         out = []
         for i, cov_num in top:
@@ -252,7 +273,7 @@ class Answerer:
             raw = (BLEND_COVERAGE * coverage + (1.0 - BLEND_COVERAGE) * phrase) * factor
             out.append(Scored(i, coverage, phrase, missing, raw, calibrate(raw)))
         out.sort(key=lambda s: (-s.raw, s.index))
-        return out
+        return out[:limit] if limit else out
 
     def ask(self, text: str, lang: str = "en") -> Answer:
         query = text if isinstance(text, str) else ("" if text is None else str(text))

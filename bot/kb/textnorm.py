@@ -42,6 +42,7 @@ from typing import Iterable
 
 MAX_CHARS = 500          # normalised text beyond this is ignored: caps the work per question
 CONCEPT_PREFIX = "§"
+FUZZY_MIN_LEN = 3
 UNIGRAM_PREFIX = "u:"
 INTENT_PREFIX = "~"
 # Question words are stop words for topic matching but still say what is asked: who does
@@ -60,7 +61,7 @@ _WS_RE = re.compile(r"\s+")
 _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,80}>|&[a-zA-Z]{2,8};|&#\d{1,6};")
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+")
 # A "piece" is a run of CJK ideographs, a Latin/digit word, or a concept marker.
-_PIECE_RE = re.compile(f"[{_CJK_CLASS}]+|[a-z0-9]+(?:'[a-z]+)?|{CONCEPT_PREFIX}[a-z0-9_]+")
+_PIECE_RE = re.compile(f"[{_CJK_CLASS}]+|[a-z0-9]+(?:'[a-z]+)?")
 
 _converter = None
 
@@ -163,7 +164,7 @@ STOP_BIGRAMS_ZH = frozenset("""
 什么 怎么 怎样 怎么样 为何 到底 究竟 一下 一个 一次 一点 一些 有点 有些 还能 还是 还有 要不 不要 是不 不是
 就是 这个 那个 这些 那些 这样 那样 这边 那边 如果 的话 然后 因为 所以 但是 而且 或者 现在 已经 一直 其实
 请问 问下 问一 咨询 知道 觉得 感觉 应该 关于 我们 你们 他们 大家 您好 你好 老板 在吗 谢谢 麻烦 一般 大概
-可能 是否 能否 有没 没有 是个 个啥 是啥 干啥 做啥 为啥 咋办 咋样 咋整 啥样 以后 之前 之后 时候
+可能 是否 能否 有没 是个 个啥 是啥 干啥 做啥 为啥 咋办 咋样 咋整 啥样 以后 之前 之后 时候
 """.split())
 
 
@@ -281,17 +282,14 @@ class SpellFixer:
 
 # --- analyzer --------------------------------------------------------------------------
 
-def _canonical_words(text: str, fix=None) -> str:
-    """Normalised text with punctuation dropped and English words stemmed.
-
-    Pieces are separated by single spaces; CJK runs stay intact so that synonym terms can
-    match inside them. Stop words are kept (unstemmed) so that multi-word synonym terms
-    such as "which mode" still match as phrases; `tokens_of_canonical` drops them.
-    `fix` optionally corrects the spelling of each English word first.
-    """
-    out = []
-    for piece in _PIECE_RE.findall(text):
-        if piece[0].isascii() and piece[0] != CONCEPT_PREFIX:
+def _units(text: str, fix=None) -> list[tuple[str, int]]:
+    """The text as (unit, piece number) pairs: one unit per Chinese character, one per
+    English word (stemmed; stop words kept as typed so that multi-word synonym terms such
+    as "which mode" still match as phrases). Punctuation and spaces only separate pieces.
+    `fix` optionally corrects the spelling of each English word first."""
+    out: list[tuple[str, int]] = []
+    for n, piece in enumerate(_PIECE_RE.findall(text)):
+        if piece[0].isascii():
             if piece.endswith("'s"):          # possessive: "temu's" is about temu
                 piece = piece[:-2]
             piece = piece.replace("'", "")
@@ -299,15 +297,24 @@ def _canonical_words(text: str, fix=None) -> str:
                 if fix is not None:
                     piece = fix(piece)
                 piece = stem(piece)
-        out.append(piece)
-    return " ".join(out)
+            out.append((piece, n))
+        else:
+            out.extend((ch, n) for ch in piece)
+    return out
+
+
+_END = ""   # trie key of "a term ends here" (never a unit)
 
 
 class Analyzer:
-    """Turns text into weighted-vector tokens, with synonym groups folded into concepts."""
+    """Turns text into weighted-vector tokens, with synonym groups folded into concepts.
+
+    Synonym terms are matched on units (characters / words) through a trie, longest match
+    first, which costs a few dictionary look-ups per unit whatever the number of terms.
+    """
 
     def __init__(self, synonyms: Iterable[object] = ()):
-        self.concepts: dict[str, str] = {}   # canonical term -> concept token
+        self.concepts: dict[tuple[str, ...], str] = {}   # term units -> concept token
         for group in synonyms:
             gid = getattr(group, "id", None)
             terms = getattr(group, "terms", ())
@@ -315,37 +322,35 @@ class Analyzer:
                 continue
             token = CONCEPT_PREFIX + re.sub(r"[^a-z0-9_]", "_", str(gid).lower())
             for term in terms:
-                canon = _canonical_words(normalize(str(term), limit=None))
-                if canon and canon not in self.concepts:
-                    self.concepts[canon] = token
-        self._pattern = self._compile()
-        self._overlap = self._compile_overlap()
+                units = tuple(u for u, _ in _units(normalize(str(term), limit=None)))
+                if units and units not in self.concepts:
+                    self.concepts[units] = token
+        self._trie: dict = {}
+        for units, token in self.concepts.items():
+            node = self._trie
+            for u in units:
+                node = node.setdefault(u, {})
+            node[_END] = token
         self.spell: SpellFixer | None = None
-
-    def _compile(self) -> re.Pattern | None:
-        if not self.concepts:
-            return None
-        alts = []
-        for term in sorted(self.concepts, key=lambda t: (-len(t), t)):
-            body = re.escape(term)
-            # ASCII word edges must fall on word boundaries; CJK edges may sit anywhere.
-            left = r"(?<![a-z0-9])" if term[0].isascii() else ""
-            right = r"(?![a-z0-9])" if term[-1].isascii() else ""
-            alts.append(left + body + right)
-        return re.compile("|".join(alts))
-
-    def _compile_overlap(self) -> re.Pattern | None:
-        cjk_terms = [t for t in self.concepts if has_cjk(t) and not t.isascii()]
-        if not cjk_terms:
-            return None
-        alts = "|".join(re.escape(t) for t in sorted(cjk_terms, key=lambda t: (-len(t), t)))
-        return re.compile(f"(?=({alts}))")
+        # Homophone slips (全拖管, 保正金): a Chinese term of 3+ characters typed with one
+        # inner character wrong still names its concept, provided that every term it could
+        # be is in the same group and the wrong character makes bigrams the knowledge base
+        # never uses. The end characters must be right (else 全部商品 would be 小商品), and
+        # two-character terms are left alone: 全部 or 半年 are one character off 全托 and 半托.
+        self._fuzzy: dict[str, set[str]] = {}
+        for units, token in self.concepts.items():
+            term = "".join(units)
+            if len(units) >= FUZZY_MIN_LEN and len(term) == len(units) and all(is_cjk(c) for c in term):
+                for i in range(1, len(term) - 1):
+                    self._fuzzy.setdefault(term[:i] + "\0" + term[i + 1:], set()).add(token)
+        self._fuzzy_lens = sorted({len(k) for k in self._fuzzy}, reverse=True)
+        self.known_bigrams: frozenset[str] = frozenset()
 
     def set_vocabulary(self, word_counts: Counter[str]) -> None:
         """Enable spelling correction of unknown English words against these (raw) words."""
         extra = Counter()
-        for canon in self.concepts:
-            for w in canon.split():
+        for units in self.concepts:
+            for w in units:
                 if w.isascii():
                     extra[w] += 1
         counts = word_counts + extra
@@ -368,61 +373,112 @@ class Analyzer:
         """Raw (unstemmed) English words of an already-normalised text."""
         return [p for p in _PIECE_RE.findall(text) if p[0].isascii() and p[0].isalpha()]
 
-    def canonical(self, text: str) -> str:
-        """Normalised, spelling-corrected, stemmed text with synonym terms replaced by concepts."""
-        text = strip_markup(text)
-        canon = _canonical_words(text, self.spell.fix if self.spell is not None else None)
-        if self._pattern is None:
-            return canon
-        spans = [(m.start(), m.end()) for m in self._pattern.finditer(canon)]
-        if not spans:
-            return canon
-        # A Chinese term straddling the edge of a chosen one still counts: in 海外仓库存
-        # ("stock in the overseas warehouse") 海外仓库 wins, but 库存 is meant too.
-        extra = []
-        if self._overlap is not None and has_cjk(canon):
-            for m in self._overlap.finditer(canon):
-                a, b = m.start(1), m.end(1)
-                if not any(x <= a and b <= y for x, y in spans):
-                    extra.append(self.concepts[m.group(1)])
-        out, pos = [], 0
-        for a, b in spans:
-            out.append(canon[pos:a])
-            out.append(f" {self.concepts[canon[a:b]]} ")
-            pos = b
-        out.append(canon[pos:])
-        out.extend(f" {c}" for c in extra)
-        return "".join(out)
+    def _longest(self, units: list[tuple[str, int]], i: int) -> tuple[int, str] | None:
+        node, best, j = self._trie, None, i
+        while j < len(units):
+            node = node.get(units[j][0])
+            if node is None:
+                break
+            j += 1
+            token = node.get(_END)
+            if token is not None:
+                best = (j, token)
+        return best
 
-    def tokens(self, text: str, normalized: bool = False) -> list[str]:
+    def segments(self, text: str, query: bool = False) -> list[tuple[str, int]]:
+        """(item, piece number) pairs of a normalised text, where an item is a concept
+        token, an English word or a Chinese character.
+
+        `query` also lets misspelt Chinese terms through (see the comment in __init__);
+        the knowledge base itself is taken as spelt right.
+        """
+        units = _units(strip_markup(text), self.spell.fix if self.spell is not None else None)
+        out: list[tuple[str, int]] = []
+        extra: list[tuple[str, int]] = []
+        i = 0
+        while i < len(units):
+            hit = self._longest(units, i) if self._trie else None
+            if hit is None:
+                out.append(units[i])
+                i += 1
+                continue
+            end, token = hit
+            out.append((token, -1))
+            # A Chinese term straddling the end of the chosen one still counts: in
+            # 海外仓库存 ("stock in the overseas warehouse") 海外仓库 wins, but 库存 is meant.
+            for k in range(i + 1, end):
+                if not units[k][0].isascii():
+                    other = self._longest(units, k)
+                    if other is not None and other[0] > end:
+                        extra.append((other[1], -1))
+            i = end
+        if query and self._fuzzy:
+            out = self._fuzzy_concepts(out)
+        return out + extra
+
+    def _fuzzy_concepts(self, items: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        i = 0
+        while i < len(items):
+            hit = None
+            for n in self._fuzzy_lens:
+                window = items[i:i + n]
+                if len(window) < n or any(len(u) != 1 or not is_cjk(u) or p != window[0][1] for u, p in window):
+                    continue
+                text = "".join(u for u, _ in window)
+                for j in range(1, n - 1):       # both end characters must be right
+                    tokens = self._fuzzy.get(text[:j] + "\0" + text[j + 1:])
+                    if not tokens or len(tokens) != 1:
+                        continue
+                    if text[j - 1:j + 1] in self.known_bigrams or text[j:j + 2] in self.known_bigrams:
+                        continue
+                    hit = (n, next(iter(tokens)))
+                    break
+                if hit:
+                    break
+            if hit:
+                out.append((hit[1], -1))
+                i += hit[0]
+            else:
+                out.append(items[i])
+                i += 1
+        return out
+
+    def canonical(self, text: str, query: bool = False) -> str:
+        """Readable form of `segments` (for debugging): items joined by spaces."""
+        return " ".join(u for u, _ in self.segments(text, query))
+
+    def tokens(self, text: str, normalized: bool = False, query: bool = True) -> list[str]:
         """Tokens of `text` (normalised first unless `normalized`), in order, repeats kept."""
         if not normalized:
             text = normalize(text)
-        return self.tokens_of_canonical(self.canonical(text))
+        return self.tokens_of_segments(self.segments(text, query=query))
 
     @staticmethod
-    def tokens_of_canonical(canon: str) -> list[str]:
+    def tokens_of_segments(items: list[tuple[str, int]]) -> list[str]:
         out: list[str] = []
-        for piece in canon.split():
-            first = piece[0]
+        prev, prev_piece = None, None       # previous Chinese character, for bigrams
+        for item, piece in items:
+            first = item[0]
             if first == CONCEPT_PREFIX:
-                out.append(piece)
+                out.append(item)
+                prev = None
             elif first.isascii():
-                if piece not in STOP_EN:
-                    out.append(piece)
-                elif piece in INTENT_EN:
-                    out.append(INTENT_PREFIX + INTENT_EN[piece])
+                if item not in STOP_EN:
+                    out.append(item)
+                elif item in INTENT_EN:
+                    out.append(INTENT_PREFIX + INTENT_EN[item])
+                prev = None
             else:
-                for i, ch in enumerate(piece):
-                    if ch not in STOP_ZH:
-                        out.append(UNIGRAM_PREFIX + ch)
-                    if i + 1 < len(piece):
-                        nxt = piece[i + 1]
-                        bigram = ch + nxt
-                        if not (ch in STOP_ZH and nxt in STOP_ZH) and ch not in PARTICLES_ZH \
-                                and nxt not in PARTICLES_ZH and bigram not in STOP_BIGRAMS_ZH \
-                                and ch != "么":
-                            out.append(bigram)
+                ch = item
+                if ch not in STOP_ZH:
+                    out.append(UNIGRAM_PREFIX + ch)
+                if prev is not None and prev_piece == piece:
+                    bigram = prev + ch
+                    if not (prev in STOP_ZH and ch in STOP_ZH) and prev not in PARTICLES_ZH \
+                            and ch not in PARTICLES_ZH and bigram not in STOP_BIGRAMS_ZH and prev != "么":
+                        out.append(bigram)
+                prev, prev_piece = ch, piece
         return out
 
 

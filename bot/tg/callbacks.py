@@ -6,7 +6,8 @@
     v:<view>[:<arg>]          stateless views: compare | faq | topic:<id> | entry:<id> | lang:<zh|en> | quiz | result | ask
 
 Buttons of a dialogue carry the session revision, so a press on an older message (or from before
-a restart of the bot, or of an older questionnaire) is recognised as stale.
+a restart of the bot, or of an older questionnaire) is recognised as stale. In groups, dialogue
+buttons end with `:u<user id>`, the member whose questionnaire they belong to.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Callback:
     rev: int | None = None
     arg: str = ""
     arg2: str = ""
+    owner: int | None = None  # in groups: the member the button belongs to
 
 
 def encode(kind: str, *parts: object) -> str:
@@ -34,16 +36,20 @@ def encode(kind: str, *parts: object) -> str:
     return data
 
 
-def answer(rev: int, step: str, option: str) -> str:
-    return encode("a", rev, step, option)
+def _owned(data: list[object], owner: int | None) -> list[object]:
+    return data + [f"u{owner}"] if owner is not None else data
 
 
-def nav(rev: int, action: str) -> str:
-    return encode("n", rev, action)
+def answer(rev: int, step: str, option: str, owner: int | None = None) -> str:
+    return encode("a", *_owned([rev, step, option], owner))
 
 
-def change(rev: int, step: str) -> str:
-    return encode("c", rev, step)
+def nav(rev: int, action: str, owner: int | None = None) -> str:
+    return encode("n", *_owned([rev, action], owner))
+
+
+def change(rev: int, step: str, owner: int | None = None) -> str:
+    return encode("c", *_owned([rev, step], owner))
 
 
 def view(name: str, arg: str = "") -> str:
@@ -62,12 +68,15 @@ def parse(data: str | None) -> Callback | None:
         if not rest or not rest[0].isdigit():
             return None
         rev, rest = int(rest[0]), rest[1:]
+        owner = None
+        if rest and rest[-1][:1] == "u" and rest[-1][1:].isdigit():
+            owner, rest = int(rest[-1][1:]), rest[:-1]
         if kind == "a" and len(rest) == 2:
-            return Callback("a", rev, rest[0], rest[1])
+            return Callback("a", rev, rest[0], rest[1], owner)
         if kind == "n" and len(rest) == 1 and rest[0] in NAV:
-            return Callback("n", rev, rest[0])
+            return Callback("n", rev, rest[0], owner=owner)
         if kind == "c" and len(rest) == 1:
-            return Callback("c", rev, rest[0])
+            return Callback("c", rev, rest[0], owner=owner)
         return None
     if kind == "v" and rest and rest[0] in VIEWS and len(rest) <= 2:
         return Callback("v", None, rest[0], rest[1] if len(rest) == 2 else "")

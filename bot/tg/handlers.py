@@ -1,28 +1,29 @@
-"""Telegram handlers: each reads the update, calls the engine through Conversations, renders, sends.
+"""Telegram handlers for the dialogue: each reads the update, calls the engine, renders, sends.
 
 Every state change is committed by Conversations.run before anything is sent, so a crash loses at
-most the update in flight.
+most the update in flight. Sessions are per user per chat, so members of a group each have their
+own questionnaire there; their buttons carry the owner's id.
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 
-from telegram import InputFile, Update
-from telegram.constants import ParseMode
+from telegram import Update
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.config import Settings
 from bot.conversation import Conversations
 from bot.engine.dialogue import Reply, ResultView
+from bot.engine.recommend import recommend
 from bot.kb.lang import detect_lang
 from bot.render import HTML
 from bot.services import Services
 from bot.store import Store
 from bot.tg import callbacks as cb
-from bot.tg.keyboards import Keyboards, share_url
+from bot.tg import deeplink
+from bot.tg.keyboards import Keyboards
 from bot.tg.render import short, split_message
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,18 @@ def telegram_lang(code: str | None) -> str:
     return "zh" if (code or "").lower().startswith("zh") else "en"
 
 
+def in_group(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
 class Handlers:
     def __init__(self, services: Services, store: Store, settings: Settings):
         self.services, self.store, self.settings = services, store, settings
         self.conv = Conversations(services, store)
         self.r = services.renderer(HTML)
         self.kb = Keyboards(self.r, services.flow, services.kb)
+        self.dialogue = services.dialogue
 
     # -- who and where ------------------------------------------------------------------------
     def lang(self, update: Update) -> str:
@@ -49,11 +56,22 @@ class Handlers:
         return user.lang or self.settings.default_lang
 
     @staticmethod
-    def key(update: Update) -> str:
-        return f"{update.effective_user.id}:{update.effective_chat.id}"
+    def key(update: Update, chat_id: int | None = None) -> str:
+        return f"{update.effective_user.id}:{chat_id if chat_id is not None else update.effective_chat.id}"
 
     def run(self, update: Update, action) -> tuple:
         return self.conv.run(self.key(update), str(update.effective_user.id), action)
+
+    def current(self, update: Update) -> tuple:
+        """The user's session here and its view, without changing anything."""
+        return self.run(update, lambda s: Reply(self.dialogue.view(s), changed=False))
+
+    @staticmethod
+    def owner(update: Update) -> int | None:
+        return update.effective_user.id if in_group(update) else None
+
+    def link(self, ctx: Ctx, payload: str) -> str | None:
+        return deeplink.link(ctx.bot.username if ctx.bot else None, payload)
 
     # -- sending ------------------------------------------------------------------------------
     async def send(self, ctx: Ctx, chat_id: int, text: str, markup=None) -> None:
@@ -66,23 +84,17 @@ class Handlers:
     async def edit(self, update: Update, ctx: Ctx, text: str, markup=None) -> None:
         """Replace the pressed message; what does not fit goes in new messages after it."""
         parts = split_message(text)
-        query = update.callback_query
         try:
-            await query.edit_message_text(parts[0], parse_mode=ParseMode.HTML,
-                                          reply_markup=markup if len(parts) == 1 else None,
-                                          disable_web_page_preview=True)
+            await update.callback_query.edit_message_text(parts[0], parse_mode=ParseMode.HTML,
+                                                          reply_markup=markup if len(parts) == 1 else None,
+                                                          disable_web_page_preview=True)
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
                 raise
         for i, part in enumerate(parts[1:], 1):
             await ctx.bot.send_message(update.effective_chat.id, part, parse_mode=ParseMode.HTML,
-                                       reply_markup=markup if i == len(parts) - 1 else None)
-
-    def view_markup(self, reply: Reply, rev: int, lang: str, ctx: Ctx):
-        share = None
-        if isinstance(reply.view, ResultView):
-            share = share_url(ctx.bot.username if ctx.bot else None, self.r.raw("notice.share_text", lang))
-        return self.kb.for_view(reply.view, rev, lang, share)
+                                       reply_markup=markup if i == len(parts) - 1 else None,
+                                       disable_web_page_preview=True)
 
     async def show(self, update: Update, ctx: Ctx, session, reply: Reply, lang: str, edit: bool = False) -> None:
         """Notices first (FAQ answers in their own language), then the view with its keyboard."""
@@ -90,32 +102,61 @@ class Handlers:
         for notice in reply.notices:
             if edit and notice.answer is None:
                 continue      # a button press: short notices went to the callback answer instead
-            text = self.r.notice(notice, lang)
-            await self.send(ctx, chat_id, text)
+            await self.send(ctx, chat_id, self.r.notice(notice, lang))
         text = self.r.view(reply.view, lang)
-        markup = self.view_markup(reply, session.rev, lang, ctx)
+        private_url = None
+        if in_group(update):
+            text = self.r.t("group.for_user", lang, name=update.effective_user.first_name or "") + "\n" + text
+            private_url = self.link(ctx, f"mv{chat_id}")
+        markup = self.kb.for_view(reply.view, session.rev, lang, self.owner(update), private_url)
         if edit:
             await self.edit(update, ctx, text, markup)
         else:
             await self.send(ctx, chat_id, text, markup)
 
+    async def show_current(self, update: Update, ctx: Ctx, lang: str) -> None:
+        session, reply = self.current(update)
+        await self.show(update, ctx, session, reply, lang)
+
+    # -- commands -----------------------------------------------------------------------------
     async def dedupe(self, update: Update, ctx: Ctx) -> None:
         """Runs before every handler: an update seen before (redelivered after a crash) is dropped."""
         if not self.store.first_sight(update.update_id):
             log.info("update %s was already handled; skipped", update.update_id)
             raise ApplicationHandlerStop
 
-    # -- commands -----------------------------------------------------------------------------
     async def start(self, update: Update, ctx: Ctx) -> None:
-        """Greet, explain in two lines, start or resume the questionnaire."""
+        """Greet, explain in two lines, start or resume the questionnaire; follow a deep link."""
+        link = deeplink.parse_payload(ctx.args[0] if ctx.args else None)
+        user_id = str(update.effective_user.id)
+        if link.kind == "src":
+            self.store.touch_user(user_id, source=link.arg)
+            self.store.record("deeplink", user_id, link.arg)
         lang = self.lang(update)
+        if link.kind == "move" and not in_group(update) and self.move_to_private(update, int(link.arg)):
+            await self.send(ctx, update.effective_chat.id, self.r.t("group.moved", lang))
+            await self.show_current(update, ctx, lang)
+            return
+        if link.kind == "faq" and self.services.kb.entry(link.arg):
+            entry = self.services.kb.entry(link.arg)
+            self.store.record("faq", user_id, entry.id)
+            await self.send(ctx, update.effective_chat.id, self.r.entry(entry, lang), self.kb.back_to_quiz(lang))
+            return
         resumed = self.store.load_session(self.key(update)) is not None
-        session, reply = self.run(update, lambda s: Reply(self.services.dialogue.view(s), changed=False))
         name = update.effective_user.first_name or ""
         intro = self.r.t("start.greeting", lang, name=name) + "\n" + (
-            self.r.t("start.resume", lang) if resumed else self.r.t("start.intro", lang) + "\n\n" + self.r.t("start.describe_tip", lang))
+            self.r.t("start.resume", lang) if resumed
+            else self.r.t("start.intro", lang) + "\n\n" + self.r.t("start.describe_tip", lang))
         await self.send(ctx, update.effective_chat.id, intro)
-        await self.show(update, ctx, session, reply, lang)
+        await self.show_current(update, ctx, lang)
+
+    def move_to_private(self, update: Update, group_id: int) -> bool:
+        """Copy the user's questionnaire from a group into the private chat."""
+        data = self.store.load_session(self.key(update, group_id))
+        if data is None:
+            return False
+        self.store.save_session(self.key(update), data)
+        return True
 
     async def help(self, update: Update, ctx: Ctx) -> None:
         """What the bot does and its commands."""
@@ -124,22 +165,21 @@ class Handlers:
     async def quiz(self, update: Update, ctx: Ctx) -> None:
         """Start the questionnaire over."""
         lang = self.lang(update)
-        session, reply = self.run(update, self.services.dialogue.restart)
+        session, reply = self.run(update, self.dialogue.restart)
         await self.show(update, ctx, session, reply, lang)
 
     async def back(self, update: Update, ctx: Ctx) -> None:
         """Go back one question."""
         lang = self.lang(update)
-        session, reply = self.run(update, self.services.dialogue.back)
+        session, reply = self.run(update, self.dialogue.back)
         await self.show(update, ctx, session, reply, lang)
 
     async def result(self, update: Update, ctx: Ctx) -> None:
         """Show the last result again (or continue the questionnaire when there is none)."""
         lang = self.lang(update)
         answers = self.store.last_result(str(update.effective_user.id))
-        session, reply = self.run(update, lambda s: Reply(self.services.dialogue.view(s), changed=False))
+        session, reply = self.current(update)
         if not isinstance(reply.view, ResultView) and answers:
-            from bot.engine.recommend import recommend
             rec = recommend(self.services.flow, self.services.rules, answers)
             await self.send(ctx, update.effective_chat.id, self.r.result(ResultView(rec, answers), lang),
                             self.kb.back_to_quiz(lang))
@@ -169,69 +209,70 @@ class Handlers:
         await self.send(ctx, update.effective_chat.id, self.r.t("notice.unknown_command", lang))
 
     # -- messages -----------------------------------------------------------------------------
-    async def text(self, update: Update, ctx: Ctx) -> None:
+    async def text(self, update: Update, ctx: Ctx, text: str | None = None) -> None:
         """Typed text: an answer, a one-message description, a navigation word or a question."""
         lang = self.lang(update)
-        text = update.effective_message.text or ""
+        text = update.effective_message.text or "" if text is None else text
         ask_lang = detect_lang(text, lang)
-        session, reply = self.run(update, lambda s: self.services.dialogue.text(s, text, ask_lang))
+        session, reply = self.run(update, lambda s: self.dialogue.text(s, text, ask_lang))
         await self.show(update, ctx, session, reply, lang)
 
     async def other_message(self, update: Update, ctx: Ctx) -> None:
         """Stickers, photos, voice, locations...: say what the bot reads and show where we are."""
         lang = self.lang(update)
         await self.send(ctx, update.effective_chat.id, self.r.t("notice.text_only", lang))
-        session, reply = self.run(update, lambda s: Reply(self.services.dialogue.view(s), changed=False))
-        await self.show(update, ctx, session, reply, lang)
+        await self.show_current(update, ctx, lang)
 
     async def edited(self, update: Update, ctx: Ctx) -> None:
         """Edited messages do not rewrite recorded answers; say so once."""
-        if update.effective_user is None:
+        if update.effective_user is None or update.effective_chat.type != ChatType.PRIVATE:
             return
         lang = self.lang(update)
         await self.send(ctx, update.effective_chat.id, self.r.t("notice.edited", lang))
 
     # -- buttons ------------------------------------------------------------------------------
     async def button(self, update: Update, ctx: Ctx) -> None:
-        """Every callback query is answered, stale or forged ones with a short explanation."""
+        """Every callback query is answered, stale, foreign or forged ones with a short explanation."""
         query = update.callback_query
         lang = self.lang(update)
         data = cb.parse(query.data)
-        dialogue = self.services.dialogue
+        if data is not None and data.owner is not None and data.owner != update.effective_user.id:
+            await query.answer(short(self.r.raw("group.not_yours", lang)), show_alert=True)
+            return
         if data is None:
             await query.answer(short(self.r.raw("notice.stale", lang)))
-            session, reply = self.run(update, lambda s: Reply(dialogue.view(s), changed=False))
-            await self.show(update, ctx, session, reply, lang, edit=False)
+            await self.show_current(update, ctx, lang)
             return
         if data.kind == "v":
             await self.view_button(update, ctx, data, lang)
             return
-        stale = {"value": False}
+        stale = False
 
         def act(session):
+            nonlocal stale
             if data.rev != session.rev:
-                stale["value"] = True
-                return Reply(dialogue.view(session), changed=False)
+                stale = True
+                return Reply(self.dialogue.view(session), changed=False)
             if data.kind == "a":
-                return dialogue.choose(session, data.arg, data.arg2)
+                return self.dialogue.choose(session, data.arg, data.arg2)
             if data.kind == "c":
-                return dialogue.change(session, data.arg)
+                return self.dialogue.change(session, data.arg)
             if data.arg in ("yes", "no"):
-                return dialogue.confirm(session, data.arg == "yes")
+                return self.dialogue.confirm(session, data.arg == "yes")
             if data.arg == "change":
-                return Reply(dialogue.view(session), changed=False)
-            return getattr(dialogue, data.arg)(session)
+                return Reply(self.dialogue.view(session), changed=False)
+            return getattr(self.dialogue, data.arg)(session)
 
         session, reply = self.run(update, act)
         notice = next((n for n in reply.notices if n.answer is None), None)
-        if stale["value"] or (notice and notice.key == "notice.stale"):
+        if stale or (notice and notice.key == "notice.stale"):
             await query.answer(short(self.r.raw("notice.stale", lang)))
-            await self.show(update, ctx, session, Reply(reply.view), lang, edit=False)
+            await self.show(update, ctx, session, Reply(reply.view), lang)
             return
         await query.answer(short(self.r.raw(notice.key, lang)) if notice else None)
         if data.kind == "n" and data.arg == "change" and isinstance(reply.view, ResultView):
             await self.send(ctx, update.effective_chat.id, self.r.t("result.change_prompt", lang),
-                            self.kb.change_menu(session.answers, session.rev, lang))
+                            self.kb.change_menu(session.answers, session.rev, lang, self.owner(update)))
             return
         await self.show(update, ctx, session, reply, lang, edit=True)
 
@@ -243,8 +284,7 @@ class Handlers:
             lang = data.arg2
             await query.answer(short(self.r.raw("lang.set", lang)))
             await self.send(ctx, chat_id, self.r.t("lang.set", lang))
-            session, reply = self.run(update, lambda s: Reply(self.services.dialogue.view(s), changed=False))
-            await self.show(update, ctx, session, reply, lang)
+            await self.show_current(update, ctx, lang)
             return
         await query.answer()
         if data.arg == "compare":
@@ -261,62 +301,21 @@ class Handlers:
         elif data.arg == "ask":
             await self.send(ctx, chat_id, self.r.t("faq.ask_prompt", lang))
         else:  # quiz, result, or an unknown view: show where the user is
-            session, reply = self.run(update, lambda s: Reply(self.services.dialogue.view(s), changed=False))
-            await self.show(update, ctx, session, reply, lang)
+            await self.show_current(update, ctx, lang)
 
-    # -- admin --------------------------------------------------------------------------------
-    def is_admin(self, update: Update) -> bool:
-        user = update.effective_user
-        return user is not None and user.id in self.settings.admin_user_ids
-
-    async def stats(self, update: Update, ctx: Ctx) -> None:
-        """Admin only: usage figures and the latest unanswered questions."""
-        if not self.is_admin(update):
-            await self.unknown_command(update, ctx)
-            return
-        lang = self.lang(update)
-        s = self.store.stats()
-        lines = [f"<b>{self.r.t('stats.title', lang)}</b>",
-                 self.r.t("stats.body", lang, users=s["users"], active=s["active_users"],
-                          started=s["quizzes_started"], completed=s["quizzes_completed"],
-                          full=s["results_by_mode"].get("full", 0), semi=s["results_by_mode"].get("semi", 0),
-                          borderline=s["results_borderline"]),
-                 "", self.r.t("stats.top_faq", lang)]
-        lines += [f"• {self.r.m.esc(str(e))}: {n}" for e, n in s["top_faq"]] or [self.r.t("stats.none", lang)]
-        lines += ["", self.r.t("stats.unanswered", lang)]
-        lines += [f"• [{self.r.m.esc(str(lg))}] {self.r.m.esc(t[:200])}" for _, lg, t, _ in s["unanswered"]] or [
-            self.r.t("stats.none", lang)]
-        await self.send(ctx, update.effective_chat.id, "\n".join(lines))
-
-    async def export(self, update: Update, ctx: Ctx) -> None:
-        """Admin only: the same data as CSV files."""
-        if not self.is_admin(update):
-            await self.unknown_command(update, ctx)
-            return
-        lang = self.lang(update)
-        for table in ("users", "results", "events", "unanswered"):
-            columns, rows = self.store.export_rows(table)
-            buf = io.StringIO()
-            writer = csv.writer(buf)
-            writer.writerow(columns)
-            writer.writerows(rows)
-            await ctx.bot.send_document(update.effective_chat.id,
-                                        InputFile(io.BytesIO(buf.getvalue().encode("utf-8")), filename=f"{table}.csv"),
-                                        caption=self.r.raw("export.caption", lang, table=table))
-
+    # -- errors -------------------------------------------------------------------------------
     async def member_status(self, update: Update, ctx: Ctx) -> None:
         """A user blocking (or unblocking) the bot in private: remember, so nobody is messaged in vain."""
         change = update.my_chat_member
-        if change and change.chat.type == "private":
+        if change and change.chat.type == ChatType.PRIVATE:
             active = change.new_chat_member.status not in ("kicked", "left")
             self.store.touch_user(str(change.from_user.id))
             self.store.set_active(str(change.from_user.id), active)
 
-    # -- errors -------------------------------------------------------------------------------
     async def error(self, update: object, ctx: Ctx) -> None:
         """Log with context, mark blocked users inactive, tell the user something went wrong."""
         exc = ctx.error
-        user = getattr(update, "effective_user", None) if isinstance(update, Update) else None
+        user = update.effective_user if isinstance(update, Update) else None
         if isinstance(exc, Forbidden):
             if user is not None:
                 self.store.set_active(str(user.id), False)
@@ -324,11 +323,12 @@ class Handlers:
             return
         log.error("error handling update %s (user %s): %s", getattr(update, "update_id", "?"),
                   getattr(user, "id", "?"), exc, exc_info=exc)
-        chat = getattr(update, "effective_chat", None) if isinstance(update, Update) else None
+        chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
             return
         try:
-            lang = self.store.user(str(user.id)).lang if user and self.store.user(str(user.id)) else "en"
-            await ctx.bot.send_message(chat.id, self.r.t("error.generic", lang or "en"), parse_mode=ParseMode.HTML)
+            known = self.store.user(str(user.id)) if user else None
+            lang = known.lang if known and known.lang else self.settings.default_lang
+            await ctx.bot.send_message(chat.id, self.r.t("error.generic", lang), parse_mode=ParseMode.HTML)
         except Exception:  # noqa: BLE001 - the error handler must never raise
             log.warning("could not tell chat %s about the error", chat.id)

@@ -1,8 +1,6 @@
 """Inline keyboards: the only place callback data is built (through bot.tg.callbacks)."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from telegram import InlineKeyboardButton as Button
 from telegram import InlineKeyboardMarkup as Markup
 
@@ -23,45 +21,51 @@ class Keyboards:
     def __init__(self, render: Renderer, flow: Flow, kb: KnowledgeBase):
         self.r, self.flow, self.kb = render, flow, kb
 
-    def for_view(self, view: View, rev: int, lang: str, share_url: str | None = None) -> Markup:
+    def for_view(self, view: View, rev: int, lang: str, owner: int | None = None,
+                 private_url: str | None = None) -> Markup:
+        """The keyboard of a dialogue view; in groups `owner` marks whose buttons they are."""
         if isinstance(view, QuestionView):
-            return self.question(view, rev, lang)
-        if isinstance(view, ConfirmView):
-            return Markup([[Button(self.r.raw("button.yes", lang), callback_data=cb.nav(rev, "yes"))],
-                           [Button(self.r.raw("button.no", lang), callback_data=cb.nav(rev, "no"))]])
-        return self.result(rev, lang, share_url)
+            markup = self.question(view, rev, lang, owner)
+        elif isinstance(view, ConfirmView):
+            markup = Markup([[Button(self.r.raw("button.yes", lang), callback_data=cb.nav(rev, "yes", owner))],
+                             [Button(self.r.raw("button.no", lang), callback_data=cb.nav(rev, "no", owner))]])
+        else:
+            markup = self.result(rev, lang, owner)
+        if private_url and not isinstance(view, ResultView):
+            markup = Markup(list(markup.inline_keyboard) + [[Button(self.r.raw("button.private", lang), url=private_url)]])
+        return markup
 
-    def question(self, view: QuestionView, rev: int, lang: str) -> Markup:
+    def question(self, view: QuestionView, rev: int, lang: str, owner: int | None = None) -> Markup:
         rows = []
         for option in self.flow.choices(view.step):
             mark = "✓ " if option.id == view.selected else ""
-            rows.append([Button(_label(mark + option.label(lang)), callback_data=cb.answer(rev, view.step.id, option.id))])
+            rows.append([Button(_label(mark + option.label(lang)),
+                                callback_data=cb.answer(rev, view.step.id, option.id, owner))])
         if not view.core:
-            rows.append([Button(self.r.raw("button.skip", lang), callback_data=cb.nav(rev, "skip")),
-                         Button(self.r.raw("button.finish", lang), callback_data=cb.nav(rev, "finish"))])
+            rows.append([Button(self.r.raw("button.skip", lang), callback_data=cb.nav(rev, "skip", owner)),
+                         Button(self.r.raw("button.finish", lang), callback_data=cb.nav(rev, "finish", owner))])
         nav = []
         if view.can_back:
-            nav.append(Button(self.r.raw("button.back", lang), callback_data=cb.nav(rev, "back")))
-        nav.append(Button(self.r.raw("button.restart", lang), callback_data=cb.nav(rev, "restart")))
+            nav.append(Button(self.r.raw("button.back", lang), callback_data=cb.nav(rev, "back", owner)))
+        nav.append(Button(self.r.raw("button.restart", lang), callback_data=cb.nav(rev, "restart", owner)))
         rows.append(nav)
         return Markup(rows)
 
-    def result(self, rev: int, lang: str, share_url: str | None) -> Markup:
-        rows = [[Button(self.r.raw("button.change", lang), callback_data=cb.nav(rev, "change")),
+    def result(self, rev: int, lang: str, owner: int | None = None) -> Markup:
+        rows = [[Button(self.r.raw("button.change", lang), callback_data=cb.nav(rev, "change", owner)),
                  Button(self.r.raw("button.compare", lang), callback_data=cb.view("compare"))],
                 [Button(self.r.raw("button.ask", lang), callback_data=cb.view("ask")),
-                 Button(self.r.raw("button.faq", lang), callback_data=cb.view("faq"))]]
-        if share_url:
-            rows.append([Button(self.r.raw("button.share", lang), url=share_url)])
-        rows.append([Button(self.r.raw("button.restart", lang), callback_data=cb.nav(rev, "restart"))])
+                 Button(self.r.raw("button.faq", lang), callback_data=cb.view("faq"))],
+                [Button(self.r.raw("button.share", lang), switch_inline_query=self.r.raw("inline.result_keyword", lang))],
+                [Button(self.r.raw("button.restart", lang), callback_data=cb.nav(rev, "restart", owner))]]
         return Markup(rows)
 
-    def change_menu(self, answers: dict[str, str], rev: int, lang: str) -> Markup:
+    def change_menu(self, answers: dict[str, str], rev: int, lang: str, owner: int | None = None) -> Markup:
         rows = []
         for step in self.flow.steps:
             answer = self.r.option_label(step.id, answers[step.id], lang) if step.id in answers else "—"
             text = self.r.raw("button.change_step", lang, factor=step.title(lang), answer=answer)
-            rows.append([Button(_label(text), callback_data=cb.change(rev, step.id))])
+            rows.append([Button(_label(text), callback_data=cb.change(rev, step.id, owner))])
         rows.append([Button(self.r.raw("button.result", lang), callback_data=cb.view("result"))])
         return Markup(rows)
 
@@ -82,10 +86,6 @@ class Keyboards:
     def back_to_quiz(self, lang: str) -> Markup:
         return Markup([[Button(self.r.raw("button.quiz", lang), callback_data=cb.view("quiz"))]])
 
-
-def share_url(bot_username: str | None, text: str) -> str | None:
-    """A t.me share link that opens the bot's questionnaire; works without inline mode."""
-    if not bot_username:
-        return None
-    link = f"https://t.me/{bot_username}?start=quiz"
-    return f"https://t.me/share/url?url={quote(link, safe='')}&text={quote(text[:200], safe='')}"
+    def take_the_test(self, lang: str, link: str | None) -> Markup | None:
+        """The button on shared cards and channel posts: opens the bot on its questionnaire."""
+        return Markup([[Button(self.r.raw("button.take_test", lang), url=link)]]) if link else None

@@ -1,0 +1,92 @@
+"""Inline mode (@bot query in any chat): FAQ answers, mode cards and the user's own result card.
+
+Every shared message carries a button that opens the bot on its questionnaire. A user's result is
+only ever offered to that user (is_personal, short cache), so nobody can share another's data.
+"""
+from __future__ import annotations
+
+from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
+from telegram.constants import ParseMode
+
+from bot.engine.dialogue import ResultView
+from bot.engine.recommend import recommend
+from bot.kb.lang import detect_lang
+from bot.kb.textnorm import normalize
+from bot.tg.handlers import Ctx, Handlers, telegram_lang
+from bot.tg.render import MESSAGE_LIMIT
+
+MAX_RESULTS = 50
+PERSONAL_CACHE = 5       # seconds: a result can change as soon as the user changes an answer
+SHARED_CACHE = 300
+
+
+class InlineHandlers:
+    def __init__(self, h: Handlers):
+        self.h = h
+
+    def _article(self, result_id: str, title: str, description: str, text: str, lang: str, ctx: Ctx,
+                 source: str) -> InlineQueryResultArticle:
+        text = text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+        return InlineQueryResultArticle(
+            id=result_id, title=title[:100], description=description[:200],
+            input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML,
+                                                          link_preview_options=None),
+            reply_markup=self.h.kb.take_the_test(lang, self.h.link(ctx, f"src_{source}")))
+
+    def result_card(self, user_id: str, lang: str, ctx: Ctx) -> InlineQueryResultArticle | None:
+        answers = self.h.store.last_result(user_id)
+        if not answers:
+            return None
+        rec = recommend(self.h.services.flow, self.h.services.rules, answers)
+        text = self.h.r.result_card(ResultView(rec, answers), lang)
+        title = self.h.r.raw("inline.result_title", lang)
+        return self._article("res", title, text.split("\n", 1)[0].replace("<b>", "").replace("</b>", ""),
+                             text, lang, ctx, "share")
+
+    def mode_cards(self, lang: str, ctx: Ctx) -> list[InlineQueryResultArticle]:
+        r = self.h.r
+        cards = [self._article("cmp", r.raw("inline.compare_title", lang), r.raw("inline.compare_desc", lang),
+                               r.compare_card(lang), lang, ctx, "inline")]
+        for mode in ("full", "semi"):
+            m = self.h.services.kb.modes[mode]
+            cards.append(self._article(mode, m.name(lang), m.summary(lang), r.mode_card(mode, lang), lang, ctx, "inline"))
+        return cards
+
+    async def query(self, update: Update, ctx: Ctx) -> None:
+        """Answer an inline query with at most 50 results with unique short ids."""
+        query = update.inline_query
+        user_id = str(query.from_user.id)
+        known = self.h.store.user(user_id)
+        base_lang = known.lang if known and known.lang_fixed and known.lang else telegram_lang(query.from_user.language_code)
+        text = (query.query or "").strip()[:256]
+        lang = detect_lang(text, base_lang)
+        self.h.store.record("inline_query", user_id)
+        results: list[InlineQueryResultArticle] = []
+        personal = None
+        keywords = {normalize(self.h.r.raw("inline.result_keyword", lg)) for lg in ("zh", "en")}
+        if not text or normalize(text) in keywords:
+            personal = self.result_card(user_id, lang, ctx)
+        if personal:
+            results.append(personal)
+        if text and normalize(text) not in keywords:
+            answer = self.h.services.answerer.ask(text, lang)
+            entries = ([answer.entry] if answer.entry else []) + list(answer.suggestions)
+            for entry in entries:
+                results.append(self._article(f"f:{entry.id}", entry.title(lang), entry.answer(lang)[:200],
+                                             self.h.r.entry(entry, lang), lang, ctx, "inline"))
+        results += self.mode_cards(lang, ctx)
+        seen, unique = set(), []
+        for item in results:
+            if item.id not in seen:
+                seen.add(item.id)
+                unique.append(item)
+        await query.answer(unique[:MAX_RESULTS], cache_time=PERSONAL_CACHE if personal or text == "" else SHARED_CACHE,
+                           is_personal=True)
+
+    async def chosen(self, update: Update, ctx: Ctx) -> None:
+        """Inline feedback: count which results were shared (needs /setinlinefeedback in @BotFather)."""
+        chosen = update.chosen_inline_result
+        user_id = str(chosen.from_user.id)
+        self.h.store.record("inline_chosen", user_id, chosen.result_id[:64])
+        if chosen.result_id == "res":
+            self.h.store.record("share", user_id)
