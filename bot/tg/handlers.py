@@ -163,8 +163,11 @@ class Handlers:
         await self.send(ctx, update.effective_chat.id, self.r.t("help.text", self.lang(update)))
 
     async def quiz(self, update: Update, ctx: Ctx) -> None:
-        """Start the questionnaire over."""
+        """Start the questionnaire over (or simply start it, for someone new here)."""
         lang = self.lang(update)
+        if self.store.load_session(self.key(update)) is None:
+            await self.show_current(update, ctx, lang)
+            return
         session, reply = self.run(update, self.dialogue.restart)
         await self.show(update, ctx, session, reply, lang)
 
