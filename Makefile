@@ -25,8 +25,9 @@ test: $(STAMP)  ## the whole test suite
 check: $(STAMP)
 	$(PY) -m bot check
 
-eval: $(STAMP)  ## FAQ answerer accuracy on the development set
-	$(PY) -m bot.kb.evaluate
+eval: $(STAMP)  ## FAQ answerer accuracy: the development set, then the held-out set
+	$(PY) -m bot.kb.evaluate --set eval/faq_dev.yaml
+	$(PY) -m bot.kb.evaluate --set eval/faq_holdout.yaml
 
 bench: $(STAMP)  ## benchmarks (figures, not pass/fail)
 	$(PY) -m bench

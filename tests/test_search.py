@@ -100,6 +100,31 @@ def test_longest_synonym_wins():
     assert "manag" not in toks
 
 
+def test_overlapping_chinese_terms_both_count():
+    a = Analyzer(SYNONYMS + (SynonymGroup("wh", ("海外仓", "海外仓库")), SynonymGroup("stock", ("库存",))))
+    toks = a.tokens("半託管海外倉庫存誰來管")
+    assert {"§semi", "§wh", "§stock"} <= set(toks)
+
+
+def test_homophone_slip_in_long_term_only():
+    a = Analyzer(SYNONYMS + (SynonymGroup("deposit", ("保证金",)),))
+    assert "§full" in a.tokens("全拖管谁定价")          # 拖 for 托, inside a 3-character term
+    assert "§deposit" in a.tokens("要交保正金吗")
+    assert "§full" not in a.tokens("全部商品")           # two-character terms are not stretched
+    assert "§full" not in a.tokens("全拖管", query=False)  # the knowledge base is taken as spelt right
+
+
+def test_possessive_and_phrase_terms_with_stop_words():
+    a = Analyzer((SynonymGroup("other", ("temu",)), SynonymGroup("duty", ("in charge of",))))
+    assert "§other" in a.tokens("temu's semi model")
+    assert a.tokens("who's in charge of it").count("§duty") == 1
+
+
+def test_question_words_become_intent_tokens():
+    toks = Analyzer().tokens("who pays? 谁付")
+    assert "~who" in toks and "who" not in toks
+
+
 def test_chinese_ngrams():
     toks = Analyzer().tokens("定价权")
     assert {"u:定", "u:价", "u:权", "定价", "价权"} <= set(toks)
@@ -108,6 +133,15 @@ def test_chinese_ngrams():
 def test_english_spelling_correction(mini):
     assert mini.analyzer.tokens("shiping cost") == mini.analyzer.tokens("shipping cost")
     assert "§full" in mini.analyzer.tokens("fully manged")
+    assert "pric" in mini.analyzer.tokens("pricng")             # an -ing form the entries never use
+    assert mini.analyzer.tokens("refundz") == mini.analyzer.tokens("refunds")
+    assert "differ" not in mini.analyzer.tokens("shopee")       # names are not "corrected" into words
+    assert mini.analyzer.tokens("rent") == ["rent"]            # short words are left alone
+
+
+def test_abbreviation_expands_to_an_indexed_word(mini):
+    assert mini.analyzer.tokens("settlem") == mini.analyzer.tokens("settlement")
+    assert mini.analyzer.tokens("set") == ["set"]              # three letters: too short to guess
 
 
 # --- language ---------------------------------------------------------------------------

@@ -87,8 +87,8 @@ def _pct(x: float | None) -> str:
 
 
 def report(result: dict, out=sys.stdout) -> None:
-    print(f"{'':4} {'n':>4} {'in':>4} {'oos':>4}  {'top-1':>6}  {'in-fb':>6}  {'oos-fb':>6}  {'fb-prec':>7}  {'lang':>6}",
-          file=out)
+    head = f"{'n':>4} {'in':>4} {'oos':>4}  {'top-1':>6}  {'in-fb':>6}  {'oos-fb':>6}  {'fb-prec':>7}  {'lang':>6}"
+    print(f"{'':4} {head}", file=out)
     for key in ("zh", "en", "all"):
         r = result[key]
         print(f"{key:4} {r['questions']:4d} {r['in_scope']:4d} {r['out_of_scope']:4d}  {_pct(r['top1'])}  "
@@ -161,9 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--knowledge", default=None, help="knowledge directory (default: knowledge/)")
     args = parser.parse_args(argv)
 
-    from bot.kb.loader import load_knowledge
+    from bot.kb.loader import KNOWLEDGE_DIR, load_knowledge
     problems: list = []
-    kb = load_knowledge(Path(args.knowledge), problems=problems) if args.knowledge else load_knowledge(problems=problems)
+    directory = Path(args.knowledge) if args.knowledge else KNOWLEDGE_DIR
+    kb = load_knowledge(directory, problems=problems)
     if problems:
         print(f"note: {len(problems)} content problem(s) while loading; evaluating what loaded", file=sys.stderr)
     answerer = Answerer(kb)

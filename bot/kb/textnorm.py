@@ -2,34 +2,42 @@
 
 Normalisation (`normalize`): NFKC (which also folds full-width ASCII to half-width),
 control and zero-width characters removed, lowercase, Traditional -> Simplified Chinese
-(OpenCC 't2s', converter built once on first use), whitespace collapsed.
+(OpenCC 't2s', converter built once, on first use), whitespace collapsed, capped at
+500 characters.
 
-Tokenisation (`Analyzer.tokens`) produces three kinds of token:
+Tokenisation (`Analyzer.tokens`) produces these kinds of token:
 
-* Chinese: character unigrams (prefix ``u:``) and bigrams (plain) of each run of CJK
-  ideographs. We deliberately do not use a word segmenter such as jieba: loading its
-  dictionary costs about a second, which alone would break the index-build budget, and
-  n-grams cope better with what sellers actually type: shorthand (全托 for 全托管, 半托
-  for 半托管) still shares the bigram 全托, and a homophone slip (全拖管, 结酸) still
-  keeps most of its unigrams and one bigram of the intended word.
-* English: lowercase word tokens minus a small stop-word list, passed through a tiny
-  suffix stripper (plural / -ing / -ed / final -e) so "price", "prices", "pricing" and
-  "priced" meet.
 * Concepts: every term of a synonym group (knowledge/synonyms.yaml), in either script,
-  is replaced by one concept token ``§<group id>`` before the n-grams are taken, longest
-  term first, so "全托", "全託管" and "fully managed" all become ``§full`` (or whatever
-  the group is called) and meet.
+  becomes one concept token ``§<group id>``, longest term first, so "全托", "全託管" and
+  "fully managed" all become ``§full`` and meet. Terms are matched on units (a Chinese
+  character, an English word after stemming) through a trie, so the cost does not grow
+  with the number of terms. A Chinese term straddling the end of the chosen one counts
+  too (海外仓库存: 海外仓库 and 库存), and in questions a 3+ character term typed with
+  one wrong inner character still counts (全拖管, 保正金; see `Analyzer.__init__`).
+* Chinese: character unigrams (prefix ``u:``) and bigrams of what is left. We do not
+  use a word segmenter such as jieba on purpose: loading its dictionary costs about a
+  second, which alone would break the index-build budget, and n-grams cope better with
+  what sellers type: shorthand (全托 for 全托管) still shares a bigram, and a slip keeps
+  most of its characters. Particles (吗, 呢, 的...), pronouns and common function
+  bigrams (什么, 到底, 一下...) are dropped, as English stop words are.
+* English: lowercase words minus stop words, through a tiny suffix stripper (plural,
+  -ing, -ed, final -e) so "price", "prices", "pricing" and "priced" meet. Possessives
+  are dropped ("temu's" -> temu). Stop words are kept until synonym terms have been
+  matched, so that "which mode" or "in charge of" can be terms.
+* Intent: question words (who, how, can...) are stop words for topics but become weak
+  ``~who`` / ``~how`` tokens, since "who pays" and "how does it work" ask different things.
 
-Typo tolerance for English uses a vocabulary-level spelling corrector rather than
-character trigrams or rapidfuzz. An unknown query word (>= 4 letters) is replaced by the
-most frequent indexed word within Damerau-Levenshtein distance 1 (2 for long words),
-found through a "deletion neighbourhood" index built once with the index. Correcting
-the *word* rather than matching trigrams means a corrected word can still complete a
-multi-word synonym ("fully manged" -> "fully managed" -> §full), keeps the vectors
-small (trigrams multiply the number of postings by ~5, which costs latency at 5,000
-entries) and does not let long words partially match unrelated ones. rapidfuzz would do
-the distance computation faster, but it is not a declared dependency of the project and
-the candidate sets here are tiny, so pure Python is fast enough.
+Typo tolerance for English is a vocabulary-level spelling corrector, not character
+trigrams or rapidfuzz: an unknown word of 5+ letters becomes the most frequent indexed
+word with the same first letter within Damerau-Levenshtein distance 1 (2 from 8
+letters), found through a deletion-neighbourhood index built with the index; an unknown
+word of 4+ letters with no such neighbour is read as an abbreviation of the most
+frequent indexed word it begins ("diff" -> "difference"). Correcting the *word* means a
+corrected word can still complete a multi-word synonym ("fully manged" -> §full), keeps
+the vectors small (trigrams would multiply the postings several times over, which costs
+latency at 5,000 entries) and keeps long words from partly matching unrelated ones.
+rapidfuzz would compute distances faster, but it is not a declared dependency of the
+project and the candidate sets here are tiny, so pure Python is fast enough.
 """
 from __future__ import annotations
 
@@ -60,7 +68,7 @@ _CJK_RE = re.compile(f"[{_CJK_CLASS}]")
 _WS_RE = re.compile(r"\s+")
 _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,80}>|&[a-zA-Z]{2,8};|&#\d{1,6};")
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+")
-# A "piece" is a run of CJK ideographs, a Latin/digit word, or a concept marker.
+# A "piece" is a run of CJK ideographs or a Latin/digit word.
 _PIECE_RE = re.compile(f"[{_CJK_CLASS}]+|[a-z0-9]+(?:'[a-z]+)?")
 
 _converter = None
@@ -92,9 +100,6 @@ def _clean_char(ch: str) -> str:
     return ch
 
 
-_CLEAN_TABLE: dict[int, str] = {}
-
-
 def normalize(text: object, limit: int | None = MAX_CHARS) -> str:
     """NFKC, drop control/zero-width characters, lowercase, t2s, collapse whitespace.
 
@@ -112,6 +117,8 @@ def normalize(text: object, limit: int | None = MAX_CHARS) -> str:
     if not text.isprintable():
         text = "".join(_clean_char(c) for c in text)
     text = text.lower()
+    if limit is not None:
+        text = text[: limit + limit // 2]     # before t2s, the costly step
     if has_cjk(text):
         text = _t2s(text)
     text = _WS_RE.sub(" ", text).strip()
@@ -161,7 +168,7 @@ PARTICLES_ZH = frozenset("的吗呢吧啊呀嘛哦嗯哈呃喔诶哎啦哇")
 # counterpart of an English stop-word list. Their bigram is dropped; with only ~60 entries
 # the knowledge base alone cannot tell that 到底 or 还能 carry no topic.
 STOP_BIGRAMS_ZH = frozenset("""
-什么 怎么 怎样 怎么样 为何 到底 究竟 一下 一个 一次 一点 一些 有点 有些 还能 还是 还有 要不 不要 是不 不是
+什么 怎么 怎样 为何 到底 究竟 一下 一个 一次 一点 一些 有点 有些 还能 还是 还有 要不 不要 是不 不是
 就是 这个 那个 这些 那些 这样 那样 这边 那边 如果 的话 然后 因为 所以 但是 而且 或者 现在 已经 一直 其实
 请问 问下 问一 咨询 知道 觉得 感觉 应该 关于 我们 你们 他们 大家 您好 你好 老板 在吗 谢谢 麻烦 一般 大概
 可能 是否 能否 有没 是个 个啥 是啥 干啥 做啥 为啥 咋办 咋样 咋整 啥样 以后 之前 之后 时候

@@ -1,0 +1,51 @@
+"""Run the benchmarks (figures only, nothing is asserted).
+
+    python -m bench                  # every benchmark, in the order below
+    python -m bench faq              # one of them
+    python -m bench load --quick     # one of them, with its own arguments
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+
+# name -> module with a main(); a main that takes a parameter receives the remaining
+# command-line arguments (a list). Add new benchmarks here.
+BENCHES = {
+    "faq": "bench.faq",
+    "load": "bench.load",
+}
+
+
+def _run(name: str, args: list[str]) -> None:
+    entry = importlib.import_module(BENCHES[name]).main
+    if inspect.signature(entry).parameters:
+        entry(args)
+    elif args:
+        raise SystemExit(f"benchmark {name!r} takes no arguments (got {' '.join(args)})")
+    else:
+        entry()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        print(f"\nbenchmarks: {', '.join(BENCHES)}")
+        return 0
+    if args:
+        name, rest = args[0], args[1:]
+        if name not in BENCHES:
+            print(f"unknown benchmark {name!r}; known: {', '.join(BENCHES)}", file=sys.stderr)
+            return 2
+        _run(name, rest)
+        return 0
+    for name in BENCHES:
+        print(f"== {name} ==", flush=True)
+        _run(name, [])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
