@@ -73,8 +73,8 @@ class GroupHandlers:
             return
         answer = h.services.answerer.ask(text, lang)
         h.conv.record_answer(answer, str(update.effective_user.id))
-        await h.send(ctx, update.effective_chat.id, h.r.faq_answer(answer),
-                     h.kb.take_the_test(answer.lang, h.link(ctx, "src_group")))
+        markup = h.suggestions(answer) if answer.fallback else h.kb.take_the_test(answer.lang, h.link(ctx, "src_group"))
+        await h.send(ctx, update.effective_chat.id, h.r.faq_answer(answer), markup)
 
     async def addressed_command(self, update: Update, ctx: Ctx) -> None:
         """`/unknown@thisbot` in a group: say it is unknown; commands for other bots are left alone."""

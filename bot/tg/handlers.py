@@ -102,7 +102,7 @@ class Handlers:
         for notice in reply.notices:
             if edit and notice.answer is None:
                 continue      # a button press: short notices went to the callback answer instead
-            await self.send(ctx, chat_id, self.r.notice(notice, lang))
+            await self.send(ctx, chat_id, self.r.notice(notice, lang), self.suggestions(notice.answer))
         text = self.r.view(reply.view, lang)
         private_url = None
         if in_group(update):
@@ -113,6 +113,12 @@ class Handlers:
             await self.edit(update, ctx, text, markup)
         else:
             await self.send(ctx, chat_id, text, markup)
+
+    def suggestions(self, answer):
+        """Buttons for an FAQ answer: the closest topics on a fallback, related entries otherwise."""
+        if answer is None or not answer.suggestions:
+            return None
+        return self.kb.entries([e.id for e in answer.suggestions], answer.lang, back_to_topics=False)
 
     async def show_current(self, update: Update, ctx: Ctx, lang: str) -> None:
         session, reply = self.current(update)
