@@ -278,3 +278,23 @@ async def test_blocked_user_is_marked_inactive(fake, bot):
     assert store.user(str(user.id)).active is False
     assert len([c for c in fake.calls("sendMessage") if c.status == 403]) == 1   # no retry storm
     fake.rejections[:] = [r for r in fake.rejections if r.error_code != 403]      # the one expected refusal
+
+
+async def test_an_internal_error_is_logged_and_the_user_told_without_internals(fake, bot, caplog, monkeypatch):
+    app, store = bot
+    handlers = app.bot_data["handlers"]
+
+    def boom(session, text, lang):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(handlers.dialogue, "text", boom)
+    user = fake.user(1016, "Oops", language_code="en")
+    await start(user)
+    await user.send("anything")
+    shown = await replies(user)
+    assert shown[-1].text.startswith("Sorry, something went wrong. Your answers are saved")
+    assert "secret internal detail" not in shown[-1].text
+    assert "secret internal detail" in caplog.text and "1016" in caplog.text
+    monkeypatch.undo()
+    await user.send("1")
+    assert "Question 2/4" in (await replies(user))[-1].text     # and the bot keeps working
