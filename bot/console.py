@@ -34,7 +34,7 @@ class ConsoleChat:
                 self.write(f"({self.render.raw('button.skip', self.lang)}: skip / "
                            f"{self.render.raw('button.finish', self.lang)}: result)")
         elif isinstance(view, ConfirmView):
-            self.write(f"(yes / no)")
+            self.write("(yes / no)")
         elif isinstance(view, ResultView):
             self.write(self.render.raw("console.result_hint", self.lang))
 

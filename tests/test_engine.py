@@ -5,7 +5,6 @@ import json
 import pytest
 
 from bot.engine.dialogue import ConfirmView, QuestionView, ResultView
-from bot.engine.session import Session
 from bot.engine.spec import RESULT, SKIP, UNSURE
 
 

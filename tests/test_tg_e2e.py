@@ -4,26 +4,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import pytest_asyncio
 
-from bot.tg import callbacks as cb
-from tests.fakebot import FakeTelegram
-from tests.tg_harness import ADMIN_ID, assert_clean, forge_press, replies, running_bot
-
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
-
-@pytest_asyncio.fixture
-async def fake():
-    async with FakeTelegram() as server:
-        yield server
-        assert_clean(server)
-
-
-@pytest_asyncio.fixture
-async def bot(fake, tmp_path):
-    async with running_bot(fake, tmp_path / "bot.sqlite3") as (app, store):
-        yield app, store
+from tests.tg_harness import ADMIN_ID, forge_press, replies
 
 
 def session_of(store, user):

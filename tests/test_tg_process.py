@@ -1,28 +1,17 @@
 """The bot as its own process: killed with SIGKILL mid-questionnaire and restarted; the token never logged."""
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-import pytest_asyncio
 
 from tests.fakebot import FakeTelegram
-from tests.tg_harness import assert_clean, replies
+from tests.tg_harness import replies
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
-
-@pytest_asyncio.fixture
-async def fake():
-    async with FakeTelegram() as server:
-        yield server
-        assert_clean(server)
 
 
 class BotProcess:

@@ -4,27 +4,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import pytest_asyncio
 
 from bot.tg.deeplink import DeepLink, parse_payload
-from tests.fakebot import FakeTelegram
-from tests.tg_harness import ADMIN_ID, assert_clean, replies, running_bot
+from tests.tg_harness import ADMIN_ID, replies
 
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 TAKE_TEST = "https://t.me/ModeAdvisorBot?start="
-
-
-@pytest_asyncio.fixture
-async def fake():
-    async with FakeTelegram() as server:
-        yield server
-        assert_clean(server)
-
-
-@pytest_asyncio.fixture
-async def bot(fake, tmp_path):
-    async with running_bot(fake, tmp_path / "bot.sqlite3") as (app, store):
-        yield app, store
 
 
 async def finish_quiz(user, labels=("Own factory, cost under control", "Mature overseas team",

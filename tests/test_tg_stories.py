@@ -4,21 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 import yaml
 
-from tests.fakebot import FakeTelegram
-from tests.tg_harness import assert_clean, replies, running_bot
+from tests.tg_harness import replies, running_bot
 
 STORIES = sorted((Path(__file__).parent / "stories").glob("*.yaml"))
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
-
-@pytest_asyncio.fixture
-async def fake():
-    async with FakeTelegram() as server:
-        yield server
-        assert_clean(server)
 
 
 @pytest.mark.parametrize("path", STORIES, ids=[p.stem for p in STORIES])

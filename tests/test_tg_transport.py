@@ -2,23 +2,12 @@
 from __future__ import annotations
 
 import aiohttp
-import pytest
-import pytest_asyncio
 
 from bot.services import load_services
 from bot.store import Store
 from bot.tg.app import ALLOWED_UPDATES, build_application
-from tests.fakebot import FakeTelegram, free_port
-from tests.tg_harness import assert_clean, replies, running_bot, settings_for
-
-pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
-
-
-@pytest_asyncio.fixture
-async def fake():
-    async with FakeTelegram() as server:
-        yield server
-        assert_clean(server)
+from tests.fakebot import free_port
+from tests.tg_harness import replies, running_bot, settings_for
 
 
 async def test_webhook_mode_delivers_updates_and_checks_the_secret(fake, tmp_path):
