@@ -25,7 +25,6 @@ class Conversations:
 
     def run(self, key: str, user_id: str, action: Action) -> tuple[Session, Reply]:
         """Apply one action and persist everything it changed before the caller replies."""
-        dialogue = self.services.dialogue
         session = self.session(key, user_id)
         before = dict(session.answers)
         reply = action(session)
@@ -34,12 +33,12 @@ class Conversations:
         for notice in reply.notices:
             if notice.answer is not None:
                 self.record_answer(notice.answer, user_id)
-        if reply.changed and isinstance(reply.view, ResultView) and (before != session.answers or not before):
+        if reply.changed and isinstance(reply.view, ResultView) and before != session.answers:
             rec = reply.view.recommendation
             self.store.save_result(user_id, rec.mode, rec.borderline, session.answers)
             self.store.record("quiz_completed", user_id, rec.mode)
         self.store.save_session(key, session.to_dict())
-        return session, reply if reply.view is not None else Reply(dialogue.view(session))
+        return session, reply
 
     def record_answer(self, answer, user_id: str | None) -> None:
         """Count answered FAQ entries; keep unanswered questions so the content can be improved."""
