@@ -56,6 +56,10 @@ class Renderer:
         option = step.option(option_id) if step else None
         return option.label(lang) if option else option_id
 
+    def colon(self, lang: str) -> str:
+        """The label separator: a full-width colon in Chinese."""
+        return self.raw("punct.colon", lang)
+
     def mode_name(self, mode: str, lang: str) -> str:
         return self.kb.modes[mode].name(lang)
 
@@ -77,7 +81,7 @@ class Renderer:
         lines = [self.m.bold(self.t("confirm.title", lang))]
         for step in self.flow.steps:
             if step.id in view.found:
-                lines.append(f"• {self.m.esc(step.title(lang))}: {self.m.esc(self.option_label(step.id, view.found[step.id], lang))}")
+                lines.append(f"• {self.m.esc(step.title(lang))}{self.colon(lang)}{self.m.esc(self.option_label(step.id, view.found[step.id], lang))}")
         lines.append(self.t("confirm.ask", lang))
         return "\n".join(lines)
 
@@ -108,7 +112,7 @@ class Renderer:
         for r in rec.reasons:
             step = self.flow.step(r.step)
             marker = self.raw(f"result.favours_{r.favours}", lang)
-            lines.append(f"{marker} {self.m.bold(self.m.esc(step.title(lang)))}: {self.m.esc(r.text(lang))}")
+            lines.append(f"{marker} {self.m.bold(self.m.esc(step.title(lang)))}{self.colon(lang)}{self.m.esc(r.text(lang))}")
         return "\n".join(lines)
 
     def _borderline(self, rec: Recommendation, lang: str) -> str:
@@ -180,8 +184,8 @@ class Renderer:
         parts = [self.m.bold(self.t("compare.title", lang, full=full, semi=semi))]
         for d in self.kb.dimensions:
             block = [self.m.bold(self.m.esc(d.title(lang))),
-                     f"• {self.m.esc(full)}: {self.m.esc(d.full(lang))}",
-                     f"• {self.m.esc(semi)}: {self.m.esc(d.semi(lang))}"]
+                     f"• {self.m.esc(full)}{self.colon(lang)}{self.m.esc(d.full(lang))}",
+                     f"• {self.m.esc(semi)}{self.colon(lang)}{self.m.esc(d.semi(lang))}"]
             block += [f"  {self.t('source.uncertain_mark', lang)} {self.m.esc(c.text(lang))}" for c in d.caveats]
             parts.append("\n".join(block))
         parts.append(self.m.italic(self.t("compare.footer", lang)))
@@ -198,7 +202,7 @@ class Renderer:
                  m.bold(self.t("card.reasons", lang))]
         for r in [r for r in rec.reasons if r.favours != "neutral"][:3]:
             step = self.flow.step(r.step)
-            lines.append(f"• {m.esc(step.title(lang))}: {m.esc(r.text(lang))}")
+            lines.append(f"• {m.esc(step.title(lang))}{self.colon(lang)}{m.esc(r.text(lang))}")
         lines.append(m.italic(self.t("card.footer", lang)))
         return "\n".join(lines)
 
@@ -206,7 +210,7 @@ class Renderer:
         """One mode in brief: its summary and where it stands on each dimension."""
         m, name = self.m, self.mode_name(mode, lang)
         lines = [m.bold(m.esc(name)), m.esc(self.kb.modes[mode].summary(lang)), ""]
-        lines += [f"• {m.bold(m.esc(d.title(lang)))}: {m.esc(getattr(d, mode)(lang))}" for d in self.kb.dimensions]
+        lines += [f"• {m.bold(m.esc(d.title(lang)))}{self.colon(lang)}{m.esc(getattr(d, mode)(lang))}" for d in self.kb.dimensions]
         lines.append(m.italic(self.t("card.footer", lang)))
         return "\n".join(lines)
 
@@ -216,7 +220,7 @@ class Renderer:
         full, semi = self.mode_name("full", lang), self.mode_name("semi", lang)
         lines = [m.bold(self.t("compare.title", lang, full=full, semi=semi)), ""]
         for mode in ("full", "semi"):
-            lines.append(f"{m.bold(m.esc(self.mode_name(mode, lang)))}: {m.esc(self.kb.modes[mode].summary(lang))}")
+            lines.append(f"{m.bold(m.esc(self.mode_name(mode, lang)))}{self.colon(lang)}{m.esc(self.kb.modes[mode].summary(lang))}")
         lines += ["", m.italic(self.t("card.compare_hint", lang))]
         return "\n".join(lines)
 

@@ -67,7 +67,7 @@ async def test_one_message_description_is_confirmed(fake, bot):
     await start(user)
     await user.send("我们是东莞的工厂，没做过跨境，资金不多")
     confirm = await user.next_reply()
-    assert "货源: 自有工厂" in confirm.text and "资金: 资金有限" in confirm.text
+    assert "货源：自有工厂" in confirm.text and "资金：资金有限" in confirm.text
     after = await press_and_read(user, "✅ 对，就是这样")
     assert "第 4/4 题" in after.text
     assert session_of(store, user)["a"] == {"factory": "own_factory", "experience": "none", "capital": "limited"}
