@@ -1,6 +1,7 @@
-"""Runs the real Application against the fake Bot API over HTTP, in polling mode, in-process."""
+"""Runs the real Application against the fake Bot API over HTTP, in polling mode (bot.tg.polling), in-process."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from bot.config import Settings
 from bot.services import load_services
 from bot.store import Store
 from bot.tg.app import ALLOWED_UPDATES, build_application
+from bot.tg.polling import poll
 from tests.fakebot import FakeTelegram
 
 ADMIN_ID = 42
@@ -30,11 +32,13 @@ async def running_bot(fake: FakeTelegram, db: Path, **overrides):
     if app.post_init:
         await app.post_init(app)
     await app.start()
-    await app.updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES)
+    stop = asyncio.Event()
+    poller = asyncio.create_task(poll(app, stop, settings.poll_timeout, ALLOWED_UPDATES))
     try:
         yield app, store
     finally:
-        await app.updater.stop()
+        stop.set()
+        await poller
         await app.stop()
         await app.shutdown()
         store.close()

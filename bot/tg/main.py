@@ -1,12 +1,17 @@
 """Run the Telegram bot: long polling, or a webhook server when WEBHOOK_URL is set."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+import signal
 from urllib.parse import urlparse
+
+from telegram.ext import Application
 
 from bot.config import Settings
 from bot.tg.app import ALLOWED_UPDATES, build_application
+from bot.tg.polling import poll
 
 
 class RedactToken(logging.Filter):
@@ -44,5 +49,23 @@ def run_bot(settings: Settings) -> int:
                         drop_pending_updates=False)
     else:
         log.info("starting long polling")
-        app.run_polling(allowed_updates=ALLOWED_UPDATES, timeout=settings.poll_timeout, drop_pending_updates=False)
+        asyncio.run(run_polling(app, settings))
     return 0
+
+
+async def run_polling(app: Application, settings: Settings) -> None:
+    """Poll until SIGINT/SIGTERM, confirming each update only once handled (see bot.tg.polling)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with app:                                 # initialize ... shutdown
+        if app.post_init:
+            await app.post_init(app)
+        await app.bot.delete_webhook(drop_pending_updates=False)
+        await app.start()
+        try:
+            await poll(app, stop, settings.poll_timeout, ALLOWED_UPDATES)
+        finally:
+            await app.stop()
+    logging.getLogger("bot").info("stopped")
