@@ -201,3 +201,14 @@ def test_out_of_scope_question_mid_dialogue_reasks(dialogue):
     s = dialogue.new_session()
     reply = dialogue.text(s, "what's the weather in Paris tomorrow?", "en")
     assert reply.notices[0].key == "notice.not_understood" and reply.view.step.id == "factory"
+
+
+def test_a_core_question_answered_out_of_order_never_leaves_an_earlier_one_behind(dialogue):
+    # Found by the fuzz test: a description naming only the goal, confirmed, then `back`.
+    s = dialogue.new_session()
+    dialogue.text(s, "A BIT OF BOTH", "en")
+    dialogue.confirm(s, True)
+    assert s.state == "factory" and s.answers == {"brand": "balanced"}
+    assert dialogue.back(s).view.step.id == "brand"
+    reply = dialogue.choose(s, "brand", "volume")
+    assert reply.view.step.id == "factory"

@@ -124,6 +124,7 @@ class Dialogue:
         step_id = session.history.pop()
         session.answers.pop(step_id, None)
         self.machine.goto(session, step_id)
+        self.machine.settle(session)
         return self._moved(session)
 
     def restart(self, session: Session) -> Reply:

@@ -19,6 +19,10 @@ CONDITIONS: dict[str, Callable[[Session, Flow], bool]] = {
 }
 
 
+def first_missing_core(flow: Flow, session: Session) -> str | None:
+    return next((s.id for s in flow.core_steps if s.id not in session.answers), None)
+
+
 class _Cursor:
     """The model the machine moves: a state plus the session and flow its conditions read."""
 
@@ -37,6 +41,7 @@ class FlowMachine:
 
     def __init__(self, flow: Flow):
         self.flow = flow
+        self.order = {state: i for i, state in enumerate(flow.machine["states"])}
         self.machine = Machine(model=None, auto_transitions=True, ignore_invalid_triggers=True,
                                model_override=False, **flow.machine)
 
@@ -52,10 +57,24 @@ class FlowMachine:
         return accepted
 
     def advance(self, session: Session) -> None:
-        """`next` until the state is a question not yet answered, or the result."""
+        """`next` until the state is a question not yet answered, or the result.
+
+        A core question still open earlier in the flow (answers can arrive out of order, from a
+        one-message description or after `back`) is never left behind: the flow returns to it.
+        """
         while session.state != RESULT and session.state in session.answers:
             if not self.fire(session, "next"):
                 break
+        missing = first_missing_core(self.flow, session)
+        if missing is not None and (session.state == RESULT or self.order[session.state] > self.order[missing]):
+            self.goto(session, missing)
+
+    def settle(self, session: Session) -> None:
+        """The result and the optional questions only come once every core question is answered."""
+        missing = first_missing_core(self.flow, session)
+        step = self.flow.step(session.state)
+        if missing is not None and (step is None or not step.core):
+            self.goto(session, missing)
 
     def goto(self, session: Session, state: str) -> None:
         self.fire(session, f"to_{state}")

@@ -33,23 +33,29 @@ class Session:
 
         def valid(step_id: Any, option_id: Any) -> bool:
             step = flow.step(step_id) if isinstance(step_id, str) else None
-            return step is not None and (option_id in (UNSURE,) or (option_id == SKIP and not step.core)
-                                         or step.option(option_id) is not None)
+            return step is not None and (option_id == UNSURE or (option_id == SKIP and not step.core)
+                                         or (isinstance(option_id, str) and step.option(option_id) is not None))
 
-        answers = {k: v for k, v in (data.get("a") or {}).items() if valid(k, v)}
-        history = [s for s in (data.get("h") or []) if s in answers]
-        history = list(dict.fromkeys(history))
-        pending = {k: v for k, v in (data.get("p") or {}).items() if valid(k, v)} or None
-        state = data.get("s")
-        rev = data.get("r") if isinstance(data.get("r"), int) else 0
+        def mapping(value: Any) -> dict:
+            return {k: v for k, v in value.items() if valid(k, v)} if isinstance(value, dict) else {}
+
+        answers = mapping(data.get("a"))
+        history = data.get("h") if isinstance(data.get("h"), list) else []
+        history = list(dict.fromkeys(s for s in history if isinstance(s, str) and s in answers))
+        pending = mapping(data.get("p")) or None
+        state = data.get("s") if isinstance(data.get("s"), str) else None
+        rev = data.get("r") if isinstance(data.get("r"), int) and not isinstance(data.get("r"), bool) else 0
+        rev = max(rev, 0)
         version = data.get("v")
         if state != RESULT and flow.step(state) is None:
             state = flow.steps[0].id
         session = cls(state=state, answers=answers, history=history, rev=rev, pending=pending,
-                      flow_version=version if isinstance(version, int) else flow.version)
+                      flow_version=version if isinstance(version, int) and not isinstance(version, bool) else flow.version)
         if session.flow_version != flow.version:
             # Buttons of the older questionnaire must read as stale: bump the revision.
             session.flow_version, session.rev = flow.version, session.rev + 1
-            if state == RESULT and any(s.id not in answers for s in flow.core_steps):
-                session.state = next(s.id for s in flow.steps if s.id not in answers)
+        step = flow.step(session.state)
+        missing = next((s.id for s in flow.core_steps if s.id not in answers), None)
+        if missing is not None and (step is None or not step.core):
+            session.state = missing     # never at the result (or optional questions) with core answers missing
         return session
