@@ -13,6 +13,7 @@ from bot.tg.admin import AdminHandlers
 from bot.tg.groups import GroupHandlers
 from bot.tg.handlers import Handlers
 from bot.tg.inline import InlineHandlers
+from bot.tg.request import RetryingRequest
 
 COMMANDS = ("start", "help", "quiz", "back", "result", "compare", "faq", "lang")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY,
@@ -30,7 +31,8 @@ def build_application(settings: Settings, services: Services | None = None, stor
     if settings.flood_limit:
         # Telegram's limits: ~30 messages/s overall, 20/min per group; 429s are retried after retry_after.
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
-    builder = builder.get_updates_read_timeout(settings.poll_timeout + 10)
+    builder = builder.request(RetryingRequest(connection_pool_size=256)).get_updates_request(
+        RetryingRequest(connection_pool_size=1, read_timeout=settings.poll_timeout + 10))
     app = builder.build()
     app.bot_data["handlers"] = h
 

@@ -14,34 +14,35 @@ from bot.tg.app import ALLOWED_UPDATES, build_application
 from bot.tg.polling import poll
 
 
-class RedactToken(logging.Filter):
-    """Replaces the bot token wherever it would appear in a log record."""
+class RedactSecrets(logging.Filter):
+    """Replaces the bot token and the webhook secret wherever they would appear in a log record."""
 
-    def __init__(self, token: str):
+    def __init__(self, *secrets: str):
         super().__init__()
-        self.token = token
+        self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg, record.args = message.replace(self.token, "<token>"), ()
+        message = record.getMessage()
+        if any(s in message for s in self.secrets):
+            for s in self.secrets:
+                message = message.replace(s, "<redacted>")
+            record.msg, record.args = message, ()
         return True
 
 
-def setup_logging(settings: Settings) -> None:
+def setup_logging(settings: Settings, *secrets: str) -> None:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=settings.log_level)
     logging.getLogger("httpx").setLevel(logging.WARNING)   # it logs every request URL, token included
     for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactToken(settings.token))
+        handler.addFilter(RedactSecrets(settings.token, *secrets))
 
 
 def run_bot(settings: Settings) -> int:
-    setup_logging(settings)
+    secret = settings.webhook_secret or secrets.token_urlsafe(32)
+    setup_logging(settings, secret)
     app = build_application(settings)
     log = logging.getLogger("bot")
     if settings.webhook_url:
-        secret = settings.webhook_secret or secrets.token_urlsafe(32)
         path = urlparse(settings.webhook_url).path.lstrip("/")
         log.info("starting webhook server on %s:%s", settings.webhook_listen, settings.webhook_port)
         app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port, url_path=path,
