@@ -1,4 +1,4 @@
-"""Webhook mode with its secret token, and Telegram's 429 handled by the flood limiter."""
+"""Webhook mode (bot.tg.webhook) with its secret token, and Telegram's 429 handled by the flood limiter."""
 from __future__ import annotations
 
 import aiohttp
@@ -6,6 +6,7 @@ import aiohttp
 from bot.services import load_services
 from bot.store import Store
 from bot.tg.app import ALLOWED_UPDATES, build_application
+from bot.tg.webhook import start_server
 from tests.fakebot import free_port
 from tests.tg_harness import replies, running_bot, settings_for
 
@@ -18,8 +19,8 @@ async def test_webhook_mode_delivers_updates_and_checks_the_secret(fake, tmp_pat
     url = f"http://127.0.0.1:{port}/hook"
     await app.initialize()
     await app.start()
-    await app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="hook", webhook_url=url,
-                                    secret_token="s3cret-token", allowed_updates=ALLOWED_UPDATES)
+    server = start_server(app, "127.0.0.1", port, "hook", "s3cret-token")
+    await app.bot.set_webhook(url, secret_token="s3cret-token", allowed_updates=ALLOWED_UPDATES)
     try:
         user = fake.user(4001, "Hook", language_code="en")
         await user.send("/start")
@@ -36,7 +37,7 @@ async def test_webhook_mode_delivers_updates_and_checks_the_secret(fake, tmp_pat
                     assert resp.status == 403
         assert store.load_session("4001:4001")["a"] == {"factory": "own_factory"}
     finally:
-        await app.updater.stop()
+        server.stop()
         await app.stop()
         await app.shutdown()
         store.close()

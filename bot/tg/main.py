@@ -12,6 +12,7 @@ from telegram.ext import Application
 from bot.config import Settings
 from bot.tg.app import ALLOWED_UPDATES, build_application
 from bot.tg.polling import poll
+from bot.tg.webhook import start_server
 
 
 class RedactSecrets(logging.Filter):
@@ -43,19 +44,35 @@ def run_bot(settings: Settings) -> int:
     app = build_application(settings)
     log = logging.getLogger("bot")
     if settings.webhook_url:
-        path = urlparse(settings.webhook_url).path.lstrip("/")
         log.info("starting webhook server on %s:%s", settings.webhook_listen, settings.webhook_port)
-        app.run_webhook(listen=settings.webhook_listen, port=settings.webhook_port, url_path=path,
-                        webhook_url=settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES,
-                        drop_pending_updates=False)
+        asyncio.run(serve(app, settings, _webhook(app, settings, secret)))
     else:
         log.info("starting long polling")
-        asyncio.run(run_polling(app, settings))
+        asyncio.run(serve(app, settings, _polling(app, settings)))
     return 0
 
 
-async def run_polling(app: Application, settings: Settings) -> None:
-    """Poll until SIGINT/SIGTERM, confirming each update only once handled (see bot.tg.polling)."""
+def _webhook(app: Application, settings: Settings, secret: str):
+    async def receive(stop: asyncio.Event) -> None:
+        path = urlparse(settings.webhook_url).path.lstrip("/")
+        server = start_server(app, settings.webhook_listen, settings.webhook_port, path, secret)
+        await app.bot.set_webhook(settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        try:
+            await stop.wait()
+        finally:
+            server.stop()     # the webhook stays set: Telegram keeps updates until the bot is back
+    return receive
+
+
+def _polling(app: Application, settings: Settings):
+    async def receive(stop: asyncio.Event) -> None:
+        await app.bot.delete_webhook(drop_pending_updates=False)
+        await poll(app, stop, settings.poll_timeout, ALLOWED_UPDATES)
+    return receive
+
+
+async def serve(app: Application, settings: Settings, receive) -> None:
+    """Run until SIGINT/SIGTERM: initialise, register commands, receive updates, shut down cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -63,10 +80,9 @@ async def run_polling(app: Application, settings: Settings) -> None:
     async with app:                                 # initialize ... shutdown
         if app.post_init:
             await app.post_init(app)
-        await app.bot.delete_webhook(drop_pending_updates=False)
         await app.start()
         try:
-            await poll(app, stop, settings.poll_timeout, ALLOWED_UPDATES)
+            await receive(stop)
         finally:
             await app.stop()
     logging.getLogger("bot").info("stopped")
