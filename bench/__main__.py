@@ -15,6 +15,7 @@ import sys
 BENCHES = {
     "faq": "bench.faq",
     "load": "bench.load",
+    "store": "bench.store_scale",
 }
 
 

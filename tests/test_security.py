@@ -10,11 +10,8 @@ import aiohttp
 import pytest
 
 from bench.load import BotProcess, wait_view
-from bot.services import load_services
-from bot.store import Store
-from bot.tg.app import ALLOWED_UPDATES, build_application
 from tests.fakebot import free_port
-from tests.tg_harness import ADMIN_ID, replies, settings_for
+from tests.tg_harness import ADMIN_ID, replies, running_webhook_bot
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -61,16 +58,7 @@ async def test_admins_do_get_them_and_they_are_not_advertised(fake, bot):
 
 # -- webhook secret -----------------------------------------------------------------------------------
 async def test_webhook_requests_without_the_right_secret_are_rejected_and_not_handled(fake, tmp_path):
-    settings = settings_for(fake, tmp_path / "bot.sqlite3")
-    store = Store.from_url(settings.database_url)
-    app = build_application(settings, load_services(), store)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/hook"
-    await app.initialize()
-    await app.start()
-    await app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="hook", webhook_url=url,
-                                    secret_token="the-Right-secret_1", allowed_updates=ALLOWED_UPDATES)
-    try:
+    async with running_webhook_bot(fake, tmp_path / "bot.sqlite3", "the-Right-secret_1") as (app, store, url):
         def update(update_id: int, user_id: int) -> dict:
             return {"update_id": update_id, "message": {
                 "message_id": 1, "date": 0, "text": "/start", "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
@@ -93,11 +81,6 @@ async def test_webhook_requests_without_the_right_secret_are_rejected_and_not_ha
             async with http.post(url, json=update(900_100, 4399), headers={SECRET_HEADER: "the-Right-secret_1"}) as resp:
                 assert resp.status == 200
         await fake.notifier.wait_until(lambda: fake.transcript(4399), 5)
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        store.close()
 
 
 def secrets_in(text: str, *secrets: str) -> list[str]:

@@ -3,25 +3,11 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot.services import load_services
-from bot.store import Store
-from bot.tg.app import ALLOWED_UPDATES, build_application
-from bot.tg.webhook import start_server
-from tests.fakebot import free_port
-from tests.tg_harness import replies, running_bot, settings_for
+from tests.tg_harness import replies, running_bot, running_webhook_bot
 
 
 async def test_webhook_mode_delivers_updates_and_checks_the_secret(fake, tmp_path):
-    settings = settings_for(fake, tmp_path / "bot.sqlite3")
-    store = Store.from_url(settings.database_url)
-    app = build_application(settings, load_services(), store)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/hook"
-    await app.initialize()
-    await app.start()
-    server = start_server(app, "127.0.0.1", port, "hook", "s3cret-token")
-    await app.bot.set_webhook(url, secret_token="s3cret-token", allowed_updates=ALLOWED_UPDATES)
-    try:
+    async with running_webhook_bot(fake, tmp_path / "bot.sqlite3", "s3cret-token") as (app, store, url):
         user = fake.user(4001, "Hook", language_code="en")
         await user.send("/start")
         shown = await replies(user)
@@ -36,11 +22,6 @@ async def test_webhook_mode_delivers_updates_and_checks_the_secret(fake, tmp_pat
                 async with http.post(url, json=update, headers=headers) as resp:
                     assert resp.status == 403
         assert store.load_session("4001:4001")["a"] == {"factory": "own_factory"}
-    finally:
-        server.stop()
-        await app.stop()
-        await app.shutdown()
-        store.close()
 
 
 async def test_429_is_retried_after_retry_after_without_duplicates(fake, tmp_path):

@@ -72,3 +72,26 @@ async def forge_press(fake: FakeTelegram, user, message, data: str):
                        message.message_id)
     fake.callback_queries[query_id] = state
     return state
+
+
+@contextlib.asynccontextmanager
+async def running_webhook_bot(fake: FakeTelegram, db: Path, secret: str, **overrides):
+    """Yield (app, store, url) while the bot serves its webhook (bot.tg.webhook) on a free local port."""
+    from bot.tg.webhook import start_server
+    from tests.fakebot import free_port
+    settings = settings_for(fake, db, **overrides)
+    store = Store.from_url(settings.database_url)
+    app = build_application(settings, load_services(), store)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    await app.initialize()
+    await app.start()
+    server = start_server(app, "127.0.0.1", port, "hook", secret)
+    await app.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+    try:
+        yield app, store, url
+    finally:
+        server.stop()
+        await app.stop()
+        await app.shutdown()
+        store.close()
