@@ -476,7 +476,8 @@ async def crash_run(users: int = 10, kills: int = 5, seed: int = 7, up: tuple[fl
                     down_at = time.monotonic()
                     await asyncio.sleep(rng.uniform(*down))
                     back_at = await bot.start_and_wait()
-                    report.down_ids += [r.update_id for r in fake.updates.records if down_at <= r.available_at <= back_at]
+                    report.down_ids += [r.update_id for r in fake.updates.records
+                                        if down_at <= r.available_at <= back_at]
                     report.while_down = len(report.down_ids)
                 killer_done.set()
 
@@ -541,11 +542,9 @@ async def run(args: argparse.Namespace) -> None:
         # Alternating pairs, best throughput of each: the machine may be busy with other work.
         runs: dict[str, list[Figures]] = {"ours": [], "baseline": []}
         for _ in range(args.repeat):
-            runs["ours"].append(await measured("saturation", "bot", args.users, False,
-                                               closed_loop(flow, args.users, args.rounds, args.seed, ours=True), "ours"))
-            runs["baseline"].append(await measured("saturation", "bench.baseline_bot", args.users, False,
-                                                   closed_loop(flow, args.users, args.rounds, args.seed, ours=False),
-                                                   "baseline"))
+            for label, module in (("ours", "bot"), ("baseline", "bench.baseline_bot")):
+                drive = closed_loop(flow, args.users, args.rounds, args.seed, ours=label == "ours")
+                runs[label].append(await measured("saturation", module, args.users, False, drive, label))
         ours, base = (max(runs[k], key=lambda f: f.rate) for k in ("ours", "baseline"))
         rows += [ours, base]
         ratios = (ours.cpu_per_update_ms / base.cpu_per_update_ms if base.cpu_per_update_ms else float("nan"),
@@ -581,9 +580,9 @@ async def run(args: argparse.Namespace) -> None:
         ok = r.users - len(r.stuck) - len({m.split(':')[0] for m in r.mismatches})
         print(f"crash: {r.users} users, {r.kills} SIGKILLs + restarts in {r.elapsed:.0f} s; {r.rounds} questionnaires "
               f"completed; {r.updates} updates, {r.while_down} sent while the bot was down; {r.resends} re-sends "
-              f"after no reply; updates never handled: {len(r.lost)}; users with exactly their answers: {ok}/{r.users}; "
-              f"stuck {len(r.stuck)}; rejections {len(r.rejections)}; unanswered callbacks {r.unanswered}; "
-              f"bot log errors {len(r.log_problems)}")
+              f"after no reply; updates never handled: {len(r.lost)}; users with exactly their answers: "
+              f"{ok}/{r.users}; stuck {len(r.stuck)}; rejections {len(r.rejections)}; unanswered callbacks "
+              f"{r.unanswered}; bot log errors {len(r.log_problems)}")
         for m in (r.mismatches + r.stuck_screens)[:3]:
             print(f"  ! {m[:400]}")
 

@@ -201,7 +201,8 @@ def pct(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.store_scale", description=__doc__)
     parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--probe-users", type=int, default=300, help="new users doing a questionnaire per measured pass")
+    parser.add_argument("--probe-users", type=int, default=300,
+                        help="new users doing a questionnaire per measured pass")
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv or [])
@@ -228,7 +229,8 @@ def main(argv: list[str] | None = None) -> None:
             stores = [("empty", empty, 0), ("full", full, 10**6)]
             for name, store, first in stores if p % 2 == 0 else stores[::-1]:
                 measured[name].append(workload(store, services, args.probe_users, args.seed + p,
-                                               first_update=first + (p + 1) * 10**5, uid_base=2_000_000_000 + p * 10**6))
+                                               first_update=first + (p + 1) * 10**5,
+                                               uid_base=2_000_000_000 + p * 10**6))
         empty.close()
         full.close()
     print(f"Store at scale: SQLite, {args.users:,} users (fill {fill_s:.1f} s); per update: first_sight + touch_user + "

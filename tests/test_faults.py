@@ -35,7 +35,8 @@ def shown_texts(fake, user) -> list[str]:
 async def until_shown(fake, user, marker: str, timeout: float = 15.0, settle: float = 0.5) -> str:
     """Wait until the bot shows a message containing `marker` (or the error message), then a little
     longer (a duplicate would follow at once); returns the latest text shown."""
-    await fake.notifier.wait_until(lambda: any(marker in t or t == ERROR_TEXT for t in shown_texts(fake, user)), timeout)
+    await fake.notifier.wait_until(lambda: any(marker in t or t == ERROR_TEXT for t in shown_texts(fake, user)),
+                                   timeout)
     await asyncio.sleep(settle)
     return shown_texts(fake, user)[-1]
 
@@ -48,7 +49,7 @@ def assert_shown_once(fake, user, marker: str) -> None:
 
 
 # (fault kind, method, options, what the user does): "press" answers by button (answerCallbackQuery +
-# editMessageText), "type" answers by typing "1" (one sendMessage).
+# editMessageText), "type" answers by typing "3" (one sendMessage).
 CASES = [
     ("429", "editMessageText", {"retry_after": 1}, "press"),
     ("429", "answerCallbackQuery", {"retry_after": 1}, "press"),
@@ -63,7 +64,7 @@ CASES = [
     ("drop", "answerCallbackQuery", {}, "press"),
     ("drop", "sendMessage", {}, "type"),
     ("delay", "sendMessage", {"delay": 2.0}, "type"),               # slow, within the client's timeout
-    ("delay", "editMessageText", {"delay": 6.0}, "press"),          # slower than the 5 s read timeout
+    ("delay", "editMessageText", {"delay": 6.0}, "press"),          # slower than PTB's default 5 s timeout
     ("500", "getUpdates", {}, "press"),
     ("502", "getUpdates", {}, "type"),
     ("drop", "getUpdates", {}, "press"),
@@ -113,8 +114,8 @@ async def test_a_whole_questionnaire_under_a_fault_at_every_step(fake, bot):
         await until_shown(fake, user, marker, settle=0)
     fault(["sendMessage"])
     await user.send("who pays the first-leg freight in semi-managed?")
-    await fake.notifier.wait_until(lambda: len([t for t in shown_texts(fake, user) if t.startswith("Recommendation:")]) == 2,
-                                   20)
+    await fake.notifier.wait_until(
+        lambda: len([t for t in shown_texts(fake, user) if t.startswith("Recommendation:")]) == 2, 20)
     await asyncio.sleep(0.5)
     assert "freight" in shown_texts(fake, user)[-2].lower()
     for marker in ("Question 1/4", "Question 2/4", "Question 3/4", "Question 4/4", "Optional 1/3"):

@@ -6,7 +6,7 @@
 (c) the Telegram handlers over the strict fake: random texts, every non-text message kind, forged and
     stale callback data, HTML user names, garbage deep links, commands with junk, inline queries and
     group mentions reach no error, every call is accepted, every query answered, and a normal user is
-    still served normally afterwards.
+    still served normally afterwards; and an old message edited into a command runs nothing.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from bot.render import HTML
 from bot.services import load_services
 from tests.fakebot import FakeTelegram, FakeUsageError
 from tests.fakebot.htmlparse import parse_html
-from tests.tg_harness import running_bot
+from tests.tg_harness import replies, running_bot
 
 SERVICES = load_services()
 FLOW = SERVICES.flow
@@ -231,7 +231,8 @@ def live(tmp_path_factory):
 
 entry_ids = sorted(SERVICES.kb.by_id)
 payloads = st.one_of(
-    st.sampled_from(["quiz", "src_channel", "src_" + "x" * 40, "mv-100777", "mv1", "mv" + "9" * 30, "faq_nope", "", "-"]),
+    st.sampled_from(["quiz", "src_channel", "src_" + "x" * 40, "mv-100777", "mv1", "mv" + "9" * 30, "faq_nope", "",
+                     "-"]),
     st.sampled_from([f"faq_{e}" for e in entry_ids]),
     st.text(max_size=80), st.text(min_size=1, max_size=3).map(lambda s: (s * 3000)[:5000]),
     st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True))
@@ -245,7 +246,8 @@ commands = st.one_of(
 callback_data = st.one_of(
     st.text(max_size=80),
     st.builds(lambda k, r, a, b: ":".join(x for x in (k, r, a, b) if x),
-              st.sampled_from(["a", "n", "c", "v", "x", ""]), st.sampled_from(["0", "1", "7", "999999999", "-1", "x", ""]),
+              st.sampled_from(["a", "n", "c", "v", "x", ""]),
+              st.sampled_from(["0", "1", "7", "999999999", "-1", "x", ""]),
               st.sampled_from(STEP_IDS + ["compare", "faq", "topic", "entry", "lang", "quiz", "result", "ask",
                                           "back", "restart", "skip", "finish", "yes", "no", "change", "u42", ""]),
               st.sampled_from(OPTION_IDS + entry_ids[:5] + ["zh", "en", "fr", "u1", "u999", "x" * 30, ""])),
@@ -335,7 +337,8 @@ IDS = itertools.count(10_000_000, 2)
 
 
 @FUZZ
-@given(st.lists(tg_actions, min_size=1, max_size=8), names, st.sampled_from(["en", "zh-hans", "zh-TW", "ar", None, "x" * 10]))
+@given(st.lists(tg_actions, min_size=1, max_size=8), names,
+       st.sampled_from(["en", "zh-hans", "zh-TW", "ar", None, "x" * 10]))
 def test_telegram_handlers_survive_hostile_updates(live, sequence, name, language_code):
     fake = live.fake
     uid = next(IDS)                  # a new user every example (hypothesis replays examples while shrinking)
@@ -368,3 +371,20 @@ def test_telegram_handlers_survive_hostile_updates(live, sequence, name, languag
     assert refused == [], [(r.method, r.description) for r in refused]
     assert [q for q in fake.unanswered_callback_queries() if q.user_id == uid] == []
     assert [q for q in fake.unanswered_inline_queries() if q.user_id == uid] == []
+
+
+@pytest.mark.parametrize("command", ["/quiz", "/back"])
+async def test_an_old_message_edited_into_a_command_runs_nothing(fake, bot, command):
+    """Telegram delivers edits too. Editing an earlier message into /quiz must not wipe the answers:
+    edits don't change recorded answers, and the bot says so."""
+    _, store = bot
+    user = fake.user(8801, "Ed", language_code="en")
+    await user.send("/start")
+    await replies(user)
+    await user.press(text="Own factory, cost under control")
+    await user.next_reply()
+    sent = await user.send("hello")
+    await replies(user)
+    await user.edit(sent, command)
+    assert [m.text for m in await replies(user)] == [SERVICES.renderer().raw("notice.edited", "en")]
+    assert store.load_session(f"{user.id}:{user.chat_id}")["a"] == {"factory": "own_factory"}

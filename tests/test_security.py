@@ -61,7 +61,8 @@ async def test_webhook_requests_without_the_right_secret_are_rejected_and_not_ha
     async with running_webhook_bot(fake, tmp_path / "bot.sqlite3", "the-Right-secret_1") as (app, store, url):
         def update(update_id: int, user_id: int) -> dict:
             return {"update_id": update_id, "message": {
-                "message_id": 1, "date": 0, "text": "/start", "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+                "message_id": 1, "date": 0, "text": "/start",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
                 "chat": {"id": user_id, "type": "private", "first_name": "X"},
                 "from": {"id": user_id, "is_bot": False, "first_name": "X"}}}
         wrong = [{}, {SECRET_HEADER: ""}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: "the-right-secret_1"},
@@ -78,7 +79,8 @@ async def test_webhook_requests_without_the_right_secret_are_rejected_and_not_ha
                 assert store.load_session(f"{4300 + i}:{4300 + i}") is None
                 assert fake.transcript(4300 + i) == []
             fake.user(4399, "Y", started=True)
-            async with http.post(url, json=update(900_100, 4399), headers={SECRET_HEADER: "the-Right-secret_1"}) as resp:
+            right = {SECRET_HEADER: "the-Right-secret_1"}
+            async with http.post(url, json=update(900_100, 4399), headers=right) as resp:
                 assert resp.status == 200
         await fake.notifier.wait_until(lambda: fake.transcript(4399), 5)
 

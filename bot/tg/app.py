@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from telegram import BotCommand, Update
-from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, ChatMemberHandler,
+from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, ChatMemberHandler,
                           ChosenInlineResultHandler, CommandHandler, InlineQueryHandler, MessageHandler, TypeHandler,
                           filters)
 
@@ -13,6 +13,7 @@ from bot.tg.admin import AdminHandlers
 from bot.tg.groups import GroupHandlers
 from bot.tg.handlers import Handlers
 from bot.tg.inline import InlineHandlers
+from bot.tg.limits import TelegramLimits
 from bot.tg.request import RetryingRequest
 
 COMMANDS = ("start", "help", "quiz", "back", "result", "compare", "faq", "lang")
@@ -29,18 +30,19 @@ def build_application(settings: Settings, services: Services | None = None, stor
     if settings.api_base_url:
         builder = builder.base_url(f"{settings.api_base_url}/bot").base_file_url(f"{settings.api_base_url}/file/bot")
     if settings.flood_limit:
-        # Telegram's limits: ~30 messages/s overall, 20/min per group; 429s are retried after retry_after.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        # Telegram's limits: 30 messages/s overall, 20/min per group, in sliding windows; 429s are waited out.
+        builder = builder.rate_limiter(TelegramLimits(max_retries=3))
     builder = builder.request(RetryingRequest(connection_pool_size=256)).get_updates_request(
         RetryingRequest(connection_pool_size=1, read_timeout=settings.poll_timeout + 10))
     app = builder.build()
     app.bot_data["handlers"] = h
 
     app.add_handler(TypeHandler(Update, h.dedupe), group=-1)
+    new = filters.UpdateType.MESSAGE          # an edited "/quiz" must not restart anything: edits go to h.edited
     for name in COMMANDS:
-        app.add_handler(CommandHandler(name, h.choose_lang if name == "lang" else getattr(h, name)))
+        app.add_handler(CommandHandler(name, h.choose_lang if name == "lang" else getattr(h, name), filters=new))
     for name in ("stats", "export", "post"):
-        app.add_handler(CommandHandler(name, getattr(admin, name)))
+        app.add_handler(CommandHandler(name, getattr(admin, name), filters=new))
     app.add_handler(CallbackQueryHandler(h.button))
     app.add_handler(ChatMemberHandler(groups.member_change, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(InlineQueryHandler(inline.query))

@@ -1,0 +1,106 @@
+"""Telegram's flood limits, counted the way Telegram counts them: in sliding windows.
+
+At most 30 messages in any one second overall and 20 in any minute per group (we keep one below
+each). python-telegram-bot's AIORateLimiter uses leaky buckets that start full: after a quiet moment
+they let a burst of 30 through and keep going at 30 per second, up to ~60 messages in one second, and
+Telegram answers the excess with 429s, which then stop every send for `retry_after` seconds. A
+sliding window never exceeds the limit and, unlike a plain pace of one message every 1/30 s, lets a
+small burst (a greeting and a question) through at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from collections import deque
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+
+class Window:
+    """At most `limit` acquisitions in any `period` seconds, first come first served."""
+
+    def __init__(self, limit: int, period: float):
+        self.limit, self.period = limit, period
+        self.times: deque[float] = deque()
+        self.lock = asyncio.Lock()
+
+    def _expire(self, now: float) -> None:
+        while self.times and now - self.times[0] >= self.period:
+            self.times.popleft()
+
+    async def acquire(self) -> None:
+        async with self.lock:
+            while True:
+                now = time.monotonic()
+                self._expire(now)
+                if len(self.times) < self.limit:
+                    self.times.append(now)
+                    return
+                await asyncio.sleep(self.period - (now - self.times[0]))
+
+    def idle(self) -> bool:
+        self._expire(time.monotonic())
+        return not self.times and not self.lock.locked()
+
+
+def _seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
+
+
+class TelegramLimits(BaseRateLimiter):
+    """Paces every call that has a chat_id; a 429 that still comes is waited out (everything waits)."""
+
+    def __init__(self, overall_per_second: int = 29, group_per_minute: int = 19, max_retries: int = 3):
+        self.overall = Window(overall_per_second, 1.0)
+        self.group_per_minute = group_per_minute
+        self.groups: dict[Any, Window] = {}
+        self.max_retries = max_retries
+        self._open = asyncio.Event()
+        self._open.set()
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    def _group(self, chat_id: Any) -> Window:
+        if len(self.groups) > 512:
+            self.groups = {k: w for k, w in self.groups.items() if not w.idle()}
+        return self.groups.setdefault(chat_id, Window(self.group_per_minute, 60.0))
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        retries = rate_limit_args or self.max_retries
+        chat_id = data.get("chat_id")
+        while True:
+            await self._open.wait()
+            if chat_id is not None:
+                try:
+                    group = int(chat_id) < 0
+                except (TypeError, ValueError):
+                    group = True                  # an @username: a channel or supergroup
+                if group:
+                    await self._group(chat_id).acquire()
+                await self.overall.acquire()
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if retries <= 0:
+                    raise
+                retries -= 1
+                wait = _seconds(exc) + 0.1
+                log.info("flood limit hit on %s; every send waits %.1f s", endpoint, wait)
+                self._open.clear()
+                try:
+                    await asyncio.sleep(wait)
+                finally:
+                    self._open.set()
