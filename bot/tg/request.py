@@ -2,7 +2,7 @@
 
 A 5xx answer or a connection that broke before any answer arrived is tried again a few times with
 a growing pause; anything else (400, 403, 429, a read timeout) is passed on unchanged: 429 is the
-flood limiter's job (AIORateLimiter waits `retry_after`), and a request that timed out while
+flood limiter's job (bot.tg.limits waits `retry_after`), and a request that timed out while
 reading may already have been carried out, so repeating it could show the user a reply twice. The
 read timeout is long enough that a slow Telegram is waited for rather than given up on.
 """
