@@ -13,10 +13,10 @@ def session_of(store, user):
 
 
 async def start(user):
+    """/start: the greeting and the first question come in one message (returned twice, for readability)."""
     await user.send("/start")
-    greeting = await user.next_reply()
-    question = await user.next_reply()
-    return greeting, question
+    shown = await user.next_reply()
+    return shown, shown
 
 
 async def press_and_read(user, text):
@@ -78,10 +78,12 @@ async def test_follow_up_question_is_answered_then_the_question_repeats(fake, bo
     user = fake.user(1004, "Ann", language_code="en")
     await start(user)
     await user.send("全托管谁来定价？")
-    answer = await user.next_reply()
-    again = await user.next_reply()
-    assert "来源" in answer.text                   # answered in Chinese, the language of the question
-    assert "Question 1/4" in again.text            # the pending question, in the user's language
+    shown = await replies(user)
+    assert len(shown) == 1                          # one message: the answer, then the pending question
+    answer, again = shown[0].text.split("\n\n", 1)
+    assert "来源" in answer                         # answered in Chinese, the language of the question
+    assert again.startswith("Question 1/4")         # the pending question, in the user's language
+    assert shown[0].callback_datas[0] == "a:0:factory:none"
     assert store.stats()["top_faq"]
 
 

@@ -96,18 +96,27 @@ class Handlers:
                                        reply_markup=markup if i == len(parts) - 1 else None,
                                        disable_web_page_preview=True)
 
-    async def show(self, update: Update, ctx: Ctx, session, reply: Reply, lang: str, edit: bool = False) -> None:
-        """Notices first (FAQ answers in their own language), then the view with its keyboard."""
+    async def show(self, update: Update, ctx: Ctx, session, reply: Reply, lang: str, edit: bool = False,
+                   intro: str | None = None) -> None:
+        """One message: any intro and notices (FAQ answers in their own language), then the view with its
+        keyboard. Telegram allows about 30 messages a second in all, so every extra message costs every
+        user latency at busy moments. Only a fallback keeps its own message, for its topic buttons."""
         chat_id = update.effective_chat.id
+        head = [intro] if intro else []
         for notice in reply.notices:
             if edit and notice.answer is None:
                 continue      # a button press: short notices went to the callback answer instead
-            await self.send(ctx, chat_id, self.r.notice(notice, lang), self.suggestions(notice.answer))
+            text = self.r.notice(notice, lang)
+            if notice.answer is not None and notice.answer.fallback and notice.answer.suggestions:
+                await self.send(ctx, chat_id, text, self.suggestions(notice.answer))
+            else:
+                head.append(text)
         text = self.r.view(reply.view, lang)
         private_url = None
         if in_group(update):
             text = self.r.t("group.for_user", lang, name=update.effective_user.first_name or "") + "\n" + text
             private_url = self.link(ctx, f"mv{chat_id}")
+        text = "\n\n".join(head + [text])
         markup = self.kb.for_view(reply.view, session.rev, lang, self.owner(update), private_url)
         if edit:
             await self.edit(update, ctx, text, markup)
@@ -153,8 +162,8 @@ class Handlers:
         intro = self.r.t("start.greeting", lang, name=name) + "\n" + (
             self.r.t("start.resume", lang) if resumed
             else self.r.t("start.intro", lang) + "\n\n" + self.r.t("start.describe_tip", lang))
-        await self.send(ctx, update.effective_chat.id, intro)
-        await self.show_current(update, ctx, lang)
+        session, reply = self.current(update)
+        await self.show(update, ctx, session, reply, lang, intro=intro)
 
     def move_to_private(self, update: Update, group_id: int) -> bool:
         """Copy the user's questionnaire from a group into the private chat."""
