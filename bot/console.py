@@ -31,10 +31,9 @@ class ConsoleChat:
         if isinstance(view, QuestionView):
             self.write(self.render.numbered_options(view, self.lang))
             if not view.core:
-                self.write(f"({self.render.raw('button.skip', self.lang)}: skip / "
-                           f"{self.render.raw('button.finish', self.lang)}: result)")
+                self.write(self.render.raw("console.optional_hint", self.lang))
         elif isinstance(view, ConfirmView):
-            self.write("(yes / no)")
+            self.write(self.render.raw("console.confirm_hint", self.lang))
         elif isinstance(view, ResultView):
             self.write(self.render.raw("console.result_hint", self.lang))
 
