@@ -40,6 +40,16 @@ class AnswerReader:
                         phrases.append(_Phrase(norm, step.id, option.id, norm.startswith(neg_all)))
         # Longest first, so "没有工厂" wins over "工厂" and "low budget" over "low".
         self.phrases = sorted(phrases, key=lambda p: -len(p.text))
+        # Per step: every normalised name a whole message may use for each choice (computed once).
+        self.names: dict[str, list[tuple[set[str], Option]]] = {}
+        for step in flow.steps:
+            table = []
+            for option in flow.choices(step):
+                names = [option.label.zh, option.label.en]
+                for lang in LANGS:
+                    names += option.aliases.get(lang, ()) + option.local.get(lang, ())
+                table.append(({normalize(n) for n in names}, option))
+            self.names[step.id] = table
 
     def command(self, text: str) -> str | None:
         """'back', 'restart', 'skip', 'finish', 'yes' or 'no' when the whole message is such a word."""
@@ -53,13 +63,7 @@ class AnswerReader:
         if norm.isdigit():
             n = int(norm)
             return choices[n - 1] if 1 <= n <= len(choices) else None
-        for option in choices:
-            names = [option.label.zh, option.label.en]
-            for lang in LANGS:
-                names += option.aliases.get(lang, ()) + option.local.get(lang, ())
-            if norm in {normalize(n) for n in names}:
-                return option
-        return None
+        return next((option for names, option in self.names[step.id] if norm in names), None)
 
     def _negated(self, norm: str, start: int) -> bool:
         before = norm[:start].rstrip()
