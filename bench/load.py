@@ -500,7 +500,7 @@ async def crash_run(users: int = 10, kills: int = 5, seed: int = 7, up: tuple[fl
             report.log_problems = bot.log_problems()
             db = sqlite3.connect(bot.db)
             try:
-                seen = {row[0] for row in db.execute("SELECT update_id FROM seen_updates")}
+                seen = {row[0] for row in db.execute("SELECT update_id FROM handled_updates")}
                 pending = {r.update_id for r in fake.updates.pending}
                 report.lost = sorted(r.update_id for r in fake.updates.records
                                      if r.update_id not in seen and r.update_id not in pending)

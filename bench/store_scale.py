@@ -1,6 +1,6 @@
-"""Store at scale: the SQLite store (bot.store.Store) filled with 100,000 users, each with a session,
+"""Store at scale: the SQLite store (bot.store.SQLiteStore) filled with 100,000 users, each with a session,
 most with a result and a few events, plus the 100,000 recent update ids the duplicate check keeps;
-then the same per-update work the Telegram handlers do (first_sight, touch_user, Conversations.run)
+then the same per-update work the Telegram handlers do (update_state, touch_user, Conversations.run, mark_handled)
 timed against that store and against an empty one. Prints figures; asserts nothing.
 
 Sessions and results are real: a pool of users is driven through the questionnaire by the engine
@@ -13,6 +13,7 @@ the 100,000 stored users are drawn from that pool.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import statistics
 import sys
@@ -28,7 +29,7 @@ from bot.conversation import Conversations  # noqa: E402
 from bot.engine.dialogue import Reply, ResultView  # noqa: E402
 from bot.engine.recommend import recommend  # noqa: E402
 from bot.services import load_services  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.store import Event, SQLiteStore, Turn  # noqa: E402
 
 QUESTIONS = ("全托管谁来定价？", "who pays the first-leg freight in semi-managed?", "半托管要备货到海外仓吗",
              "what's the weather tomorrow?")
@@ -84,7 +85,7 @@ def session_pool(services, size: int, rng: random.Random) -> list[tuple[dict, di
     return pool
 
 
-def fill(store: Store, services, users: int, rng: random.Random) -> float:
+async def fill(store: SQLiteStore, services, users: int, rng: random.Random) -> float:
     """`users` users with sessions, results and events, written through the Store's own methods."""
     pool = session_pool(services, 2000, rng)
     results = {}
@@ -93,27 +94,27 @@ def fill(store: Store, services, users: int, rng: random.Random) -> float:
     for i in range(users):
         uid = str(1_000_000_000 + i)
         data, answers = pool[rng.randrange(len(pool))]
-        store.touch_user(uid, rng.choice(("zh", "en")), "channel" if rng.random() < 0.1 else None)
-        store.save_session(f"{uid}:{uid}", data)
-        store.record("quiz_started", uid)
+        await store.touch_user(uid, rng.choice(("zh", "en")), "channel" if rng.random() < 0.1 else None)
+        await store.save_session(f"{uid}:{uid}", data)
+        await store.record("quiz_started", uid)
         if answers is not None:
             key = tuple(sorted(answers.items()))
             if key not in results:
                 results[key] = recommend(services.flow, services.rules, answers)
             rec = results[key]
-            store.save_result(uid, rec.mode, rec.borderline, answers)
-            store.record("quiz_completed", uid, rec.mode)
+            await store.commit_turn(Turn(f"{uid}:{uid}", data, [Event("quiz_completed", uid, rec.mode)],
+                                         result=(uid, rec.mode, rec.borderline, answers)))
         for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
-            store.record("faq", uid, rng.choice(sorted(services.kb.by_id)))
+            await store.record("faq", uid, rng.choice(sorted(services.kb.by_id)))
         if rng.random() < 0.05:
-            store.record_unanswered(rng.choice(QUESTIONS), "en", None, uid)
+            await store.record_unanswered(rng.choice(QUESTIONS), "en", None, uid)
         if i % 5000 == 4999:
             store.db.execute("COMMIT")
             store.db.execute("BEGIN")
     store.db.execute("COMMIT")
     store.db.execute("BEGIN")
     for update_id in range(1, min(users, 100_000) + 1):     # the duplicate check keeps the last 100,000
-        store.first_sight(update_id)
+        await store.mark_handled(update_id)
     store.db.execute("COMMIT")
     return time.perf_counter() - t0
 
@@ -154,7 +155,7 @@ class TimedCursor:
         return getattr(self.cursor, name)
 
 
-def workload(store: Store, services, users: int, seed: int, first_update: int,
+async def workload(store: SQLiteStore, services, users: int, seed: int, first_update: int,
              uid_base: int = 2_000_000_000) -> tuple[list[float], float, int]:
     """What the handlers do with the store per update, for `users` new users doing a whole questionnaire
     (interleaved, like concurrent users): returns per-update wall times, total CPU, updates."""
@@ -174,9 +175,10 @@ def workload(store: Store, services, users: int, seed: int, first_update: int,
             position[uid] += 1
             update_id += 1
             spent0, t0 = store.db.spent, time.perf_counter()
-            store.first_sight(update_id)
-            store.touch_user(uid, "en")
-            conv.run(f"{uid}:{uid}", uid, lambda s, a=action: run_action(services, s, a))
+            await store.update_state(update_id)
+            await store.touch_user(uid, "en")
+            await conv.run(f"{uid}:{uid}", uid, lambda s, a=action: run_action(services, s, a), update_id)
+            await store.mark_handled(update_id)
             times.append(time.perf_counter() - t0)
             in_sqlite.append(store.db.spent - spent0)
     finally:
@@ -184,7 +186,7 @@ def workload(store: Store, services, users: int, seed: int, first_update: int,
     return times, in_sqlite, time.process_time() - cpu0, len(order)
 
 
-def table_bytes(store: Store) -> dict[str, int]:
+def table_bytes(store: SQLiteStore) -> dict[str, int]:
     """Bytes per table and index (SQLite's dbstat), or {} when this SQLite lacks it."""
     try:
         rows = store.db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
@@ -199,6 +201,10 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
+    asyncio.run(_main(argv))
+
+
+async def _main(argv: list[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.store_scale", description=__doc__)
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--probe-users", type=int, default=300,
@@ -208,33 +214,33 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv or [])
     services = load_services()
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
-        full = Store(Path(tmp) / "full.sqlite3")
-        fill_s = fill(full, services, args.users, random.Random(args.seed))
+        full = SQLiteStore(Path(tmp) / "full.sqlite3")
+        fill_s = await fill(full, services, args.users, random.Random(args.seed))
         full.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         path = Path(tmp) / "full.sqlite3"
         size = path.stat().st_size
         per_table = table_bytes(full)
         counts = {t: full.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]   # noqa: S608 - fixed names
-                  for t in ("users", "sessions", "results", "events", "unanswered", "seen_updates")}
+                  for t in ("users", "sessions", "results", "events", "unanswered", "handled_updates")}
         t0 = time.perf_counter()
-        full.stats()
+        await full.stats()
         stats_ms = (time.perf_counter() - t0) * 1000
         # Both stores get one unmeasured pass first (other users): it warms the engine's caches and
         # grows each store's WAL file to its working size, so neither pass pays for that.
-        empty = Store(Path(tmp) / "empty.sqlite3")
+        empty = SQLiteStore(Path(tmp) / "empty.sqlite3")
         for store, first in ((empty, 0), (full, 10**6)):
-            workload(store, services, args.probe_users, args.seed - 1, first_update=first, uid_base=3_000_000_000)
+            await workload(store, services, args.probe_users, args.seed - 1, first_update=first, uid_base=3_000_000_000)
         measured = {"empty": [], "full": []}
         for p in range(args.passes):                 # alternate the order, so drift hits both alike
             stores = [("empty", empty, 0), ("full", full, 10**6)]
             for name, store, first in stores if p % 2 == 0 else stores[::-1]:
-                measured[name].append(workload(store, services, args.probe_users, args.seed + p,
+                measured[name].append(await workload(store, services, args.probe_users, args.seed + p,
                                                first_update=first + (p + 1) * 10**5,
                                                uid_base=2_000_000_000 + p * 10**6))
-        empty.close()
-        full.close()
-    print(f"Store at scale: SQLite, {args.users:,} users (fill {fill_s:.1f} s); per update: first_sight + touch_user + "
-          f"Conversations.run, {args.probe_users} new users x a whole questionnaire per pass, {args.passes} passes; "
+        await empty.close()
+        await full.close()
+    print(f"Store at scale: SQLite, {args.users:,} users (fill {fill_s:.1f} s); per update: update_state + touch_user + "
+          f"Conversations.run + mark_handled, {args.probe_users} new users x a whole questionnaire per pass, {args.passes} passes; "
           f"'empty' holds only the {args.probe_users} users of its warm-up pass")
     print("rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
     print(f"file {size / 1e6:.1f} MB = {size / args.users:,.0f} bytes per user (target < 4,096)")

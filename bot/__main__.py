@@ -82,21 +82,13 @@ def cmd_ask(args) -> int:
     return 0
 
 
-def _conversations():
-    from bot.config import Settings
-    from bot.conversation import Conversations
-    from bot.store import Store
-    settings = Settings.load()
-    return settings, Conversations(_services(), Store.from_url(settings.database_url))
-
-
 def cmd_console(args) -> int:
-    from bot.console import CONSOLE_USER, run_console
-    settings, conv = _conversations()
-    user = conv.store.user(CONSOLE_USER)
-    lang = args.lang or (user.lang if user and user.lang else None) or settings.default_lang
-    conv.store.touch_user(CONSOLE_USER, lang)
-    run_console(conv, lang)
+    from bot.config import Settings
+    from bot.console import run_console
+    from bot.conversation import Conversations
+    from bot.store import open_store
+    settings = Settings.load()
+    run_console(Conversations(_services(), open_store(settings.database_url)), args.lang, settings.default_lang)
     return 0
 
 

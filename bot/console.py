@@ -1,6 +1,8 @@
 """The terminal chat: the same engine and store as the Telegram bot, numbered options instead of buttons."""
 from __future__ import annotations
 
+import asyncio
+
 from typing import Callable
 
 from bot.conversation import Conversations
@@ -37,22 +39,22 @@ class ConsoleChat:
         elif isinstance(view, ResultView):
             self.write(self.render.raw("console.result_hint", self.lang))
 
-    def act(self, action) -> None:
-        _, reply = self.conv.run(self.key, CONSOLE_USER, action)
+    async def act(self, action) -> None:
+        _, reply = await self.conv.run(self.key, CONSOLE_USER, action)
         self.show(reply)
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self.write(self.render.raw("app.name", self.lang))
         self.write(self.render.raw("console.banner", self.lang))
-        resumed = self.conv.store.load_session(self.key) is not None
+        resumed = await self.conv.store.load_session(self.key) is not None
         if resumed:
             self.write(self.render.raw("start.resume", self.lang))
         else:
             self.write(self.render.raw("start.intro", self.lang))
             self.write(self.render.raw("start.describe_tip", self.lang))
-        self.act(lambda s: Reply(self.services.dialogue.view(s), changed=False))
+        await self.act(lambda s: Reply(self.services.dialogue.view(s), changed=False))
 
-    def handle(self, line: str) -> bool:
+    async def handle(self, line: str) -> bool:
         """One typed line; False when the user quits."""
         text = line.strip()
         lowered = text.lower()
@@ -66,15 +68,15 @@ class ConsoleChat:
             self.choosing_change = False
             steps = self.services.flow.steps
             if text.isdigit() and 1 <= int(text) <= len(steps):
-                self.act(lambda s: dialogue.change(s, steps[int(text) - 1].id))
+                await self.act(lambda s: dialogue.change(s, steps[int(text) - 1].id))
                 return True
         if lowered in ("help", "/help", "帮助"):
             self.write(self.render.raw("help.text", self.lang))
         elif lowered in ("lang", "/lang", "语言"):
             self.lang = "en" if self.lang == "zh" else "zh"
-            self.conv.store.set_lang(CONSOLE_USER, self.lang)
+            await self.conv.store.set_lang(CONSOLE_USER, self.lang)
             self.write(self.render.raw("lang.set", self.lang))
-            self.act(lambda s: Reply(dialogue.view(s), changed=False))
+            await self.act(lambda s: Reply(dialogue.view(s), changed=False))
         elif lowered in ("compare", "/compare", "对比"):
             self.write(self.render.compare(self.lang))
         elif lowered in ("change", "修改", "/change"):
@@ -84,20 +86,36 @@ class ConsoleChat:
             self.choosing_change = True
         else:
             ask_lang = detect_lang(text, self.lang)
-            _, reply = self.conv.run(self.key, CONSOLE_USER, lambda s: dialogue.text(s, text, ask_lang))
+            _, reply = await self.conv.run(self.key, CONSOLE_USER, lambda s: dialogue.text(s, text, ask_lang))
             self.show(reply)
         return True
 
 
-def run_console(conversations: Conversations, lang: str, read: Input = input, write: Output = print) -> None:
-    chat = ConsoleChat(conversations, lang, write)
-    chat.start()
-    while True:
-        try:
-            line = read(chat.render.raw("console.prompt", chat.lang))
-        except (EOFError, KeyboardInterrupt):
-            write("")
-            write(chat.render.raw("console.bye", chat.lang))
-            return
-        if not chat.handle(line):
-            return
+def run_console(conversations: Conversations, lang: str | None = None, default_lang: str = "en",
+                read: Input = input, write: Output = print) -> None:
+    """The chat loop, in the language asked for, else the one used last time, else `default_lang`.
+
+    Reading the terminal blocks the event loop, which has nothing else to do here."""
+    asyncio.run(_loop(conversations, lang, default_lang, read, write))
+
+
+async def _loop(conversations: Conversations, lang: str | None, default_lang: str, read: Input,
+                write: Output) -> None:
+    store = conversations.store
+    try:
+        known = await store.user(CONSOLE_USER)
+        lang = lang or (known.lang if known and known.lang else None) or default_lang
+        await store.touch_user(CONSOLE_USER, lang)
+        chat = ConsoleChat(conversations, lang, write)
+        await chat.start()
+        while True:
+            try:
+                line = read(chat.render.raw("console.prompt", chat.lang))
+            except (EOFError, KeyboardInterrupt):
+                write("")
+                write(chat.render.raw("console.bye", chat.lang))
+                return
+            if not await chat.handle(line):
+                return
+    finally:
+        await store.close()

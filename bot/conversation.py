@@ -1,4 +1,4 @@
-"""One user action end to end, for any channel: load the session, run the engine, save, record events."""
+"""One user action end to end, for any channel: load the session, run the engine, commit, record events."""
 from __future__ import annotations
 
 from typing import Callable
@@ -6,7 +6,8 @@ from typing import Callable
 from bot.engine.dialogue import Reply, ResultView
 from bot.engine.session import Session
 from bot.services import Services
-from bot.store import Store
+from bot.store import Event, Store, Turn
+from bot.store.base import Unanswered
 
 Action = Callable[[Session], Reply]
 
@@ -15,36 +16,55 @@ class Conversations:
     def __init__(self, services: Services, store: Store):
         self.services, self.store = services, store
 
-    def session(self, key: str, user_id: str) -> Session:
-        """The saved session, or a new one (counted as a started quiz)."""
-        data = self.store.load_session(key)
-        if data is None:
-            self.store.record("quiz_started", user_id)
-            return self.services.dialogue.new_session()
-        return self.services.dialogue.restore(data)
+    async def run(self, key: str, user_id: str, action: Action, update_id: int | None = None
+                  ) -> tuple[Session, Reply]:
+        """Apply one action and commit everything it changed, in one transaction, before the caller replies.
 
-    def run(self, key: str, user_id: str, action: Action) -> tuple[Session, Reply]:
-        """Apply one action and persist everything it changed before the caller replies."""
-        session = self.session(key, user_id)
+        `update_id` (the Telegram update behind the action) is marked handled in the same transaction.
+        """
+        data = await self.store.load_session(key)
+        turn = Turn(key, {}, update_id=update_id)
+        if data is None:
+            turn.events.append(Event("quiz_started", user_id))
+            session = self.services.dialogue.new_session()
+        else:
+            session = self.services.dialogue.restore(data)
         before = dict(session.answers)
         reply = action(session)
         if any(n.key == "notice.restarted" for n in reply.notices):
-            self.store.record("quiz_started", user_id)
+            turn.events.append(Event("quiz_started", user_id))
         for notice in reply.notices:
             if notice.answer is not None:
-                self.record_answer(notice.answer, user_id)
+                self._count_answer(turn, notice.answer, user_id)
         if reply.changed and isinstance(reply.view, ResultView) and before != session.answers:
             rec = reply.view.recommendation
-            self.store.save_result(user_id, rec.mode, rec.borderline, session.answers)
-            self.store.record("quiz_completed", user_id, rec.mode)
-        self.store.save_session(key, session.to_dict())
+            turn.result = (user_id, rec.mode, rec.borderline, dict(session.answers))
+            turn.events.append(Event("quiz_completed", user_id, rec.mode))
+        turn.session = session.to_dict()
+        await self.store.commit_turn(turn)
         return session, reply
 
-    def record_answer(self, answer, user_id: str | None) -> None:
-        """Count answered FAQ entries; keep unanswered questions so the content can be improved."""
-        if answer.fallback or answer.entry is None:
-            if answer.query.strip():
-                nearest = answer.suggestions[0].id if answer.suggestions else None
-                self.store.record_unanswered(answer.query, answer.lang, nearest, user_id)
-        else:
-            self.store.record("faq", user_id, answer.entry.id)
+    @staticmethod
+    def _counted(answer, user_id: str | None) -> Event | Unanswered | None:
+        """An answered FAQ entry counts as an event; an unanswered question is kept to improve the content."""
+        if not (answer.fallback or answer.entry is None):
+            return Event("faq", user_id, answer.entry.id)
+        if answer.query.strip():
+            nearest = answer.suggestions[0].id if answer.suggestions else None
+            return Unanswered(answer.query, answer.lang, nearest, user_id)
+        return None
+
+    def _count_answer(self, turn: Turn, answer, user_id: str | None) -> None:
+        item = self._counted(answer, user_id)
+        if isinstance(item, Event):
+            turn.events.append(item)
+        elif item is not None:
+            turn.unanswered.append(item)
+
+    async def record_answer(self, answer, user_id: str | None) -> None:
+        """The same counting for an FAQ answer given outside a dialogue turn (group mentions)."""
+        item = self._counted(answer, user_id)
+        if isinstance(item, Event):
+            await self.store.record(item.kind, item.user_id, item.detail)
+        elif item is not None:
+            await self.store.record_unanswered(item.text, item.lang, item.nearest, item.user_id)

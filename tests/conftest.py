@@ -21,12 +21,12 @@ def dialogue(services):
     return services.dialogue
 
 
-@pytest.fixture
-def store():
-    from bot.store import Store
-    s = Store(":memory:")
+@pytest_asyncio.fixture
+async def store():
+    from bot.store import SQLiteStore
+    s = SQLiteStore(":memory:")
     yield s
-    s.close()
+    await s.close()
 
 
 @pytest_asyncio.fixture

@@ -9,36 +9,36 @@ def chat(services, store, lang="en"):
     return c, lines
 
 
-def test_progress_is_saved_and_resumed(services, store):
+async def test_progress_is_saved_and_resumed(services, store):
     c, out = chat(services, store)
-    c.start()
-    c.handle("we are a factory, new to cross-border, small budget")
-    c.handle("yes")
+    await c.start()
+    await c.handle("we are a factory, new to cross-border, small budget")
+    await c.handle("yes")
     assert "Question 4/4" in out[-2]
     again, out2 = chat(services, store)
-    again.start()
+    await again.start()
     assert any("Welcome back" in line for line in out2)
     assert "Question 4/4" in "\n".join(out2)
 
 
-def test_language_switch_and_faq_in_the_other_language(services, store):
+async def test_language_switch_and_faq_in_the_other_language(services, store):
     c, out = chat(services, store)
-    c.start()
-    c.handle("lang")
+    await c.start()
+    await c.handle("lang")
     assert "已切换为中文" in "\n".join(out)
     out.clear()
-    c.handle("who sets the price in full-managed?")
+    await c.handle("who sets the price in full-managed?")
     text = "\n".join(out)
     assert "Source:" in text           # the FAQ answer comes in English, the language of the question
     assert "第 1/4 题" in text          # then the pending question, in the user's language
 
 
-def test_stats_are_recorded(services, store):
+async def test_stats_are_recorded(services, store):
     c, _ = chat(services, store)
-    c.start()
+    await c.start()
     for line in ("1", "1", "1", "1", "result", "what's the weather on mars?"):
-        c.handle(line)
-    stats = store.stats()
+        await c.handle(line)
+    stats = await store.stats()
     assert stats["quizzes_started"] == 1 and stats["quizzes_completed"] == 1
     assert stats["results_by_mode"] == {"full": 1}
     assert stats["unanswered"] and stats["unanswered"][0][2] == "what's the weather on mars?"

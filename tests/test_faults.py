@@ -86,7 +86,7 @@ async def test_one_fault_loses_and_duplicates_nothing(fake, bot, kind, method, o
     assert "Question 2/4" in await until_shown(fake, user, "Question 2/4")
     assert fake.faults.injected[kind] >= 1
     assert_shown_once(fake, user, "Question 2/4")
-    assert store.load_session(f"{user.id}:{user.chat_id}")["a"] == {"factory": "own_factory"}
+    assert (await store.load_session(f"{user.id}:{user.chat_id}"))["a"] == {"factory": "own_factory"}
     if how == "press":
         assert fake.callback_queries[state.id].answered
 
@@ -124,6 +124,6 @@ async def test_a_whole_questionnaire_under_a_fault_at_every_step(fake, bot):
     results = [t for t in shown_texts(fake, user) if "Recommendation:" in t]
     assert len(results) == 2                      # the result, and the result again after the answered question
     assert sum(fake.faults.injected.values()) == 7
-    assert store.load_session(f"{user.id}:{user.chat_id}")["a"] == {
+    assert (await store.load_session(f"{user.id}:{user.chat_id}"))["a"] == {
         "factory": "own_factory", "experience": "none", "capital": "limited", "brand": "volume",
         "category": "skip", "risk": "skip", "content": "skip"}

@@ -353,7 +353,12 @@ def test_telegram_handlers_survive_hostile_updates(live, sequence, name, languag
         sent: list = []
         for action in sequence:
             await act(fake, live.group, user, sent, blocked, action)
-        # Updates are handled one at a time, in order: once this user is answered, all of the above were handled.
+        # Chats are handled concurrently: wait until every update above has been received and handled.
+        dispatcher = live.app.bot_data["dispatcher"]
+        deadline = asyncio.get_running_loop().time() + 30
+        while not (all(r.delivered_at for r in fake.updates.records) and not dispatcher.in_flight):
+            assert asyncio.get_running_loop().time() < deadline, "updates still in flight after 30 s"
+            await asyncio.sleep(0.02)
         normal = fake.user(uid + 1, "Normal", language_code="en")
         await normal.send("/start")
         deadline = asyncio.get_running_loop().time() + 30
@@ -387,4 +392,4 @@ async def test_an_old_message_edited_into_a_command_runs_nothing(fake, bot, comm
     await replies(user)
     await user.edit(sent, command)
     assert [m.text for m in await replies(user)] == [SERVICES.renderer().raw("notice.edited", "en")]
-    assert store.load_session(f"{user.id}:{user.chat_id}")["a"] == {"factory": "own_factory"}
+    assert (await store.load_session(f"{user.id}:{user.chat_id}"))["a"] == {"factory": "own_factory"}

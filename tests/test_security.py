@@ -76,7 +76,7 @@ async def test_webhook_requests_without_the_right_secret_are_rejected_and_not_ha
                     assert resp.status == 403, headers
             await asyncio.sleep(0.3)
             for i in range(len(wrong)):
-                assert store.load_session(f"{4300 + i}:{4300 + i}") is None
+                assert await store.load_session(f"{4300 + i}:{4300 + i}") is None
                 assert fake.transcript(4300 + i) == []
             fake.user(4399, "Y", started=True)
             right = {SECRET_HEADER: "the-Right-secret_1"}

@@ -8,8 +8,8 @@ import pytest
 from tests.tg_harness import ADMIN_ID, forge_press, replies
 
 
-def session_of(store, user):
-    return store.load_session(f"{user.id}:{user.chat_id}")
+async def session_of(store, user):
+    return await store.load_session(f"{user.id}:{user.chat_id}")
 
 
 async def start(user):
@@ -42,11 +42,11 @@ async def test_whole_questionnaire_by_buttons(fake, bot, lang_code, labels, head
         shown = await press_and_read(user, label)
     assert shown.text.startswith(headline), shown.text[:200]
     assert shown.via == "editMessageText"            # buttons edit the question message in place
-    data = session_of(store, user)
+    data = await session_of(store, user)
     assert data["s"] == "result"
     assert data["a"] == {"factory": "own_factory", "experience": "none", "capital": "limited", "brand": "volume",
                          "category": "skip", "risk": "skip", "content": "skip"}
-    assert store.last_result(str(user.id))["capital"] == "limited"
+    assert (await store.last_result(str(user.id)))["capital"] == "limited"
     assert all(len(d.encode()) <= 64 for d in shown.callback_datas)
 
 
@@ -70,7 +70,7 @@ async def test_one_message_description_is_confirmed(fake, bot):
     assert "货源：自有工厂" in confirm.text and "资金：资金有限" in confirm.text
     after = await press_and_read(user, "✅ 对，就是这样")
     assert "第 4/4 题" in after.text
-    assert session_of(store, user)["a"] == {"factory": "own_factory", "experience": "none", "capital": "limited"}
+    assert (await session_of(store, user))["a"] == {"factory": "own_factory", "experience": "none", "capital": "limited"}
 
 
 async def test_follow_up_question_is_answered_then_the_question_repeats(fake, bot):
@@ -84,7 +84,7 @@ async def test_follow_up_question_is_answered_then_the_question_repeats(fake, bo
     assert "来源" in answer                         # answered in Chinese, the language of the question
     assert again.startswith("Question 1/4")         # the pending question, in the user's language
     assert shown[0].callback_datas[0] == "a:0:factory:none"
-    assert store.stats()["top_faq"]
+    assert (await store.stats())["top_faq"]
 
 
 async def test_unknown_question_gets_an_honest_answer(fake, bot):
@@ -97,7 +97,7 @@ async def test_unknown_question_gets_an_honest_answer(fake, bot):
     assert len(reply.callback_datas) == 3 and all(d.startswith("v:entry:") for d in reply.callback_datas)
     await user.press(reply, callback_data=reply.callback_datas[0])
     assert "Source:" in (await replies(user))[0].text
-    assert store.stats()["unanswered"][0][2] == "what's the weather in Paris tomorrow?"
+    assert (await store.stats())["unanswered"][0][2] == "what's the weather in Paris tomorrow?"
 
 
 async def test_lang_command_switches_language(fake, bot):
@@ -124,7 +124,7 @@ async def test_stale_button_gets_an_explanation_and_the_current_question(fake, b
     answer = next(c for c in fake.calls("answerCallbackQuery") if c.params.get("callback_query_id") == state.id)
     assert "earlier step" in answer.params["text"]
     assert "Question 2/4" in current.text
-    assert session_of(store, user)["a"] == {"factory": "none"}
+    assert (await session_of(store, user))["a"] == {"factory": "none"}
 
 
 @pytest.mark.parametrize("data", ["a:999:factory:none", "zz", "a:x:y", "v:entry:no_such_entry", "n:0:explode",
@@ -133,12 +133,12 @@ async def test_forged_or_garbage_callback_data_is_answered_and_harmless(fake, bo
     _, store = bot
     user = fake.user(1008, "Max", language_code="en")
     _, question = await start(user)
-    before = session_of(store, user)
+    before = await session_of(store, user)
     state = await forge_press(fake, user, question, data)
     shown = await replies(user)
     assert fake.callback_queries[state.id].answered
     assert "Question 1/4" in shown[-1].text or "Pick a" in shown[-1].text
-    assert session_of(store, user)["a"] == before["a"] == {}
+    assert (await session_of(store, user))["a"] == before["a"] == {}
 
 
 @pytest.mark.parametrize("action", ["sticker", "photo", "voice", "location", "contact", "document"])
@@ -211,7 +211,7 @@ async def test_back_and_quiz_commands(fake, bot):
     await user.next_reply()
     await user.send("/quiz")
     await user.next_reply()
-    assert session_of(store, user)["a"] == {}
+    assert (await session_of(store, user))["a"] == {}
 
 
 async def test_commands_and_descriptions_are_registered_in_both_languages(fake, bot):
@@ -250,16 +250,16 @@ async def test_blocked_user_is_marked_inactive(fake, bot):
     await start(user)
     await user.block()
     await asyncio.sleep(0.3)
-    assert store.user(str(user.id)).active is False       # Telegram's my_chat_member "kicked" update
-    store.set_active(str(user.id), True)
+    assert (await store.user(str(user.id))).active is False       # Telegram's my_chat_member "kicked" update
+    await store.set_active(str(user.id), True)
     fake.push_update({"message": {"message_id": 999, "date": 0, "chat": {"id": user.id, "type": "private"},
                                   "from": {"id": user.id, "is_bot": False, "first_name": "Gone"}, "text": "1"}})
     await fake.wait_for(lambda c: c.method == "sendMessage" and c.status == 403)
     for _ in range(50):
-        if not store.user(str(user.id)).active:
+        if not (await store.user(str(user.id))).active:
             break
         await asyncio.sleep(0.05)
-    assert store.user(str(user.id)).active is False
+    assert (await store.user(str(user.id))).active is False
     assert len([c for c in fake.calls("sendMessage") if c.status == 403]) == 1   # no retry storm
     fake.rejections[:] = [r for r in fake.rejections if r.error_code != 403]      # the one expected refusal
 

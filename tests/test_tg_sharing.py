@@ -72,10 +72,10 @@ async def test_share_flow_puts_a_card_with_a_deep_link_and_counts_it(fake, bot):
     assert answer["results"][0]["id"] == "res"
     await user.choose_inline_result(state, "res")
     for _ in range(100):
-        if store.stats()["shares"]:
+        if (await store.stats())["shares"]:
             break
         await asyncio.sleep(0.02)
-    stats = store.stats()
+    stats = await store.stats()
     assert stats["shares"] == 1 and stats["inline_chosen"] == 1 and stats["inline_queries"] == 1
 
 
@@ -91,8 +91,8 @@ async def test_deep_links(fake, bot, payload, expect):
     shown = "\n".join(m.text for m in await replies(user))
     assert expect in shown
     if payload.startswith("src_"):
-        assert store.user("5005").source == "tiktok_sellers"
-        assert store.stats()["deeplinks"] == [("tiktok_sellers", 1)]
+        assert (await store.user("5005")).source == "tiktok_sellers"
+        assert (await store.stats())["deeplinks"] == [("tiktok_sellers", 1)]
 
 
 def test_deep_link_payloads_are_validated():
@@ -112,7 +112,7 @@ async def test_bot_added_to_group_introduces_itself_once(fake, bot):
     assert "Hi all! I'm Mode Advisor" in intro.text and "@ModeAdvisorBot" in intro.text
     await asyncio.sleep(0.3)
     assert len(group.transcript()) == 1
-    assert store.stats()["groups"] == 1
+    assert (await store.stats())["groups"] == 1
 
 
 async def test_two_members_take_the_quiz_in_one_group_without_crossing(fake, bot):
@@ -136,8 +136,8 @@ async def test_two_members_take_the_quiz_in_one_group_without_crossing(fake, bot
     await asyncio.sleep(0.3)
     refused = fake.callback_queries[state.id]
     assert refused.answered and "belongs to another member" in refused.answer["text"]
-    assert store.load_session(f"5007:{group.id}")["a"] == {"factory": "own_factory"}
-    assert store.load_session(f"5008:{group.id}")["a"] == {"factory": "none"}
+    assert (await store.load_session(f"5007:{group.id}"))["a"] == {"factory": "own_factory"}
+    assert (await store.load_session(f"5008:{group.id}"))["a"] == {"factory": "none"}
     # Ann continues in private through the deep link; her group answers come along.
     await a.send("/start mv-100600")
     moved = await replies(a)

@@ -26,5 +26,5 @@ async def test_story(fake, tmp_path, path):
             for expected in step.get("expect", []):
                 assert expected in shown, f"step {i} ({step}): {expected!r} not in:\n{shown}"
             if "state" in step:
-                saved = store.load_session(f"{user.id}:{user.chat_id}")
+                saved = await store.load_session(f"{user.id}:{user.chat_id}")
                 assert {k: saved[k] for k in step["state"]} == step["state"]

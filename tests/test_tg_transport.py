@@ -21,7 +21,7 @@ async def test_webhook_mode_delivers_updates_and_checks_the_secret(fake, tmp_pat
             for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
                 async with http.post(url, json=update, headers=headers) as resp:
                     assert resp.status == 403
-        assert store.load_session("4001:4001")["a"] == {"factory": "own_factory"}
+        assert (await store.load_session("4001:4001"))["a"] == {"factory": "own_factory"}
 
 
 async def test_429_is_retried_after_retry_after_without_duplicates(fake, tmp_path):

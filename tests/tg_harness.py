@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.services import load_services
-from bot.store import Store
+from bot.store import open_store
 from bot.tg.app import ALLOWED_UPDATES, build_application
 from bot.tg.polling import poll
 from tests.fakebot import FakeTelegram
@@ -26,7 +26,7 @@ def settings_for(fake: FakeTelegram, db: Path, **overrides) -> Settings:
 async def running_bot(fake: FakeTelegram, db: Path, **overrides):
     """Yield (app, store) while the bot polls the fake; stop cleanly afterwards."""
     settings = settings_for(fake, db, **overrides)
-    store = Store.from_url(settings.database_url)
+    store = open_store(settings.database_url)
     app = build_application(settings, load_services(), store)
     await app.initialize()
     if app.post_init:
@@ -41,7 +41,7 @@ async def running_bot(fake: FakeTelegram, db: Path, **overrides):
         await poller
         await app.stop()
         await app.shutdown()
-        store.close()
+        await store.close()
 
 
 def assert_clean(fake: FakeTelegram) -> None:
@@ -80,7 +80,7 @@ async def running_webhook_bot(fake: FakeTelegram, db: Path, secret: str, **overr
     from bot.tg.webhook import start_server
     from tests.fakebot import free_port
     settings = settings_for(fake, db, **overrides)
-    store = Store.from_url(settings.database_url)
+    store = open_store(settings.database_url)
     app = build_application(settings, load_services(), store)
     port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
@@ -92,6 +92,7 @@ async def running_webhook_bot(fake: FakeTelegram, db: Path, secret: str, **overr
         yield app, store, url
     finally:
         server.stop()
+        await app.bot_data["dispatcher"].join(5)
         await app.stop()
         await app.shutdown()
-        store.close()
+        await store.close()

@@ -29,9 +29,9 @@ class AdminHandlers:
         if not self.allowed(update):
             await self.h.unknown_command(update, ctx)
             return
-        h, lang = self.h, self.h.lang(update)
+        h, lang = self.h, await self.h.lang(update)
         esc = h.r.m.esc
-        s = h.store.stats()
+        s = await h.store.stats()
         lines = [f"<b>{h.r.t('stats.title', lang)}</b>",
                  h.r.t("stats.body", lang, users=s["users"], active=s["active_users"],
                        started=s["quizzes_started"], completed=s["quizzes_completed"],
@@ -52,9 +52,9 @@ class AdminHandlers:
         if not self.allowed(update):
             await self.h.unknown_command(update, ctx)
             return
-        lang = self.h.lang(update)
+        lang = await self.h.lang(update)
         for table in EXPORT_TABLES:
-            columns, rows = self.h.store.export_rows(table)
+            columns, rows = await self.h.store.export_rows(table)
             buf = io.StringIO()
             writer = csv.writer(buf)
             writer.writerow(columns)
@@ -68,7 +68,7 @@ class AdminHandlers:
         if not self.allowed(update):
             await self.h.unknown_command(update, ctx)
             return
-        h, lang, chat_id = self.h, self.h.lang(update), update.effective_chat.id
+        h, lang, chat_id = self.h, await self.h.lang(update), update.effective_chat.id
         target = ctx.args[0] if ctx.args and len(ctx.args) == 1 else ""
         if not CHANNEL.match(target):
             await h.send(ctx, chat_id, h.r.t("admin.post_usage", lang))
@@ -89,5 +89,5 @@ class AdminHandlers:
         except TelegramError as exc:
             await h.send(ctx, chat_id, h.r.t("admin.post_failed", lang, channel=target, reason=str(exc)))
             return
-        h.store.record("channel_post", str(update.effective_user.id), str(target))
+        await h.store.record("channel_post", str(update.effective_user.id), str(target))
         await h.send(ctx, chat_id, h.r.t("admin.post_done", lang, channel=target))

@@ -51,11 +51,11 @@ class GroupHandlers:
         old, new = change.old_chat_member.status, change.new_chat_member.status
         chat_id = str(change.chat.id)
         if new in ADDED and old in GONE:
-            self.h.store.set_group(chat_id, change.chat.title or "", True)
-            lang = self.h.lang(update)
+            await self.h.store.set_group(chat_id, change.chat.title or "", True)
+            lang = await self.h.lang(update)
             await self.h.send(ctx, change.chat.id, self.h.r.t("group.intro", lang, bot=ctx.bot.username or ""))
         elif new in GONE:
-            self.h.store.set_group(chat_id, change.chat.title or "", False)
+            await self.h.store.set_group(chat_id, change.chat.title or "", False)
 
     async def message(self, update: Update, ctx: Ctx) -> None:
         """A mention or a reply to the bot: an answer in the member's own questionnaire, else the FAQ."""
@@ -63,16 +63,16 @@ class GroupHandlers:
         if text is None:
             return
         h = self.h
-        lang = h.lang(update)
+        lang = await h.lang(update)
         if not text.strip():
             await h.send(ctx, update.effective_chat.id, h.r.t("group.intro", lang, bot=ctx.bot.username or ""))
             return
-        saved = h.store.load_session(h.key(update))
+        saved = await h.store.load_session(h.key(update))
         if saved is not None and h.dialogue.restore(saved).state != RESULT:
             await h.text(update, ctx, text)      # the member's questionnaire in this group goes on
             return
         answer = h.services.answerer.ask(text, lang)
-        h.conv.record_answer(answer, str(update.effective_user.id))
+        await h.conv.record_answer(answer, str(update.effective_user.id))
         markup = h.suggestions(answer) if answer.fallback else h.kb.take_the_test(answer.lang, h.link(ctx, "src_group"))
         await h.send(ctx, update.effective_chat.id, h.r.faq_answer(answer), markup)
 

@@ -11,7 +11,7 @@ import logging
 from telegram import Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.conversation import Conversations
@@ -48,23 +48,24 @@ class Handlers:
         self.dialogue = services.dialogue
 
     # -- who and where ------------------------------------------------------------------------
-    def lang(self, update: Update) -> str:
+    async def lang(self, update: Update) -> str:
         tg_user = update.effective_user
         if tg_user is None:
             return self.settings.default_lang
-        user = self.store.touch_user(str(tg_user.id), telegram_lang(tg_user.language_code))
+        user = await self.store.touch_user(str(tg_user.id), telegram_lang(tg_user.language_code))
         return user.lang or self.settings.default_lang
 
     @staticmethod
     def key(update: Update, chat_id: int | None = None) -> str:
         return f"{update.effective_user.id}:{chat_id if chat_id is not None else update.effective_chat.id}"
 
-    def run(self, update: Update, action) -> tuple:
-        return self.conv.run(self.key(update), str(update.effective_user.id), action)
+    async def run(self, update: Update, action) -> tuple:
+        """Apply an engine action to the user's session in this chat; the update is marked handled with it."""
+        return await self.conv.run(self.key(update), str(update.effective_user.id), action, update.update_id)
 
-    def current(self, update: Update) -> tuple:
+    async def current(self, update: Update) -> tuple:
         """The user's session here and its view, without changing anything."""
-        return self.run(update, lambda s: Reply(self.dialogue.view(s), changed=False))
+        return await self.run(update, lambda s: Reply(self.dialogue.view(s), changed=False))
 
     @staticmethod
     def owner(update: Update) -> int | None:
@@ -130,73 +131,67 @@ class Handlers:
         return self.kb.entries([e.id for e in answer.suggestions], answer.lang, back_to_topics=False)
 
     async def show_current(self, update: Update, ctx: Ctx, lang: str) -> None:
-        session, reply = self.current(update)
+        session, reply = await self.current(update)
         await self.show(update, ctx, session, reply, lang)
 
     # -- commands -----------------------------------------------------------------------------
-    async def dedupe(self, update: Update, ctx: Ctx) -> None:
-        """Runs before every handler: an update seen before (redelivered after a crash) is dropped."""
-        if not self.store.first_sight(update.update_id):
-            log.info("update %s was already handled; skipped", update.update_id)
-            raise ApplicationHandlerStop
-
     async def start(self, update: Update, ctx: Ctx) -> None:
         """Greet, explain in two lines, start or resume the questionnaire; follow a deep link."""
         link = deeplink.parse_payload(ctx.args[0] if ctx.args else None)
         user_id = str(update.effective_user.id)
         if link.kind == "src":
-            self.store.touch_user(user_id, source=link.arg)
-            self.store.record("deeplink", user_id, link.arg)
-        lang = self.lang(update)
-        if link.kind == "move" and not in_group(update) and self.move_to_private(update, int(link.arg)):
+            await self.store.touch_user(user_id, source=link.arg)
+            await self.store.record("deeplink", user_id, link.arg)
+        lang = await self.lang(update)
+        if link.kind == "move" and not in_group(update) and await self.move_to_private(update, int(link.arg)):
             await self.send(ctx, update.effective_chat.id, self.r.t("group.moved", lang))
             await self.show_current(update, ctx, lang)
             return
         if link.kind == "faq" and self.services.kb.entry(link.arg):
             entry = self.services.kb.entry(link.arg)
-            self.store.record("faq", user_id, entry.id)
+            await self.store.record("faq", user_id, entry.id)
             await self.send(ctx, update.effective_chat.id, self.r.entry(entry, lang), self.kb.back_to_quiz(lang))
             return
-        resumed = self.store.load_session(self.key(update)) is not None
+        resumed = await self.store.load_session(self.key(update)) is not None
         name = update.effective_user.first_name or ""
         intro = self.r.t("start.greeting", lang, name=name) + "\n" + (
             self.r.t("start.resume", lang) if resumed
             else self.r.t("start.intro", lang) + "\n\n" + self.r.t("start.describe_tip", lang))
-        session, reply = self.current(update)
+        session, reply = await self.current(update)
         await self.show(update, ctx, session, reply, lang, intro=intro)
 
-    def move_to_private(self, update: Update, group_id: int) -> bool:
+    async def move_to_private(self, update: Update, group_id: int) -> bool:
         """Copy the user's questionnaire from a group into the private chat."""
-        data = self.store.load_session(self.key(update, group_id))
+        data = await self.store.load_session(self.key(update, group_id))
         if data is None:
             return False
-        self.store.save_session(self.key(update), data)
+        await self.store.save_session(self.key(update), data)
         return True
 
     async def help(self, update: Update, ctx: Ctx) -> None:
         """What the bot does and its commands."""
-        await self.send(ctx, update.effective_chat.id, self.r.t("help.text", self.lang(update)))
+        await self.send(ctx, update.effective_chat.id, self.r.t("help.text", await self.lang(update)))
 
     async def quiz(self, update: Update, ctx: Ctx) -> None:
         """Start the questionnaire over (or simply start it, for someone new here)."""
-        lang = self.lang(update)
-        if self.store.load_session(self.key(update)) is None:
+        lang = await self.lang(update)
+        if await self.store.load_session(self.key(update)) is None:
             await self.show_current(update, ctx, lang)
             return
-        session, reply = self.run(update, self.dialogue.restart)
+        session, reply = await self.run(update, self.dialogue.restart)
         await self.show(update, ctx, session, reply, lang)
 
     async def back(self, update: Update, ctx: Ctx) -> None:
         """Go back one question."""
-        lang = self.lang(update)
-        session, reply = self.run(update, self.dialogue.back)
+        lang = await self.lang(update)
+        session, reply = await self.run(update, self.dialogue.back)
         await self.show(update, ctx, session, reply, lang)
 
     async def result(self, update: Update, ctx: Ctx) -> None:
         """Show the last result again (or continue the questionnaire when there is none)."""
-        lang = self.lang(update)
-        answers = self.store.last_result(str(update.effective_user.id))
-        session, reply = self.current(update)
+        lang = await self.lang(update)
+        answers = await self.store.last_result(str(update.effective_user.id))
+        session, reply = await self.current(update)
         if not isinstance(reply.view, ResultView) and answers:
             rec = recommend(self.services.flow, self.services.rules, answers)
             await self.send(ctx, update.effective_chat.id, self.r.result(ResultView(rec, answers), lang),
@@ -208,36 +203,36 @@ class Handlers:
 
     async def compare(self, update: Update, ctx: Ctx) -> None:
         """The two modes side by side."""
-        lang = self.lang(update)
+        lang = await self.lang(update)
         await self.send(ctx, update.effective_chat.id, self.r.compare(lang), self.kb.back_to_quiz(lang))
 
     async def faq(self, update: Update, ctx: Ctx) -> None:
         """FAQ topics as buttons."""
-        lang = self.lang(update)
+        lang = await self.lang(update)
         await self.send(ctx, update.effective_chat.id, self.r.t("faq.topics", lang), self.kb.topics(lang))
 
     async def choose_lang(self, update: Update, ctx: Ctx) -> None:
         """Offer the two languages."""
-        lang = self.lang(update)
+        lang = await self.lang(update)
         await self.send(ctx, update.effective_chat.id, self.r.t("lang.choose", lang), self.kb.languages())
 
     async def unknown_command(self, update: Update, ctx: Ctx) -> None:
         """Any command the bot does not know (and admin commands for non-admins)."""
-        lang = self.lang(update)
+        lang = await self.lang(update)
         await self.send(ctx, update.effective_chat.id, self.r.t("notice.unknown_command", lang))
 
     # -- messages -----------------------------------------------------------------------------
     async def text(self, update: Update, ctx: Ctx, text: str | None = None) -> None:
         """Typed text: an answer, a one-message description, a navigation word or a question."""
-        lang = self.lang(update)
+        lang = await self.lang(update)
         text = update.effective_message.text or "" if text is None else text
         ask_lang = detect_lang(text, lang)
-        session, reply = self.run(update, lambda s: self.dialogue.text(s, text, ask_lang))
+        session, reply = await self.run(update, lambda s: self.dialogue.text(s, text, ask_lang))
         await self.show(update, ctx, session, reply, lang)
 
     async def other_message(self, update: Update, ctx: Ctx) -> None:
         """Stickers, photos, voice, locations...: say what the bot reads and show where we are."""
-        lang = self.lang(update)
+        lang = await self.lang(update)
         await self.send(ctx, update.effective_chat.id, self.r.t("notice.text_only", lang))
         await self.show_current(update, ctx, lang)
 
@@ -245,14 +240,14 @@ class Handlers:
         """Edited messages do not rewrite recorded answers; say so once."""
         if update.effective_user is None or update.effective_chat.type != ChatType.PRIVATE:
             return
-        lang = self.lang(update)
+        lang = await self.lang(update)
         await self.send(ctx, update.effective_chat.id, self.r.t("notice.edited", lang))
 
     # -- buttons ------------------------------------------------------------------------------
     async def button(self, update: Update, ctx: Ctx) -> None:
         """Every callback query is answered, stale, foreign or forged ones with a short explanation."""
         query = update.callback_query
-        lang = self.lang(update)
+        lang = await self.lang(update)
         data = cb.parse(query.data)
         if data is not None and data.owner is not None and data.owner != update.effective_user.id:
             await query.answer(short(self.r.raw("group.not_yours", lang)), show_alert=True)
@@ -281,7 +276,7 @@ class Handlers:
                 return Reply(self.dialogue.view(session), changed=False)
             return getattr(self.dialogue, data.arg)(session)
 
-        session, reply = self.run(update, act)
+        session, reply = await self.run(update, act)
         notice = next((n for n in reply.notices if n.answer is None), None)
         if stale or (notice and notice.key == "notice.stale"):
             await query.answer(short(self.r.raw("notice.stale", lang)))
@@ -294,11 +289,28 @@ class Handlers:
             return
         await self.show(update, ctx, session, reply, lang, edit=True)
 
+    async def resume(self, update: Update, ctx: Ctx) -> None:
+        """A typed message whose action was committed before a crash: never apply it twice, but show the
+        user where they are, since the reply may not have gone out. (A button press is left alone: it
+        may be too old to answer, and its buttons now read as stale, which shows the current view.)"""
+        if update.effective_user is None or update.effective_chat is None or update.message is None:
+            return
+        await self.show_current(update, ctx, await self.lang(update))
+
+    async def answer_late(self, update: Update) -> None:
+        """A press whose handler has not answered within a moment (its chat is busy): say so at once.
+
+        Called by the dispatcher; the handler's own answer later is dropped as already given."""
+        query = update.callback_query
+        known = await self.store.user(str(query.from_user.id))
+        lang = known.lang if known and known.lang else telegram_lang(query.from_user.language_code)
+        await query.answer(short(self.r.raw("notice.busy", lang)))
+
     async def view_button(self, update: Update, ctx: Ctx, data: cb.Callback, lang: str) -> None:
         query = update.callback_query
         chat_id = update.effective_chat.id
         if data.arg == "lang" and data.arg2 in ("zh", "en"):
-            self.store.set_lang(str(update.effective_user.id), data.arg2)
+            await self.store.set_lang(str(update.effective_user.id), data.arg2)
             lang = data.arg2
             await query.answer(short(self.r.raw("lang.set", lang)))
             await self.send(ctx, chat_id, self.r.t("lang.set", lang))
@@ -314,7 +326,7 @@ class Handlers:
             await self.send(ctx, chat_id, self.r.t("faq.pick_question", lang), self.kb.entries(ids, lang))
         elif data.arg == "entry" and self.services.kb.entry(data.arg2):
             entry = self.services.kb.entry(data.arg2)
-            self.store.record("faq", str(update.effective_user.id), entry.id)
+            await self.store.record("faq", str(update.effective_user.id), entry.id)
             await self.send(ctx, chat_id, self.r.entry(entry, lang), self.kb.entries(list(entry.related), lang))
         elif data.arg == "ask":
             await self.send(ctx, chat_id, self.r.t("faq.ask_prompt", lang))
@@ -327,8 +339,8 @@ class Handlers:
         change = update.my_chat_member
         if change and change.chat.type == ChatType.PRIVATE:
             active = change.new_chat_member.status not in ("kicked", "left")
-            self.store.touch_user(str(change.from_user.id))
-            self.store.set_active(str(change.from_user.id), active)
+            await self.store.touch_user(str(change.from_user.id))
+            await self.store.set_active(str(change.from_user.id), active)
 
     async def error(self, update: object, ctx: Ctx) -> None:
         """Log with context, mark blocked users inactive, tell the user something went wrong."""
@@ -336,7 +348,7 @@ class Handlers:
         user = update.effective_user if isinstance(update, Update) else None
         if isinstance(exc, Forbidden):
             if user is not None:
-                self.store.set_active(str(user.id), False)
+                await self.store.set_active(str(user.id), False)
             log.info("user %s blocked the bot; marked inactive", getattr(user, "id", "?"))
             return
         log.error("error handling update %s (user %s): %s", getattr(update, "update_id", "?"),
@@ -345,7 +357,7 @@ class Handlers:
         if chat is None:
             return
         try:
-            known = self.store.user(str(user.id)) if user else None
+            known = await self.store.user(str(user.id)) if user else None
             lang = known.lang if known and known.lang else self.settings.default_lang
             await ctx.bot.send_message(chat.id, self.r.t("error.generic", lang), parse_mode=ParseMode.HTML)
         except Exception:  # noqa: BLE001 - the error handler must never raise

@@ -33,8 +33,8 @@ class InlineHandlers:
                                                           link_preview_options=None),
             reply_markup=self.h.kb.take_the_test(lang, self.h.link(ctx, f"src_{source}")))
 
-    def result_card(self, user_id: str, lang: str, ctx: Ctx) -> InlineQueryResultArticle | None:
-        answers = self.h.store.last_result(user_id)
+    async def result_card(self, user_id: str, lang: str, ctx: Ctx) -> InlineQueryResultArticle | None:
+        answers = await self.h.store.last_result(user_id)
         if not answers:
             return None
         rec = recommend(self.h.services.flow, self.h.services.rules, answers)
@@ -56,16 +56,16 @@ class InlineHandlers:
         """Answer an inline query with at most 50 results with unique short ids."""
         query = update.inline_query
         user_id = str(query.from_user.id)
-        known = self.h.store.user(user_id)
+        known = await self.h.store.user(user_id)
         base_lang = known.lang if known and known.lang_fixed and known.lang else telegram_lang(query.from_user.language_code)
         text = (query.query or "").strip()[:256]
         lang = detect_lang(text, base_lang)
-        self.h.store.record("inline_query", user_id)
+        await self.h.store.record("inline_query", user_id)
         results: list[InlineQueryResultArticle] = []
         personal = None
         keywords = {normalize(self.h.r.raw("inline.result_keyword", lg)) for lg in ("zh", "en")}
         if not text or normalize(text) in keywords:
-            personal = self.result_card(user_id, lang, ctx)
+            personal = await self.result_card(user_id, lang, ctx)
         if personal:
             results.append(personal)
         if text and normalize(text) not in keywords:
@@ -87,6 +87,6 @@ class InlineHandlers:
         """Inline feedback: count which results were shared (needs /setinlinefeedback in @BotFather)."""
         chosen = update.chosen_inline_result
         user_id = str(chosen.from_user.id)
-        self.h.store.record("inline_chosen", user_id, chosen.result_id[:64])
+        await self.h.store.record("inline_chosen", user_id, chosen.result_id[:64])
         if chosen.result_id == "res":
-            self.h.store.record("share", user_id)
+            await self.h.store.record("share", user_id)

@@ -29,20 +29,37 @@ class Window:
         self.limit, self.period = limit, period
         self.times: deque[float] = deque()
         self.lock = asyncio.Lock()
+        self.waiting = 0
 
     def _expire(self, now: float) -> None:
         while self.times and now - self.times[0] >= self.period:
             self.times.popleft()
 
     async def acquire(self) -> None:
-        async with self.lock:
-            while True:
-                now = time.monotonic()
-                self._expire(now)
-                if len(self.times) < self.limit:
-                    self.times.append(now)
-                    return
-                await asyncio.sleep(self.period - (now - self.times[0]))
+        self.waiting += 1
+        try:
+            async with self.lock:
+                while True:
+                    now = time.monotonic()
+                    self._expire(now)
+                    if len(self.times) < self.limit:
+                        self.times.append(now)
+                        return
+                    await asyncio.sleep(self.period - (now - self.times[0]))
+        finally:
+            self.waiting -= 1
+
+    def delay(self) -> float:
+        """Roughly how long a new acquisition would wait now, counting those already waiting."""
+        now = time.monotonic()
+        self._expire(now)
+        over = len(self.times) + self.waiting - self.limit      # slots that must free up first, minus one
+        if over < 0:
+            return 0.0
+        rounds, index = divmod(over, self.limit)
+        if index >= len(self.times):                             # those waiting fill the next window too
+            return (rounds + 1) * self.period
+        return rounds * self.period + max(0.0, self.times[index] + self.period - now)
 
     def idle(self) -> bool:
         self._expire(time.monotonic())
@@ -57,7 +74,8 @@ def _seconds(exc: RetryAfter) -> float:
 
 
 class TelegramLimits(BaseRateLimiter):
-    """Paces every call that has a chat_id; a 429 that still comes is waited out (everything waits)."""
+    """Paces every call that has a chat_id. A 429 that still comes is waited out by the chat it came for
+    (other chats go on), or by every call when it came for a call without a chat."""
 
     def __init__(self, overall_per_second: int = 29, group_per_minute: int = 19, max_retries: int = 3):
         self.overall = Window(overall_per_second, 1.0)
@@ -66,6 +84,7 @@ class TelegramLimits(BaseRateLimiter):
         self.max_retries = max_retries
         self._open = asyncio.Event()
         self._open.set()
+        self._paused: dict[Any, float] = {}     # chat_id -> monotonic time its 429 wait ends
 
     async def initialize(self) -> None:
         pass
@@ -78,17 +97,30 @@ class TelegramLimits(BaseRateLimiter):
             self.groups = {k: w for k, w in self.groups.items() if not w.idle()}
         return self.groups.setdefault(chat_id, Window(self.group_per_minute, 60.0))
 
+    @staticmethod
+    def is_group(chat_id: Any) -> bool:
+        try:
+            return int(chat_id) < 0
+        except (TypeError, ValueError):
+            return True                           # an @username: a channel or supergroup
+
+    def delay(self, chat_id: Any) -> float:
+        """Roughly how long a message to `chat_id` sent now would wait for the flood budget."""
+        wait = max(0.0, self._paused.get(chat_id, 0.0) - time.monotonic())
+        if self.is_group(chat_id):
+            wait = max(wait, self._group(chat_id).delay())
+        return max(wait, self.overall.delay())
+
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
         retries = rate_limit_args or self.max_retries
         chat_id = data.get("chat_id")
         while True:
             await self._open.wait()
             if chat_id is not None:
-                try:
-                    group = int(chat_id) < 0
-                except (TypeError, ValueError):
-                    group = True                  # an @username: a channel or supergroup
-                if group:
+                pause = self._paused.get(chat_id, 0.0) - time.monotonic()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                if self.is_group(chat_id):
                     await self._group(chat_id).acquire()
                 await self.overall.acquire()
             try:
@@ -98,6 +130,13 @@ class TelegramLimits(BaseRateLimiter):
                     raise
                 retries -= 1
                 wait = _seconds(exc) + 0.1
+                if chat_id is not None:
+                    log.info("flood limit hit on %s for chat %s; that chat waits %.1f s", endpoint, chat_id, wait)
+                    self._paused[chat_id] = max(self._paused.get(chat_id, 0.0), time.monotonic() + wait)
+                    if len(self._paused) > 512:
+                        now = time.monotonic()
+                        self._paused = {k: t for k, t in self._paused.items() if t > now}
+                    continue
                 log.info("flood limit hit on %s; every send waits %.1f s", endpoint, wait)
                 self._open.clear()
                 try:

@@ -11,7 +11,7 @@ from telegram.ext import Application
 
 from bot.config import Settings
 from bot.tg.app import ALLOWED_UPDATES, build_application
-from bot.tg.polling import poll
+from bot.tg.polling import DRAIN_TIMEOUT, poll
 from bot.tg.webhook import start_server
 
 
@@ -61,6 +61,8 @@ def _webhook(app: Application, settings: Settings, secret: str):
             await stop.wait()
         finally:
             server.stop()     # the webhook stays set: Telegram keeps updates until the bot is back
+            if not await app.bot_data["dispatcher"].join(DRAIN_TIMEOUT):
+                logging.getLogger("bot").warning("stopping with updates in flight; Telegram delivers them again")
     return receive
 
 
@@ -85,4 +87,5 @@ async def serve(app: Application, settings: Settings, receive) -> None:
             await receive(stop)
         finally:
             await app.stop()
+            await app.bot_data["handlers"].store.close()
     logging.getLogger("bot").info("stopped")

@@ -1,31 +1,46 @@
-"""Long polling that confirms an update to Telegram only after it has been handled.
+"""Long polling that confirms an update to Telegram only after it, and every update before it, is handled.
 
-python-telegram-bot's Updater confirms a batch of updates (by asking for the next offset) as soon
-as it has queued them, so a `kill -9` while they wait in the queue loses them for good. Here an
-update's offset is only passed to getUpdates after `Application.process_update` has finished with
-it; a crash makes Telegram deliver the unconfirmed updates again, and the store's `first_sight`
-check skips the ones that were already handled. Together: at least once from Telegram, at most
-once through the handlers.
+python-telegram-bot's Updater confirms a batch of updates (by asking for the next offset) as soon as
+it has queued them, so a `kill -9` while they wait loses them for good. Here updates run through the
+ChatDispatcher (concurrently across chats, in order within one) and the offset passed to getUpdates
+is the *watermark*: the oldest update still in flight, or the next one when nothing is. A crash makes
+Telegram deliver every unconfirmed update again; the store skips those already handled.
+
+While an update is in flight, getUpdates returns it (and every newer one we already have) at once
+instead of waiting, so the loop asks again only when something finished or after a short pause,
+fetches raw JSON and parses only updates it has not seen yet.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
 
+from bot.tg.dispatch import ChatDispatcher
+
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0
+BUSY_PAUSE = 0.05       # at most ~20 getUpdates a second while updates are in flight
+BUSY_WAIT = 0.25        # ...and at least one every this often, for other chats' new updates
+DRAIN_TIMEOUT = 8.0     # on stop: how long to let updates in flight finish
 
 
-async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_updates: list[str]) -> None:
-    """Fetch and handle updates until `stop` is set; network trouble backs off and retries."""
-    offset: int | None = None
+async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_updates: list[str],
+               dispatcher: ChatDispatcher | None = None) -> None:
+    """Fetch and dispatch updates until `stop` is set; network trouble backs off and retries."""
+    dispatcher = dispatcher or app.bot_data["dispatcher"]
+    bot = app.bot
+    next_id: int | None = None          # one past the newest update received
+    known: set[int] = set()             # received ids at or above the watermark (in flight or handled)
     backoff = 0.5
     while not stop.is_set():
-        fetch = asyncio.ensure_future(app.bot.get_updates(
-            offset=offset, timeout=timeout, allowed_updates=allowed_updates, read_timeout=timeout + 10))
+        busy = dispatcher.oldest() is not None
+        offset = _watermark(dispatcher, next_id)
+        fetch = asyncio.ensure_future(bot.get_raw_updates(
+            offset, 0 if busy else timeout, allowed_updates, read_timeout=timeout + 10))
         stopping = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if fetch not in done:
@@ -33,7 +48,7 @@ async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_upda
             break
         stopping.cancel()
         try:
-            updates = fetch.result()
+            raw = fetch.result()
         except RetryAfter as exc:
             await _sleep(stop, float(exc.retry_after if isinstance(exc.retry_after, (int, float)) else 1))
             continue
@@ -45,9 +60,41 @@ async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_upda
             backoff = min(backoff * 2, MAX_BACKOFF)
             continue
         backoff = 0.5
-        for update in updates:
-            await app.process_update(update)    # handler errors go to the error handler, not here
-            offset = update.update_id + 1
+        fresh = 0
+        for data in raw:
+            update_id = data.get("update_id")
+            if not isinstance(update_id, int) or update_id in known or (offset is not None and update_id < offset):
+                continue
+            known.add(update_id)
+            next_id = max(next_id or 0, update_id + 1)
+            fresh += 1
+            dispatcher.submit(Update.de_json(data, bot))
+        low = _watermark(dispatcher, next_id)
+        if low is not None:
+            known = {i for i in known if i >= low}
+        if not fresh and dispatcher.oldest() is not None:
+            await dispatcher.progressed(BUSY_WAIT)   # nothing new: wait for an update to finish...
+            await _sleep(stop, BUSY_PAUSE)            # ...without hammering getUpdates
+    if not await dispatcher.join(DRAIN_TIMEOUT):
+        log.warning("stopping with %d update(s) still in flight; Telegram will deliver them again",
+                    len(dispatcher.in_flight))
+    await _confirm(bot, _watermark(dispatcher, next_id), allowed_updates)
+
+
+def _watermark(dispatcher: ChatDispatcher, next_id: int | None) -> int | None:
+    """The offset to confirm: the oldest update in flight, else one past the newest received."""
+    oldest = dispatcher.oldest()
+    return oldest if oldest is not None else next_id
+
+
+async def _confirm(bot, offset: int | None, allowed_updates: list[str]) -> None:
+    """Tell Telegram which updates are handled before exiting, so a restart does not get them again."""
+    if offset is None:
+        return
+    try:
+        await bot.get_raw_updates(offset, 0, allowed_updates, read_timeout=5, limit=1)
+    except Exception as exc:  # noqa: BLE001 - the store skips them anyway if they come again
+        log.info("could not confirm handled updates on exit (%s)", exc)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

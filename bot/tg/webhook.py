@@ -1,9 +1,10 @@
 """Webhook server that answers Telegram only after the update has been handled.
 
 PTB's built-in webhook server answers 200 as soon as an update is queued; Telegram then forgets it,
-so a `kill -9` before it is handled loses it. Here the 200 comes after `Application.process_update`,
-so Telegram delivers an unhandled update again after a crash (the store's `first_sight` skips
-duplicates). Requests without the right `X-Telegram-Bot-Api-Secret-Token` get 403.
+so a `kill -9` before it is handled loses it. Here each update goes through the ChatDispatcher
+(concurrently across chats, in arrival order within one) and the 200 comes only once it has been
+handled, so Telegram delivers an unhandled update again after a crash (the store skips the ones
+already handled). Requests without the right `X-Telegram-Bot-Api-Secret-Token` get 403.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class _UpdateHandler(tornado.web.RequestHandler):
         except (ValueError, TypeError, KeyError):
             self.set_status(400)
             return
-        await self.app.process_update(update)     # handler errors go to the error handler, not here
+        await self.app.bot_data["dispatcher"].submit(update)   # handler errors go to the error handler
         self.set_status(200)
 
 

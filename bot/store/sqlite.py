@@ -1,17 +1,17 @@
-"""Persistence behind a small interface: users, dialogue sessions, last results, events, unanswered questions.
+"""The embedded SQLite backend: one file, no server, statements committed as they run.
 
-SQLite is the embedded default (one file, no server). Every write commits at once, so a reply
-is only sent after the state it shows is on disk. All SQL is parameterised. A Redis or PostgreSQL
-backend would implement the same methods.
+Statements take a fraction of a millisecond, so they run inline in the coroutine (a thread hop per
+call would cost more than the query). All SQL is parameterised.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bot.store.base import COMMITTED, EXPORT_TABLES, HANDLED, Store, Turn, User
 
 SCHEMA = """
 PRAGMA journal_mode=WAL;
@@ -26,31 +26,35 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_kind ON events(kind, detail);
 CREATE TABLE IF NOT EXISTS groups (
   chat_id TEXT PRIMARY KEY, title TEXT, active INTEGER NOT NULL, updated REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS seen_updates (update_id INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS handled_updates (update_id INTEGER PRIMARY KEY, done INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS unanswered (
   id INTEGER PRIMARY KEY, ts REAL NOT NULL, user_id TEXT, lang TEXT, text TEXT NOT NULL, nearest TEXT);
 """
+HANDLED_KEEP = 100_000    # handled update ids remembered (Telegram redelivers only recent ones)
 
-
-@dataclass
-class User:
-    user_id: str
-    lang: str | None
-    lang_fixed: bool
-    active: bool
-    source: str | None
+_EXPORT_QUERIES = {
+    "users": "SELECT user_id, lang, active, source, first_seen, last_seen FROM users ORDER BY first_seen",
+    "results": "SELECT user_id, mode, borderline, answers, created FROM results ORDER BY created",
+    "events": "SELECT ts, user_id, kind, detail FROM events ORDER BY id",
+    "unanswered": "SELECT ts, user_id, lang, text, nearest FROM unanswered ORDER BY id",
+    "groups": "SELECT chat_id, title, active, updated FROM groups ORDER BY updated",
+}
+assert set(_EXPORT_QUERIES) == set(EXPORT_TABLES)
 
 
 def sqlite_path(database_url: str) -> str:
     """`sqlite:///data/bot.sqlite3` -> `data/bot.sqlite3`; `sqlite:////abs/path` -> `/abs/path`."""
     prefix = "sqlite:///"
     if not database_url.startswith(prefix):
-        raise ValueError(f"only sqlite:/// URLs are supported, got {database_url.split(':', 1)[0]}:")
-    path = database_url[len(prefix):]
-    return path or ":memory:"
+        raise ValueError(f"not an sqlite:/// URL: {database_url.split(':', 1)[0]}:")
+    return database_url[len(prefix):] or ":memory:"
 
 
-class Store:
+def _json(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+class SQLiteStore(Store):
     def __init__(self, path: str | Path = ":memory:"):
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -58,29 +62,37 @@ class Store:
         self.db.executescript(SCHEMA)
         self.db.execute("PRAGMA synchronous=NORMAL")
 
-    @classmethod
-    def from_url(cls, database_url: str) -> "Store":
-        return cls(sqlite_path(database_url))
-
-    def close(self) -> None:
+    async def close(self) -> None:
         self.db.close()
 
     # -- updates ---------------------------------------------------------------------------------
-    def first_sight(self, update_id: int) -> bool:
-        """True the first time an update id is seen: a redelivered update (after a crash) is skipped."""
-        cur = self.db.execute("INSERT OR IGNORE INTO seen_updates(update_id) VALUES(?)", (update_id,))
+    async def update_state(self, update_id: int) -> str | None:
+        row = self.db.execute("SELECT done FROM handled_updates WHERE update_id=?", (update_id,)).fetchone()
+        return None if row is None else HANDLED if row[0] else COMMITTED
+
+    async def mark_handled(self, update_id: int) -> None:
+        self._mark(update_id, 1)
+
+    def _mark(self, update_id: int, done: int) -> None:
+        cur = self.db.execute("INSERT INTO handled_updates(update_id, done) VALUES(?,?) ON CONFLICT(update_id) "
+                              "DO UPDATE SET done=MAX(done, excluded.done)", (update_id, done))
         if cur.rowcount and update_id % 1000 == 0:
-            self.db.execute("DELETE FROM seen_updates WHERE update_id < ?", (update_id - 100_000,))
-        return cur.rowcount == 1
+            self.db.execute("DELETE FROM handled_updates WHERE update_id < ?", (update_id - HANDLED_KEEP,))
 
     # -- users ----------------------------------------------------------------------------------
-    def user(self, user_id: str) -> User | None:
+    async def user(self, user_id: str) -> User | None:
+        return self._user(user_id)
+
+    def _user(self, user_id: str) -> User | None:
         row = self.db.execute("SELECT user_id, lang, lang_fixed, active, source FROM users WHERE user_id=?",
                               (user_id,)).fetchone()
         return User(row[0], row[1], bool(row[2]), bool(row[3]), row[4]) if row else None
 
-    def touch_user(self, user_id: str, lang: str | None = None, source: str | None = None) -> User:
-        """Create the user if new (recording language and source), mark them active and seen now."""
+    async def touch_user(self, user_id: str, lang: str | None = None, source: str | None = None) -> User:
+        self._touch(user_id, lang, source)
+        return self._user(user_id)
+
+    def _touch(self, user_id: str, lang: str | None = None, source: str | None = None) -> None:
         now = time.time()
         self.db.execute(
             "INSERT INTO users(user_id, lang, source, first_seen, last_seen) VALUES(?,?,?,?,?) "
@@ -88,22 +100,21 @@ class Store:
             "lang=CASE WHEN users.lang_fixed THEN users.lang ELSE COALESCE(excluded.lang, users.lang) END, "
             "source=COALESCE(users.source, excluded.source)",
             (user_id, lang, source, now, now))
-        return self.user(user_id)
 
-    def set_lang(self, user_id: str, lang: str) -> None:
-        self.touch_user(user_id)
+    async def set_lang(self, user_id: str, lang: str) -> None:
+        self._touch(user_id)
         self.db.execute("UPDATE users SET lang=?, lang_fixed=1 WHERE user_id=?", (lang, user_id))
 
-    def set_active(self, user_id: str, active: bool) -> None:
+    async def set_active(self, user_id: str, active: bool) -> None:
         self.db.execute("UPDATE users SET active=? WHERE user_id=?", (int(active), user_id))
 
-    def set_group(self, chat_id: str, title: str, active: bool) -> None:
+    async def set_group(self, chat_id: str, title: str, active: bool) -> None:
         self.db.execute("INSERT INTO groups(chat_id, title, active, updated) VALUES(?,?,?,?) "
                         "ON CONFLICT(chat_id) DO UPDATE SET title=excluded.title, active=excluded.active, "
                         "updated=excluded.updated", (chat_id, title[:200], int(active), time.time()))
 
-    # -- sessions -------------------------------------------------------------------------------
-    def load_session(self, key: str) -> dict | None:
+    # -- sessions and turns ----------------------------------------------------------------------
+    async def load_session(self, key: str) -> dict | None:
         row = self.db.execute("SELECT data FROM sessions WHERE key=?", (key,)).fetchone()
         if not row:
             return None
@@ -112,32 +123,54 @@ class Store:
         except ValueError:
             return None
 
-    def save_session(self, key: str, data: dict) -> None:
+    async def save_session(self, key: str, data: dict) -> None:
+        self._save_session(key, data)
+
+    def _save_session(self, key: str, data: dict) -> None:
         self.db.execute("INSERT INTO sessions(key, data, updated) VALUES(?,?,?) "
                         "ON CONFLICT(key) DO UPDATE SET data=excluded.data, updated=excluded.updated",
-                        (key, json.dumps(data, separators=(",", ":"), ensure_ascii=False), time.time()))
+                        (key, _json(data), time.time()))
 
-    # -- results --------------------------------------------------------------------------------
-    def save_result(self, user_id: str, mode: str, borderline: bool, answers: dict[str, str]) -> None:
-        self.db.execute("INSERT INTO results(user_id, mode, borderline, answers, created) VALUES(?,?,?,?,?) "
-                        "ON CONFLICT(user_id) DO UPDATE SET mode=excluded.mode, borderline=excluded.borderline, "
-                        "answers=excluded.answers, created=excluded.created",
-                        (user_id, mode, int(borderline), json.dumps(answers, separators=(",", ":")), time.time()))
+    async def commit_turn(self, turn: Turn) -> None:
+        now = time.time()
+        self.db.execute("SAVEPOINT turn")      # a transaction of its own, or nested in the caller's
+        try:
+            for e in turn.events:
+                self.db.execute("INSERT INTO events(ts, user_id, kind, detail) VALUES(?,?,?,?)",
+                                (now, e.user_id, e.kind, e.detail))
+            for u in turn.unanswered:
+                self.db.execute("INSERT INTO unanswered(ts, user_id, lang, text, nearest) VALUES(?,?,?,?,?)",
+                                (now, u.user_id, u.lang, u.text[:1000], u.nearest))
+            if turn.result is not None:
+                user_id, mode, borderline, answers = turn.result
+                self.db.execute(
+                    "INSERT INTO results(user_id, mode, borderline, answers, created) VALUES(?,?,?,?,?) "
+                    "ON CONFLICT(user_id) DO UPDATE SET mode=excluded.mode, borderline=excluded.borderline, "
+                    "answers=excluded.answers, created=excluded.created",
+                    (user_id, mode, int(borderline), _json(answers), now))
+            self._save_session(turn.key, turn.session)
+            if turn.update_id is not None:
+                self._mark(turn.update_id, 0)
+        except BaseException:
+            self.db.execute("ROLLBACK TO turn")
+            self.db.execute("RELEASE turn")
+            raise
+        self.db.execute("RELEASE turn")
 
-    def last_result(self, user_id: str) -> dict[str, str] | None:
+    async def last_result(self, user_id: str) -> dict[str, str] | None:
         row = self.db.execute("SELECT answers FROM results WHERE user_id=?", (user_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
     # -- events and statistics -------------------------------------------------------------------
-    def record(self, kind: str, user_id: str | None = None, detail: str | None = None) -> None:
+    async def record(self, kind: str, user_id: str | None = None, detail: str | None = None) -> None:
         self.db.execute("INSERT INTO events(ts, user_id, kind, detail) VALUES(?,?,?,?)",
                         (time.time(), user_id, kind, detail))
 
-    def record_unanswered(self, text: str, lang: str, nearest: str | None, user_id: str | None = None) -> None:
+    async def record_unanswered(self, text: str, lang: str, nearest: str | None, user_id: str | None = None) -> None:
         self.db.execute("INSERT INTO unanswered(ts, user_id, lang, text, nearest) VALUES(?,?,?,?,?)",
                         (time.time(), user_id, lang, text[:1000], nearest))
 
-    def stats(self, latest: int = 10) -> dict[str, Any]:
+    async def stats(self, latest: int = 10) -> dict[str, Any]:
         q = self.db.execute
         count = lambda sql, *a: q(sql, a).fetchone()[0]  # noqa: E731
         return {
@@ -159,14 +192,6 @@ class Store:
             "groups": count("SELECT COUNT(*) FROM groups WHERE active=1"),
         }
 
-    def export_rows(self, table: str) -> tuple[list[str], list[tuple]]:
-        """Column names and rows of one exportable table."""
-        queries = {
-            "users": "SELECT user_id, lang, active, source, first_seen, last_seen FROM users ORDER BY first_seen",
-            "results": "SELECT user_id, mode, borderline, answers, created FROM results ORDER BY created",
-            "events": "SELECT ts, user_id, kind, detail FROM events ORDER BY id",
-            "unanswered": "SELECT ts, user_id, lang, text, nearest FROM unanswered ORDER BY id",
-            "groups": "SELECT chat_id, title, active, updated FROM groups ORDER BY updated",
-        }
-        cur = self.db.execute(queries[table])
+    async def export_rows(self, table: str) -> tuple[list[str], list[tuple]]:
+        cur = self.db.execute(_EXPORT_QUERIES[table])
         return [d[0] for d in cur.description], cur.fetchall()

@@ -1,0 +1,113 @@
+"""The store interface every backend implements, and the records it exchanges."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+COMMITTED, HANDLED = "committed", "handled"
+EXPORT_TABLES = ("users", "results", "events", "unanswered", "groups")
+
+
+@dataclass
+class User:
+    user_id: str
+    lang: str | None
+    lang_fixed: bool
+    active: bool
+    source: str | None
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    user_id: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    text: str
+    lang: str
+    nearest: str | None
+    user_id: str | None = None
+
+
+@dataclass
+class Turn:
+    """Everything one user action changed, written in one transaction before the reply is sent.
+
+    `update_id`, when given, is marked *committed* in the same transaction: an update redelivered after
+    a crash is then either applied from scratch (the crash came before the commit) or not applied again
+    (after it; the bot shows the user where they are instead, in case the reply was lost).
+    """
+
+    key: str
+    session: dict
+    events: list[Event] = field(default_factory=list)
+    unanswered: list[Unanswered] = field(default_factory=list)
+    result: tuple[str, str, bool, dict[str, str]] | None = None   # user_id, mode, borderline, answers
+    update_id: int | None = None
+
+
+class Store(ABC):
+    """What the bot persists. Every write is committed when the coroutine returns."""
+
+    # -- updates ------------------------------------------------------------------------------
+    @abstractmethod
+    async def update_state(self, update_id: int) -> str | None:
+        """None for an update never handled; COMMITTED when its turn was committed but its handling may not
+        have finished (a crash in between); HANDLED when it was handled completely."""
+
+    @abstractmethod
+    async def mark_handled(self, update_id: int) -> None:
+        """Remember that this update has been handled completely (idempotent)."""
+
+    # -- users --------------------------------------------------------------------------------
+    @abstractmethod
+    async def user(self, user_id: str) -> User | None: ...
+
+    @abstractmethod
+    async def touch_user(self, user_id: str, lang: str | None = None, source: str | None = None) -> User:
+        """Create the user if new (recording language and source), mark them active and seen now."""
+
+    @abstractmethod
+    async def set_lang(self, user_id: str, lang: str) -> None: ...
+
+    @abstractmethod
+    async def set_active(self, user_id: str, active: bool) -> None: ...
+
+    @abstractmethod
+    async def set_group(self, chat_id: str, title: str, active: bool) -> None: ...
+
+    # -- sessions and turns -------------------------------------------------------------------
+    @abstractmethod
+    async def load_session(self, key: str) -> dict | None: ...
+
+    @abstractmethod
+    async def save_session(self, key: str, data: dict) -> None: ...
+
+    @abstractmethod
+    async def commit_turn(self, turn: Turn) -> None:
+        """Session, events, unanswered questions, result and handled mark of one action, atomically."""
+
+    @abstractmethod
+    async def last_result(self, user_id: str) -> dict[str, str] | None: ...
+
+    # -- events and statistics ----------------------------------------------------------------
+    @abstractmethod
+    async def record(self, kind: str, user_id: str | None = None, detail: str | None = None) -> None: ...
+
+    @abstractmethod
+    async def record_unanswered(self, text: str, lang: str, nearest: str | None,
+                                user_id: str | None = None) -> None: ...
+
+    @abstractmethod
+    async def stats(self, latest: int = 10) -> dict[str, Any]: ...
+
+    @abstractmethod
+    async def export_rows(self, table: str) -> tuple[list[str], list[tuple]]:
+        """Column names and rows of one of EXPORT_TABLES."""
+
+    @abstractmethod
+    async def close(self) -> None: ...

@@ -1,0 +1,139 @@
+"""Updates from different chats run concurrently; one chat's updates run strictly in order.
+
+Each update is chained behind the previous update of the same chat (its *key*: the chat, or the user
+for inline queries and presses on inline messages), so a chat that waits (for its flood budget, a slow
+send) only delays itself. The dispatcher also knows which updates are still in flight, which gives the
+polling loop its *watermark*: the offset it may confirm to Telegram is the oldest update still in
+flight, so an update is confirmed only when it and every update before it have been handled.
+
+Two safety nets for callback queries, which Telegram expects to be answered within seconds:
+`CallbackAnswers` lets only the first answer of a query through (later ones are dropped as done), and
+the dispatcher answers a query itself, with a short "busy" note, when its handler has not answered it
+within `late_answer` seconds (its chat may be queued behind a slow update).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from typing import Awaitable, Callable, Hashable
+
+from telegram import Update
+
+log = logging.getLogger(__name__)
+Handle = Callable[[Update], Awaitable[None]]
+LateAnswer = Callable[[Update], Awaitable[None]]
+
+
+def chat_key(update: Update) -> Hashable:
+    """What orders an update: its chat; else its user (inline mode); else nothing (its own key)."""
+    chat = update.effective_chat
+    if chat is not None:
+        return chat.id
+    user = update.effective_user
+    if user is not None:
+        return ("user", user.id)
+    return ("update", update.update_id)
+
+
+class CallbackAnswers:
+    """Remembers which callback queries were answered, so each is answered exactly once."""
+
+    def __init__(self, size: int = 10_000):
+        self.size = size
+        self._answered: OrderedDict[str, float] = OrderedDict()
+
+    def claim(self, query_id: str) -> bool:
+        """True for the first caller that may answer `query_id`; False when it was answered already."""
+        if query_id in self._answered:
+            return False
+        self._answered[query_id] = time.monotonic()
+        while len(self._answered) > self.size:
+            self._answered.popitem(last=False)
+        return True
+
+    def release(self, query_id: str) -> None:
+        """The answer failed to go out: let a later attempt try again."""
+        self._answered.pop(query_id, None)
+
+    def answered(self, query_id: str) -> bool:
+        return query_id in self._answered
+
+
+class ChatDispatcher:
+    """Per-chat ordering, cross-chat concurrency, and the set of updates in flight."""
+
+    def __init__(self, handle: Handle, late_answer: LateAnswer | None = None, late_after: float = 1.5):
+        self.handle = handle
+        self.late_answer, self.late_after = late_answer, late_after
+        self.in_flight: dict[int, asyncio.Task] = {}
+        self._tails: dict[Hashable, asyncio.Task] = {}
+        self._progress = asyncio.Event()
+
+    def submit(self, update: Update) -> asyncio.Task:
+        """Schedule `update` behind its chat's earlier updates; the task ends when it has been handled.
+
+        An update already in flight (a webhook redelivery) is not scheduled twice: its task is returned.
+        """
+        running = self.in_flight.get(update.update_id)
+        if running is not None:
+            return running
+        key = chat_key(update)
+        task = asyncio.create_task(self._run(self._tails.get(key), update, key))
+        self._tails[key] = task
+        self.in_flight[update.update_id] = task
+        return task
+
+    async def _run(self, before: asyncio.Task | None, update: Update, key: Hashable) -> None:
+        timer = self._late_timer(update)
+        try:
+            if before is not None:
+                await asyncio.wait([before])       # in order within the chat, whatever became of it
+            await self.handle(update)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - process_update reports handler errors itself; never stop the chain
+            log.exception("update %s failed outside its handlers", update.update_id)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self.in_flight.pop(update.update_id, None)
+            if self._tails.get(key) is asyncio.current_task():
+                del self._tails[key]
+            self._progress.set()
+
+    def _late_timer(self, update: Update) -> asyncio.TimerHandle | None:
+        if self.late_answer is None or update.callback_query is None:
+            return None
+        loop = asyncio.get_running_loop()
+        return loop.call_later(self.late_after, lambda: asyncio.ensure_future(self._answer_late(update)))
+
+    async def _answer_late(self, update: Update) -> None:
+        try:
+            await self.late_answer(update)
+        except Exception as exc:  # noqa: BLE001 - best effort: the handler still answers if it can
+            log.warning("could not answer callback query of update %s early: %s", update.update_id, exc)
+
+    def oldest(self) -> int | None:
+        """The oldest update id still in flight, or None when all are done."""
+        return min(self.in_flight) if self.in_flight else None
+
+    async def progressed(self, timeout: float) -> bool:
+        """Wait until some update finishes (True) or `timeout` passes (False)."""
+        self._progress.clear()
+        try:
+            await asyncio.wait_for(self._progress.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def join(self, timeout: float | None = None) -> bool:
+        """Wait for every update in flight; False when `timeout` passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.in_flight:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            await asyncio.wait(list(self.in_flight.values()), timeout=left)
+        return True
