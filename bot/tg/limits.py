@@ -23,17 +23,26 @@ log = logging.getLogger(__name__)
 
 
 class Window:
-    """At most `limit` acquisitions in any `period` seconds, first come first served."""
+    """At most `limit` calls reach Telegram in any `period` seconds, first come first served.
+
+    A call holds its slot from the moment it starts until `period` after it has finished: it reached
+    Telegram somewhere in between, and with many chats running concurrently the time between taking a
+    slot and the request arriving can be long enough that counting start times alone lets a window
+    overflow (seen as 429s in the 300-user burst).
+    """
 
     def __init__(self, limit: int, period: float):
         self.limit, self.period = limit, period
-        self.times: deque[float] = deque()
-        self.lock = asyncio.Lock()
+        self.finished: deque[float] = deque()    # finish times of calls within the last period
+        self.running = 0
         self.waiting = 0
+        self.lock = asyncio.Lock()
+        self._released = asyncio.Event()
 
-    def _expire(self, now: float) -> None:
-        while self.times and now - self.times[0] >= self.period:
-            self.times.popleft()
+    def _used(self, now: float) -> int:
+        while self.finished and now - self.finished[0] >= self.period:
+            self.finished.popleft()
+        return len(self.finished) + self.running
 
     async def acquire(self) -> None:
         self.waiting += 1
@@ -41,29 +50,35 @@ class Window:
             async with self.lock:
                 while True:
                     now = time.monotonic()
-                    self._expire(now)
-                    if len(self.times) < self.limit:
-                        self.times.append(now)
+                    if self._used(now) < self.limit:
+                        self.running += 1
                         return
-                    await asyncio.sleep(self.period - (now - self.times[0]))
+                    self._released.clear()
+                    if self.finished:                 # the oldest finished call leaves the window
+                        await asyncio.sleep(self.period - (now - self.finished[0]))
+                    else:                             # every slot is a call still running
+                        await self._released.wait()
         finally:
             self.waiting -= 1
 
+    def release(self) -> None:
+        self.running -= 1
+        self.finished.append(time.monotonic())
+        self._released.set()
+
     def delay(self) -> float:
-        """Roughly how long a new acquisition would wait now, counting those already waiting."""
+        """Roughly how long a new call would wait now, counting those already waiting."""
         now = time.monotonic()
-        self._expire(now)
-        over = len(self.times) + self.waiting - self.limit      # slots that must free up first, minus one
+        over = self._used(now) + self.waiting - self.limit      # calls that must leave first, minus one
         if over < 0:
             return 0.0
         rounds, index = divmod(over, self.limit)
-        if index >= len(self.times):                             # those waiting fill the next window too
+        if index >= len(self.finished):                          # running or waiting calls fill it
             return (rounds + 1) * self.period
-        return rounds * self.period + max(0.0, self.times[index] + self.period - now)
+        return rounds * self.period + max(0.0, self.finished[index] + self.period - now)
 
     def idle(self) -> bool:
-        self._expire(time.monotonic())
-        return not self.times and not self.lock.locked()
+        return not self._used(time.monotonic()) and not self.waiting
 
 
 def _seconds(exc: RetryAfter) -> float:
@@ -116,30 +131,39 @@ class TelegramLimits(BaseRateLimiter):
         chat_id = data.get("chat_id")
         while True:
             await self._open.wait()
+            windows: list[Window] = []
             if chat_id is not None:
                 pause = self._paused.get(chat_id, 0.0) - time.monotonic()
                 if pause > 0:
                     await asyncio.sleep(pause)
                 if self.is_group(chat_id):
-                    await self._group(chat_id).acquire()
-                await self.overall.acquire()
+                    windows.append(self._group(chat_id))
+                windows.append(self.overall)
+            held: list[Window] = []
             try:
+                for window in windows:
+                    await window.acquire()
+                    held.append(window)
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
-                if retries <= 0:
-                    raise
-                retries -= 1
-                wait = _seconds(exc) + 0.1
-                if chat_id is not None:
-                    log.info("flood limit hit on %s for chat %s; that chat waits %.1f s", endpoint, chat_id, wait)
-                    self._paused[chat_id] = max(self._paused.get(chat_id, 0.0), time.monotonic() + wait)
-                    if len(self._paused) > 512:
-                        now = time.monotonic()
-                        self._paused = {k: t for k, t in self._paused.items() if t > now}
-                    continue
-                log.info("flood limit hit on %s; every send waits %.1f s", endpoint, wait)
-                self._open.clear()
-                try:
-                    await asyncio.sleep(wait)
-                finally:
-                    self._open.set()
+                flood = exc
+            finally:
+                for window in held:
+                    window.release()
+            if retries <= 0:
+                raise flood
+            retries -= 1
+            wait = _seconds(flood) + 0.1
+            if chat_id is not None:
+                log.info("flood limit hit on %s for chat %s; that chat waits %.1f s", endpoint, chat_id, wait)
+                self._paused[chat_id] = max(self._paused.get(chat_id, 0.0), time.monotonic() + wait)
+                if len(self._paused) > 512:
+                    now = time.monotonic()
+                    self._paused = {k: t for k, t in self._paused.items() if t > now}
+                continue
+            log.info("flood limit hit on %s; every send waits %.1f s", endpoint, wait)
+            self._open.clear()
+            try:
+                await asyncio.sleep(wait)
+            finally:
+                self._open.set()

@@ -7,7 +7,7 @@ is the *watermark*: the oldest update still in flight, or the next one when noth
 Telegram deliver every unconfirmed update again; the store skips those already handled.
 
 While an update is in flight, getUpdates returns it (and every newer one we already have) at once
-instead of waiting, so the loop asks again only when something finished or after a short pause,
+instead of waiting, so the loop then asks again when an update finishes or 50 ms have passed,
 fetches raw JSON and parses only updates it has not seen yet.
 """
 from __future__ import annotations
@@ -23,8 +23,8 @@ from bot.tg.dispatch import ChatDispatcher
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0
-BUSY_PAUSE = 0.05       # at most ~20 getUpdates a second while updates are in flight
-BUSY_WAIT = 0.25        # ...and at least one every this often, for other chats' new updates
+BUSY_GAP = 0.005        # while updates are in flight: at most one getUpdates every 5 ms...
+BUSY_WAIT = 0.05        # ...when one finishes, and at least one every 50 ms, for other chats' new updates
 DRAIN_TIMEOUT = 8.0     # on stop: how long to let updates in flight finish
 
 
@@ -74,7 +74,7 @@ async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_upda
             known = {i for i in known if i >= low}
         if not fresh and dispatcher.oldest() is not None:
             await dispatcher.progressed(BUSY_WAIT)   # nothing new: wait for an update to finish...
-            await _sleep(stop, BUSY_PAUSE)            # ...without hammering getUpdates
+            await _sleep(stop, BUSY_GAP)              # ...without hammering getUpdates
     if not await dispatcher.join(DRAIN_TIMEOUT):
         log.warning("stopping with %d update(s) still in flight; Telegram will deliver them again",
                     len(dispatcher.in_flight))
