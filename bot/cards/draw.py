@@ -133,14 +133,18 @@ def _footer(c: Canvas, app: str, footer: Footer) -> None:
                   "link": c.width(footer.link, size, True)}
         if sum(widths.values()) + gap <= room:
             break
+    # the link is never cut (it is what people type); the @username gets what is left
+    link = c.ellipsize(footer.link, size, room, True)
+    link_w = min(widths["link"], room)
     x = M
     if show_app:
         c.text((x, mid), app, size, MUTED, bold=True, anchor="lm")
         x += widths["app"]
-    c.text((x, mid), c.ellipsize(footer.handle, size, room / 2 - gap, True), size, INK, bold=True, anchor="lm")
-    c.text((W - M, mid), c.ellipsize(footer.link, size, room / 2, True), size, SIDE["full"], bold=True, anchor="rm")
+    handle_room = max(0.0, room - gap - link_w - widths["cta"] - widths["app"])
+    c.text((x, mid), c.ellipsize(footer.handle, size, handle_room, True), size, INK, bold=True, anchor="lm")
+    c.text((W - M, mid), link, size, SIDE["full"], bold=True, anchor="rm")
     if show_cta:
-        c.text((W - M - widths["link"], mid), footer.cta + " ", size, MUTED, anchor="rm")
+        c.text((W - M - link_w, mid), footer.cta + " ", size, MUTED, anchor="rm")
 
 
 def _arrow(c: Canvas, x: float, y: float, direction: int, color: Color, size: float = 7) -> None:
@@ -207,13 +211,15 @@ def _bars(c: Canvas, card: ResultCard) -> None:
     top = axis_y + 18
     row = min(58.0, (BODY_BOTTOM - top) / len(card.bars))
     c.draw.line((centre, top, centre, top + row * len(card.bars)), fill=SIDE["neutral"], width=2)
-    title_w = max(c.width(b.title, 17, True) for b in card.bars)
+    title_size = 18 if card.lang == "zh" else 17
+    title_w = max(c.width(b.title, title_size, True) for b in card.bars)
     answer_x = M + min(title_w, 180) + 14
     answer_room = left - 16 - answer_x
+    # one size for every answer of the card: the largest at which they all fit (the longest is cut below 18 px)
+    answer_size = min(c.fit_size(b.answer, (24, 23, 22, 21, 20, 19, 18), answer_room) for b in card.bars)
     for i, bar in enumerate(card.bars):
         mid = top + i * row + row / 2
-        c.text((M, mid), c.ellipsize(bar.title, 17, 180, True), 17, MUTED, bold=True, anchor="lm")
-        answer_size = c.fit_size(bar.answer, (21, 20, 19, 18), answer_room)
+        c.text((M, mid), c.ellipsize(bar.title, title_size, 180, True), title_size, MUTED, bold=True, anchor="lm")
         c.text((answer_x, mid), c.ellipsize(bar.answer, answer_size, answer_room), answer_size, INK, anchor="lm")
         c.pill((left, mid - 9, right, mid + 9), LINE)
         if bar.side == "neutral":
