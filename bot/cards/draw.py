@@ -29,7 +29,35 @@ ELLIPSIS = "…"
 # A line may not start with these (Chinese and English closing punctuation): they stay on the line before.
 _NO_LINE_START = set("，。、；：！？）」』”’》〉,.;:!?)%")
 _TOKEN = re.compile(r"[^\s\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]+\s*|\s+|.")
-PNG_COLORS = 128
+# Text and shapes are anti-aliased between a known foreground and background; the PNG palette holds
+# every card colour plus the blends of the pairs that meet. Mapping to a fixed palette takes ~1 ms where
+# an adaptive quantiser takes ~8 ms, and keeps the brand colours exact.
+_PAIRS: tuple[tuple[Color, Color], ...] = (
+    *((fg, BG) for fg in (INK, MUTED, SIDE["full"], SIDE["semi"], SIDE["neutral"], LINE, TINT["full"], TINT["semi"])),
+    *((fg, LINE) for fg in (INK, MUTED, SIDE["full"], SIDE["semi"], SIDE["neutral"])),
+    *((fg, SIDE[mode]) for mode in ("full", "semi") for fg in (WHITE, ON_BAND[mode])),
+    *((fg, SLATE) for fg in (WHITE, ON_BAND["neutral"], ON_BAND["full"], ON_BAND["semi"])),
+    *((fg, TINT[mode]) for mode in ("full", "semi") for fg in (INK, SIDE[mode])),
+    *((WHITE, ON_BAND[mode]) for mode in ("full", "semi", "neutral")),
+)
+_BLEND_STEPS = 7
+
+
+def _palette() -> Image.Image:
+    colours: list[Color] = []
+    for fg, bg in _PAIRS:
+        for step in range(_BLEND_STEPS + 2):            # both ends and the blends between them
+            t = step / (_BLEND_STEPS + 1)
+            colour = tuple(round(f * t + b * (1 - t)) for f, b in zip(fg, bg))
+            if colour not in colours:
+                colours.append(colour)                  # type: ignore[arg-type]
+    assert len(colours) <= 256, len(colours)
+    image = Image.new("P", (1, 1))
+    image.putpalette([v for c in colours for v in c] + [0, 0, 0] * (256 - len(colours)))
+    return image
+
+
+PALETTE = _palette()
 
 
 class Canvas:
@@ -106,9 +134,9 @@ class Canvas:
         self.draw.rounded_rectangle(box, radius=radius, fill=fill)
 
     def png(self) -> bytes:
-        """The image as a palette PNG: cards are flat colours and anti-aliased text, 128 colours keep it sharp."""
+        """The image as a palette PNG (see PALETTE): a third of the bytes of an RGB one, as sharp."""
         out = io.BytesIO()
-        small = self.image.quantize(colors=PNG_COLORS, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        small = self.image.quantize(palette=PALETTE, dither=Image.Dither.NONE)
         small.save(out, format="PNG", compress_level=3)   # 6+ is slower for ~10% fewer bytes
         return out.getvalue()
 
