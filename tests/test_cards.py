@@ -269,7 +269,7 @@ _HANGING = "，。、；：！？）」』”’》〉,.;:!?)%"
 @given(text=st.text(alphabet=st.sampled_from(list("全托管半托管推荐模式，。；：abc Def-ghij,; ")),
                     min_size=0, max_size=160),
        width=st.integers(min_value=30, max_value=500), lang=st.sampled_from(LANGS))
-def test_wrapped_lines_fit_their_width(services, text, width, lang):
+def test_wrapped_lines_fit_their_width(text, width, lang):
     fonts = find_fonts("")
     if not fonts.supports(lang):
         lang = "en"

@@ -10,7 +10,7 @@ import re
 
 from PIL import Image, ImageDraw
 
-from bot.cards.content import Bar, CompareCard, Footer, ResultCard
+from bot.cards.content import CompareCard, Footer, ModePanel, ResultCard
 from bot.cards.fonts import FontSet
 
 W, H = 1280, 720
@@ -147,13 +147,14 @@ FOOTER = 68
 def _footer(c: Canvas, app: str, footer: Footer) -> None:
     """The bottom band: the bot's name and @username on the left, the call to action and quiz link on the right.
 
-    At the largest size that fits; the name, then the call to action, give way first to a long username.
+    At the largest size that fits: the bot's name gives way first, then the text size (down to 18 px),
+    then the call to action; the @username and the link always stay.
     """
     top = H - FOOTER
     c.draw.rectangle((0, top, W, H), fill=LINE)
     mid, room, gap = top + FOOTER / 2, W - 2 * M, 28
-    plans = [(show_app, show_cta, size) for sizes in ((24, 22), (20, 18, 16))
-             for show_app, show_cta in ((True, True), (False, True), (False, False)) for size in sizes]
+    plans = ([(True, True, size) for size in (24, 22)] + [(False, True, size) for size in (24, 22, 20, 18)]
+             + [(False, False, size) for size in (24, 22, 20, 18, 16)])
     for show_app, show_cta, size in plans:
         widths = {"app": c.width(app + "  ", size, True) if show_app else 0.0,
                   "handle": c.width(footer.handle, size, True),
@@ -297,7 +298,9 @@ def draw_result(fonts: FontSet, card: ResultCard) -> bytes:
 COMPARE_HEADER = 132
 
 
-def _panel_lines(c: Canvas, panel, lead_size: int, size: int, width: float) -> tuple[list[str], list[list[str]]]:
+def _panel_lines(c: Canvas, panel: ModePanel, lead_size: int, size: int,
+                 width: float) -> tuple[list[str], list[list[str]]]:
+    """The panel's lead and its points, wrapped to the panel (each point indented past its bullet)."""
     return (c.wrap(panel.lead, lead_size, width, bold=True),
             [c.wrap(point, size, width - 24) for point in panel.points])
 
@@ -311,6 +314,7 @@ def draw_compare(fonts: FontSet, card: CompareCard) -> bytes:
     gap, top, bottom = 28, COMPARE_HEADER + 28, H - FOOTER - 24
     width = (W - 2 * M - gap) / 2
     inner_w = width - 56
+    text_top = top + 32 + 40 + 24                   # below the mode's name (at most 40 px)
     # one text size for both panels: the largest at which both fit
     for lead_size, size in ((38, 34), (36, 32), (34, 30), (32, 28), (30, 26), (28, 25), (26, 24), (24, 22), (22, 20)):
         lead_step, step = round(lead_size * 1.3), round(size * 1.32)
@@ -318,7 +322,7 @@ def draw_compare(fonts: FontSet, card: CompareCard) -> bytes:
         for panel in card.panels:
             lead, points = _panel_lines(c, panel, lead_size, size, inner_w)
             heights.append(len(lead) * lead_step + 12 + sum(len(p) * step + 12 for p in points))
-        if max(heights) <= bottom - top - 32 - 40 - 24 - 24:
+        if max(heights) <= bottom - 20 - text_top:
             break
     for i, panel in enumerate(card.panels):
         left = M + i * (width + gap)

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 #: Bump when the drawing changes, so cached file_ids of older pictures are not reused.
 LAYOUT_VERSION = 1
 _told: set[str] = set()      # languages whose missing font was logged (once per process)
+# One drawing at a time in the process: makers share FontSets (find_fonts is cached), and a FreeType
+# face must not be used by two threads at once. A draw takes ~20 ms; cached cards do not wait on it long.
+_DRAWING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,6 @@ class CardMaker:
         self.kb, self.flow, self.fonts = kb, flow, fonts
         self.max_size = max(1, cache_size)
         self._cache: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()     # one drawing at a time: FreeType faces are shared
         self._hits = self._misses = 0
         self._font_ids = fonts.describe()
         for lang in fonts.choices:
@@ -114,7 +116,7 @@ class CardMaker:
 
     def _cached(self, card: ResultCard | CompareCard, render) -> bytes:
         key = self._key(card)
-        with self._lock:
+        with _DRAWING:
             png = self._cache.get(key)
             if png is not None:
                 self._hits += 1
@@ -127,7 +129,7 @@ class CardMaker:
             return png
 
     def clear_cache(self) -> None:
-        with self._lock:
+        with _DRAWING:
             self._cache.clear()
             self._hits = self._misses = 0
 
