@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check eval bench diagram console clean
+.PHONY: run test check eval bench diagram console cards clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: $(STAMP)  ## benchmarks (figures, not pass/fail)
 
 diagram: $(STAMP)
 	$(PY) -m bot diagram
+
+cards: $(STAMP)  ## sample picture cards in both languages, to look at: cards/*.png
+	$(PY) -m bot.cards cards
 
 clean:
 	rm -rf $(VENV) .pytest_cache

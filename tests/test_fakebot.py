@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 
 import aiohttp
@@ -620,3 +621,200 @@ async def test_standalone_process_control_api():
             assert (await remote.rejections())[0]["description"].startswith("Bad Request: can't parse entities")
     finally:
         assert proc.stop() == 0
+
+
+# --- photos: uploads, file_id reuse, edits, inline cached photos, flood budget ------------------
+
+
+def _image(width: int = 1280, height: int = 720, fmt: str = "PNG", color: str = "#2563eb",
+           mode: str = "RGB") -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new(mode, (width, height), color if mode == "RGB" else 1).save(out, format=fmt)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b"", "file must be non-empty"),
+        (b"plain text, not an image", "IMAGE_PROCESS_FAILED"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "IMAGE_PROCESS_FAILED"),
+        ("truncated", "IMAGE_PROCESS_FAILED"),
+        ("tiff", "IMAGE_PROCESS_FAILED"),
+        ((9000, 1001), "PHOTO_INVALID_DIMENSIONS"),        # width + height over 10,000
+        ((2100, 100), "PHOTO_INVALID_DIMENSIONS"),         # aspect ratio over 20
+        ((100, 2100), "PHOTO_INVALID_DIMENSIONS"),
+        ("huge", "PHOTO_SAVE_FILE_INVALID"),               # over 10 MB
+    ],
+)
+async def test_photo_rules(data, error):
+    if data == "truncated":
+        data = _image()[:300]
+    elif data == "tiff":
+        data = _image(64, 64, "TIFF")
+    elif data == "huge":
+        data = _image(64, 64) + b"\0" * (10 * 1024 * 1024)
+    elif isinstance(data, tuple):
+        data = _image(*data)
+    with pytest.raises(ApiError) as info:
+        V.check_photo(data)
+    assert info.value.code == 400 and info.value.description == f"Bad Request: {error}"
+
+
+async def test_photo_rules_accept_the_limits():
+    assert V.check_photo(_image(9000, 1000, "PNG")) == (9000, 1000)   # exactly 10,000
+    assert V.check_photo(_image(2000, 100, "JPEG")) == (2000, 100)    # exactly 20:1
+    assert V.check_photo(_image(64, 48, "WEBP")) == (64, 48)
+
+
+async def test_send_photo_upload_sizes_and_file_id_reuse(fake, bot, li):
+    png = _image()
+    sent = await bot.send_photo(li.id, png, caption="<b>Card</b> &amp; more", parse_mode="HTML", reply_markup=GO)
+    assert [(p.width, p.height) for p in sent.photo] == [(90, 51), (320, 180), (800, 450), (1280, 720)]
+    assert len({p.file_id for p in sent.photo}) == len({p.file_unique_id for p in sent.photo}) == 4
+    assert sent.photo[-1].file_size == len(png) and all(p.file_size < len(png) for p in sent.photo[:-1])
+    assert sent.photo[-1].file_id.startswith("AgAC") and sent.caption == "Card & more"
+    assert sent.caption_entities[0].type == "bold" and sent.reply_markup == GO
+    call = fake.calls("sendPhoto")[-1]
+    assert call.params["photo"]["size"] == len(png) and call.status == 200
+    shown = fake.transcript(li.id)[-1]
+    assert shown.kind == "photo" and shown.caption == "Card & more" and fake.file_of(shown).data == png
+    file = await bot.get_file(sent.photo[-1].file_id)
+    assert bytes(await file.download_as_bytearray()) == png
+    group = fake.group(-100300, "Sellers")
+    again = await bot.send_photo(group.id, sent.photo[-1].file_id, caption="again")
+    assert again.photo == sent.photo                      # reused, not uploaded again
+    assert (await bot.send_photo(li.id, sent.photo[0].file_id)).photo == sent.photo
+    assert fake.calls("sendPhoto")[-1].params["photo"] == sent.photo[0].file_id
+    doc = await bot.send_document(li.id, b"%PDF-1.4", filename="a.pdf")
+    with pytest.raises(BadRequest, match="(?i)can't use file of type Document as Photo"):
+        await bot.send_photo(li.id, doc.document.file_id)
+    with pytest.raises(BadRequest, match="Wrong file identifier/http url specified"):
+        await bot.send_photo(li.id, "AgACAgIAAxkBAAnotknowntothefake")
+    assert [r.description for r in fake.rejections] == [
+        "Bad Request: can't use file of type Document as Photo",
+        "Bad Request: wrong file identifier/HTTP URL specified"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"photo": b"GIF89a but not really"}, "Image_process_failed"),
+        ({"photo": "big"}, "Photo_invalid_dimensions"),
+        ({"photo": "png", "caption": "x" * 1025}, "Message caption is too long"),
+        ({"photo": "png", "caption": "😀" * 513}, "Message caption is too long"),   # 1,026 UTF-16 units
+        ({"photo": "png", "caption": "<b>x", "parse_mode": "HTML"}, "Can't parse entities"),
+    ],
+)
+async def test_send_photo_rejections(fake, bot, li, kwargs, error):
+    photo = {"png": _image(320, 180), "big": _image(5001, 5000, mode="1")}.get(kwargs["photo"], kwargs["photo"])
+    with pytest.raises(BadRequest) as info:
+        await bot.send_photo(li.id, **{**kwargs, "photo": photo})
+    assert error.lower() in info.value.message.lower()
+    assert len(fake.rejections) == 1 and fake.transcript(li.id) == []
+
+
+async def test_caption_limit_counts_text_after_entity_parsing(fake, bot, li):
+    caption = "<b>" + "x" * 1000 + "</b><i>" + "y" * 24 + "</i>"       # 1,024 characters once parsed
+    sent = await bot.send_photo(li.id, _image(320, 180), caption=caption, parse_mode="HTML")
+    assert len(sent.caption) == 1024 and [e.type for e in sent.caption_entities] == ["bold", "italic"]
+
+
+async def test_photo_part_content_type_is_not_trusted(fake, li):
+    for content_type, data, status in (("application/octet-stream", _image(64, 64), 200),
+                                       ("image/png", b"<html>not a png</html>", 400)):
+        form = aiohttp.FormData()
+        form.add_field("chat_id", str(li.id))
+        form.add_field("photo", data, filename="card.png", content_type=content_type)
+        got, body = await raw_post(fake, "sendPhoto", data=form)
+        assert got == status, body
+    assert body["description"] == "Bad Request: IMAGE_PROCESS_FAILED"
+    status, body = await raw_post(fake, "sendPhoto", json={"chat_id": li.id})
+    assert (status, body["description"]) == (400, "Bad Request: there is no photo in the request")
+
+
+async def test_edit_photo_messages(fake, bot, li):
+    from telegram import InputMediaPhoto
+
+    sent = await bot.send_photo(li.id, _image(), caption="first", reply_markup=GO)
+    edited = await bot.edit_message_caption(li.id, sent.message_id, caption="<i>second</i>", parse_mode="HTML",
+                                            reply_markup=GO)
+    assert edited.caption == "second" and edited.photo == sent.photo
+    new = _image(800, 800, color="#ea580c")
+    replaced = await bot.edit_message_media(InputMediaPhoto(new, caption="third"), li.id, sent.message_id,
+                                            reply_markup=GO)
+    assert [(p.width, p.height) for p in replaced.photo] == [(90, 90), (320, 320), (800, 800)]
+    assert replaced.caption == "third" and replaced.photo[-1].file_unique_id != sent.photo[-1].file_unique_id
+    shown = fake.world.chats[li.id].events[-1]                 # what the user saw change
+    assert shown.via == "editMessageMedia" and fake.file_of(shown).data == new and shown.callback_datas == ["go"]
+    with pytest.raises(BadRequest, match="Message is not modified"):
+        await bot.edit_message_media(InputMediaPhoto(replaced.photo[-1].file_id, caption="third"), li.id,
+                                     sent.message_id, reply_markup=GO)
+    back = await bot.edit_message_media(InputMediaPhoto(sent.photo[-1].file_id), li.id, sent.message_id)
+    assert back.photo == sent.photo and back.caption is None and back.reply_markup is None
+    with pytest.raises(BadRequest, match="Image_process_failed"):
+        await bot.edit_message_media(InputMediaPhoto(b"not an image"), li.id, sent.message_id)
+    with pytest.raises(BadRequest, match="There is no text in the message to edit"):
+        await bot.edit_message_text("text", li.id, sent.message_id)
+    text = await bot.send_message(li.id, "just text")
+    with pytest.raises(BadRequest, match="There is no media in the message to edit"):
+        await bot.edit_message_media(InputMediaPhoto(sent.photo[-1].file_id), li.id, text.message_id)
+    with pytest.raises(BadRequest, match="There is no caption in the message to edit"):
+        await bot.edit_message_caption(li.id, text.message_id, caption="x")
+    with pytest.raises(BadRequest, match="Message caption is too long"):
+        await bot.edit_message_caption(li.id, sent.message_id, caption="x" * 1025)
+
+
+async def test_inline_cached_photo(fake, bot, li):
+    from telegram import InlineQueryResultCachedPhoto
+
+    photo = (await bot.send_photo(li.id, _image())).photo
+    doc = await bot.send_document(li.id, b"%PDF-1.4", filename="a.pdf")
+    query = await li.inline_query("")
+    for file_id, error in (("AgACAgIAAxkBAAunknown", "Wrong file identifier"),
+                           (doc.document.file_id, "(?i)can't use file of type Document as Photo")):
+        with pytest.raises(BadRequest, match=error):
+            await bot.answer_inline_query(query.id, [InlineQueryResultCachedPhoto("card", file_id)])
+    status, body = await raw_post(fake, "answerInlineQuery", json={
+        "inline_query_id": query.id, "results": [{"type": "photo", "id": "x"}]})
+    assert body["description"] == "Bad Request: can't parse inline query result: Can't find field \"photo_file_id\""
+    long_caption = InlineQueryResultCachedPhoto("card", photo[-1].file_id, caption="x" * 1025)
+    with pytest.raises(BadRequest, match="Message caption is too long"):
+        await bot.answer_inline_query(query.id, [long_caption])
+    card = InlineQueryResultCachedPhoto("card", photo[-1].file_id, caption="<b>My result</b>", parse_mode="HTML",
+                                        reply_markup=GO)
+    assert await bot.answer_inline_query(query.id, [card], is_personal=True)
+    inline_id = await li.choose_inline_result(query, "card")
+    shown = fake.inline_messages[inline_id]
+    assert shown.kind == "photo" and shown.caption == "My result"
+    assert [size["file_unique_id"] for size in shown.media["photo"]] == [p.file_unique_id for p in photo]
+    assert shown.callback_datas == ["go"]
+    assert await bot.edit_message_caption(inline_message_id=inline_id, caption="edited") is True
+    assert (await li.next_inline_reply()).caption == "edited"
+
+
+async def test_flood_budget_counts_photos_and_edits_like_messages(fake, bot, li):
+    from telegram import InputMediaPhoto
+
+    group = fake.group(-100400, "Busy group")
+    fake.flood.configure(enabled=True, group_per_minute=5)
+    text = await bot.send_message(group.id, "1")                                       # 1
+    photo = await bot.send_photo(group.id, _image(320, 180), caption="2")              # 2
+    await bot.edit_message_caption(group.id, photo.message_id, caption="3")           # 3
+    await bot.edit_message_media(InputMediaPhoto(_image(200, 100)), group.id, photo.message_id)  # 4
+    await bot.edit_message_text("5", group.id, text.message_id)                        # 5
+    for call in (bot.edit_message_reply_markup(group.id, text.message_id, reply_markup=GO),
+                 bot.send_photo(group.id, photo.photo[-1].file_id),
+                 bot.edit_message_caption(group.id, photo.message_id, caption="6")):
+        with pytest.raises(RetryAfter) as info:
+            await call
+        assert 0 < info.value.retry_after <= 60
+    assert fake.flood.sent_429 == 3
+    other = fake.group(-100401, "Quiet group")
+    assert (await bot.send_photo(other.id, photo.photo[-1].file_id)).photo == photo.photo
+    await bot.send_message(li.id, "pick", reply_markup=GO)                              # private chats
+    query = await li.press(callback_data="go", chat=li.chat)
+    assert await bot.answer_callback_query(query.id, text="free")                         # never counted
+    assert fake.rejections == []

@@ -53,7 +53,7 @@ CHAT_ID_EMPTY = "chat_id is empty"  # verified
 TEXT_EMPTY = "message text is empty"  # verified (missing or "" text)
 TEXT_BLANK = "text must be non-empty"  # verified (text empty after trimming/parsing)
 TEXT_TOO_LONG = "message is too long"  # verified
-CAPTION_TOO_LONG = "message caption is too long"
+CAPTION_TOO_LONG = "message caption is too long"  # verified
 PARSE_MODE_UNSUPPORTED = "unsupported parse_mode"  # verified
 CANT_PARSE = "can't parse entities: "  # verified prefix
 BUTTON_DATA_INVALID = "BUTTON_DATA_INVALID"  # verified
@@ -78,3 +78,13 @@ OTHER_GETUPDATES = (
     "running"
 )  # verified
 LANGUAGE_CODE_INVALID = "invalid language code specified"  # verified
+PHOTO_MISSING = "there is no photo in the request"  # verified (telegram-bot-api's sendPhoto)
+PHOTO_INVALID_DIMENSIONS = "PHOTO_INVALID_DIMENSIONS"  # verified
+IMAGE_PROCESS_FAILED = "IMAGE_PROCESS_FAILED"  # verified (bytes that are not an image)
+# Telegram's MTProto error for a photo over its size limit; the Bot API's exact text is not confirmed.
+PHOTO_TOO_BIG = "PHOTO_SAVE_FILE_INVALID"
+WRONG_FILE_ID = "wrong file identifier/HTTP URL specified"  # verified
+WRONG_FILE_TYPE = "can't use file of type {actual} as {expected}"  # verified (e.g. Document as Photo)
+NO_MEDIA_TO_EDIT = "there is no media in the message to edit"  # verified (tdlib's text)
+NO_CAPTION_TO_EDIT = "there is no caption in the message to edit"  # verified
+NO_TEXT_TO_EDIT = "there is no text in the message to edit"  # verified

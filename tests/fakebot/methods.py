@@ -82,23 +82,40 @@ async def send_message(fake: FakeTelegram, p: Params) -> Any:
                   source=p.get("text"), parse_mode=p.get("parse_mode"))
 
 
+def _photo_sizes(fake: FakeTelegram, value: UploadedFile | str | None) -> list[dict[str, Any]]:
+    """The PhotoSizes of a photo given as an upload, a known file_id (reused) or a URL."""
+    if value is None or value == "":
+        raise bad_request(E.PHOTO_MISSING)
+    if isinstance(value, UploadedFile):
+        width, height = V.check_photo(value.data)
+        return fake.world.new_photo(value.data, width, height)
+    stored = fake.world.files.get(value)
+    if stored is not None:
+        sizes = fake.world.photo_sizes(value)
+        if stored.kind != "photo" or sizes is None:
+            raise bad_request(E.WRONG_FILE_TYPE.format(actual=stored.type_name, expected="Photo"))
+        return sizes
+    if value.startswith(("http://", "https://")):
+        return fake.world.new_photo(b"", 640, 480)   # Telegram would download it; the fake cannot
+    raise bad_request(E.WRONG_FILE_ID)
+
+
 def _media_fields(fake: FakeTelegram, kind: str, value: UploadedFile | str | None) -> dict[str, Any]:
+    if kind == "photo":
+        return {"photo": _photo_sizes(fake, value)}
     if value is None or value == "":
         raise bad_request(f"there is no {kind} in the request")
     if isinstance(value, UploadedFile):
         if not value.data:
             raise bad_request("file must be non-empty")
-        stored = fake.world.new_file(value.data, value.filename, value.content_type)
+        stored = fake.world.new_file(value.data, value.filename, value.content_type, kind=kind)
     elif value in fake.world.files:
         stored = fake.world.files[value]
     elif value.startswith(("http://", "https://")):
-        stored = fake.world.new_file(b"", value.rsplit("/", 1)[-1], None)
+        stored = fake.world.new_file(b"", value.rsplit("/", 1)[-1], None, kind=kind)
     else:
-        raise bad_request("wrong file identifier/HTTP URL specified")
+        raise bad_request(E.WRONG_FILE_ID)
     base = stored.to_api()
-    if kind == "photo":
-        size = {k: base[k] for k in ("file_id", "file_unique_id", "file_size")}
-        return {"photo": [{**size, "width": 640, "height": 480}]}
     if kind in ("voice", "audio", "video", "animation"):
         base["duration"] = 1
     if kind in ("video", "animation", "sticker"):
@@ -179,7 +196,7 @@ def _finish_edit(fake: FakeTelegram, chat: Chat | None, msg: StoredMessage, via:
 async def edit_message_text(fake: FakeTelegram, p: Params) -> Any:
     chat, msg = _edit_target(fake, p)
     if msg.text is None:
-        raise bad_request("there is no text in the message to edit")
+        raise bad_request(E.NO_TEXT_TO_EDIT)
     text, entities = V.parse_text(p.get("text"), p.get("parse_mode"), p.get("entities"),
                                   markdown=fake.markdown)
     markup = V.check_reply_markup(p.get("reply_markup"), inline_only=True)
@@ -194,13 +211,36 @@ async def edit_message_text(fake: FakeTelegram, p: Params) -> Any:
 async def edit_message_caption(fake: FakeTelegram, p: Params) -> Any:
     chat, msg = _edit_target(fake, p)
     if msg.media is None:
-        raise bad_request("there is no caption in the message to edit")
+        raise bad_request(E.NO_CAPTION_TO_EDIT)
     caption, entities = V.parse_text(p.get("caption"), p.get("parse_mode"), p.get("caption_entities"),
                                      limit=V.CAPTION_LIMIT, caption=True, markdown=fake.markdown)
     markup = V.check_reply_markup(p.get("reply_markup"), inline_only=True)
     return _finish_edit(fake, chat, msg, "editMessageCaption",
                         {"caption": caption or None, "caption_entities": entities,
                          "reply_markup": markup})
+
+
+@method("editMessageMedia")
+async def edit_message_media(fake: FakeTelegram, p: Params) -> Any:
+    """Replace the photo (and caption) of a media message; the fake supports InputMediaPhoto."""
+    chat, msg = _edit_target(fake, p)
+    media = p.get("media")
+    if not isinstance(media, dict):
+        raise bad_request("can't parse input media JSON object")
+    if media.get("type") != "photo":
+        raise bad_request(f"can't parse InputMedia: fakebot: only type \"photo\" is supported, got {media.get('type')!r}")
+    if msg.media is None or msg.kind not in ("photo", "video", "animation", "document", "audio"):
+        raise bad_request(E.NO_MEDIA_TO_EDIT)
+    caption, entities = V.parse_text(media.get("caption"), media.get("parse_mode"), media.get("caption_entities"),
+                                     limit=V.CAPTION_LIMIT, caption=True, markdown=fake.markdown)
+    markup = V.check_reply_markup(p.get("reply_markup"), inline_only=True)
+    sizes = _photo_sizes(fake, p.attached(media.get("media")))
+    changes = {"kind": "photo", "media": {"photo": sizes}, "caption": caption or None,
+               "caption_entities": entities, "reply_markup": markup}
+    if _unchanged(msg, changes):
+        raise bad_request(E.NOT_MODIFIED)
+    msg.source, msg.parse_mode = media.get("caption"), media.get("parse_mode")
+    return _finish_edit(fake, chat, msg, "editMessageMedia", changes)
 
 
 @method("editMessageReplyMarkup")
@@ -242,6 +282,7 @@ async def answer_inline_query(fake: FakeTelegram, p: Params) -> Any:
     if query is None or query.answered:
         raise bad_request(E.QUERY_INVALID)
     results = V.check_inline_results(p.get("results"), fake.markdown)
+    _check_cached_photos(fake, results)
     if len(str(p.get("next_offset", "")).encode()) > 64:
         raise bad_request("NEXT_OFFSET_INVALID")
     button = p.get("button")
@@ -254,6 +295,25 @@ async def answer_inline_query(fake: FakeTelegram, p: Params) -> Any:
                     "cache_time": p.int("cache_time", 300), "is_personal": p.bool("is_personal")}
     fake.mark_replied(update_id=query.update_id)
     return True
+
+
+def _check_cached_photos(fake: FakeTelegram, results: list[dict[str, Any]]) -> None:
+    """Photo results: a photo_url, or the photo_file_id of a photo the fake knows.
+
+    Telegram resolves the file_id while answering; the texts for an unknown or non-photo file_id
+    follow sendPhoto's and are not confirmed for answerInlineQuery.
+    """
+    for result in results:
+        if result.get("type") != "photo" or result.get("photo_url"):
+            continue
+        file_id = result.get("photo_file_id")
+        if not isinstance(file_id, str) or not file_id:
+            raise bad_request("can't parse inline query result: Can't find field \"photo_file_id\"")
+        stored = fake.world.files.get(file_id)
+        if stored is None:
+            raise bad_request(E.WRONG_FILE_ID)
+        if stored.kind != "photo":
+            raise bad_request(E.WRONG_FILE_TYPE.format(actual=stored.type_name, expected="Photo"))
 
 
 @method("setMyCommands")

@@ -139,6 +139,12 @@ class Params:
             return self.files.get(value[len("attach://"):])
         return value
 
+    def attached(self, value: Any) -> UploadedFile | str | None:
+        """A file named inside a JSON field (InputMedia's ``media``): ``attach://<part>``, a file_id or a URL."""
+        if isinstance(value, str) and value.startswith("attach://"):
+            return self.files.get(value[len("attach://"):])
+        return value if isinstance(value, str) else None
+
     def recorded(self) -> dict[str, Any]:
         """JSON-safe parameters for the call log (uploads summarised)."""
         data = dict(self.values)

@@ -19,6 +19,7 @@ SEND_METHODS = frozenset(
         "sendMessage", "sendDocument", "sendPhoto", "sendVoice", "sendAudio", "sendVideo",
         "sendSticker", "sendLocation", "sendContact", "sendAnimation", "copyMessage",
         "forwardMessage", "editMessageText", "editMessageReplyMarkup", "editMessageCaption",
+        "editMessageMedia",
     }
 )
 

@@ -168,6 +168,14 @@ class Chat:
         return message_id
 
 
+# Telegram's name of a file type in "can't use file of type X as Photo", per message kind.
+FILE_TYPE_NAMES = {"document": "Document", "photo": "Photo", "voice": "VoiceNote", "audio": "Audio",
+                   "video": "Video", "animation": "Animation", "sticker": "Sticker"}
+# Photo sizes Telegram keeps of an uploaded photo: the longer side scaled to each of these (s, m, x, y, w),
+# up to the original size.
+PHOTO_SIDES = (90, 320, 800, 1280, 2560)
+
+
 @dataclass
 class StoredFile:
     """A file known to the fake (uploaded by the bot or sent by a user)."""
@@ -177,10 +185,17 @@ class StoredFile:
     data: bytes
     file_name: str | None = None
     mime_type: str | None = None
+    kind: str = "document"
 
     @property
     def file_path(self) -> str:
+        if self.kind == "photo":
+            return f"photos/{self.file_unique_id}.jpg"
         return f"documents/{self.file_unique_id}_{self.file_name or 'file'}"
+
+    @property
+    def type_name(self) -> str:
+        return FILE_TYPE_NAMES.get(self.kind, self.kind.capitalize())
 
     def to_api(self) -> dict[str, Any]:
         """``Document``-shaped fields."""
@@ -201,6 +216,7 @@ class World:
         self.users: dict[int, UserInfo] = {}
         self.chats: dict[int, Chat] = {}
         self.files: dict[str, StoredFile] = {}
+        self.photos: dict[str, list[dict[str, Any]]] = {}   # file_id of any size -> all PhotoSizes
         self._ids = itertools.count(1)
 
     def add_user(self, user: UserInfo) -> Chat:
@@ -256,12 +272,41 @@ class World:
         if chat.type == "channel" and chat.bot_status != "administrator":
             raise bad_request("need administrator rights in the channel chat")
 
-    def new_file(self, data: bytes, file_name: str | None = None, mime_type: str | None = None) -> StoredFile:
+    def new_file(self, data: bytes, file_name: str | None = None, mime_type: str | None = None,
+                 kind: str = "document") -> StoredFile:
         """Store bytes under fresh Telegram-looking file ids."""
         digest = hashlib.sha1(data + str(next(self._ids)).encode()).hexdigest()
-        stored = StoredFile(f"BQACAgI{digest[:40]}", f"AgAD{digest[:12]}", data, file_name, mime_type)
+        if kind == "photo":
+            stored = StoredFile(f"AgACAgI{digest[:40]}", f"AQAD{digest[:12]}", data, file_name, mime_type, kind)
+        else:
+            stored = StoredFile(f"BQACAgI{digest[:40]}", f"AgAD{digest[:12]}", data, file_name, mime_type, kind)
         self.files[stored.file_id] = stored
         return stored
+
+    def new_photo(self, data: bytes, width: int, height: int) -> list[dict[str, Any]]:
+        """Store a photo as Telegram does: several PhotoSizes, smallest first, each with its own file ids.
+
+        Every size keeps the original bytes (the fake does not re-encode); ``file_size`` of the smaller
+        sizes is scaled by area so that it looks like Telegram's.
+        """
+        longest = max(width, height, 1)
+        sides = [s for s in PHOTO_SIDES if s < longest] + [longest]
+        sizes = []
+        for side in sides:
+            scale = min(1.0, side / longest)
+            w, h = max(1, round(width * scale)), max(1, round(height * scale))
+            stored = self.new_file(data, None, "image/jpeg", kind="photo")
+            file_size = len(data) if side == longest else max(1, round(len(data) * scale * scale))
+            sizes.append({"file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
+                          "file_size": file_size, "width": w, "height": h})
+        for size in sizes:
+            self.photos[size["file_id"]] = sizes
+        return copy.deepcopy(sizes)
+
+    def photo_sizes(self, file_id: str) -> list[dict[str, Any]] | None:
+        """All PhotoSizes of the photo that ``file_id`` (of any of its sizes) belongs to."""
+        sizes = self.photos.get(file_id)
+        return copy.deepcopy(sizes) if sizes is not None else None
 
     def member_json(self, chat: Chat, user_id: int) -> dict[str, Any]:
         """The Bot API ``ChatMember`` for ``user_id`` in ``chat``."""

@@ -98,7 +98,7 @@ class FakeUser(_Reader):
 
     async def send_sticker(self, emoji: str = "👍", *, chat: Any = None) -> StoredMessage:
         """A regular static sticker."""
-        stored = self.fake.world.new_file(b"RIFF-sticker", "sticker.webp", "image/webp")
+        stored = self.fake.world.new_file(b"RIFF-sticker", "sticker.webp", "image/webp", kind="sticker")
         sticker = {**stored.to_api(), "width": 512, "height": 512, "is_animated": False,
                    "is_video": False, "type": "regular", "emoji": emoji}
         sticker.pop("file_name", None)
@@ -107,16 +107,15 @@ class FakeUser(_Reader):
 
     async def send_photo(self, data: bytes = b"\xff\xd8\xff fake jpeg", caption: str | None = None,
                          *, chat: Any = None) -> StoredMessage:
-        """A photo (one size)."""
-        stored = self.fake.world.new_file(data, None, "image/jpeg")
-        size = {k: v for k, v in stored.to_api().items() if k in ("file_id", "file_unique_id", "file_size")}
-        return await self._post(chat, kind="photo", media={"photo": [{**size, "width": 800, "height": 600}]},
+        """An 800x600 photo (in Telegram's sizes; its largest file_id can be sent on by the bot)."""
+        sizes = self.fake.world.new_photo(data, 800, 600)
+        return await self._post(chat, kind="photo", media={"photo": sizes},
                                 caption=caption, caption_entities=detect_entities(caption or ""))
 
     async def send_voice(self, data: bytes = b"OggS fake voice", duration: int = 2, *,
                          chat: Any = None) -> StoredMessage:
         """A voice note."""
-        stored = self.fake.world.new_file(data, None, "audio/ogg")
+        stored = self.fake.world.new_file(data, None, "audio/ogg", kind="voice")
         voice = {**stored.to_api(), "duration": duration}
         return await self._post(chat, kind="voice", media={"voice": voice})
 
@@ -233,14 +232,24 @@ class FakeUser(_Reader):
             raise FakeUsageError(f"inline query {query.id} has no answered result {result_id!r}")
         inline_id = f"AgAAA{next(_query_ids)}"
         content = result.get("input_message_content") or {}
-        from .validate import parse_text
+        from .validate import CAPTION_LIMIT, parse_text
 
-        text, entities = parse_text(content.get("message_text") or result.get("title") or "-",
-                                    content.get("parse_mode"), content.get("entities"),
-                                    markdown="accept")
-        self.fake.inline_messages[inline_id] = StoredMessage(
-            chat_id=0, message_id=0, from_bot=True, date=now(), sender=None, text=text,
-            entities=entities, reply_markup=result.get("reply_markup"))
+        sizes = (self.fake.world.photo_sizes(result.get("photo_file_id") or "")
+                 if result.get("type") == "photo" and not content else None)
+        if sizes is not None:                      # a cached photo result: the photo with its caption
+            caption, caption_entities = parse_text(result.get("caption"), result.get("parse_mode"),
+                                                   result.get("caption_entities"), limit=CAPTION_LIMIT,
+                                                   caption=True, markdown="accept")
+            message = StoredMessage(chat_id=0, message_id=0, from_bot=True, date=now(), sender=None,
+                                    kind="photo", media={"photo": sizes}, caption=caption or None,
+                                    caption_entities=caption_entities, reply_markup=result.get("reply_markup"))
+        else:
+            text, entities = parse_text(content.get("message_text") or result.get("title") or "-",
+                                        content.get("parse_mode"), content.get("entities"),
+                                        markdown="accept")
+            message = StoredMessage(chat_id=0, message_id=0, from_bot=True, date=now(), sender=None, text=text,
+                                    entities=entities, reply_markup=result.get("reply_markup"))
+        self.fake.inline_messages[inline_id] = message
         self.fake.push_update({"chosen_inline_result": {
             "result_id": result_id, "from": self.info.to_api(), "query": query.data or "",
             "inline_message_id": inline_id}})

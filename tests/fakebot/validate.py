@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +13,11 @@ from .htmlparse import HtmlError, parse_html, utf16_len
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+PHOTO_MAX_BYTES = 10 * 1024 * 1024   # uploaded photos (sendPhoto docs)
+PHOTO_MAX_SIDES = 10_000             # width + height
+PHOTO_MAX_RATIO = 20                 # the longer side over the shorter one
+# What Telegram turns into a photo; others fail to process (the exact list is not documented).
+PHOTO_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP"})
 CALLBACK_DATA_LIMIT = 64  # bytes
 CALLBACK_ANSWER_LIMIT = 200
 MAX_BUTTONS = 100
@@ -406,3 +412,35 @@ def check_description(text: Any, limit: int) -> str:
     if len(text) > limit:
         raise bad_request("description is too long" if limit > 120 else "short description is too long")
     return text
+
+
+def check_photo(data: bytes) -> tuple[int, int]:
+    """An uploaded photo as Telegram checks it: size, a decodable image, its dimensions; returns (w, h).
+
+    The part's declared content type is not trusted (Telegram looks at the bytes too).
+    """
+    if not data:
+        raise bad_request("file must be non-empty")
+    if len(data) > PHOTO_MAX_BYTES:
+        raise bad_request(E.PHOTO_TOO_BIG)
+    from PIL import Image  # tests only: the fake decodes uploads like Telegram's servers do
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind, (width, height) = image.format, image.size
+            if kind in PHOTO_FORMATS and _dimensions_ok(width, height):
+                image.load()                              # a truncated or corrupt file fails here
+    except Image.DecompressionBombError:
+        raise bad_request(E.PHOTO_INVALID_DIMENSIONS) from None
+    except Exception:  # noqa: BLE001 - whatever Pillow cannot decode, Telegram cannot process
+        raise bad_request(E.IMAGE_PROCESS_FAILED) from None
+    if kind not in PHOTO_FORMATS:
+        raise bad_request(E.IMAGE_PROCESS_FAILED)
+    if not _dimensions_ok(width, height):
+        raise bad_request(E.PHOTO_INVALID_DIMENSIONS)
+    return width, height
+
+
+def _dimensions_ok(width: int, height: int) -> bool:
+    return (width > 0 and height > 0 and width + height <= PHOTO_MAX_SIDES
+            and max(width, height) <= PHOTO_MAX_RATIO * min(width, height))

@@ -1,0 +1,81 @@
+"""Picture cards: drawing time cold (cache cleared) and cached, and PNG sizes, in both languages.
+
+Cold = the card is drawn and encoded (the image cache was cleared; fonts stay loaded, as in a running
+bot). The first draw of a process also loads the fonts and is reported on its own. Cached = the same
+card asked again: the content key is computed and the stored bytes returned. Prints figures; asserts
+nothing. Targets (issue 10): p99 < 60 ms cold, < 1 ms cached, a card < 300 KB.
+
+    python -m bench cards
+    python -m bench.cards --rounds 100
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot import LANGS  # noqa: E402
+from bot.cards import CardMaker  # noqa: E402
+from bot.cards.__main__ import SAMPLES  # noqa: E402
+from bot.engine.recommend import recommend  # noqa: E402
+from bot.services import load_services  # noqa: E402
+
+BOT = "ModeAdvisorBot"
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench cards")
+    parser.add_argument("--rounds", type=int, default=60, help="cold draws per language and card (default 60)")
+    parser.add_argument("--cached", type=int, default=2000, help="cached calls per language (default 2000)")
+    args = parser.parse_args(argv or [])
+    services = load_services()
+    started = time.perf_counter()
+    cards = CardMaker.for_services(services)
+    found = time.perf_counter() - started
+    for lang, font in cards.fonts.describe().items():
+        print(f"font {lang}: {font}")
+    print(f"finding fonts: {found * 1000:.0f} ms (once per process)")
+    recs = {name: recommend(services.flow, services.rules, answers) for name, (answers, _) in SAMPLES.items()}
+    print(f"{'lang':4} {'card':22} {'first ms':>9} {'cold p50':>9} {'cold p99':>9} {'cached p50':>11} "
+          f"{'cached p99':>11} {'PNG KB':>7}")
+    for lang in LANGS:
+        if not cards.can_draw(lang):
+            print(f"{lang:4} no font for this language: cards are not drawn (the bot sends text)")
+            continue
+        draws = [(name, lambda rec=rec: cards.result_png(rec, lang, BOT)) for name, rec in recs.items()]
+        draws.append(("comparison", lambda: cards.compare_png(lang, BOT)))
+        for i, (name, draw) in enumerate(draws):
+            cards.clear_cache()
+            t0 = time.perf_counter()
+            png = draw()
+            first = time.perf_counter() - t0
+            cold = []
+            for _ in range(args.rounds):
+                cards.clear_cache()
+                t0 = time.perf_counter()
+                draw()
+                cold.append(time.perf_counter() - t0)
+            cached = []
+            for _ in range(args.cached // len(draws)):
+                t0 = time.perf_counter()
+                draw()
+                cached.append(time.perf_counter() - t0)
+            print(f"{lang:4} {name:22} {first * 1000:9.1f} {statistics.median(cold) * 1000:9.1f} "
+                  f"{_pct(cold, 0.99) * 1000:9.1f} {statistics.median(cached) * 1000:11.3f} "
+                  f"{_pct(cached, 0.99) * 1000:11.3f} {len(png) / 1024:7.1f}")
+    print("ms per card; first = the first draw in this process for that card (the very first also loads fonts)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
