@@ -19,7 +19,7 @@ follow-up questions typed as text. Latency is the fake's: from the update becomi
 the bot's first reply in that chat. Bot CPU is utime+stime of the bot process (/proc/<pid>/stat)
 while the users run; peak RSS is its VmHWM.
 
-    python -m bench load                     # everything, ~4 minutes
+    python -m bench load                     # everything, ~6 minutes
     python -m bench.load --quick             # smaller runs
     python -m bench.load --users 20 --only saturation human
     python -m bench.load --only group --members 5
