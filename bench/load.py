@@ -10,15 +10,19 @@ Scenarios (figures only, nothing is asserted):
                start in the same instant)
   burst        flood limiter on, limits enforced; 300 users send /start at the same moment
   crash        users under load while the bot is SIGKILLed at seeded random moments and restarted
+  group        limits enforced (edits like sends); 5 members of one group send /quiz@bot within the
+               same second and answer their cards by buttons at a human pace (1-3 s), while users in
+               private chats run the human-paced scenario; then the same private run without the group
 
 A user of the first three: /start, four core answers and "Show my result" by buttons, then two
 follow-up questions typed as text. Latency is the fake's: from the update becoming available to
 the bot's first reply in that chat. Bot CPU is utime+stime of the bot process (/proc/<pid>/stat)
 while the users run; peak RSS is its VmHWM.
 
-    python -m bench load                     # everything, ~4 minutes
+    python -m bench load                     # everything, ~6 minutes
     python -m bench.load --quick             # smaller runs
     python -m bench.load --users 20 --only saturation human
+    python -m bench.load --only group --members 5
 """
 from __future__ import annotations
 
@@ -344,6 +348,107 @@ def burst(users: int) -> Callable:
     return drive
 
 
+# -- a busy group beside private chats ------------------------------------------------------------------
+GROUP_ID = -100_777_000
+LATE_ANSWER = 1.5      # seconds: the dispatcher answers a press itself ("busy") when its handler is later
+
+
+@dataclass
+class Member:
+    name: str
+    presses: list = field(default_factory=list)        # fake QueryStates, in order
+    result_at: float | None = None
+
+
+def card_of(chat, name: str):
+    """A group member's card as the group sees it now (their newest message starting with their name)."""
+    for event in reversed(chat.transcript()):
+        if (event.text or "").startswith(f"👤 {name} ·"):
+            return event
+    return None
+
+
+def is_result_card(card) -> bool:
+    return card is not None and not any(d.startswith("g:") for d in card.callback_datas)
+
+
+async def group_member(fake: FakeTelegram, group, uid: int, name: str, lang: str, flow: Flow,
+                       rng: random.Random, member: Member, tally: Tally) -> None:
+    """/quiz@bot within the first second, then one press per core question, 1-3 s apart, on the card."""
+    user = fake.user(uid, name, language_code=lang)
+    group.add_member(user)
+    plan = flow.plan(rng)
+    try:
+        await asyncio.sleep(rng.uniform(0, 1))
+        await user.send("/quiz@ModeAdvisorBot", chat=group)
+        card = await fake.notifier.wait_until(lambda: card_of(group.chat, name), 90)
+        for step in flow.core:
+            await asyncio.sleep(rng.uniform(1, 3))
+            data = next(d for d in card.callback_datas if d.startswith("g:") and d.split(":")[2:4] == [step, plan[step]])
+            member.presses.append(await user.press(card, callback_data=data, chat=group))
+        await fake.notifier.wait_until(lambda: is_result_card(card_of(group.chat, name)), 120)
+        member.result_at = time.monotonic()
+        tally.finished += 1
+    except (TimeoutError, FakeUsageError, StopIteration) as exc:
+        tally.failures.append(f"member {name}: {type(exc).__name__} {exc}")
+
+
+def group_figures(fake: FakeTelegram, members: list[Member]) -> dict:
+    """Press -> callback answer, last press -> result on the card, group calls per member, late answers."""
+    answers = {c.params.get("callback_query_id"): c for c in fake.call_log
+               if c.method == "answerCallbackQuery" and c.done_at}
+    shown, late, busy_texts = [], 0, 0
+    for member in members:
+        for press in member.presses:
+            call = answers.get(press.id)
+            if call is None:
+                continue
+            shown.append(call.done_at - press.at)
+            late += call.done_at - press.at > LATE_ANSWER
+            busy_texts += bool(call.params.get("url")) or (call.params.get("text") or "").startswith("⏳")
+    group_calls = [c for c in fake.call_log if c.method in SEND_METHODS and str(c.chat_id) == str(GROUP_ID)
+                   and c.status == 200]
+    per_member = [sum(1 for c in group_calls if f"👤 {m.name} ·" in (c.params.get("text") or "")) for m in members]
+    results = []
+    for member in members:
+        edits = [c for c in group_calls if c.method == "editMessageText" and f"👤 {member.name} ·" in
+                 (c.params.get("text") or "") and member.presses and c.at >= member.presses[-1].at]
+        if edits:
+            results.append(edits[0].done_at - member.presses[-1].at)
+    unanswered = sum(1 for m in members for p in m.presses if p.id not in answers)
+    return {"members": len(members), "reached": sum(1 for m in members if m.result_at),
+            "presses": len(shown), "press_p95": percentile(shown, .95) * 1000, "press_max": max(shown, default=0) * 1000,
+            "result_p95": percentile(results, .95) * 1000, "per_member_max": max(per_member, default=0),
+            "per_member_mean": sum(per_member) / max(1, len(per_member)), "group_calls": len(group_calls),
+            "late": late, "busy_texts": busy_texts, "unanswered": unanswered}
+
+
+def private_latencies(fake: FakeTelegram, since: float) -> list[float]:
+    return [r.replied_at - r.available_at for r in fake.updates.records
+            if r.replied_at and r.available_at >= since and r.chat_id is not None and r.chat_id > 0]
+
+
+def busy_group(flow: Flow, users: int, members: int, seed: int, with_group: bool) -> Callable:
+    async def drive(fake: FakeTelegram, tally: Tally) -> dict:
+        since = time.monotonic()
+        people = [human_paced(flow, users, seed)(fake, tally)]
+        crew: list[Member] = []
+        if with_group:
+            group = fake.group(GROUP_ID, "Busy sellers")
+            crew = [Member(f"G{i}") for i in range(members)]
+            people += [group_member(fake, group, 700_000 + i, m.name, "zh-hans" if i % 2 else "en", flow,
+                                    random.Random(seed * 31 + i), m, tally) for i, m in enumerate(crew)]
+        await asyncio.gather(*people)
+        await asyncio.sleep(0.5)
+        private = private_latencies(fake, since)
+        extra = {"private_p99": percentile(private, .99) * 1000, "private_p95": percentile(private, .95) * 1000,
+                 "private_updates": len(private)}
+        if with_group:
+            extra.update(group_figures(fake, crew))
+        return extra
+    return drive
+
+
 # -- crash recovery under load ----------------------------------------------------------------------------
 @dataclass
 class CrashReport:
@@ -535,7 +640,7 @@ def print_table(rows: list[Figures]) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     flow = Flow.load()
-    only = set(args.only or ("saturation", "human", "burst", "crash"))
+    only = set(args.only or ("saturation", "human", "burst", "crash", "group"))
     rows: list[Figures] = []
     ratios = None
     if "saturation" in only:
@@ -575,6 +680,8 @@ async def run(args: argparse.Namespace) -> None:
         print(f"burst: {x['served']}/{burst_fig.users} users served in {x['all_served_s']:.1f} s; {x['messages']} "
               f"messages, minimum at {TELEGRAM_RATE:.0f}/s = {x['minimum_s']:.1f} s; ratio "
               f"{x['all_served_s'] / x['minimum_s']:.2f}x (target <= 1.25x), 429s {burst_fig.flood_429} (target 0)")
+    if "group" in only:
+        await group_report(flow, args)
     if "crash" in only:
         r = await crash_run(users=args.crash_users, kills=args.kills, seed=args.seed)
         ok = r.users - len(r.stuck) - len({m.split(':')[0] for m in r.mismatches})
@@ -587,6 +694,41 @@ async def run(args: argparse.Namespace) -> None:
             print(f"  ! {m[:400]}")
 
 
+async def group_report(flow: Flow, args: argparse.Namespace) -> None:
+    """Alternating runs with and without the busy group (the machine is shared: timings are noisy)."""
+    pairs = []
+    for _ in range(args.repeat):
+        busy = await measured("group", "bot", args.users, True,
+                              busy_group(flow, args.users, args.members, args.seed, True), "ours")
+        calm = await measured("group", "bot", args.users, True,
+                              busy_group(flow, args.users, args.members, args.seed, False), "ours")
+        pairs.append((busy, calm))
+    print(f"Busy group: {args.members} members of one group start within 1 s and answer their cards by buttons "
+          f"(1-3 s apart), beside {args.users} human-paced private users; the fake enforces Telegram's limits "
+          f"(20/min per group, edits counted like sends); {args.repeat} alternating pair(s)")
+    print(f"{'run':>3} {'reached':>7} {'press p95':>9} {'press max':>9} {'result p95':>10} {'grp/member':>10} "
+          f"{'429s':>5} {'late':>4} {'busy':>4} {'errors':>6} {'private p99':>11} {'without group':>13} {'change':>7}")
+    for i, (busy, calm) in enumerate(pairs, 1):
+        x, y = busy.extra, calm.extra
+        change = (x["private_p99"] / y["private_p99"] - 1) if y["private_p99"] else float("nan")
+        print(f"{i:>3} {x['reached']:>4}/{x['members']:<2} {x['press_p95']:>6.0f} ms {x['press_max']:>6.0f} ms "
+              f"{x['result_p95']:>7.0f} ms {x['per_member_max']:>4} max {busy.flood_429 + calm.flood_429:>5} "
+              f"{x['late']:>4} {x['busy_texts']:>4} {busy.errors + calm.errors:>6} {x['private_p99']:>8.0f} ms "
+              f"{y['private_p99']:>10.0f} ms {change:>+7.0%}")
+        for note in (busy.notes + calm.notes)[:4]:
+            print(f"    ! {note[:150]}")
+    busy_p99 = sorted(b.extra["private_p99"] for b, _ in pairs)[len(pairs) // 2]
+    calm_p99 = sorted(c.extra["private_p99"] for _, c in pairs)[len(pairs) // 2]
+    x = pairs[-1][0].extra
+    print(f"group: every member reaches the result {x['reached']}/{x['members']}; press -> callback answer p95 "
+          f"{x['press_p95']:.0f} ms (target < 2000), last press -> result on the card p95 {x['result_p95']:.0f} ms; "
+          f"group messages+edits per member max {x['per_member_max']} (mean {x['per_member_mean']:.1f}, target <= 3); "
+          f"429s {sum(b.flood_429 + c.flood_429 for b, c in pairs)} (target 0); late callback answers (> "
+          f"{LATE_ANSWER} s) {sum(b.extra['late'] for b, _ in pairs)} (target 0); private p99 median "
+          f"{busy_p99:.0f} ms with the group vs {calm_p99:.0f} ms without "
+          f"({(busy_p99 / calm_p99 - 1) if calm_p99 else float('nan'):+.0%}, target within 10%)")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description="load benchmark (figures only)")
     parser.add_argument("--users", type=int, default=50, help="users in saturation and human-paced runs")
@@ -595,9 +737,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=2, help="saturation pairs (ours, baseline); best of each")
     parser.add_argument("--crash-users", type=int, default=30)
     parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--members", type=int, default=5, help="members of the busy group")
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--quick", action="store_true", help="small runs (10 users, 60 in the burst, 3 kills)")
-    parser.add_argument("--only", nargs="+", choices=("saturation", "human", "burst", "crash"))
+    parser.add_argument("--only", nargs="+", choices=("saturation", "human", "burst", "crash", "group"))
     args = parser.parse_args(argv or [])
     if args.quick:
         args.users, args.burst_users, args.rounds, args.repeat, args.crash_users, args.kills = 10, 60, 1, 1, 8, 3

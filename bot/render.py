@@ -227,3 +227,35 @@ class Renderer:
     def reply(self, reply: Reply, lang: str) -> list[str]:
         """The notices, then the view: one text each."""
         return [self.notice(n, lang) for n in reply.notices] + [self.view(reply.view, lang)]
+
+    # -- a member's card in a group (bot/tg/groups.py) -------------------------------------------
+    def group_card(self, name: str, answers: dict[str, str], lang: str, note: str | None = None) -> str:
+        """Every core question on one message, with the answers given so far; `note` is escaped text."""
+        m, core = self.m, self.flow.core_steps
+        head = m.bold(self.t("group.card_title", lang, name=name)) + "\n" + self.t("group.card_help", lang, total=len(core))
+        lines = []
+        for i, step in enumerate(core, 1):
+            line = f"{i}. {m.bold(m.esc(step.title(lang)))} · {m.esc(step.prompt(lang))}"
+            if step.id in answers:
+                line += f"\n    ✓ {m.esc(self.option_label(step.id, answers[step.id], lang))}"
+            lines.append(line)
+        parts = [head, "\n".join(lines)]
+        if note:
+            parts.append(m.italic(note))
+        return "\n\n".join(parts)
+
+    def group_result(self, name: str, view: ResultView, lang: str) -> str:
+        """A member's result in a group, short enough for one message: verdict, confidence, main reasons."""
+        rec, m = view.recommendation, self.m
+        mode = self.mode_name(rec.mode, lang)
+        key = ("result.headline_borderline" if rec.borderline else
+               "result.headline_later" if rec.semi_later else "result.headline")
+        lines = [m.bold(self.t("group.result_title", lang, name=name)),
+                 m.bold(self.t(key, lang, mode=mode, other=self.mode_name("semi", lang))),
+                 self.t("result.confidence", lang, pct=round(rec.confidence * 100)), "",
+                 m.bold(self.t("card.reasons", lang))]
+        for r in [r for r in rec.reasons if r.favours != "neutral"][:3] or rec.reasons[:1]:
+            marker = self.raw(f"result.favours_{r.favours}", lang)
+            lines.append(f"{marker} {m.esc(self.flow.step(r.step).title(lang))}{self.colon(lang)}{m.esc(r.text(lang))}")
+        lines += ["", m.italic(self.t("group.result_more", lang))]
+        return "\n".join(lines)

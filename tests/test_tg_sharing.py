@@ -115,35 +115,6 @@ async def test_bot_added_to_group_introduces_itself_once(fake, bot):
     assert (await store.stats())["groups"] == 1
 
 
-async def test_two_members_take_the_quiz_in_one_group_without_crossing(fake, bot):
-    _, store = bot
-    group = fake.group(-100600, "Busy group")
-    a, b = fake.user(5007, "Ann", language_code="en"), fake.user(5008, "Ben", language_code="en")
-    for u in (a, b):
-        group.add_member(u)
-    await a.send("/quiz@ModeAdvisorBot", chat=group)
-    qa = await group.next_reply()
-    await b.send("/quiz@ModeAdvisorBot", chat=group)
-    qb = await group.next_reply()
-    assert qa.text.startswith("👤 Ann") and qb.text.startswith("👤 Ben")
-    assert any(url and url.startswith(TAKE_TEST + "mv-100600") for row in qa.buttons for url in [b.get("url") for b in row])
-    await a.press(qa, text="Own factory, cost under control", chat=group)
-    await group.next_reply()
-    await b.press(qb, text="No stable supply yet", chat=group)
-    await group.next_reply()
-    # Ben presses a button of Ann's message: politely refused, nothing changes.
-    state = await b.press(qa, text="New to cross-border", chat=group)
-    await asyncio.sleep(0.3)
-    refused = fake.callback_queries[state.id]
-    assert refused.answered and "belongs to another member" in refused.answer["text"]
-    assert (await store.load_session(f"5007:{group.id}"))["a"] == {"factory": "own_factory"}
-    assert (await store.load_session(f"5008:{group.id}"))["a"] == {"factory": "none"}
-    # Ann continues in private through the deep link; her group answers come along.
-    await a.send("/start mv-100600")
-    moved = await replies(a)
-    assert "continue the quiz you started in the group" in moved[0].text and "Question 2/4" in moved[-1].text
-
-
 async def test_mention_question_and_reply_in_a_group(fake, bot):
     group = fake.group(-100700, "Q&A")
     user = fake.user(5009, "Ivy", language_code="zh-hans")

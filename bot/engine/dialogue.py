@@ -103,13 +103,49 @@ class Dialogue:
     # -- actions ----------------------------------------------------------------------------
     def choose(self, session: Session, step_id: str, option_id: str) -> Reply:
         """Answer the current question (a button press or a recognised typed answer)."""
-        step = self.flow.step(step_id)
-        valid = step is not None and (option_id == UNSURE or step.option(option_id) is not None)
-        if session.pending or session.state != step_id or not valid:
+        if session.pending or session.state != step_id or not self._valid(step_id, option_id):
             return self._same(session, Notice("notice.stale"))
         self._record(session, step_id, option_id)
         self.machine.advance(session)
         return self._moved(session)
+
+    def fill(self, session: Session, answers: dict[str, str]) -> Reply:
+        """Answer any questions, in any order, without being asked them one at a time (a form showing every
+        core question at once). Each answer replaces an earlier one. Until every core question is answered
+        the cursor moves to the first one still open; then the result comes, the optional questions not
+        answered counting as skipped (`reopen_optional` asks them later). At the result, answers are changed
+        in place and the result follows them."""
+        if not answers or not all(self._valid(step_id, option_id) for step_id, option_id in answers.items()):
+            return self._same(session, Notice("notice.stale"))
+        session.pending = None
+        for step in self.flow.steps:                 # in the flow's order, so `back` undoes them in that order
+            if step.id in answers:
+                self._record(session, step.id, answers[step.id])
+        if session.state != RESULT:
+            self.machine.advance(session)
+            step = self.flow.step(session.state)
+            if step is not None and not step.core:   # every core question is answered
+                for s in self.flow.optional_steps:
+                    session.answers.setdefault(s.id, SKIP)
+                self.machine.goto(session, RESULT)
+        return self._moved(session)
+
+    def reopen_optional(self, session: Session) -> Reply:
+        """From the result, ask the optional questions that were skipped, one at a time; the result comes
+        back after the last of them."""
+        skipped = [s.id for s in self.flow.optional_steps if session.answers.get(s.id) == SKIP]
+        if session.state != RESULT or session.pending or not skipped:
+            return self._same(session, Notice("notice.stale"))
+        for step_id in skipped:
+            session.answers.pop(step_id)
+            if step_id in session.history:
+                session.history.remove(step_id)
+        self.machine.goto(session, skipped[0])
+        return self._moved(session)
+
+    def _valid(self, step_id: str, option_id: str) -> bool:
+        step = self.flow.step(step_id)
+        return step is not None and (option_id == UNSURE or step.option(option_id) is not None)
 
     def _record(self, session: Session, step_id: str, option_id: str) -> None:
         session.answers[step_id] = option_id

@@ -17,12 +17,15 @@ class Session:
     rev: int = 0                                      # +1 on every change; buttons carry it
     pending: dict[str, str] | None = None             # answers read from free text, awaiting confirmation
     flow_version: int = 1
+    meta: dict[str, Any] = field(default_factory=dict)  # a channel's own small JSON data; the engine never reads it
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"s": self.state, "a": dict(self.answers), "h": list(self.history),
                                 "r": self.rev, "v": self.flow_version}
         if self.pending:
             data["p"] = dict(self.pending)
+        if self.meta:
+            data["m"] = dict(self.meta)
         return data
 
     @classmethod
@@ -49,8 +52,10 @@ class Session:
         version = data.get("v")
         if state != RESULT and flow.step(state) is None:
             state = flow.steps[0].id
+        meta = dict(data["m"]) if isinstance(data.get("m"), dict) else {}
         session = cls(state=state, answers=answers, history=history, rev=rev, pending=pending,
-                      flow_version=version if isinstance(version, int) and not isinstance(version, bool) else flow.version)
+                      flow_version=version if isinstance(version, int) and not isinstance(version, bool) else flow.version,
+                      meta=meta)
         if session.flow_version != flow.version:
             # Buttons of the older questionnaire must read as stale: bump the revision.
             session.flow_version, session.rev = flow.version, session.rev + 1

@@ -1,13 +1,16 @@
 """The one grammar of callback data: short ASCII ids, never labels, each at most 64 bytes.
 
     a:<rev>:<step>:<option>   answer the question shown at session revision <rev>
-    n:<rev>:<action>          back | restart | skip | finish | yes | no | change (menu)
+    n:<rev>:<action>          back | restart | skip | finish | yes | no | change (menu) | optional
     c:<rev>:<step>            change one answer from the result
+    g:<card>:<step>[:<opt>]   a group card: answer <step> with <opt>, or (no option) show the question
     v:<view>[:<arg>]          stateless views: compare | faq | topic:<id> | entry:<id> | lang:<zh|en> | quiz | result | ask
 
 Buttons of a dialogue carry the session revision, so a press on an older message (or from before
 a restart of the bot, or of an older questionnaire) is recognised as stale. In groups, dialogue
-buttons end with `:u<user id>`, the member whose questionnaire they belong to.
+buttons end with `:u<user id>`, the member whose questionnaire they belong to. A group card shows
+every core question at once and is not edited on each press, so its buttons carry the card's number
+(the revision when it was made) instead of the current revision.
 """
 from __future__ import annotations
 
@@ -16,14 +19,14 @@ from dataclasses import dataclass
 
 LIMIT = 64
 _PART = re.compile(r"^[a-z0-9_]{1,24}$")
-NAV = ("back", "restart", "skip", "finish", "yes", "no", "change")
+NAV = ("back", "restart", "skip", "finish", "yes", "no", "change", "optional")
 VIEWS = ("compare", "faq", "topic", "entry", "lang", "quiz", "result", "ask")
 
 
 @dataclass(frozen=True)
 class Callback:
-    kind: str                 # "a", "n", "c" or "v"
-    rev: int | None = None
+    kind: str                 # "a", "n", "c", "g" or "v"
+    rev: int | None = None    # the session revision ("g": the card's number)
     arg: str = ""
     arg2: str = ""
     owner: int | None = None  # in groups: the member the button belongs to
@@ -52,6 +55,10 @@ def change(rev: int, step: str, owner: int | None = None) -> str:
     return encode("c", *_owned([rev, step], owner))
 
 
+def card(number: int, step: str, option: str = "", owner: int | None = None) -> str:
+    return encode("g", *_owned([number, step] + ([option] if option else []), owner))
+
+
 def view(name: str, arg: str = "") -> str:
     return encode("v", name, arg) if arg else encode("v", name)
 
@@ -64,7 +71,7 @@ def parse(data: str | None) -> Callback | None:
     kind, rest = parts[0], parts[1:]
     if not all(_PART.match(p) for p in rest):
         return None
-    if kind in ("a", "n", "c"):
+    if kind in ("a", "n", "c", "g"):
         if not rest or not rest[0].isdigit():
             return None
         rev, rest = int(rest[0]), rest[1:]
@@ -77,6 +84,8 @@ def parse(data: str | None) -> Callback | None:
             return Callback("n", rev, rest[0], owner=owner)
         if kind == "c" and len(rest) == 1:
             return Callback("c", rev, rest[0], owner=owner)
+        if kind == "g" and len(rest) in (1, 2):
+            return Callback("g", rev, rest[0], rest[1] if len(rest) == 2 else "", owner)
         return None
     if kind == "v" and rest and rest[0] in VIEWS and len(rest) <= 2:
         return Callback("v", None, rest[0], rest[1] if len(rest) == 2 else "")

@@ -2,7 +2,8 @@
 
 Every state change is committed by Conversations.run before anything is sent, so a crash loses at
 most the update in flight. Sessions are per user per chat, so members of a group each have their
-own questionnaire there; their buttons carry the owner's id.
+own questionnaire there; their buttons carry the owner's id. In groups the questionnaire is a card
+per member (bot/tg/groups.py) and every message goes through the outbox (bot/tg/outbox.py).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.conversation import Conversations
-from bot.engine.dialogue import Reply, ResultView
+from bot.engine.dialogue import Notice, Reply, ResultView
 from bot.engine.recommend import recommend
 from bot.kb.lang import detect_lang
 from bot.render import HTML
@@ -24,6 +25,7 @@ from bot.store import Store
 from bot.tg import callbacks as cb
 from bot.tg import deeplink
 from bot.tg.keyboards import Keyboards
+from bot.tg.outbox import Job, Outbox
 from bot.tg.render import short, split_message
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ class Handlers:
         self.r = services.renderer(HTML)
         self.kb = Keyboards(self.r, services.flow, services.kb)
         self.dialogue = services.dialogue
+        self.outbox = Outbox()
+        self.groups = None        # bot.tg.groups.GroupHandlers, which registers itself
 
     # -- who and where ------------------------------------------------------------------------
     async def lang(self, update: Update) -> str:
@@ -59,28 +63,49 @@ class Handlers:
     def key(update: Update, chat_id: int | None = None) -> str:
         return f"{update.effective_user.id}:{chat_id if chat_id is not None else update.effective_chat.id}"
 
-    async def run(self, update: Update, action) -> tuple:
-        """Apply an engine action to the user's session in this chat; the update is marked handled with it."""
-        return await self.conv.run(self.key(update), str(update.effective_user.id), action, update.update_id)
+    async def run(self, update: Update, action, ctx: Ctx | None = None) -> tuple:
+        """Apply an engine action to the user's session in this chat; the update is marked handled with it.
+
+        With `ctx`, a result reached for a questionnaire begun in a group is shared back onto its card there."""
+        back: dict = {}
+
+        def act(session):
+            reply = action(session)
+            if any(n.key == "notice.restarted" for n in reply.notices):
+                session.meta.pop("back", None)        # a new questionnaire: not the group's any more
+            elif ctx is not None and "back" in session.meta and reply.changed and isinstance(reply.view, ResultView):
+                back.update(session.meta.pop("back"))
+            return reply
+
+        session, reply = await self.conv.run(self.key(update), str(update.effective_user.id), act, update.update_id)
+        if back and self.groups is not None and await self.groups.share_back(ctx, update, back, session):
+            reply = Reply(reply.view, reply.notices + (Notice("group.shared_back"),), reply.changed)
+        return session, reply
 
     async def current(self, update: Update) -> tuple:
         """The user's session here and its view, without changing anything."""
         return await self.run(update, lambda s: Reply(self.dialogue.view(s), changed=False))
 
-    @staticmethod
-    def owner(update: Update) -> int | None:
-        return update.effective_user.id if in_group(update) else None
-
     def link(self, ctx: Ctx, payload: str) -> str | None:
         return deeplink.link(ctx.bot.username if ctx.bot else None, payload)
 
     # -- sending ------------------------------------------------------------------------------
-    async def send(self, ctx: Ctx, chat_id: int, text: str, markup=None) -> None:
+    async def send(self, ctx: Ctx, chat_id: int, text: str, markup=None, member: int = 0) -> None:
+        """Send `text` (split at Telegram's limit, the keyboard on the last part). To a group it goes through
+        the outbox, in `member`'s turn: nothing waits here for the group's budget."""
         parts = split_message(text)
         for i, part in enumerate(parts):
-            await ctx.bot.send_message(chat_id, part, parse_mode=ParseMode.HTML,
-                                       reply_markup=markup if i == len(parts) - 1 else None,
+            last = markup if i == len(parts) - 1 else None
+            if isinstance(chat_id, int) and chat_id < 0:
+                self.outbox.post(ctx.application, chat_id, Job(member, part, last))
+                continue
+            await ctx.bot.send_message(chat_id, part, parse_mode=ParseMode.HTML, reply_markup=last,
                                        disable_web_page_preview=True)
+
+    async def reply(self, update: Update, ctx: Ctx, text: str, markup=None) -> None:
+        """Send `text` to the update's chat, in its user's turn."""
+        user = update.effective_user
+        await self.send(ctx, update.effective_chat.id, text, markup, user.id if user else 0)
 
     async def edit(self, update: Update, ctx: Ctx, text: str, markup=None) -> None:
         """Replace the pressed message; what does not fit goes in new messages after it."""
@@ -101,7 +126,11 @@ class Handlers:
                    intro: str | None = None) -> None:
         """One message: any intro and notices (FAQ answers in their own language), then the view with its
         keyboard. Telegram allows about 30 messages a second in all, so every extra message costs every
-        user latency at busy moments. Only a fallback keeps its own message, for its topic buttons."""
+        user latency at busy moments. Only a fallback keeps its own message, for its topic buttons.
+        In a group the view is the member's card."""
+        if in_group(update):
+            await self.groups.quiz(update, ctx, restart=False)
+            return
         chat_id = update.effective_chat.id
         head = [intro] if intro else []
         for notice in reply.notices:
@@ -112,13 +141,8 @@ class Handlers:
                 await self.send(ctx, chat_id, text, self.suggestions(notice.answer))
             else:
                 head.append(text)
-        text = self.r.view(reply.view, lang)
-        private_url = None
-        if in_group(update):
-            text = self.r.t("group.for_user", lang, name=update.effective_user.first_name or "") + "\n" + text
-            private_url = self.link(ctx, f"mv{chat_id}")
-        text = "\n\n".join(head + [text])
-        markup = self.kb.for_view(reply.view, session.rev, lang, self.owner(update), private_url)
+        text = "\n\n".join(head + [self.r.view(reply.view, lang)])
+        markup = self.kb.for_view(reply.view, session.rev, lang)
         if edit:
             await self.edit(update, ctx, text, markup)
         else:
@@ -131,6 +155,9 @@ class Handlers:
         return self.kb.entries([e.id for e in answer.suggestions], answer.lang, back_to_topics=False)
 
     async def show_current(self, update: Update, ctx: Ctx, lang: str) -> None:
+        if in_group(update):
+            await self.groups.quiz(update, ctx, restart=False)
+            return
         session, reply = await self.current(update)
         await self.show(update, ctx, session, reply, lang)
 
@@ -143,9 +170,10 @@ class Handlers:
             await self.store.touch_user(user_id, source=link.arg)
             await self.store.record("deeplink", user_id, link.arg)
         lang = await self.lang(update)
-        if link.kind == "move" and not in_group(update) and await self.move_to_private(update, int(link.arg)):
-            await self.send(ctx, update.effective_chat.id, self.r.t("group.moved", lang))
-            await self.show_current(update, ctx, lang)
+        if in_group(update):
+            await self.groups.quiz(update, ctx, restart=False)
+            return
+        if link.kind == "move" and await self.groups.move_to_private(update, ctx, int(link.arg), lang):
             return
         if link.kind == "faq" and self.services.kb.entry(link.arg):
             entry = self.services.kb.entry(link.arg)
@@ -160,20 +188,15 @@ class Handlers:
         session, reply = await self.current(update)
         await self.show(update, ctx, session, reply, lang, intro=intro)
 
-    async def move_to_private(self, update: Update, group_id: int) -> bool:
-        """Copy the user's questionnaire from a group into the private chat."""
-        data = await self.store.load_session(self.key(update, group_id))
-        if data is None:
-            return False
-        await self.store.save_session(self.key(update), data)
-        return True
-
     async def help(self, update: Update, ctx: Ctx) -> None:
         """What the bot does and its commands."""
-        await self.send(ctx, update.effective_chat.id, self.r.t("help.text", await self.lang(update)))
+        await self.reply(update, ctx, self.r.t("help.text", await self.lang(update)))
 
     async def quiz(self, update: Update, ctx: Ctx) -> None:
         """Start the questionnaire over (or simply start it, for someone new here)."""
+        if in_group(update):
+            await self.groups.quiz(update, ctx, restart=True)
+            return
         lang = await self.lang(update)
         if await self.store.load_session(self.key(update)) is None:
             await self.show_current(update, ctx, lang)
@@ -183,43 +206,48 @@ class Handlers:
 
     async def back(self, update: Update, ctx: Ctx) -> None:
         """Go back one question."""
+        if in_group(update):
+            await self.groups.back(update, ctx)
+            return
         lang = await self.lang(update)
         session, reply = await self.run(update, self.dialogue.back)
         await self.show(update, ctx, session, reply, lang)
 
     async def result(self, update: Update, ctx: Ctx) -> None:
         """Show the last result again (or continue the questionnaire when there is none)."""
+        if in_group(update):
+            await self.groups.result(update, ctx)
+            return
         lang = await self.lang(update)
         answers = await self.store.last_result(str(update.effective_user.id))
         session, reply = await self.current(update)
         if not isinstance(reply.view, ResultView) and answers:
             rec = recommend(self.services.flow, self.services.rules, answers)
-            await self.send(ctx, update.effective_chat.id, self.r.result(ResultView(rec, answers), lang),
-                            self.kb.back_to_quiz(lang))
+            await self.reply(update, ctx, self.r.result(ResultView(rec, answers), lang), self.kb.back_to_quiz(lang))
             return
         if not isinstance(reply.view, ResultView):
-            await self.send(ctx, update.effective_chat.id, self.r.t("result.none", lang))
+            await self.reply(update, ctx, self.r.t("result.none", lang))
         await self.show(update, ctx, session, reply, lang)
 
     async def compare(self, update: Update, ctx: Ctx) -> None:
         """The two modes side by side."""
         lang = await self.lang(update)
-        await self.send(ctx, update.effective_chat.id, self.r.compare(lang), self.kb.back_to_quiz(lang))
+        await self.reply(update, ctx, self.r.compare(lang), self.kb.back_to_quiz(lang))
 
     async def faq(self, update: Update, ctx: Ctx) -> None:
         """FAQ topics as buttons."""
         lang = await self.lang(update)
-        await self.send(ctx, update.effective_chat.id, self.r.t("faq.topics", lang), self.kb.topics(lang))
+        await self.reply(update, ctx, self.r.t("faq.topics", lang), self.kb.topics(lang))
 
     async def choose_lang(self, update: Update, ctx: Ctx) -> None:
         """Offer the two languages."""
         lang = await self.lang(update)
-        await self.send(ctx, update.effective_chat.id, self.r.t("lang.choose", lang), self.kb.languages())
+        await self.reply(update, ctx, self.r.t("lang.choose", lang), self.kb.languages())
 
     async def unknown_command(self, update: Update, ctx: Ctx) -> None:
         """Any command the bot does not know (and admin commands for non-admins)."""
         lang = await self.lang(update)
-        await self.send(ctx, update.effective_chat.id, self.r.t("notice.unknown_command", lang))
+        await self.reply(update, ctx, self.r.t("notice.unknown_command", lang))
 
     # -- messages -----------------------------------------------------------------------------
     async def text(self, update: Update, ctx: Ctx, text: str | None = None) -> None:
@@ -227,7 +255,7 @@ class Handlers:
         lang = await self.lang(update)
         text = update.effective_message.text or "" if text is None else text
         ask_lang = detect_lang(text, lang)
-        session, reply = await self.run(update, lambda s: self.dialogue.text(s, text, ask_lang))
+        session, reply = await self.run(update, lambda s: self.dialogue.text(s, text, ask_lang), ctx)
         await self.show(update, ctx, session, reply, lang)
 
     async def other_message(self, update: Update, ctx: Ctx) -> None:
@@ -259,6 +287,12 @@ class Handlers:
         if data.kind == "v":
             await self.view_button(update, ctx, data, lang)
             return
+        if in_group(update):
+            await (self.groups.press if data.kind == "g" else self.groups.nav)(update, ctx, data, lang)
+            return
+        if data.kind == "g":                         # a group card's button cannot be in a private chat
+            await query.answer(short(self.r.raw("notice.stale", lang)))
+            return
         stale = False
 
         def act(session):
@@ -274,9 +308,11 @@ class Handlers:
                 return self.dialogue.confirm(session, data.arg == "yes")
             if data.arg == "change":
                 return Reply(self.dialogue.view(session), changed=False)
+            if data.arg == "optional":
+                return self.dialogue.reopen_optional(session)
             return getattr(self.dialogue, data.arg)(session)
 
-        session, reply = await self.run(update, act)
+        session, reply = await self.run(update, act, ctx)
         notice = next((n for n in reply.notices if n.answer is None), None)
         if stale or (notice and notice.key == "notice.stale"):
             await query.answer(short(self.r.raw("notice.stale", lang)))
@@ -284,8 +320,8 @@ class Handlers:
             return
         await query.answer(short(self.r.raw(notice.key, lang)) if notice else None)
         if data.kind == "n" and data.arg == "change" and isinstance(reply.view, ResultView):
-            await self.send(ctx, update.effective_chat.id, self.r.t("result.change_prompt", lang),
-                            self.kb.change_menu(session.answers, session.rev, lang, self.owner(update)))
+            await self.reply(update, ctx, self.r.t("result.change_prompt", lang),
+                             self.kb.change_menu(session.answers, session.rev, lang))
             return
         await self.show(update, ctx, session, reply, lang, edit=True)
 
@@ -293,9 +329,12 @@ class Handlers:
         """A typed message whose action was committed before a crash: never apply it twice, but show the
         user where they are, since the reply may not have gone out. (A button press is left alone: it
         may be too old to answer, and its buttons now read as stale, which shows the current view.)"""
-        if update.effective_user is None or update.effective_chat is None or update.message is None:
+        if update.effective_user is None or update.effective_chat is None:
             return
-        await self.show_current(update, ctx, await self.lang(update))
+        if in_group(update):
+            await self.groups.resume(update, ctx)
+        elif update.message is not None:
+            await self.show_current(update, ctx, await self.lang(update))
 
     async def answer_late(self, update: Update) -> None:
         """A press whose handler has not answered within a moment (its chat is busy): say so at once.
@@ -308,28 +347,27 @@ class Handlers:
 
     async def view_button(self, update: Update, ctx: Ctx, data: cb.Callback, lang: str) -> None:
         query = update.callback_query
-        chat_id = update.effective_chat.id
         if data.arg == "lang" and data.arg2 in ("zh", "en"):
             await self.store.set_lang(str(update.effective_user.id), data.arg2)
             lang = data.arg2
             await query.answer(short(self.r.raw("lang.set", lang)))
-            await self.send(ctx, chat_id, self.r.t("lang.set", lang))
+            await self.reply(update, ctx, self.r.t("lang.set", lang))
             await self.show_current(update, ctx, lang)
             return
         await query.answer()
         if data.arg == "compare":
-            await self.send(ctx, chat_id, self.r.compare(lang), self.kb.back_to_quiz(lang))
+            await self.reply(update, ctx, self.r.compare(lang), self.kb.back_to_quiz(lang))
         elif data.arg == "faq":
-            await self.send(ctx, chat_id, self.r.t("faq.topics", lang), self.kb.topics(lang))
+            await self.reply(update, ctx, self.r.t("faq.topics", lang), self.kb.topics(lang))
         elif data.arg == "topic" and self.services.kb.topic(data.arg2):
             ids = [e.id for e in self.services.kb.entries_in(data.arg2)]
-            await self.send(ctx, chat_id, self.r.t("faq.pick_question", lang), self.kb.entries(ids, lang))
+            await self.reply(update, ctx, self.r.t("faq.pick_question", lang), self.kb.entries(ids, lang))
         elif data.arg == "entry" and self.services.kb.entry(data.arg2):
             entry = self.services.kb.entry(data.arg2)
             await self.store.record("faq", str(update.effective_user.id), entry.id)
-            await self.send(ctx, chat_id, self.r.entry(entry, lang), self.kb.entries(list(entry.related), lang))
+            await self.reply(update, ctx, self.r.entry(entry, lang), self.kb.entries(list(entry.related), lang))
         elif data.arg == "ask":
-            await self.send(ctx, chat_id, self.r.t("faq.ask_prompt", lang))
+            await self.reply(update, ctx, self.r.t("faq.ask_prompt", lang))
         else:  # quiz, result, or an unknown view: show where the user is
             await self.show_current(update, ctx, lang)
 
@@ -359,6 +397,6 @@ class Handlers:
         try:
             known = await self.store.user(str(user.id)) if user else None
             lang = known.lang if known and known.lang else self.settings.default_lang
-            await ctx.bot.send_message(chat.id, self.r.t("error.generic", lang), parse_mode=ParseMode.HTML)
+            await self.send(ctx, chat.id, self.r.t("error.generic", lang), member=user.id if user else 0)
         except Exception:  # noqa: BLE001 - the error handler must never raise
             log.warning("could not tell chat %s about the error", chat.id)

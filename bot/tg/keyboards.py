@@ -4,8 +4,8 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton as Button
 from telegram import InlineKeyboardMarkup as Markup
 
-from bot.engine.dialogue import ConfirmView, QuestionView, ResultView, View
-from bot.engine.spec import Flow
+from bot.engine.dialogue import ConfirmView, QuestionView, View
+from bot.engine.spec import SKIP, Flow
 from bot.kb.models import KnowledgeBase
 from bot.render import Renderer
 from bot.tg import callbacks as cb
@@ -21,18 +21,16 @@ class Keyboards:
     def __init__(self, render: Renderer, flow: Flow, kb: KnowledgeBase):
         self.r, self.flow, self.kb = render, flow, kb
 
-    def for_view(self, view: View, rev: int, lang: str, owner: int | None = None,
-                 private_url: str | None = None) -> Markup:
-        """The keyboard of a dialogue view; in groups `owner` marks whose buttons they are."""
+    def for_view(self, view: View, rev: int, lang: str, owner: int | None = None) -> Markup:
+        """The keyboard of a dialogue view; `owner` marks whose buttons they are (a member of a group)."""
         if isinstance(view, QuestionView):
             markup = self.question(view, rev, lang, owner)
         elif isinstance(view, ConfirmView):
             markup = Markup([[Button(self.r.raw("button.yes", lang), callback_data=cb.nav(rev, "yes", owner))],
                              [Button(self.r.raw("button.no", lang), callback_data=cb.nav(rev, "no", owner))]])
         else:
-            markup = self.result(rev, lang, owner)
-        if private_url and not isinstance(view, ResultView):
-            markup = Markup(list(markup.inline_keyboard) + [[Button(self.r.raw("button.private", lang), url=private_url)]])
+            skipped = owner is None and any(view.answers.get(s.id) == SKIP for s in self.flow.optional_steps)
+            markup = self.result(rev, lang, owner, optional=skipped)
         return markup
 
     def question(self, view: QuestionView, rev: int, lang: str, owner: int | None = None) -> Markup:
@@ -51,13 +49,38 @@ class Keyboards:
         rows.append(nav)
         return Markup(rows)
 
-    def result(self, rev: int, lang: str, owner: int | None = None) -> Markup:
-        rows = [[Button(self.r.raw("button.change", lang), callback_data=cb.nav(rev, "change", owner)),
+    def result(self, rev: int, lang: str, owner: int | None = None, optional: bool = False) -> Markup:
+        """The result's buttons; `optional` offers the optional questions that were skipped."""
+        rows = [[Button(self.r.raw("group.button_optional", lang), callback_data=cb.nav(rev, "optional", owner))]] \
+            if optional else []
+        rows += [[Button(self.r.raw("button.change", lang), callback_data=cb.nav(rev, "change", owner)),
                  Button(self.r.raw("button.compare", lang), callback_data=cb.view("compare"))],
                 [Button(self.r.raw("button.ask", lang), callback_data=cb.view("ask")),
                  Button(self.r.raw("button.faq", lang), callback_data=cb.view("faq"))],
                 [Button(self.r.raw("button.share", lang), switch_inline_query=self.r.raw("inline.result_keyword", lang))],
                 [Button(self.r.raw("button.restart", lang), callback_data=cb.nav(rev, "restart", owner))]]
+        return Markup(rows)
+
+    def group_card(self, number: int, answers: dict[str, str], lang: str, owner: int,
+                   private_url: str | None) -> Markup:
+        """A member's card in a group: each core question's title (a press shows the question), then its
+        options two to a row, the chosen one ticked; last, the way to go on in private chat."""
+        rows = []
+        for i, step in enumerate(self.flow.core_steps, 1):
+            title = self.r.raw("group.header", lang, n=i, title=step.title(lang))
+            rows.append([Button(_label(title), callback_data=cb.card(number, step.id, owner=owner))])
+            options = [Button(_label(("✓ " if answers.get(step.id) == o.id else "") + o.label(lang)),
+                              callback_data=cb.card(number, step.id, o.id, owner)) for o in self.flow.choices(step)]
+            rows += [options[j:j + 2] for j in range(0, len(options), 2)]
+        if private_url:
+            rows.append([Button(self.r.raw("button.private", lang), url=private_url)])
+        return Markup(rows)
+
+    def group_result(self, rev: int, lang: str, owner: int, private_url: str | None) -> Markup:
+        """A member's result in a group: the full result in private, sharing, and starting over."""
+        rows = [[Button(self.r.raw("group.button_result", lang), url=private_url)]] if private_url else []
+        rows += [[Button(self.r.raw("button.share", lang), switch_inline_query=self.r.raw("inline.result_keyword", lang))],
+                 [Button(self.r.raw("button.restart", lang), callback_data=cb.nav(rev, "restart", owner))]]
         return Markup(rows)
 
     def change_menu(self, answers: dict[str, str], rev: int, lang: str, owner: int | None = None) -> Markup:
