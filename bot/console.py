@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from bot.conversation import Conversations
-from bot.engine.dialogue import ConfirmView, QuestionView, Reply, ResultView
+from bot.engine.dialogue import AdviceView, ConfirmView, ConflictView, QuestionView, Reply, ResultView
 from bot.kb.lang import detect_lang
 from bot.render import PLAIN
 
@@ -34,6 +34,10 @@ class ConsoleChat:
                 self.write(self.render.raw("console.optional_hint", self.lang))
         elif isinstance(view, ConfirmView):
             self.write(self.render.raw("console.confirm_hint", self.lang))
+        elif isinstance(view, ConflictView):
+            self.write(self.render.raw("console.conflict_hint", self.lang))
+        elif isinstance(view, AdviceView):
+            self.write(self.render.raw("console.advice_hint", self.lang))
         elif isinstance(view, ResultView):
             self.write(self.render.raw("console.result_hint", self.lang))
 

@@ -72,7 +72,8 @@ def test_console_runs_a_whole_dialogue_from_stdin(tmp_path, lang, first):
     if lang == "en":
         assert "Recommendation: Full-managed" in out.stdout
         assert out.stdout.count("Confidence:") == 2   # the first result, then after changing capital
-        assert "Borderline: slightly towards Full-managed" in out.stdout
+        assert "Your earlier answer: Limited capital" in out.stdout
+        assert out.stdout.count("Recommendation: Full-managed") == 2   # own factory, new, volume: still full
         assert "Full-managed vs Semi-managed" in out.stdout
     else:
         assert "推荐：全托管" in out.stdout

@@ -65,13 +65,21 @@ def test_progress_counts_core_steps(dialogue):
 @pytest.mark.parametrize("text,option", [
     ("3", "own_factory"), ("有工厂", "own_factory"), ("we have our own factory", "own_factory"),
     ("Own factory, cost under control", "own_factory"), ("贸易商", "sourcing"), ("4", UNSURE),
-    ("不确定", UNSURE), ("not sure", UNSURE), ("我们没有工厂", "none"), ("有工廠", "own_factory"),
+    ("不确定", UNSURE), ("not sure", UNSURE), ("我们没有工厂，货源也不稳定", "none"), ("有工廠", "own_factory"),
+    ("我们自己不生产，找稳定的工厂代工", "sourcing"), ("no factory, and no reliable supplier yet", "none"),
 ])
 def test_typed_answers_work_like_buttons(dialogue, text, option):
     s = dialogue.new_session()
     reply = dialogue.text(s, text, "zh")
     assert s.answers == {"factory": option}
     assert reply.view.step.id == "experience"
+
+
+@pytest.mark.parametrize("text", ["我们没有工厂", "we have no factory", "不是厂家", "we're not a manufacturer"])
+def test_a_negated_factory_is_never_read_as_own_factory(dialogue, text):
+    s = dialogue.new_session()
+    dialogue.text(s, text, "zh")
+    assert s.answers.get("factory") != "own_factory" and (s.pending or {}).get("factory") != "own_factory"
 
 
 def test_unrecognised_text_reasks_with_the_same_question(dialogue):

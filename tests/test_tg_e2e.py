@@ -176,7 +176,7 @@ async def test_result_compare_faq_and_change_answer(fake, bot):
     for label in ("Own factory, cost under control", "Mature overseas team", "Limited capital", "Build my own brand",
                   "✅ Show my result"):
         result = await press_and_read(user, label)
-    assert result.text.startswith("Recommendation: Full-managed for now, Semi-managed later")
+    assert result.text.startswith("Borderline: slightly towards Full-managed")   # blocked by capital
     assert {"✏️ Change an answer", "⚖️ Compare the modes", "❓ Ask a question", "📤 Share my result"} <= set(result.button_texts)
     menu = await press_and_read(user, "✏️ Change an answer")
     assert "Capital: Limited capital" in menu.button_texts

@@ -277,6 +277,8 @@ class Handlers:
                 return self.dialogue.change(session, data.arg)
             if data.arg in ("yes", "no"):
                 return self.dialogue.confirm(session, data.arg == "yes")
+            if data.arg in ("keep", "take"):
+                return self.dialogue.resolve(session, data.arg == "take")
             if data.arg == "change":
                 return Reply(self.dialogue.view(session), changed=False)
             return getattr(self.dialogue, data.arg)(session)
