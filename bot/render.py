@@ -118,8 +118,8 @@ class Renderer:
     def advice(self, view: AdviceView, lang: str) -> str:
         """A provisional recommendation: named so, with what it rests on and what is still unknown."""
         rec, m = view.recommendation, self.m
-        head = self._headline(rec, lang)
-        parts = [m.bold(self.t("advice.headline", lang, verdict=head))]
+        key = "advice.headline_borderline" if rec.borderline else "advice.headline"
+        parts = [m.bold(self.t(key, lang, mode=self.mode_name(rec.mode, lang)))]
         stated = [f"• {self.factor(s.id, view.basis[s.id], lang)}" for s in self.flow.steps if s.id in view.basis]
         for s in self.flow.steps:
             if s.id in view.amounts and s.id in view.basis:

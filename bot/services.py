@@ -34,7 +34,7 @@ def understanding_content(flow: Flow, reading: ReadingRules, kb: KnowledgeBase) 
     slots = tuple(
         Slot(step.id,
              tuple(Level(o.id, (o.label.zh, o.label.en), o.examples, o.short) for o in step.options),
-             step.unsure_examples)
+             step.unsure_examples, step.core)
         for step in flow.steps)
     commands = {key: tuple(w for lang in per for w in per[lang]) for key, per in flow.words.items()}
     faq = tuple(FaqDoc(e.id, (e.title.zh, e.title.en), {"zh": e.questions_zh, "en": e.questions_en},

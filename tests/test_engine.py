@@ -208,7 +208,8 @@ def test_faq_question_mid_dialogue_answers_and_repeats_the_question(dialogue):
 def test_out_of_scope_question_mid_dialogue_reasks(dialogue):
     s = dialogue.new_session()
     reply = dialogue.text(s, "what's the weather in Paris tomorrow?", "en")
-    assert reply.notices[0].key == "notice.not_understood" and reply.view.step.id == "factory"
+    assert reply.notices[0].key == "notice.faq" and reply.notices[0].answer.fallback
+    assert len(reply.notices[0].answer.suggestions) == 3 and reply.view.step.id == "factory" and not reply.changed
 
 
 def test_a_core_question_answered_out_of_order_never_leaves_an_earlier_one_behind(dialogue):

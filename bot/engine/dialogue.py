@@ -254,8 +254,8 @@ class Dialogue:
             return reply
         if reading.answers:
             return self._describe(session, reading)
-        if reading.answerable:
-            return self._faq(session, reading, had_pending)
+        if reading.answerable or reading.question:
+            return self._faq(session, reading, had_pending)   # a question: answered, or an honest "I don't know"
         answer = self.answerer.answer(reading) if self.answerer else None
         reply = self._same(session, Notice("notice.not_understood", answer))
         return Reply(reply.view, reply.notices, had_pending) if had_pending else reply

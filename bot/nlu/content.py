@@ -24,6 +24,7 @@ class Slot:
     step: str
     levels: tuple[Level, ...]
     unsure: Examples = field(default_factory=dict)
+    core: bool = True
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,14 @@ _BELOW = ("不到", "不足", "少于", "低于", "以内", "以下", "less than
 _ABOVE = ("超过", "多于", "以上", "至少", "起码", "more than", "over", "above", "at least", "upwards of")
 
 _ZH_NUM = "[零〇一二两俩三四五六七八九十百千几来多]+"
+_EN_AMOUNT_RE = re.compile(
+    r"(?P<num>half a|a|one|two|three|four|five|six|seven|eight|nine|ten|a few|several|a couple of|a hundred|"
+    r"two hundred|three hundred|five hundred)\s(?P<unit>million|thousand|hundred thousand|grand)"
+    r"(?:\s(?P<cur>dollars?|usd|bucks|yuan|rmb|cny))?")
+_EN_AMOUNT_WORDS = {"half a": 0.5, "a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a few": 3, "several": 3, "a couple of": 2,
+                    "a hundred": 100, "two hundred": 200, "three hundred": 300, "five hundred": 500}
+_EN_UNITS = {"million": 1e6, "thousand": 1e3, "hundred thousand": 1e5, "grand": 1e3}
 _NUM = r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CUR_BEFORE = r"(?P<cur1>us\$|\$|¥|usd|rmb|cny)\s?"
 _UNIT = r"(?P<unit>个w|个万|w(?![a-z])|万|k(?![a-z])|千|thousand|million|mn(?![a-z])|m(?![a-z])|百万|亿)"
@@ -145,6 +153,14 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
             continue
         if value < 100:           # "2块" is not a budget
             continue
+        value *= _modifier(text, m.start(), m.end())
+        out.append(Amount(value, m.group(0).strip(), usd))
+    for m in _EN_AMOUNT_RE.finditer(text):     # "half a million yuan", "a few thousand bucks"
+        value = _EN_AMOUNT_WORDS[m.group("num")] * _EN_UNITS[m.group("unit")]
+        cur = m.group("cur")
+        usd = cur is not None and cur in _USD or (cur is None and "$" in text[max(0, m.start() - 2):m.start()])
+        if usd:
+            value *= usd_rate
         value *= _modifier(text, m.start(), m.end())
         out.append(Amount(value, m.group(0).strip(), usd))
     return out

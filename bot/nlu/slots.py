@@ -29,11 +29,13 @@ NONE = "_none"
 UNSURE = "unsure"
 HEDGE = "hedge"
 # Thresholds, tuned on the development sets (eval/dev/).
-DESCRIPTION_MIN = 0.55    # a clause's reading of a step needs at least this probability
+DESCRIPTION_MIN = 0.45    # a clause's reading of a step needs at least this probability
 TYPED_MIN = 0.6           # a typed answer: probability among the step's levels (NONE set aside)
 TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
 HEDGE_MIN = 0.6
-CLEAR_MARGIN = 0.3        # two clauses disagreeing: the stronger wins only by this much
+OPTIONAL_MIN = 0.6        # optional questions are seldom the point of a description: a higher bar
+SHARED_CLAUSE_MIN = 0.5   # a second step read from the same clause needs at least this
+CLEAR_MARGIN = 0.25       # two clauses disagreeing: the stronger wins only by this much
 
 
 @dataclass(frozen=True)
@@ -216,8 +218,15 @@ class SlotReader:
                 if ruled_y is not None:
                     out.append(SlotReading(step, ruled_y[0], 0.9, clause, years=ruled_y[1]))
                     continue
-            if level != NONE and p[best] >= DESCRIPTION_MIN:
+            slot = self.content.slot(step)
+            needed = DESCRIPTION_MIN if (slot is None or slot.core or step == on_screen) else OPTIONAL_MIN
+            if level != NONE and p[best] >= needed:
                 out.append(SlotReading(step, level, p[best], clause))
+        if len(out) > 1:
+            # One clause read by several steps from the same words ("直播刚起步" vs "刚起步"): only
+            # the strongest reading stands, unless the others are strong in their own right.
+            top = max(r.confidence for r in out)
+            out = [r for r in out if r.confidence >= SHARED_CLAUSE_MIN or r.confidence == top]
         return out
 
     def _lowest(self, step: str) -> str | None:
@@ -266,6 +275,9 @@ def _merge(found: list[tuple[Clause, SlotReading]]) -> SlotReading | None:
     definite = [r for _, r in found if r.level != UNSURE]
     if len({r.level for r in definite}) == 1:
         return max(definite, key=lambda r: r.confidence)     # "not sure... but probably X"
+    ruled = [r for r in definite if r.amount is not None or r.years is not None]
+    if len({r.level for r in ruled}) == 1 and all(r.confidence < 0.8 for r in definite if r not in ruled):
+        return ruled[-1]        # a stated amount or number of years beats a vague word elsewhere
     ranked = sorted(definite, key=lambda r: -r.confidence)
     if len(ranked) >= 2 and ranked[0].confidence - ranked[1].confidence >= CLEAR_MARGIN and len(levels) == 2:
         return ranked[0]

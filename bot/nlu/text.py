@@ -72,7 +72,7 @@ def normalize(text: object, limit: int | None = MAX_CHARS) -> str:
 # that follows it as overriding what came before about the same thing ("不是工厂，但有供应商").
 _PUNCT_SPLIT = re.compile(r"[，。；;！!？?\n、…]+|,(?!\d{3})|\.(?!\d)|\s+-\s+|\s*/\s+")
 _CONTRAST_ZH = ("但是", "但", "不过", "可是", "然而", "只是", "却", "而是", "其实", "倒是")
-_CONTRAST_EN = ("but", "however", "though", "although", "yet", "whereas", "actually", "instead", "rather")
+_CONTRAST_EN = ("but", "however", "though", "although", "whereas", "actually", "instead")
 _JOIN_EN = ("and", "also", "plus", "while", "with", "so")
 _EN_SPLIT = re.compile(r"\b(" + "|".join(_CONTRAST_EN + _JOIN_EN) + r")\b")
 _ZH_SPLIT = re.compile("(" + "|".join(sorted(_CONTRAST_ZH + ("而且", "并且", "另外", "同时"), key=len, reverse=True)) + ")")
