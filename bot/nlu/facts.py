@@ -47,6 +47,9 @@ _DURATION_EN_RE = re.compile(
     r"(?P<unit>years?|yrs?|months?|mos?)\b")
 
 
+MAX_AMOUNT = 1e13        # beyond any seller's budget: a typo or a joke, not an amount
+
+
 @dataclass(frozen=True)
 class Amount:
     value: float        # in CNY
@@ -110,9 +113,10 @@ def zh_number(text: str) -> float | None:
 def _number(raw: str) -> float | None:
     raw = raw.replace(",", "")
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         return zh_number(raw)
+    return value if value < MAX_AMOUNT else None
 
 
 def _modifier(text: str, start: int, end: int) -> float:
@@ -151,7 +155,7 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
             value *= usd_rate
         if not unit and not cur and value < 1000:
             continue
-        if value < 100:           # "2块" is not a budget
+        if value < 100 or not value < MAX_AMOUNT:    # "2块" is not a budget, nor "9999...万"
             continue
         value *= _modifier(text, m.start(), m.end())
         out.append(Amount(value, m.group(0).strip(), usd))
@@ -163,7 +167,7 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
             value *= usd_rate
         value *= _modifier(text, m.start(), m.end())
         out.append(Amount(value, m.group(0).strip(), usd))
-    return out
+    return [a for a in out if a.value < MAX_AMOUNT]
 
 
 def durations(text: str) -> list[Duration]:

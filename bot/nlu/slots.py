@@ -35,7 +35,7 @@ TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
 HEDGE_MIN = 0.6
 OPTIONAL_MIN = 0.6        # optional questions are seldom the point of a description: a higher bar
 SHARED_CLAUSE_MIN = 0.5   # a second step read from the same clause needs at least this
-CLEAR_MARGIN = 0.25       # two clauses disagreeing: the stronger wins only by this much
+CLEAR_MARGIN = 0.4        # two clauses disagreeing: the stronger wins only by this much
 
 
 @dataclass(frozen=True)
