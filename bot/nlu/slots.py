@@ -32,7 +32,8 @@ HEDGE = "hedge"
 DESCRIPTION_MIN = 0.45    # a clause's reading of a step needs at least this probability
 TYPED_MIN = 0.6           # a typed answer: probability among the step's levels (NONE set aside)
 TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
-HEDGE_MIN = 0.6
+HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, is "not sure"
+HEDGE_SURE = 0.7          # this hedge-like, it is "not sure" whatever else it mentions
 OPTIONAL_MIN = 0.6        # optional questions are seldom the point of a description: a higher bar
 SHARED_CLAUSE_MIN = 0.5   # a second step read from the same clause needs at least this
 CLEAR_MARGIN = 0.4        # two clauses disagreeing: the stronger wins only by this much
@@ -119,6 +120,10 @@ class SlotReader:
         feats = {t: featurize(t) for t in texts}
         vectorizer = Vectorizer.fit(list(feats.values()))
         vecs = {t: vectorizer(f)[0] for t, f in feats.items()}
+        for slot in content.slots:          # the short answers, for the hedge model below
+            for lvl in slot.levels:
+                for t in (t for ts in lvl.short.values() for t in ts):
+                    vecs.setdefault(normalize(t), vectorizer(featurize(normalize(t)))[0])
         models = {}
         for slot in content.slots:
             rows = sets[slot.step]
@@ -128,6 +133,8 @@ class SlotReader:
         hedges = [t for ts in content.unsure.values() for t in ts]
         hedges += [t for slot in content.slots for ts in slot.unsure.values() for t in ts]
         others = [t for rows in sets.values() for t, lab, _ in rows if lab not in (UNSURE,)]
+        # Short answers ("no", "none", "没有") are answers, not hedges: they teach the hedge model that.
+        others += [t for slot in content.slots for lvl in slot.levels for ts in lvl.short.values() for t in ts]
         others = sorted(set(others) - set(hedges))
         w_other = len(hedges) / max(1, len(others))
         hedge = train([vecs[normalize(t)] for t in hedges + others], [HEDGE] * len(hedges) + [NONE] * len(others),

@@ -24,7 +24,7 @@ from bot.nlu.facts import Facts, amounts, durations, find_terms
 from bot.nlu.faq import CLASSIFIER_MAX_ENTRIES, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex, Hit
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
-from bot.nlu.slots import HEDGE_MIN, UNSURE, SlotReader, SlotReading
+from bot.nlu.slots import HEDGE_MIN, HEDGE_SURE, UNSURE, SlotReader, SlotReading
 from bot.nlu.text import has_cjk, normalize
 
 log = logging.getLogger(__name__)
@@ -248,6 +248,9 @@ class Understanding:
         exact = self.slots.exact(step, norm)
         if exact is not None:
             return SlotReading(step, exact, 1.0, norm)
+        hedge = self.slots.hedge_probability(norm)
+        if hedge >= HEDGE_SURE:        # "hard to tell how much risk we could take": never guessed into a level
+            return SlotReading(step, UNSURE, round(hedge, 4), norm)
         described = self.slots.describe(norm, on_screen=step)
         mine = described.get(step)
         if mine is not None and (mine.amount is not None or mine.years is not None):
@@ -257,6 +260,6 @@ class Understanding:
             return typed
         if mine is not None:
             return mine
-        if self.slots.hedge_probability(norm) >= HEDGE_MIN:
-            return SlotReading(step, UNSURE, round(self.slots.hedge_probability(norm), 4), norm)
+        if hedge >= HEDGE_MIN:
+            return SlotReading(step, UNSURE, round(hedge, 4), norm)
         return None
