@@ -41,7 +41,7 @@ POSTINGS_BUDGET = 6000
 CANDIDATE_DOCS = 48
 THRESHOLD = 0.2               # answer when the classifier's probability is at least this (tuned on dev)
 KNN_THRESHOLD = 0.3           # the same for the nearest-neighbour ranker of very large knowledge bases
-CLASSIFIER_MAX_ENTRIES = 600  # above this, rank by nearest neighbours (training cost grows with entries)
+CLASSIFIER_MAX_ENTRIES = 200  # above this, rank by nearest neighbours (training cost grows with entries)
 OUT_OF_SCOPE = "_out_of_scope"
 OOS = -1
 

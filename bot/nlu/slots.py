@@ -16,13 +16,14 @@ dialogue asks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from bot.nlu.content import AmountRule, Content, YearsRule
-from bot.nlu.facts import Amount, amounts, durations, find_terms
+from bot.nlu.facts import Amount, Terms, amounts, durations
 from bot.nlu.features import Featurizer
-from bot.nlu.linear import LinearModel, SparseVec, Vectorizer, softmax, train
+from bot.nlu.linear import LinearModel, SparseVec, Vectorizer, train
 from bot.nlu.text import Clause, clauses, normalize
 
 NONE = "_none"
@@ -36,6 +37,7 @@ HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, 
 HEDGE_SURE = 0.7          # this hedge-like, it is "not sure" whatever else it mentions
 OPTIONAL_MIN = 0.6        # optional questions are seldom the point of a description: a higher bar
 SHARED_CLAUSE_MIN = 0.5   # a second step read from the same clause needs at least this
+MAX_FAQ_NEGATIVES = 1500  # knowledge-base questions the step models see as "says nothing about me"
 CLEAR_MARGIN = 0.4        # two clauses disagreeing: the stronger wins only by this much
 
 
@@ -73,13 +75,16 @@ class SlotReader:
             bounds[st] = (start, start + k)
             start += k
         self._bounds = bounds
+        self._starts = np.array([a for a, _ in bounds.values()], dtype=np.intp)
+        self._owner = np.repeat(np.arange(len(bounds)), [b - a for a, b in bounds.values()])
         lex = content.lexicon
-        self._cb_platforms = tuple(sorted({normalize(t) for t in lex.cross_border_platforms}, key=len, reverse=True))
-        self._dom_platforms = tuple(sorted({normalize(t) for t in lex.domestic_platforms}, key=len, reverse=True))
-        self._cb_words = tuple(normalize(t) for t in lex.cross_border_words)
-        self._export_words = tuple(normalize(t) for t in lex.export_words)
-        self._oem_words = tuple(normalize(t) for t in lex.oem_words)
-        self._revenue = tuple(normalize(t) for t in lex.revenue_words)
+        self._cb_platforms = Terms(tuple(normalize(t) for t in lex.cross_border_platforms))
+        self._dom_platforms = Terms(tuple(normalize(t) for t in lex.domestic_platforms))
+        self._cb_words = Terms(tuple(normalize(t) for t in lex.cross_border_words))
+        self._export_words = Terms(tuple(normalize(t) for t in lex.export_words))
+        self._oem_words = Terms(tuple(normalize(t) for t in lex.oem_words))
+        self._revenue = Terms(tuple(normalize(t) for t in lex.revenue_words))
+        self.vector = lru_cache(maxsize=512)(self._vector)     # the same clause is often read twice
         self.short: dict[str, dict[str, str]] = {}
         for slot in content.slots:
             table: dict[str, str] = {}
@@ -104,7 +109,8 @@ class SlotReader:
         common += [t for ts in content.out_of_scope.values() for t in ts]
         common += [t for ts in content.unsure.values() for t in ts]
         advice = set(content.lexicon.advice_entries)
-        common += [q for doc in content.faq if doc.id not in advice for qs in doc.questions.values() for q in qs]
+        questions = [q for doc in content.faq if doc.id not in advice for qs in doc.questions.values() for q in qs]
+        common += questions[:: max(1, len(questions) // MAX_FAQ_NEGATIVES)]   # a large knowledge base: a sample
         sets = {}
         for slot in content.slots:
             pos = own[slot.step]
@@ -143,8 +149,8 @@ class SlotReader:
         return vectorizer, models, hedge
 
     # -- reading ------------------------------------------------------------------------
-    def vector(self, norm: str, extra: tuple[str, ...] = ()) -> SparseVec:
-        return self.vec(self.featurize(norm, extra))[0]
+    def _vector(self, norm: str) -> SparseVec:
+        return self.vec(self.featurize(norm))[0]
 
     def exact(self, step: str, norm: str) -> str | None:
         """A whole message that is an option's number, label or short answer at this step."""
@@ -163,7 +169,7 @@ class SlotReader:
 
     def _amount_level(self, clause: str, bare_ok: bool) -> tuple[str, Amount] | None:
         rule: AmountRule = self.content.amounts
-        if any(w in clause for w in self._revenue):
+        if clause in self._revenue:
             return None
         found = amounts(clause, rule.usd_rate, bare_ok=bare_ok)
         if not found:
@@ -173,11 +179,11 @@ class SlotReader:
 
     def _years_level(self, clause: str, on_screen: bool) -> tuple[str, float | None] | None:
         rule: YearsRule = self.content.years
-        if any(w in clause for w in self._oem_words):
+        if clause in self._oem_words:
             return None             # years of making goods for others are not selling cross-border
-        cross_border = bool(find_terms(clause, self._cb_platforms)) or any(w in clause for w in self._cb_words)
-        export = any(w in clause for w in self._export_words)
-        domestic = bool(find_terms(clause, self._dom_platforms))
+        cross_border = clause in self._cb_platforms or clause in self._cb_words
+        export = clause in self._export_words
+        domestic = clause in self._dom_platforms
         found = durations(clause)
         if not found:
             if domestic and not cross_border and not export:
@@ -202,7 +208,10 @@ class SlotReader:
             z = vals @ self._w[idx] + self._b
         else:
             z = self._b
-        return {st: softmax(z[a:b]).tolist() for st, (a, b) in self._bounds.items()}
+        # Each step's softmax over its own slice of the scores, all in three numpy calls.
+        e = np.exp(z - np.maximum.reduceat(z, self._starts)[self._owner])
+        p = (e / np.add.reduceat(e, self._starts)[self._owner]).tolist()
+        return {st: p[a:b] for st, (a, b) in self._bounds.items()}
 
     def read_clause(self, clause: str, steps: tuple[str, ...], on_screen: str | None) -> list[SlotReading]:
         out = []

@@ -20,7 +20,7 @@ import numpy as np
 from bot import ROOT
 from bot.kb.lang import detect_lang
 from bot.nlu.content import Content
-from bot.nlu.facts import Facts, amounts, durations, find_terms
+from bot.nlu.facts import Facts, Terms, amounts, durations
 from bot.nlu.faq import CLASSIFIER_MAX_ENTRIES, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex, Hit
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
@@ -152,8 +152,7 @@ class Understanding:
         self._question_en = re.compile(r"^(?:" + "|".join(en) + r")\b") if en else None
         self._advice = tuple(sorted({normalize(w) for w in lex.advice_words}, key=len, reverse=True))
         self._advice_entries = set(lex.advice_entries)
-        self._platforms = tuple(sorted({normalize(p) for p in lex.cross_border_platforms + lex.domestic_platforms},
-                                       key=len, reverse=True))
+        self._platforms = Terms(tuple(normalize(p) for p in lex.cross_border_platforms + lex.domestic_platforms))
 
     # -- cache ------------------------------------------------------------------------------
     def _stem(self, cache_dir: Path) -> Path:
@@ -193,8 +192,7 @@ class Understanding:
         return self._question_en is not None and self._question_en.search(norm) is not None
 
     def facts(self, norm: str) -> Facts:
-        return Facts(amounts(norm, self.content.amounts.usd_rate), durations(norm),
-                     find_terms(norm, self._platforms))
+        return Facts(amounts(norm, self.content.amounts.usd_rate), durations(norm), self._platforms.find(norm))
 
     def rank_faq(self, norm: str) -> tuple[list[Hit], float, bool]:
         """Entries best first, the confidence in the first, and whether that is enough to answer."""
@@ -223,12 +221,12 @@ class Understanding:
         details: dict[str, SlotReading] = {}
         on_screen = None
         slot = self.content.slot(step) if step else None
+        described = self.slots.describe(norm, on_screen=slot.step if slot else None)
         if slot is not None:
-            typed = self._typed(slot.step, norm)
+            typed = self._typed(slot.step, norm, described)
             if typed is not None:
                 details[slot.step] = typed
                 on_screen = slot.step
-        described = self.slots.describe(norm, on_screen=slot.step if slot else None)
         for s, r in described.items():
             if s not in details:
                 details[s] = r
@@ -244,14 +242,13 @@ class Understanding:
         return Reading(raw, out_lang, answers, confidence, details, on_screen, question, advice, hits, p,
                        answerable, self.facts(norm), command)
 
-    def _typed(self, step: str, norm: str) -> SlotReading | None:
+    def _typed(self, step: str, norm: str, described: dict[str, SlotReading]) -> SlotReading | None:
         exact = self.slots.exact(step, norm)
         if exact is not None:
             return SlotReading(step, exact, 1.0, norm)
         hedge = self.slots.hedge_probability(norm)
         if hedge >= HEDGE_SURE:        # "hard to tell how much risk we could take": never guessed into a level
             return SlotReading(step, UNSURE, round(hedge, 4), norm)
-        described = self.slots.describe(norm, on_screen=step)
         mine = described.get(step)
         if mine is not None and (mine.amount is not None or mine.years is not None):
             return mine
