@@ -221,3 +221,45 @@ def test_a_core_question_answered_out_of_order_never_leaves_an_earlier_one_behin
     assert dialogue.back(s).view.step.id == "brand"
     reply = dialogue.choose(s, "brand", "volume")
     assert reply.view.step.id == "factory"
+
+
+def test_an_amount_typed_at_the_capital_question_is_read_as_an_assumption(services, dialogue):
+    s = dialogue.new_session()
+    for step, option in (("factory", "sourcing"), ("experience", "some")):
+        dialogue.choose(s, step, option)
+    reply = dialogue.text(s, "we could put maybe 30k USD into stock", "en")
+    assert s.answers["capital"] == "moderate" and reply.view.step.id == "brand"
+    text = services.renderer().notice(reply.notices[0], "en")
+    assert text.startswith("¥216,000: I read this as enough for a small test batch") and "not the platform's" in text
+
+
+def test_a_contradiction_asks_which_answer_holds(dialogue):
+    s = dialogue.new_session()
+    dialogue.choose(s, "factory", "own_factory")
+    reply = dialogue.text(s, "我们其实没有自己的工厂，是找几家固定的厂代工的", "zh")
+    view = reply.view
+    assert type(view).__name__ == "ConflictView" and (view.step, view.earlier, view.new) == ("factory", "own_factory", "sourcing")
+    assert s.answers["factory"] == "own_factory", "nothing changes before the user says which holds"
+    reply = dialogue.text(s, "保留原来的", "zh")
+    assert reply.notices[0].key == "notice.conflict_kept" and s.answers["factory"] == "own_factory"
+    dialogue.text(s, "we don't have our own plant, partner factories make our goods", "en")
+    dialogue.resolve(s, take_new=True)
+    assert s.answers["factory"] == "sourcing" and s.conflicts is None
+
+
+def test_an_advice_question_gives_a_provisional_result_and_can_fill_in_the_questionnaire(dialogue):
+    s = dialogue.new_session()
+    reply = dialogue.text(s, "刚起步、预算不多，适合哪种模式？", "zh")
+    view = reply.view
+    assert type(view).__name__ == "AdviceView" and view.recommendation.mode == "full"
+    assert {"factory", "brand"} <= set(view.unknown) and view.stated["capital"] == "limited"
+    assert s.answers == {}
+    reply = dialogue.confirm(s, True)
+    assert s.answers["experience"] == "none" and s.answers["capital"] == "limited"
+    assert reply.view.step.id == "factory"
+
+
+def test_a_hedge_is_recorded_as_unsure_never_guessed(dialogue):
+    s = dialogue.new_session()
+    dialogue.text(s, "这个还没想清楚", "zh")
+    assert s.answers == {"factory": UNSURE}

@@ -39,7 +39,7 @@ QUERY_CONCEPT_PENALTY = 0.6
 PHRASE_WEIGHT = 0.5          # entry score = this x best example cosine + the rest x centroid cosine
 POSTINGS_BUDGET = 6000
 CANDIDATE_DOCS = 48
-THRESHOLD = 0.2               # answer when the classifier's probability is at least this (tuned on dev)
+THRESHOLD = 0.15              # answer when the classifier's probability is at least this (tuned on dev)
 KNN_THRESHOLD = 0.3           # the same for the nearest-neighbour ranker of very large knowledge bases
 CLASSIFIER_MAX_ENTRIES = 200  # above this, rank by nearest neighbours (training cost grows with entries)
 OUT_OF_SCOPE = "_out_of_scope"
@@ -232,7 +232,7 @@ class FaqClassifier:
         vectorizer = Vectorizer.fit(feats, weigh=feature_weight)
         classes = [d.id for d in docs] + [OUT_OF_SCOPE]
         model = train([vectorizer(f)[0] for f in feats], [lab for _, lab in rows], classes,
-                      iterations=100, rate=0.15, n_features=len(vectorizer.idf))
+                      iterations=200, rate=0.15, n_features=len(vectorizer.idf))
         return vectorizer, model
 
     def rank(self, norm: str, limit: int = 8) -> tuple[list[Hit], float]:

@@ -71,7 +71,7 @@ def normalize(text: object, limit: int | None = MAX_CHARS) -> str:
 # Clause boundaries: punctuation, then connectives. A connective of contrast marks the clause
 # that follows it as overriding what came before about the same thing ("不是工厂，但有供应商").
 _PUNCT_SPLIT = re.compile(r"[，。；;！!？?\n、…]+|,(?!\d{3})|\.(?!\d)|\s+-\s+|\s*/\s+")
-_CONTRAST_ZH = ("但是", "但", "不过", "可是", "然而", "只是", "却", "而是", "其实", "倒是")
+_CONTRAST_ZH = ("但是", "但", "不过", "可是", "然而", "只是", "却", "而是", "倒是")
 _CONTRAST_EN = ("but", "however", "though", "although", "whereas", "actually", "instead")
 _JOIN_EN = ("and", "also", "plus", "while", "with", "so")
 _EN_SPLIT = re.compile(r"\b(" + "|".join(_CONTRAST_EN + _JOIN_EN) + r")\b")
@@ -121,7 +121,9 @@ def clauses(norm: str) -> list[Clause]:
                 else:
                     cur, cur_contrast = cur + word + rest, cur_contrast or (not cur.strip() and word in _CONTRAST_ZH)
             if cur.strip():
-                out.append(_clause(cur, cur_contrast))
+                # "不是工厂，是贸易商": a clause opening with 是 after a negated one corrects it.
+                corrects = cur.lstrip().startswith("是") and bool(out) and any(n in out[-1] for n in ("不是", "没有", "没"))
+                out.append(_clause(cur, cur_contrast or corrects))
         if len(out) >= MAX_CLAUSES:
             break
     return [c for c in out if c][:MAX_CLAUSES]
