@@ -27,7 +27,7 @@ class ConsoleChat:
         for notice in reply.notices:
             self.write(self.render.notice(notice, lang))
         view = reply.view
-        self.write(self.render.view(view, self.lang))
+        self.write(self.render.view(view, reply.lang or self.lang))
         if isinstance(view, QuestionView):
             self.write(self.render.numbered_options(view, self.lang))
             if not view.core:

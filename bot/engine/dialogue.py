@@ -1,7 +1,7 @@
 """The dialogue: one call per user action, returning what to show next as data (no text, no Telegram)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.engine.flow import FlowMachine
@@ -85,6 +85,7 @@ class Reply:
     view: View
     notices: tuple[Notice, ...] = ()
     changed: bool = True   # False when nothing moved (the same view again)
+    lang: str | None = None   # a read-back is shown in the language the seller wrote in
 
 
 class Dialogue:
@@ -285,7 +286,7 @@ class Dialogue:
         session.kind = CONFIRM
         session.conflicts = conflicts or None
         session.amounts = {s: a for s, a in amounts.items() if s in new or s in conflicts}
-        return self._moved(session)
+        return replace(self._moved(session), lang=reading.lang)
 
     def _advise(self, session: Session, reading: Reading) -> Reply:
         """A question that describes the asker and asks which mode fits: a provisional answer."""
@@ -293,4 +294,4 @@ class Dialogue:
         session.pending = stated
         session.kind = ADVICE
         session.amounts = {s: int(r.amount.value) for s, r in reading.details.items() if r.amount is not None}
-        return self._moved(session)
+        return replace(self._moved(session), lang=reading.lang)

@@ -266,17 +266,23 @@ class SlotReader:
 
     def describe(self, norm: str, on_screen: str | None = None) -> dict[str, SlotReading]:
         """Every step a message states, merged across its clauses (see the module docstring)."""
+        return self.describe_all(norm, on_screen)[0]
+
+    def describe_all(self, norm: str, on_screen: str | None = None) -> tuple[dict[str, SlotReading], set[str]]:
+        """(the steps read, the steps its clauses read in conflicting ways and so left unread)."""
         steps = tuple(s.step for s in self.content.slots)
         per_step: dict[str, list[tuple[Clause, SlotReading]]] = {}
         for clause in clauses(norm):
             for r in self.read_clause(clause, steps, on_screen):
                 per_step.setdefault(r.step, []).append((clause, r))
-        out = {}
+        out, ambiguous = {}, set()
         for step, found in per_step.items():
             merged = _merge(found)
             if merged is not None:
                 out[step] = merged
-        return out
+            else:
+                ambiguous.add(step)
+        return out, ambiguous
 
 
 def _merge(found: list[tuple[Clause, SlotReading]]) -> SlotReading | None:

@@ -122,7 +122,8 @@ def clauses(norm: str) -> list[Clause]:
                     cur, cur_contrast = cur + word + rest, cur_contrast or (not cur.strip() and word in _CONTRAST_ZH)
             if cur.strip():
                 # "不是工厂，是贸易商": a clause opening with 是 after a negated one corrects it.
-                corrects = cur.lstrip().startswith("是") and bool(out) and any(n in out[-1] for n in ("不是", "没有", "没"))
+                corrects = (cur.lstrip().startswith("是") and bool(out) and any(n in out[-1] for n in ("不是", "没有", "没"))
+                            and not any(n in cur for n in ("不", "没")))
                 out.append(_clause(cur, cur_contrast or corrects))
         if len(out) >= MAX_CLAUSES:
             break

@@ -221,8 +221,8 @@ class Understanding:
         details: dict[str, SlotReading] = {}
         on_screen = None
         slot = self.content.slot(step) if step else None
-        described = self.slots.describe(norm, on_screen=slot.step if slot else None)
-        if slot is not None:
+        described, ambiguous = self.slots.describe_all(norm, on_screen=slot.step if slot else None)
+        if slot is not None and slot.step not in ambiguous:     # clauses disagreeing: ask, never guess
             typed = self._typed(slot.step, norm, described)
             if typed is not None:
                 details[slot.step] = typed

@@ -111,6 +111,7 @@ class Handlers:
                 await self.send(ctx, chat_id, text, self.suggestions(notice.answer))
             else:
                 head.append(text)
+        lang = reply.lang or lang       # a read-back comes in the language the seller wrote in
         text = self.r.view(reply.view, lang)
         private_url = None
         if in_group(update):
