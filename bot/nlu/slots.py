@@ -36,6 +36,8 @@ TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
 HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, is "not sure"
 HEDGE_SURE = 0.7          # this hedge-like, it is "not sure" whatever else it mentions
 OPTIONAL_MIN = 0.6        # optional questions are seldom the point of a description: a higher bar
+SECOND_FACT_MIN = 0.15    # ...a level behind "nothing about me" in a two-fact clause, with
+SECOND_FACT_SHARE = 0.8   # ...at least this share of the probability the levels have
 SHARED_CLAUSE_MIN = 0.5   # a second step read from the same clause needs at least this
 MAX_FAQ_NEGATIVES = 1500  # knowledge-base questions the step models see as "says nothing about me"
 CLEAR_MARGIN = 0.4        # two clauses disagreeing: the stronger wins only by this much
@@ -238,6 +240,13 @@ class SlotReader:
             needed = DESCRIPTION_MIN if (slot is None or slot.core or step == on_screen) else OPTIONAL_MIN
             if level != NONE and p[best] >= needed:
                 out.append(SlotReading(step, level, p[best], clause))
+            elif level == NONE and len(p) > 2:
+                # A clause stating two facts ("义乌有个小工厂做饰品"): the other fact's words pull
+                # towards "nothing about me", yet one level can still clearly stand out.
+                second = max(range(len(p) - 1), key=p.__getitem__)
+                share = p[second] / max(1e-9, 1.0 - p[best])
+                if p[second] >= SECOND_FACT_MIN and share >= SECOND_FACT_SHARE and model.classes[second] != UNSURE:
+                    out.append(SlotReading(step, model.classes[second], p[second], clause))
         if len(out) > 1:
             # One clause read by several steps from the same words ("直播刚起步" vs "刚起步"): only
             # the strongest reading stands, unless the others are strong in their own right.
