@@ -11,7 +11,10 @@ mixed Chinese and English without a word segmenter:
   few items emit "~" features *instead of* their plain ones, so "没有工厂" shares nothing with
   "有工厂" but the negator's own n-grams, and a model learns what a negated word means;
 * concept tokens "§<group>" for the synonym groups of knowledge/synonyms.yaml (全托 = 全託管 =
-  fully managed...), and fact tokens "#money", "#years", "#platform" when those are present.
+  fully managed...);
+* English spelling: an unknown word of 5+ letters becomes the most frequent word of the examples
+  with the same first letter within one edit (two from 8 letters), so "comission", "manged" and
+  "inventroy" meet their words before anything else is computed.
 
 No jieba: its dictionary load (~1 s) would dominate start-up, and n-grams cope better with the
 shorthand sellers type.
@@ -19,6 +22,7 @@ shorthand sellers type.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 from typing import Iterable
 
@@ -51,10 +55,66 @@ def stem(word: str) -> str:
     return word
 
 
+def _osa(a: str, b: str, cap: int) -> int:
+    """Optimal-string-alignment distance, cap + 1 as soon as it must exceed cap."""
+    if abs(len(a) - len(b)) > cap:
+        return cap + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                v = min(v, prev2[j - 2] + 1)
+            cur[j] = v
+        if min(cur) > cap:
+            return cap + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+class Speller:
+    """Unknown English words -> the nearest word of the examples (see the module docstring)."""
+
+    MIN_LEN = 5
+
+    def __init__(self, words: Iterable[str]):
+        self.counts = Counter(w for w in words if w.isalpha() and w.isascii())
+        self.neighbours: dict[str, list[str]] = {}
+        for w in self.counts:
+            if len(w) >= self.MIN_LEN - 1:
+                for key in {w[:i] + w[i + 1:] for i in range(len(w))} | {w}:
+                    self.neighbours.setdefault(key, []).append(w)
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, word: str) -> str:
+        if len(word) < self.MIN_LEN or word in self.counts or not word.isalpha():
+            return word
+        hit = self._cache.get(word)
+        if hit is None:
+            cap = 1 if len(word) < 8 else 2
+            best, best_key = word, None
+            for key in {word[:i] + word[i + 1:] for i in range(len(word))} | {word}:
+                for cand in self.neighbours.get(key, ()):
+                    if cand[0] != word[0] or len(cand) < self.MIN_LEN:
+                        continue
+                    d = _osa(word, cand, cap)
+                    if d <= cap and (best_key is None or (d, -self.counts[cand], cand) < best_key):
+                        best, best_key = cand, (d, -self.counts[cand], cand)
+            hit = best
+            if len(self._cache) < 20000:
+                self._cache[word] = hit
+        return hit
+
+
+_WORD_RE = re.compile(r"[a-z]{5,}")
+
+
 class Featurizer:
     """Text -> list of feature strings (repeats kept). Built once per content."""
 
-    def __init__(self, concepts: Iterable[tuple[str, Iterable[str]]] = ()):
+    def __init__(self, concepts: Iterable[tuple[str, Iterable[str]]] = (), vocabulary: Iterable[str] = ()):
         """`concepts`: synonym groups (id, terms); none for the questionnaire's models, whose
         examples say "工厂" in every sense (有工厂, 没有工厂, 找工厂代工)."""
         terms: dict[str, str] = {}
@@ -70,6 +130,13 @@ class Featurizer:
         cjk = sorted((t for t in terms if not t.isascii()), key=len, reverse=True)
         self._latin_re = re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, latin)) + r")(?![a-z])") if latin else None
         self._cjk_re = re.compile("|".join(map(re.escape, cjk))) if cjk else None
+        words = list(vocabulary)
+        self.speller = Speller(words) if words else None
+
+    def spell(self, text: str) -> str:
+        if self.speller is None:
+            return text
+        return _WORD_RE.sub(lambda m: self.speller(m.group(0)), text)
 
     def concepts(self, text: str) -> list[str]:
         out = []
@@ -79,6 +146,7 @@ class Featurizer:
         return out
 
     def __call__(self, text: str, extra: Iterable[str] = ()) -> list[str]:
+        text = self.spell(text)
         out: list[str] = list(extra)
         out += self.concepts(text)
         pieces = _PIECE_RE.findall(text)
