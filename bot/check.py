@@ -50,17 +50,15 @@ def check_content(knowledge_dir: Path = KNOWLEDGE_DIR, dialogs_dir: Path = DIALO
 
 def check_examples(flow) -> list[Problem]:
     """Every option has enough examples in both languages, and no example is claimed by two levels
-    (nor by a level and "not sure"); short answers must not clash within one question."""
+    of one question, nor by a level and "not sure"; short answers must not clash within one question.
+    (One example may teach two questions: "饰品加工厂" is both a factory and a category.)"""
     problems: list[Problem] = []
-    owner: dict[str, str] = {normalize(t): "unsure" for lang in LANGS for t in flow.unsure.examples.get(lang, ())}
+    hedges = {normalize(t) for lang in LANGS for t in flow.unsure.examples.get(lang, ())}
     for step in flow.steps:
+        owner: dict[str, str] = {}
         short: dict[str, str] = {}
         for t in (t for lang in LANGS for t in step.unsure_examples.get(lang, ())):
-            key = normalize(t)
-            if key in owner and owner[key] != f"{step.id}.unsure":
-                problems.append(Problem(FLOW_FILE, f"{step.id}.unsure", "examples",
-                                        f"example {t!r} is also claimed by {owner[key]}"))
-            owner[key] = f"{step.id}.unsure"
+            owner[normalize(t)] = f"{step.id}.unsure"
         for option in step.options:
             where = f"{step.id}.{option.id}"
             for lang in LANGS:
@@ -70,8 +68,9 @@ def check_examples(flow) -> list[Problem]:
                                             f"{len(examples)} examples; understanding needs at least {MIN_EXAMPLES}"))
                 for t in examples:
                     key = normalize(t)
-                    if key in owner and owner[key] != where:
-                        problems.append(Problem(FLOW_FILE, where, "examples", f"example {t!r} is also claimed by {owner[key]}"))
+                    other = "unsure" if key in hedges else owner.get(key)
+                    if other is not None and other != where:
+                        problems.append(Problem(FLOW_FILE, where, "examples", f"example {t!r} is also claimed by {other}"))
                     owner[key] = where
                 for t in option.short.get(lang, ()):
                     key = normalize(t)

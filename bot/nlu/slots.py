@@ -116,7 +116,9 @@ class SlotReader:
         sets = {}
         for slot in content.slots:
             pos = own[slot.step]
-            neg = [t for step, rows in own.items() if step != slot.step for t, _ in rows] + common
+            mine = {normalize(t) for t, _ in pos}
+            neg = [t for step, rows in own.items() if step != slot.step for t, _ in rows if normalize(t) not in mine]
+            neg += common
             neg_w = 1.5 * len(pos) / max(1, len(neg))
             sets[slot.step] = [(t, lab, 1.0) for t, lab in pos] + [(t, NONE, neg_w) for t in neg]
         return sets
@@ -216,7 +218,7 @@ class SlotReader:
         return {st: p[a:b] for st, (a, b) in self._bounds.items()}
 
     def read_clause(self, clause: str, steps: tuple[str, ...], on_screen: str | None) -> list[SlotReading]:
-        out = []
+        out, second_facts = [], []
         probs = self.all_probabilities(self.vector(clause))
         lowest_experience = self._lowest(self.content.years.step)
         for step in steps:
@@ -246,13 +248,13 @@ class SlotReader:
                 second = max(range(len(p) - 1), key=p.__getitem__)
                 share = p[second] / max(1e-9, 1.0 - p[best])
                 if p[second] >= SECOND_FACT_MIN and share >= SECOND_FACT_SHARE and model.classes[second] != UNSURE:
-                    out.append(SlotReading(step, model.classes[second], p[second], clause))
+                    second_facts.append(SlotReading(step, model.classes[second], p[second], clause))
         if len(out) > 1:
             # One clause read by several steps from the same words ("直播刚起步" vs "刚起步"): only
             # the strongest reading stands, unless the others are strong in their own right.
             top = max(r.confidence for r in out)
             out = [r for r in out if r.confidence >= SHARED_CLAUSE_MIN or r.confidence == top]
-        return out
+        return out + second_facts
 
     def _lowest(self, step: str) -> str | None:
         slot = self.content.slot(step)
