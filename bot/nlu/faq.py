@@ -37,8 +37,8 @@ SIGNATURE_SHARE = 0.6
 SIGNATURE_PENALTY = 0.5
 QUERY_CONCEPT_PENALTY = 0.6
 PHRASE_WEIGHT = 0.5          # entry score = this x best example cosine + the rest x centroid cosine
-POSTINGS_BUDGET = 6000
-CANDIDATE_DOCS = 48
+POSTINGS_BUDGET = 4000
+CANDIDATE_DOCS = 32
 THRESHOLD = 0.15              # answer when the classifier's probability is at least this (tuned on dev)
 KNN_THRESHOLD = 0.3           # the same for the nearest-neighbour ranker of very large knowledge bases
 CLASSIFIER_MAX_ENTRIES = 200  # above this, rank by nearest neighbours (training cost grows with entries)
@@ -52,7 +52,6 @@ class Hit:
     score: float
     phrase: float
     centroid: float
-    coverage: float     # share of the question's weight (squared) found in the entry's vocabulary
 
 
 @dataclass(frozen=True)
@@ -104,13 +103,6 @@ class FaqIndex:
             for j, w in v.items():
                 acc[j] = acc.get(j, 0.0) + w
         self.sum_sq = [sum(w * w for w in s.values()) for s in self.sums]
-        self.doc_count: list[dict[int, int]] = [{} for _ in docs]     # entry -> feature -> examples with it
-        for d, v in enumerate(self.vectors):
-            e = self.owner[d]
-            if e != OOS:
-                dc = self.doc_count[e]
-                for j in v:
-                    dc[j] = dc.get(j, 0) + 1
         concept_ids = {j for f, j in self.vec.vocab.items() if f.startswith("§")}
         self.concepts: list[set[int]] = [set() for _ in docs]
         counts: list[dict[int, int]] = [{} for _ in docs]
@@ -180,11 +172,13 @@ class FaqIndex:
             elif s > best_phrase.get(e, -1.0):
                 best_phrase[e] = s
         exclude_owner = self.owner[exclude] if exclude is not None else None
-        qsq = sum(v * v for _, v in qvec) or 1.0
         qconcepts = {j for j, _ in qvec if j in self.concept_ids}
         hits = []
-        for e, phrase in best_phrase.items():
-            dot = sum(v * self.sums[e].get(j, 0.0) for j, v in qvec)
+        # The centroid (and the concept penalties) only for the entries whose best example is among
+        # the best: the rest cannot win.
+        for e, phrase in heapq.nlargest(limit + 4, best_phrase.items(), key=lambda kv: kv[1]):
+            sums = self.sums[e]
+            dot = sum(v * sums.get(j, 0.0) for j, v in qvec)
             sq = self.sum_sq[e]
             if e == exclude_owner:          # leave-one-out: the centroid without this example
                 dot -= 1.0
@@ -197,14 +191,7 @@ class FaqIndex:
             for j in qconcepts:
                 if j not in self.concepts[e]:
                     factor *= QUERY_CONCEPT_PENALTY
-            counts = self.doc_count[e]
-            if e == exclude_owner:
-                own = self.vectors[exclude]
-                covered = sum(v * v for j, v in qvec if counts.get(j, 0) - (j in own) > 0)
-            else:
-                covered = sum(v * v for j, v in qvec if j in counts)
-            hits.append(Hit(e, (PHRASE_WEIGHT * phrase + (1 - PHRASE_WEIGHT) * centroid) * factor, phrase, centroid,
-                            covered / qsq))
+            hits.append(Hit(e, (PHRASE_WEIGHT * phrase + (1 - PHRASE_WEIGHT) * centroid) * factor, phrase, centroid))
         hits.sort(key=lambda h: (-h.score, h.entry))
         return Ranking(hits[:limit], oos, known)
 
@@ -248,6 +235,6 @@ class FaqClassifier:
             if e == OOS:
                 oos = prob
             else:
-                hits.append(Hit(e, prob, prob, 0.0, 0.0))
+                hits.append(Hit(e, prob, prob, 0.0))
         hits.sort(key=lambda h: (-h.score, h.entry))
         return hits[:limit], oos
