@@ -36,10 +36,11 @@ TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
 HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, is "not sure"
 HEDGE_SURE = 0.7          # this hedge-like, it is "not sure" whatever else it mentions
 OPTIONAL_MIN = 0.6        # optional questions are seldom the point of a description: a higher bar
-SECOND_FACT_MIN = 0.15    # ...a level behind "nothing about me" in a two-fact clause, with
+SECOND_FACT_MIN = 0.2     # ...a level behind "nothing about me" in a two-fact clause, with
 SECOND_FACT_SHARE = 0.8   # ...at least this share of the probability the levels have
 SHARED_CLAUSE_MIN = 0.5   # a second step read from the same clause needs at least this
 MAX_FAQ_NEGATIVES = 1500  # knowledge-base questions the step models see as "says nothing about me"
+CONTRAST_MIN = 0.6        # a clause after "but" overrides the others only when read this clearly
 CLEAR_MARGIN = 0.4        # two clauses disagreeing: the stronger wins only by this much
 
 
@@ -51,6 +52,7 @@ class SlotReading:
     clause: str
     amount: Amount | None = None   # the amount a capital level was read from
     years: float | None = None     # the years an experience level was read from
+    second: bool = False           # read as the second fact of a clause about something else
 
 
 def _bands(value: float, bands: tuple[tuple[str, float | None], ...]) -> str:
@@ -248,7 +250,7 @@ class SlotReader:
                 second = max(range(len(p) - 1), key=p.__getitem__)
                 share = p[second] / max(1e-9, 1.0 - p[best])
                 if p[second] >= SECOND_FACT_MIN and share >= SECOND_FACT_SHARE and model.classes[second] != UNSURE:
-                    second_facts.append(SlotReading(step, model.classes[second], p[second], clause))
+                    second_facts.append(SlotReading(step, model.classes[second], p[second], clause, second=True))
         if len(out) > 1:
             # One clause read by several steps from the same words ("直播刚起步" vs "刚起步"): only
             # the strongest reading stands, unless the others are strong in their own right.
@@ -297,10 +299,13 @@ class SlotReader:
 
 
 def _merge(found: list[tuple[Clause, SlotReading]]) -> SlotReading | None:
+    primary = [(c, r) for c, r in found if not r.second]
+    if primary and len(primary) < len(found):
+        found = primary                 # a clause about this step outweighs a second fact elsewhere
     levels = {r.level for _, r in found}
     if len(levels) == 1:
         return max((r for _, r in found), key=lambda r: r.confidence)
-    contrasted = [r for c, r in found if c.contrast]
+    contrasted = [r for c, r in found if c.contrast and r.confidence >= CONTRAST_MIN]
     if contrasted:
         last = contrasted[-1]
         if len({r.level for r in contrasted}) == 1:
