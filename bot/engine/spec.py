@@ -308,7 +308,7 @@ def _reading(raw, r: Reader, flow: Flow) -> ReadingRules:
         rate = 7.2
     bands = _bands(cap, ce, cap_step, "bands")
     assumptions_raw = ce.mapping(cap.get("assumption", {}), "assumption")
-    assumptions = {level: ce.at(f"capital.assumption").text(assumptions_raw, level) for level, _ in bands}
+    assumptions = {level: ce.at("capital.assumption").text(assumptions_raw, level) for level, _ in bands}
     exp = r.mapping(raw.get("experience"), "experience")
     ee = r.at("experience")
     exp_step = flow.step(ee.string(exp, "step"))

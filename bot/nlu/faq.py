@@ -19,7 +19,7 @@ import heapq
 import math
 from dataclasses import dataclass
 
-from bot.nlu.content import Content, FaqDoc
+from bot.nlu.content import FaqDoc
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, SparseVec, Vectorizer, train
 from bot.nlu.text import normalize
@@ -137,7 +137,7 @@ class FaqIndex:
                     known += w
         return vec, (known / total if total else 0.0)
 
-    def rank(self, qvec: SparseVec, known: float, exclude: int | None = None, limit: int = 8) -> Ranking:
+    def rank(self, qvec: SparseVec, known: float, limit: int = 8) -> Ranking:
         if not qvec:
             return Ranking([], 0.0, known)
         post = self.postings
@@ -155,8 +155,6 @@ class FaqIndex:
             budget -= len(plist)
             for d, w in plist:
                 acc[d] = acc.get(d, 0.0) + v * w
-        if exclude is not None:
-            acc.pop(exclude, None)
         if not acc:
             return Ranking([], 0.0, known)
         top = heapq.nlargest(CANDIDATE_DOCS, acc.items(), key=lambda kv: kv[1])
@@ -171,7 +169,6 @@ class FaqIndex:
                 oos = max(oos, s)
             elif s > best_phrase.get(e, -1.0):
                 best_phrase[e] = s
-        exclude_owner = self.owner[exclude] if exclude is not None else None
         qconcepts = {j for j, _ in qvec if j in self.concept_ids}
         hits = []
         # The centroid (and the concept penalties) only for the entries whose best example is among
@@ -180,9 +177,6 @@ class FaqIndex:
             sums = self.sums[e]
             dot = sum(v * sums.get(j, 0.0) for j, v in qvec)
             sq = self.sum_sq[e]
-            if e == exclude_owner:          # leave-one-out: the centroid without this example
-                dot -= 1.0
-                sq = sq - 2 * (dot + 1.0) + 1.0
             centroid = dot / math.sqrt(sq) if sq > 1e-12 else 0.0
             factor = 1.0
             for j, share in self.signatures[e].items():
