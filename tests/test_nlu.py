@@ -140,6 +140,7 @@ def test_a_description_naming_every_level_of_one_question_reads_none_of_them(ser
     ("半托管能让我跟同行做出差异化吗", "semi_differentiation"),
     ("我们想自己开直播带货，该选哪个模式", "own_live_streams"),
     ("全托管谁来定价？", "full_pricing"),
+    ("刚起步、预算不多，适合哪种模式？", "fit_newcomer"),      # the issue: it used to land on the capital entry
     ("who pays the first leg freight in semi-managed?", "semi_first_leg"),
 ])
 def test_questions_land_on_their_entry(services, text, entry):
