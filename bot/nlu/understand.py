@@ -226,6 +226,11 @@ class Understanding:
         out_lang = detect_lang(raw, lang if lang in ("zh", "en") else "en")
         command = self.command(raw)
         if not norm or not any(ch.isalnum() for ch in norm):
+            exact = self.slots.exact(step, norm) if step and self.content.slot(step) else None   # "?" = not sure
+            if exact is not None:
+                reading = SlotReading(step, exact, 1.0, norm)
+                return Reading(raw, out_lang, {step: exact}, {step: 1.0}, {step: reading}, step, False, False, (),
+                               0.0, False, Facts(), command)
             return Reading(raw, out_lang, {}, {}, {}, None, False, False, (), 0.0, False, Facts(), command)
         question = self.is_question(norm)
         details: dict[str, SlotReading] = {}
