@@ -257,9 +257,9 @@ class Dialogue:
             return self._describe(session, reading)
         if reading.answerable or reading.question:
             return self._faq(session, reading, had_pending)   # a question: answered, or an honest "I don't know"
-        answer = self.answerer.answer(reading) if self.answerer else None
-        reply = self._same(session, Notice("notice.not_understood", answer))
-        return Reply(reply.view, reply.notices, had_pending) if had_pending else reply
+        notice = Notice("notice.not_understood", self.answerer.answer(reading) if self.answerer else None)
+        # A read-back left unanswered is gone: its buttons must read as stale, so the revision moves.
+        return self._moved(session, notice) if had_pending else self._same(session, notice)
 
     def _faq(self, session: Session, reading: Reading, changed: bool) -> Reply:
         notice = Notice("notice.faq", self.answerer.answer(reading)) if self.answerer else Notice("notice.not_understood")
