@@ -25,9 +25,8 @@ test: $(STAMP)  ## the whole test suite
 check: $(STAMP)
 	$(PY) -m bot check
 
-eval: $(STAMP)  ## FAQ answerer accuracy: the development set, then the held-out set
-	$(PY) -m bot.kb.evaluate --set eval/faq_dev.yaml
-	$(PY) -m bot.kb.evaluate --set eval/faq_holdout.yaml
+eval: $(STAMP)  ## understanding accuracy: the development sets, then the held-out sets (eval/holdout/)
+	$(PY) -m bot.nlu.evaluate --all
 
 bench: $(STAMP)  ## benchmarks (figures, not pass/fail)
 	$(PY) -m bench

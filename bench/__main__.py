@@ -1,7 +1,7 @@
 """Run the benchmarks (figures only, nothing is asserted).
 
     python -m bench                  # every benchmark, in the order below
-    python -m bench faq              # one of them
+    python -m bench nlu              # one of them
     python -m bench load --quick     # one of them, with its own arguments
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 # name -> module with a main(); a main that takes a parameter receives the remaining
 # command-line arguments (a list). Add new benchmarks here.
 BENCHES = {
-    "faq": "bench.faq",
+    "nlu": "bench.nlu",
     "load": "bench.load",
     "store": "bench.store_scale",
     "cards": "bench.cards",

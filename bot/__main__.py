@@ -1,4 +1,4 @@
-"""Command line: run | console | recommend | ask | check | diagram."""
+"""Command line: run | console | recommend | ask | understand | check | diagram."""
 from __future__ import annotations
 
 import argparse
@@ -82,6 +82,23 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_understand(args) -> int:
+    """What understanding reads in one message (the public contract used by evaluation)."""
+    services = _services()
+    steps = [s.id for s in services.flow.steps]
+    if args.step is not None and args.step not in steps:
+        print(f"unknown step {args.step!r}; valid steps: {', '.join(steps)}", file=sys.stderr)
+        return 2
+    reading = services.nlu.read(args.text, step=args.step, lang=args.lang)
+    data = reading.to_dict()
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        for key in ("answers", "confidence", "question", "advice", "faq", "facts"):
+            print(f"{key}: {json.dumps(data[key], ensure_ascii=False)}")
+    return 0
+
+
 def cmd_console(args) -> int:
     from bot.config import Settings
     from bot.console import run_console
@@ -119,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--lang", choices=LANGS, default=None)
     ask.add_argument("--json", action="store_true")
+    und = sub.add_parser("understand", help="what understanding reads in a message (answers, question, FAQ)")
+    und.add_argument("text")
+    und.add_argument("--step", default=None, help="read it as an answer to this question first")
+    und.add_argument("--lang", choices=LANGS, default=None)
+    und.add_argument("--json", action="store_true")
     sub.add_parser("check", help="validate dialogs/ and knowledge/")
     sub.add_parser("diagram", help="print the questionnaire state machine as a Mermaid diagram")
     return parser
@@ -130,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         from bot.kb.lang import detect_lang
         args.lang = detect_lang(args.question, "en")
     handlers = {"run": cmd_run, "console": cmd_console, "recommend": cmd_recommend, "ask": cmd_ask,
-                "check": cmd_check, "diagram": cmd_diagram}
+                "understand": cmd_understand, "check": cmd_check, "diagram": cmd_diagram}
     if args.command is None:
         args.command, args.lang = "run", None
     return handlers[args.command](args)

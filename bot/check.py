@@ -4,13 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot import LANGS
-from bot.engine.spec import DIALOGS_DIR, load_dialogs
+from bot.engine.spec import DIALOGS_DIR, load_dialogs, load_reading
 from bot.kb.loader import KNOWLEDGE_DIR, load_knowledge
+from bot.nlu.text import normalize
 from bot.problems import Problem
 
 CALLBACK_LIMIT = 64
 REV_DIGITS = 10   # callback data carries the session revision; assume it may grow this long
 OWNER_DIGITS = 13  # and, in groups, the Telegram user id of the member it belongs to
+MIN_EXAMPLES = 10        # per option and language: what understanding needs to learn a level
+MIN_FAQ_EXAMPLES = 6     # per FAQ entry and language
+FLOW_FILE = "seller_questionnaire.yaml"
 
 
 def _placeholders(text: str) -> set[str]:
@@ -22,6 +26,7 @@ def check_content(knowledge_dir: Path = KNOWLEDGE_DIR, dialogs_dir: Path = DIALO
     problems: list[Problem] = []
     kb = load_knowledge(knowledge_dir, problems)
     flow, _ = load_dialogs(dialogs_dir, problems, source_ids=set(kb.sources))
+    load_reading(flow, dialogs_dir, problems)
     for key, text in kb.ui.items():
         try:
             if _placeholders(text.zh) != _placeholders(text.en):
@@ -32,17 +37,45 @@ def check_content(knowledge_dir: Path = KNOWLEDGE_DIR, dialogs_dir: Path = DIALO
         for option in flow.choices(step):
             longest = len(f"a:{'9' * REV_DIGITS}:{step.id}:{option.id}:u{'9' * OWNER_DIGITS}".encode())
             if longest > CALLBACK_LIMIT:
-                problems.append(Problem("seller_questionnaire.yaml", f"{step.id}.{option.id}", "id",
+                problems.append(Problem(FLOW_FILE, f"{step.id}.{option.id}", "id",
                                         f"callback data would be {longest} bytes (limit {CALLBACK_LIMIT})"))
-    seen: dict[str, str] = {}
+    problems += check_examples(flow)
+    for e in kb.entries:
+        for lang, questions in (("zh", e.questions_zh), ("en", e.questions_en)):
+            if len(questions) < MIN_FAQ_EXAMPLES:
+                problems.append(Problem("faq.yaml", e.id, f"questions.{lang}",
+                                        f"{len(questions)} example questions; understanding needs at least {MIN_FAQ_EXAMPLES}"))
+    return problems
+
+
+def check_examples(flow) -> list[Problem]:
+    """Every option has enough examples in both languages, and no example is claimed by two levels
+    of one question, nor by a level and "not sure"; short answers must not clash within one question.
+    (One example may teach two questions: "饰品加工厂" is both a factory and a category.)"""
+    problems: list[Problem] = []
+    hedges = {normalize(t) for lang in LANGS for t in flow.unsure.examples.get(lang, ())}
     for step in flow.steps:
+        owner: dict[str, str] = {}
+        short: dict[str, str] = {}
+        for t in (t for lang in LANGS for t in step.unsure_examples.get(lang, ())):
+            owner[normalize(t)] = f"{step.id}.unsure"
         for option in step.options:
+            where = f"{step.id}.{option.id}"
             for lang in LANGS:
-                for alias in option.aliases.get(lang, ()):
-                    key = alias.lower()
-                    other = seen.get(key)
-                    if other and other != f"{step.id}.{option.id}":
-                        problems.append(Problem("seller_questionnaire.yaml", f"{step.id}.{option.id}", "aliases",
-                                                f"alias {alias!r} is also used by {other}"))
-                    seen[key] = f"{step.id}.{option.id}"
+                examples = option.examples.get(lang, ())
+                if len(examples) < MIN_EXAMPLES:
+                    problems.append(Problem(FLOW_FILE, where, f"examples.{lang}",
+                                            f"{len(examples)} examples; understanding needs at least {MIN_EXAMPLES}"))
+                for t in examples:
+                    key = normalize(t)
+                    other = "unsure" if key in hedges else owner.get(key)
+                    if other is not None and other != where:
+                        problems.append(Problem(FLOW_FILE, where, "examples", f"example {t!r} is also claimed by {other}"))
+                    owner[key] = where
+                for t in option.short.get(lang, ()):
+                    key = normalize(t)
+                    if short.get(key, option.id) != option.id:
+                        problems.append(Problem(FLOW_FILE, where, "short",
+                                                f"short answer {t!r} is also claimed by {step.id}.{short[key]}"))
+                    short[key] = option.id
     return problems

@@ -6,7 +6,7 @@ import asyncio
 from typing import Callable
 
 from bot.conversation import Conversations
-from bot.engine.dialogue import ConfirmView, QuestionView, Reply, ResultView
+from bot.engine.dialogue import AdviceView, ConfirmView, ConflictView, QuestionView, Reply, ResultView
 from bot.kb.lang import detect_lang
 from bot.render import PLAIN
 
@@ -29,13 +29,17 @@ class ConsoleChat:
         for notice in reply.notices:
             self.write(self.render.notice(notice, lang))
         view = reply.view
-        self.write(self.render.view(view, self.lang))
+        self.write(self.render.view(view, reply.lang or self.lang))
         if isinstance(view, QuestionView):
             self.write(self.render.numbered_options(view, self.lang))
             if not view.core:
                 self.write(self.render.raw("console.optional_hint", self.lang))
         elif isinstance(view, ConfirmView):
             self.write(self.render.raw("console.confirm_hint", self.lang))
+        elif isinstance(view, ConflictView):
+            self.write(self.render.raw("console.conflict_hint", self.lang))
+        elif isinstance(view, AdviceView):
+            self.write(self.render.raw("console.advice_hint", self.lang))
         elif isinstance(view, ResultView):
             self.write(self.render.raw("console.result_hint", self.lang))
 

@@ -10,9 +10,9 @@ import html
 from dataclasses import dataclass
 from typing import Callable
 
-from bot.engine.dialogue import ConfirmView, Notice, QuestionView, Reply, ResultView, View
+from bot.engine.dialogue import AdviceView, ConfirmView, ConflictView, Notice, QuestionView, Reply, ResultView, View
 from bot.engine.recommend import Recommendation
-from bot.engine.spec import SKIP, UNSURE, Flow, Note
+from bot.engine.spec import SKIP, UNSURE, Flow, Note, ReadingRules
 from bot.kb.models import FaqEntry, KnowledgeBase
 
 
@@ -27,9 +27,12 @@ PLAIN = Markup(esc=lambda s: s, bold=lambda s: s, italic=lambda s: s)
 HTML = Markup(esc=lambda s: html.escape(s, quote=False), bold=lambda s: f"<b>{s}</b>", italic=lambda s: f"<i>{s}</i>")
 
 
+OURS = "ours"   # the source id of Mode Advisor's own suggestions and rules of thumb
+
+
 class Renderer:
-    def __init__(self, kb: KnowledgeBase, flow: Flow, markup: Markup = PLAIN):
-        self.kb, self.flow, self.m = kb, flow, markup
+    def __init__(self, kb: KnowledgeBase, flow: Flow, markup: Markup = PLAIN, reading: ReadingRules | None = None):
+        self.kb, self.flow, self.m, self.reading = kb, flow, markup, reading
 
     # -- strings ------------------------------------------------------------------------------
     def raw(self, key: str, lang: str, **values: object) -> str:
@@ -77,42 +80,101 @@ class Renderer:
     def numbered_options(self, view: QuestionView, lang: str) -> str:
         return "\n".join(f"{i}. {self.m.esc(o.label(lang))}" for i, o in enumerate(self.flow.choices(view.step), 1))
 
+    def factor(self, step_id: str, option_id: str, lang: str) -> str:
+        """"Supply: Own factory", escaped, the title in bold."""
+        step = self.flow.step(step_id)
+        title = step.title(lang) if step else step_id
+        return f"{self.m.bold(self.m.esc(title))}{self.colon(lang)}{self.m.esc(self.option_label(step_id, option_id, lang))}"
+
+    def amount(self, value: int, step_id: str, level: str, lang: str) -> str:
+        """"¥200,000: I read this as enough for a small test batch; change it if...", our rule of thumb."""
+        assumption = self.reading.assumptions.get(level) if self.reading else None
+        reading = assumption(lang) if assumption else self.option_label(step_id, level, lang)
+        return self.t("amount.read", lang, amount=f"¥{value:,}", reading=reading)
+
     def confirm(self, view: ConfirmView, lang: str) -> str:
         lines = [self.m.bold(self.t("confirm.title", lang))]
         for step in self.flow.steps:
             if step.id in view.found:
-                lines.append(f"• {self.m.esc(step.title(lang))}{self.colon(lang)}{self.m.esc(self.option_label(step.id, view.found[step.id], lang))}")
+                line = "• " + self.factor(step.id, view.found[step.id], lang)
+                if step.id in view.amounts:
+                    line += "\n  " + self.amount(view.amounts[step.id], step.id, view.found[step.id], lang)
+                if step.id in view.earlier:
+                    line += "\n  " + self.t("confirm.replaces", lang,
+                                             answer=self.option_label(step.id, view.earlier[step.id], lang))
+                lines.append(line)
         lines.append(self.t("confirm.ask", lang))
         return "\n".join(lines)
+
+    def conflict(self, view: ConflictView, lang: str) -> str:
+        step = self.flow.step(view.step)
+        text = self.t("conflict.ask", lang, factor=step.title(lang) if step else view.step,
+                      earlier=self.option_label(view.step, view.earlier, lang),
+                      new=self.option_label(view.step, view.new, lang))
+        if view.amount is not None:
+            text += "\n" + self.amount(view.amount, view.step, view.new, lang)
+        return text
+
+    def advice(self, view: AdviceView, lang: str) -> str:
+        """A provisional recommendation: named so, with what it rests on and what is still unknown."""
+        rec, m = view.recommendation, self.m
+        key = "advice.headline_borderline" if rec.borderline else "advice.headline"
+        parts = [m.bold(self.t(key, lang, mode=self.mode_name(rec.mode, lang)))]
+        stated = [f"• {self.factor(s.id, view.basis[s.id], lang)}" for s in self.flow.steps if s.id in view.basis]
+        for s in self.flow.steps:
+            if s.id in view.amounts and s.id in view.basis:
+                idx = [x.id for x in self.flow.steps if x.id in view.basis].index(s.id)
+                stated[idx] += "\n  " + self.amount(view.amounts[s.id], s.id, view.basis[s.id], lang)
+        parts.append(m.bold(self.t("advice.based_on", lang)) + "\n" + "\n".join(stated))
+        if view.unknown:
+            names = self.raw("punct.list_sep", lang).join(self.flow.step(s).title(lang) for s in view.unknown)
+            parts.append(self.t("advice.unknown", lang, steps=names))
+        parts.append(self._reasons(rec, lang))
+        parts.append(m.italic(self.t("advice.offer", lang)))
+        return "\n\n".join(parts)
 
     def result(self, view: ResultView, lang: str) -> str:
         """The recommendation: the verdict in one line first, then why, trade-offs, next steps, caveats."""
         rec, m = view.recommendation, self.m
-        mode = self.mode_name(rec.mode, lang)
-        if rec.borderline:
-            head = self.t("result.headline_borderline", lang, mode=mode)
-        elif rec.semi_later:
-            head = self.t("result.headline_later", lang, mode=mode, other=self.mode_name("semi", lang))
-        else:
-            head = self.t("result.headline", lang, mode=mode)
+        head = self._headline(rec, lang)
         parts = [m.bold(head) + "\n" + self.t("result.confidence", lang, pct=round(rec.confidence * 100))]
         parts.append(self._reasons(rec, lang))
         if rec.borderline:
             parts.append(self._borderline(rec, lang))
         if rec.closed_gates and (rec.semi_later or rec.borderline or rec.blocked):
             parts.append(self._gaps(rec, lang))
-        parts.append(self._notes("result.tradeoffs", rec.tradeoffs, lang))
+        parts.append(self._tradeoffs(rec, lang))
         parts.append(self._notes("result.next_steps", rec.next_steps, lang, numbered=True))
         parts.append(self._notes("result.caveats", rec.caveats, lang))
         parts.append(m.italic(self.t("result.footer", lang)))
         return "\n\n".join(parts)
 
+    def _headline(self, rec: Recommendation, lang: str) -> str:
+        mode = self.mode_name(rec.mode, lang)
+        if rec.borderline:
+            return self.t("result.headline_borderline", lang, mode=mode)
+        if rec.semi_later:
+            return self.t("result.headline_later", lang, mode=mode, other=self.mode_name("semi", lang))
+        return self.t("result.headline", lang, mode=mode)
+
     def _reasons(self, rec: Recommendation, lang: str) -> str:
+        """One line per answer: which way it pushed, in words ("favours Full-managed"), then why."""
         lines = [self.m.bold(self.t("result.why", lang))]
         for r in rec.reasons:
             step = self.flow.step(r.step)
-            marker = self.raw(f"result.favours_{r.favours}", lang)
-            lines.append(f"{marker} {self.m.bold(self.m.esc(step.title(lang)))}{self.colon(lang)}{self.m.esc(r.text(lang))}")
+            mark = self.raw(f"result.mark_{r.favours}", lang)
+            tag = self.t(f"result.favours_{r.favours}", lang, mode=self.mode_name(r.favours, lang)
+                         if r.favours in ("full", "semi") else "")
+            lines.append(f"{mark} {self.m.bold(self.m.esc(step.title(lang)))}{self.t('punct.paren', lang, text=tag)}"
+                         f"{self.colon(lang)}{self.m.esc(r.text(lang))}")
+        return "\n".join(lines)
+
+    def _tradeoffs(self, rec: Recommendation, lang: str) -> str:
+        """Gains and costs under each mode's name, so no bullet is left without its mode."""
+        lines = [self.m.bold(self.t("result.tradeoffs", lang))]
+        for mode, notes in rec.tradeoffs:
+            lines.append(self.m.bold(self.m.esc(self.mode_name(mode, lang))))
+            lines += [f"• {self.m.esc(n.text(lang))}{self._uncertain(n.sources, lang)}" for n in notes]
         return "\n".join(lines)
 
     def _borderline(self, rec: Recommendation, lang: str) -> str:
@@ -127,7 +189,10 @@ class Renderer:
     def _gaps(self, rec: Recommendation, lang: str) -> str:
         lines = [self.m.bold(self.t("result.gaps_title", lang, other=self.mode_name("semi", lang)))]
         for gate in rec.closed_gates:
-            lines.append(f"• {self.m.esc(gate.missing(lang))}\n  → {self.m.esc(gate.path(lang))}")
+            lines.append(f"• {self.m.esc(gate.missing(lang))}\n  → {self.m.esc(gate.path(lang))}"
+                         f"{self._uncertain(gate.sources, lang)}")
+        if rec.semi_later:
+            lines.append(self.m.italic(self.t("result.switch_unknown", lang)))
         return "\n".join(lines)
 
     def _notes(self, key: str, notes: tuple[Note, ...], lang: str, numbered: bool = False) -> str:
@@ -138,20 +203,31 @@ class Renderer:
         return "\n".join(lines)
 
     def _uncertain(self, source_ids: tuple[str, ...], lang: str) -> str:
-        uncertain = any(self.kb.sources[s].uncertain for s in source_ids if s in self.kb.sources)
-        return " " + self.t("source.uncertain_mark", lang) if uncertain else ""
+        """⚠️ for unconfirmed sources; "our suggestion" for advice that is ours, not the article's."""
+        marks = []
+        if any(self.kb.sources[s].uncertain for s in source_ids if s in self.kb.sources):
+            marks.append(self.t("source.uncertain_mark", lang))
+        if OURS in source_ids:
+            marks.append(self.t("source.ours_mark", lang))
+        return "".join(" " + mk for mk in marks)
 
     def view(self, view: View, lang: str) -> str:
         if isinstance(view, QuestionView):
             return self.question(view, lang)
         if isinstance(view, ConfirmView):
             return self.confirm(view, lang)
+        if isinstance(view, ConflictView):
+            return self.conflict(view, lang)
+        if isinstance(view, AdviceView):
+            return self.advice(view, lang)
         return self.result(view, lang)
 
     # -- notices and FAQ --------------------------------------------------------------------
     def notice(self, notice: Notice, lang: str) -> str:
         if notice.key == "notice.faq" and notice.answer is not None:
             return self.faq_answer(notice.answer)
+        if notice.key == "notice.amount_read" and notice.amount is not None:
+            return self.amount(notice.amount, notice.step or "", notice.level or "", lang)
         text = self.t(notice.key, lang, **notice.values)
         if notice.key == "notice.not_understood" and notice.answer is not None and notice.answer.suggestions:
             text += "\n" + self.t("faq.maybe", lang) + " " + "; ".join(
@@ -195,10 +271,7 @@ class Renderer:
     def result_card(self, view: ResultView, lang: str) -> str:
         """A compact result to share: the recommended mode and the three strongest reasons, nothing else."""
         rec, m = view.recommendation, self.m
-        mode = self.mode_name(rec.mode, lang)
-        key = ("result.headline_borderline" if rec.borderline else
-               "result.headline_later" if rec.semi_later else "result.headline")
-        lines = [m.bold(self.t(key, lang, mode=mode, other=self.mode_name("semi", lang))),
+        lines = [m.bold(self._headline(rec, lang)),
                  m.bold(self.t("card.reasons", lang))]
         for r in [r for r in rec.reasons if r.favours != "neutral"][:3]:
             step = self.flow.step(r.step)

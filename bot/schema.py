@@ -80,7 +80,9 @@ class Reader:
                 self.fail(f"{field}.{lang}", "missing translation")
                 out[lang] = ""
             else:
-                out[lang] = item.strip()
+                # Only line breaks are trimmed: YAML keeps spaces only in quoted strings, where they
+                # are meant (the English label separator is ": ").
+                out[lang] = item.strip("\r\n")
                 if max_len is not None and len(out[lang]) > max_len:
                     self.fail(f"{field}.{lang}", f"longer than {max_len} characters")
         return Text(out["zh"], out["en"])

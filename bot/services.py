@@ -1,14 +1,17 @@
-"""Loads content once and wires the layers: knowledge -> answerer -> dialogue. No channel code here."""
+"""Loads content once and wires the layers: knowledge -> understanding -> dialogue. No channel code here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from bot.engine.dialogue import Dialogue
-from bot.engine.spec import Flow, Rules, load_dialogs
-from bot.kb.loader import load_knowledge
+from bot.engine.spec import DIALOGS_DIR, Flow, ReadingRules, Rules, load_dialogs, load_reading
+from bot.kb.loader import KNOWLEDGE_DIR, load_knowledge
 from bot.kb.models import KnowledgeBase
-from bot.kb.search import Answerer
+from bot.nlu.answer import FaqAnswerer
+from bot.nlu.content import Content, FaqDoc, Level, Slot
+from bot.nlu.understand import CACHE_DIR, Understanding
 from bot.render import PLAIN, Markup, Renderer
 
 
@@ -17,17 +20,42 @@ class Services:
     kb: KnowledgeBase
     flow: Flow
     rules: Rules
-    answerer: Answerer
+    reading: ReadingRules
+    nlu: Understanding
+    answerer: FaqAnswerer
     dialogue: Dialogue
 
     def renderer(self, markup: Markup = PLAIN) -> Renderer:
-        return Renderer(self.kb, self.flow, markup)
+        return Renderer(self.kb, self.flow, markup, self.reading)
+
+
+def understanding_content(flow: Flow, reading: ReadingRules, kb: KnowledgeBase) -> Content:
+    """The questionnaire and the knowledge base as understanding's training content."""
+    slots = tuple(
+        Slot(step.id,
+             tuple(Level(o.id, (o.label.zh, o.label.en), o.examples, o.short) for o in step.options),
+             step.unsure_examples, step.core)
+        for step in flow.steps)
+    commands = {key: tuple(w for lang in per for w in per[lang]) for key, per in flow.words.items()}
+    faq = tuple(FaqDoc(e.id, (e.title.zh, e.title.en), {"zh": e.questions_zh, "en": e.questions_en},
+                       e.keywords_zh + e.keywords_en, e.related) for e in kb.entries)
+    return Content(slots=slots, unsure=flow.unsure.examples, unsure_short=flow.unsure.short, other=reading.other,
+                   commands=commands, amounts=reading.amounts, years=reading.years, lexicon=reading.lexicon,
+                   faq=faq, out_of_scope=kb.out_of_scope,
+                   concepts=tuple((g.id, g.terms) for g in kb.synonyms))
+
+
+def build_services(knowledge_dir: Path = KNOWLEDGE_DIR, dialogs_dir: Path = DIALOGS_DIR,
+                   cache_dir: Path | None = CACHE_DIR) -> Services:
+    """Load and validate all content (raises ContentError with every problem found)."""
+    kb = load_knowledge(knowledge_dir)
+    flow, rules = load_dialogs(dialogs_dir, source_ids=set(kb.sources))
+    reading = load_reading(flow, dialogs_dir)
+    nlu = Understanding(understanding_content(flow, reading, kb), cache_dir=cache_dir)
+    answerer = FaqAnswerer(kb, nlu)
+    return Services(kb, flow, rules, reading, nlu, answerer, Dialogue(flow, rules, nlu, answerer))
 
 
 @lru_cache(maxsize=1)
 def load_services() -> Services:
-    """Load and validate all content (raises ContentError with every problem found)."""
-    kb = load_knowledge()
-    flow, rules = load_dialogs(source_ids=set(kb.sources))
-    answerer = Answerer(kb)
-    return Services(kb, flow, rules, answerer, Dialogue(flow, rules, ask=answerer.ask))
+    return build_services()

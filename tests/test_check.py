@@ -83,3 +83,26 @@ def test_check_command_exit_codes(content):
             "print(*p, sep='\\n'); sys.exit(1 if p else 0)")
     bad = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and "invalid YAML" in bad.stdout
+
+
+def test_an_example_claimed_by_two_levels_is_named(content):
+    edit(content / "dialogs" / "seller_questionnaire.yaml", "en: [we have our own factory,",
+         "en: [we have our own factory, we're a trading company,")
+    found = problems(content)
+    assert any("factory.own_factory" in p and "we're a trading company" in p and "also claimed by factory.sourcing" in p
+               for p in found), found
+
+
+def test_too_few_examples_in_one_language_is_named(content):
+    import yaml
+    path = content / "dialogs" / "seller_questionnaire.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["steps"][2]["options"][0]["examples"]["en"] = ["small budget", "tight budget"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    found = problems(content)
+    assert any("capital.limited" in p and "examples.en" in p and "at least 10" in p for p in found), found
+
+
+def test_a_reading_rule_with_an_unknown_level_is_named(content):
+    edit(content / "dialogs" / "reading.yaml", "- {level: moderate, below: 300000}", "- {level: medium, below: 300000}")
+    assert any("reading.yaml" in p and "unknown level 'medium'" in p for p in problems(content))

@@ -53,6 +53,25 @@ def test_ask_json_contract(capsys):
     assert len(data["suggestions"]) == 3
 
 
+def test_understand_json_contract(capsys):
+    assert main(["understand", "大概有二十万现金", "--step", "capital", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) >= {"answers", "confidence", "question", "faq"}
+    assert data["answers"] == {"capital": "moderate"} and 0 < data["confidence"]["capital"] <= 1
+    assert data["question"] is False and data["amounts"] == {"capital": 200000}
+    assert main(["understand", "全托管谁来定价？", "--lang", "zh", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["question"] is True and data["faq"]["id"] == "full_pricing" and 0 < data["faq"]["score"] <= 1
+    assert main(["understand", "what's the weather in Paris?", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["faq"] is None
+
+
+def test_understand_unknown_step_exits_2_listing_the_steps(capsys):
+    assert main(["understand", "hi", "--step", "castle", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "castle" in err and "factory, experience, capital, brand, category, risk, content" in err
+
+
 def test_diagram_file_is_up_to_date(capsys):
     assert main(["diagram"]) == 0
     printed = capsys.readouterr().out
@@ -72,7 +91,8 @@ def test_console_runs_a_whole_dialogue_from_stdin(tmp_path, lang, first):
     if lang == "en":
         assert "Recommendation: Full-managed" in out.stdout
         assert out.stdout.count("Confidence:") == 2   # the first result, then after changing capital
-        assert "Borderline: slightly towards Full-managed" in out.stdout
+        assert "Your earlier answer: Limited capital" in out.stdout
+        assert out.stdout.count("Recommendation: Full-managed") == 2   # own factory, new, volume: still full
         assert "Full-managed vs Semi-managed" in out.stdout
     else:
         assert "推荐：全托管" in out.stdout

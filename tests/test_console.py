@@ -42,3 +42,12 @@ async def test_stats_are_recorded(services, store):
     assert stats["quizzes_started"] == 1 and stats["quizzes_completed"] == 1
     assert stats["results_by_mode"] == {"full": 1}
     assert stats["unanswered"] and stats["unanswered"][0][2] == "what's the weather on mars?"
+
+
+async def test_a_read_back_comes_in_the_language_the_seller_wrote_in(services, store):
+    c, out = chat(services, store, lang="en")
+    await c.start()
+    out.clear()
+    await c.handle("我们是东莞的工厂，没做过跨境，资金不多")
+    text = "\n".join(out)
+    assert "我从你的描述里读到了这些" in text and "货源：自有工厂，成本可控" in text

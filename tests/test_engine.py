@@ -65,13 +65,21 @@ def test_progress_counts_core_steps(dialogue):
 @pytest.mark.parametrize("text,option", [
     ("3", "own_factory"), ("有工厂", "own_factory"), ("we have our own factory", "own_factory"),
     ("Own factory, cost under control", "own_factory"), ("贸易商", "sourcing"), ("4", UNSURE),
-    ("不确定", UNSURE), ("not sure", UNSURE), ("我们没有工厂", "none"), ("有工廠", "own_factory"),
+    ("不确定", UNSURE), ("not sure", UNSURE), ("我们没有工厂，货源也不稳定", "none"), ("有工廠", "own_factory"),
+    ("我们自己不生产，找稳定的工厂代工", "sourcing"), ("no factory, and no reliable supplier yet", "none"),
 ])
 def test_typed_answers_work_like_buttons(dialogue, text, option):
     s = dialogue.new_session()
     reply = dialogue.text(s, text, "zh")
     assert s.answers == {"factory": option}
     assert reply.view.step.id == "experience"
+
+
+@pytest.mark.parametrize("text", ["我们没有工厂", "we have no factory", "不是厂家", "we're not a manufacturer"])
+def test_a_negated_factory_is_never_read_as_own_factory(dialogue, text):
+    s = dialogue.new_session()
+    dialogue.text(s, text, "zh")
+    assert s.answers.get("factory") != "own_factory" and (s.pending or {}).get("factory") != "own_factory"
 
 
 def test_unrecognised_text_reasks_with_the_same_question(dialogue):
@@ -200,7 +208,8 @@ def test_faq_question_mid_dialogue_answers_and_repeats_the_question(dialogue):
 def test_out_of_scope_question_mid_dialogue_reasks(dialogue):
     s = dialogue.new_session()
     reply = dialogue.text(s, "what's the weather in Paris tomorrow?", "en")
-    assert reply.notices[0].key == "notice.not_understood" and reply.view.step.id == "factory"
+    assert reply.notices[0].key == "notice.faq" and reply.notices[0].answer.fallback
+    assert len(reply.notices[0].answer.suggestions) == 3 and reply.view.step.id == "factory" and not reply.changed
 
 
 def test_a_core_question_answered_out_of_order_never_leaves_an_earlier_one_behind(dialogue):
@@ -212,3 +221,45 @@ def test_a_core_question_answered_out_of_order_never_leaves_an_earlier_one_behin
     assert dialogue.back(s).view.step.id == "brand"
     reply = dialogue.choose(s, "brand", "volume")
     assert reply.view.step.id == "factory"
+
+
+def test_an_amount_typed_at_the_capital_question_is_read_as_an_assumption(services, dialogue):
+    s = dialogue.new_session()
+    for step, option in (("factory", "sourcing"), ("experience", "some")):
+        dialogue.choose(s, step, option)
+    reply = dialogue.text(s, "we could put maybe 30k USD into stock", "en")
+    assert s.answers["capital"] == "moderate" and reply.view.step.id == "brand"
+    text = services.renderer().notice(reply.notices[0], "en")
+    assert text.startswith("¥216,000: I read this as enough for a small test batch") and "not the platform's" in text
+
+
+def test_a_contradiction_asks_which_answer_holds(dialogue):
+    s = dialogue.new_session()
+    dialogue.choose(s, "factory", "own_factory")
+    reply = dialogue.text(s, "我们其实没有自己的工厂，是找几家固定的厂代工的", "zh")
+    view = reply.view
+    assert type(view).__name__ == "ConflictView" and (view.step, view.earlier, view.new) == ("factory", "own_factory", "sourcing")
+    assert s.answers["factory"] == "own_factory", "nothing changes before the user says which holds"
+    reply = dialogue.text(s, "保留原来的", "zh")
+    assert reply.notices[0].key == "notice.conflict_kept" and s.answers["factory"] == "own_factory"
+    dialogue.text(s, "we don't have our own plant, partner factories make our goods", "en")
+    dialogue.resolve(s, take_new=True)
+    assert s.answers["factory"] == "sourcing" and s.conflicts is None
+
+
+def test_an_advice_question_gives_a_provisional_result_and_can_fill_in_the_questionnaire(dialogue):
+    s = dialogue.new_session()
+    reply = dialogue.text(s, "刚起步、预算不多，适合哪种模式？", "zh")
+    view = reply.view
+    assert type(view).__name__ == "AdviceView" and view.recommendation.mode == "full"
+    assert {"factory", "brand"} <= set(view.unknown) and view.stated["capital"] == "limited"
+    assert s.answers == {}
+    reply = dialogue.confirm(s, True)
+    assert s.answers["experience"] == "none" and s.answers["capital"] == "limited"
+    assert reply.view.step.id == "factory"
+
+
+def test_a_hedge_is_recorded_as_unsure_never_guessed(dialogue):
+    s = dialogue.new_session()
+    dialogue.text(s, "这个还没想清楚", "zh")
+    assert s.answers == {"factory": UNSURE}

@@ -1,4 +1,4 @@
-"""Layers point one way: kb <- engine <- channels; only bot.tg imports telegram."""
+"""Layers point one way: kb, nlu <- engine <- channels; only bot.tg imports telegram."""
 import ast
 from pathlib import Path
 
@@ -29,3 +29,17 @@ def test_kb_imports_no_other_layer_and_engine_no_channel():
         assert not {n for n in imports(path) if n.startswith(("bot.engine", "bot.tg", "bot.console", "bot.render"))}, path
     for path in (BOT / "engine").rglob("*.py"):
         assert not {n for n in imports(path) if n.startswith(("bot.tg", "bot.console", "bot.render", "bot.store"))}, path
+
+
+def test_understanding_imports_no_engine_and_no_channel():
+    for path in (BOT / "nlu").rglob("*.py"):
+        bad = {n for n in imports(path) if n.startswith(("bot.engine", "bot.tg", "bot.console", "bot.render", "bot.store",
+                                                          "bot.conversation"))}
+        if path.name == "evaluate.py":      # the evaluation command loads the services like any CLI
+            bad.discard("bot.services")
+        assert not bad, f"{path} imports {bad}"
+
+
+def test_the_old_matchers_are_gone():
+    assert not (BOT / "engine" / "parse.py").exists() and not (BOT / "kb" / "search.py").exists()
+    assert "class" not in (BOT / "kb" / "textnorm.py").read_text(encoding="utf-8")

@@ -33,8 +33,10 @@ def test_newcomer_who_wants_a_brand_gets_full_now_with_the_path_to_semi(services
     assert r.mode == "full" and r.semi_later
     assert {g.step for g in r.closed_gates} == {"capital", "experience"}
     text = services.renderer(PLAIN).result(ResultView(r, {}), "en")
-    assert text.splitlines()[0] == "Recommendation: Full-managed for now, Semi-managed later"
+    assert text.splitlines()[0] == "Recommendation: Full-managed for now; Semi-managed could fit once you're ready"
     assert "What Semi-managed would still need" in text
+    # The sources do not say a shop can switch modes: the result must not promise it.
+    assert "don't say whether an existing shop can move" in text
 
 
 # Profiles read from the source article (shared/source/000_28ec2504a50c074c.txt).
@@ -68,7 +70,8 @@ def test_blocked_semi_says_what_is_missing(services):
 def test_borderline_explains_both_sides_and_what_would_tip_it(services):
     r = rec(services, "sourcing", "some", "moderate", "balanced")
     assert r.tippers and all(t.mode == "semi" for t in r.tippers)
-    assert {n.text.en for n in r.tradeoffs} == {n.text.en for m in ("full", "semi") for n in services.rules.tradeoffs[m]}
+    assert [m for m, _ in r.tradeoffs] == ["full", "semi"]
+    assert {m: notes for m, notes in r.tradeoffs} == services.rules.tradeoffs
     assert r.confidence <= 0.6
     for t in r.tippers:
         flipped = rec(services, **{"factory": "sourcing", "experience": "some", "capital": "moderate",
@@ -79,7 +82,9 @@ def test_borderline_explains_both_sides_and_what_would_tip_it(services):
 def test_every_answer_has_a_reason_that_says_which_way_it_pushed(services):
     r = rec(services, "own_factory", "mature", "strong", "volume", risk=UNSURE)
     by_step = {x.step: x for x in r.reasons}
-    assert by_step["factory"].favours == "semi" and by_step["brand"].favours == "full"
+    # The article: factory sellers with stable, cost-controlled supply fit full-managed.
+    assert by_step["factory"].favours == "full" and by_step["brand"].favours == "full"
+    assert by_step["experience"].favours == "semi"
     assert by_step["risk"].favours == "neutral" and r.unsure == ("risk",)
     assert "not sure" in by_step["risk"].text.en and "不确定" in by_step["risk"].text.zh
 
@@ -100,3 +105,38 @@ def test_result_text_leads_with_the_verdict_in_both_languages(services):
         assert section in zh
     for section in ("Why", "Trade-offs", "What to prepare next", "Keep in mind"):
         assert section in en
+
+
+def test_a_borderline_result_lists_trade_offs_under_each_modes_name(services):
+    r = rec(services, "sourcing", "some", "moderate", "balanced")
+    text = services.renderer(PLAIN).result(ResultView(r, {}), "en")
+    block = text.split("Trade-offs\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert block[0] == "Full-managed" and "Semi-managed" in block
+    semi_at = block.index("Semi-managed")
+    assert all(line.startswith("• ") for line in block[1:semi_at] + block[semi_at + 1:])
+    assert any(line.startswith("• Gains") for line in block[1:semi_at])
+    assert any(line.startswith("• Gains") for line in block[semi_at + 1:])
+
+
+def test_factor_tags_say_which_mode_each_answer_favours_in_words(services):
+    r = rec(services, "own_factory", "none", "limited", "volume", risk=UNSURE)
+    en = services.renderer(PLAIN).result(ResultView(r, {}), "en")
+    zh = services.renderer(PLAIN).result(ResultView(r, {}), "zh")
+    assert "🔵 Supply (favours Full-managed): " in en
+    assert "⚪ Risk (neutral, favours neither mode): " in en
+    assert "🔵 货源（倾向全托管）：" in zh
+    assert " full " not in en.replace("\n", " ")  # no bare tag words
+
+
+def test_english_labels_have_a_space_after_the_colon(services):
+    render = services.renderer(PLAIN)
+    from bot.engine.dialogue import ConfirmView
+    text = render.confirm(ConfirmView({"factory": "own_factory"}), "en")
+    assert "Supply: Own factory" in text
+    assert "货源：自有工厂" in render.confirm(ConfirmView({"factory": "own_factory"}), "zh")
+
+
+def test_advice_tagged_as_ours_is_shown_as_our_suggestion(services):
+    r = rec(services, "none", "none", "limited", "brand")
+    text = services.renderer(PLAIN).result(ResultView(r, {}), "en")
+    assert "(our suggestion, not the article's or the platform's)" in text

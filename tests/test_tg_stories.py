@@ -36,7 +36,7 @@ async def test_story(fake, tmp_path, path):
             else:
                 await user.press(text=str(step["press"]))
             shown = "\n---\n".join(m.text for m in await replies(user))
-            for expected in step.get("expect", []):
+            for expected in step.get("expect", []) + step.get("expect_tg", []):   # expect_tg: Telegram only
                 assert expected in shown, f"step {i} ({step}): {expected!r} not in:\n{shown}"
             if "state" in step:
                 saved = await store.load_session(f"{user.id}:{user.chat_id}")

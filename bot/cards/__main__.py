@@ -21,8 +21,8 @@ SAMPLES = {
     "borderline": ({"factory": "own_factory", "experience": "some", "capital": "moderate", "brand": "brand",
                     "category": "light_small", "risk": "low", "content": "unsure"},
                    lambda r: r.borderline),
-    "full-now-semi-later": ({"factory": "own_factory", "experience": "mature", "capital": "limited",
-                             "brand": "brand"},
+    "full-now-semi-later": ({"factory": "sourcing", "experience": "mature", "capital": "limited",
+                             "brand": "brand", "category": "high_ticket", "content": "strong"},
                             lambda r: r.semi_later and not r.borderline),
 }
 

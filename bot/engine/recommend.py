@@ -36,7 +36,7 @@ class Recommendation:
     blocked: bool                   # the score leaned semi but a gate is closed
     closed_gates: tuple[Gate, ...]  # what semi-managed would still need
     tippers: tuple[Tipper, ...]     # what would flip a borderline result
-    tradeoffs: tuple[Note, ...]
+    tradeoffs: tuple[tuple[str, tuple[Note, ...]], ...]   # (mode, its gains and costs): both modes when borderline
     next_steps: tuple[Note, ...]
     caveats: tuple[Note, ...]
     semi_later: bool = False        # full-managed for now, with a path to semi-managed worth showing
@@ -97,5 +97,6 @@ def recommend(flow: Flow, rules: Rules, answers: dict[str, str]) -> Recommendati
         reasons=tuple(reasons), unsure=tuple(r.step for r in reasons if r.option == UNSURE),
         blocked=blocked, closed_gates=closed if mode == "full" else (),
         tippers=tuple(t for _, t in tippers[:3]),
-        tradeoffs=rules.tradeoffs["full"] + rules.tradeoffs["semi"] if borderline else rules.tradeoffs[mode],
+        tradeoffs=tuple((m, rules.tradeoffs[m]) for m in ((mode, "semi" if mode == "full" else "full")
+                                                          if borderline else (mode,))),
         next_steps=rules.next_steps[mode], caveats=rules.caveats, semi_later=semi_later)

@@ -6,12 +6,14 @@ from pathlib import Path
 
 from bot import LANGS, ROOT
 from bot.kb.models import Text
+from bot.nlu.content import AmountRule, Lexicon, YearsRule
 from bot.problems import ContentError, Problem, read_yaml
 from bot.schema import Reader
 
 DIALOGS_DIR = ROOT / "dialogs"
 FLOW_FILE = "seller_questionnaire.yaml"
 RULES_FILE = "recommendation.yaml"
+READING_FILE = "reading.yaml"
 UNSURE = "unsure"
 SKIP = "skip"
 RESULT = "result"
@@ -26,8 +28,8 @@ class Option:
     weight: int
     label: Text
     reason: Text
-    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    local: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    examples: dict[str, tuple[str, ...]] = field(default_factory=dict)   # what understanding learns from
+    short: dict[str, tuple[str, ...]] = field(default_factory=dict)      # whole-message answers on screen
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Step:
     prompt: Text
     options: tuple[Option, ...]
     hint: Text | None = None
+    unsure_examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def option(self, option_id: str) -> Option | None:
         return next((o for o in self.options if o.id == option_id), None)
@@ -50,7 +53,6 @@ class Flow:
     machine: dict
     steps: tuple[Step, ...]
     unsure: Option
-    negations: dict[str, tuple[str, ...]]
     words: dict[str, dict[str, tuple[str, ...]]]
     by_id: dict[str, Step] = field(default_factory=dict)
 
@@ -106,12 +108,15 @@ def _option(raw: dict, r: Reader, step_id: str) -> Option:
         e.fail("weight", "expected a whole number")
         weight = 0
     return Option(oid, weight, e.text(raw, "label", max_len=40), e.text(raw, "reason"),
-                  e.per_lang(raw, "aliases"), e.per_lang(raw, "local", required=False))
+                  e.per_lang(raw, "examples"), e.per_lang(raw, "short", required=False))
+
+
+COMMANDS = ("yes", "no", "back", "restart", "skip", "finish", "keep", "take")
 
 
 def _words(raw: dict, r: Reader) -> dict[str, dict[str, tuple[str, ...]]]:
     words = r.mapping(raw.get("words", {}), "words")
-    return {key: r.at("words").per_lang(words, key) for key in ("yes", "no", "back", "restart", "skip", "finish")}
+    return {key: r.at("words").per_lang(words, key) for key in COMMANDS}
 
 
 def _flow(raw, r: Reader, conditions: set[str]) -> Flow:
@@ -134,15 +139,15 @@ def _flow(raw, r: Reader, conditions: set[str]) -> Flow:
         if len(options) < 2:
             e.fail("options", "a question needs at least two options")
         hint = e.text(s, "hint") if "hint" in s else None
-        steps.append(Step(sid, e.text(s, "title", max_len=20), bool(s.get("core", True)), e.text(s, "prompt", max_len=300), options, hint))
+        steps.append(Step(sid, e.text(s, "title", max_len=20), bool(s.get("core", True)), e.text(s, "prompt", max_len=300),
+                          options, hint, e.per_lang(s, "unsure", required=False)))
     unsure_raw = r.mapping(raw.get("unsure"), "unsure")
     u = r.at(UNSURE)
     unsure = Option(UNSURE, 0, u.text(unsure_raw, "label", max_len=40), u.text(unsure_raw, "reason"),
-                    u.per_lang(unsure_raw, "aliases"), u.per_lang(unsure_raw, "local", required=False))
+                    u.per_lang(unsure_raw, "examples"), u.per_lang(unsure_raw, "short", required=False))
     machine = r.mapping(raw.get("machine"), "machine")
     flow = Flow(id=r.string(raw, "id"), version=int(raw.get("version", 1)), machine=machine,
-                steps=tuple(steps), unsure=unsure, negations=r.per_lang(raw, "negations"),
-                words=_words(raw, r), by_id={s.id: s for s in steps})
+                steps=tuple(steps), unsure=unsure, words=_words(raw, r), by_id={s.id: s for s in steps})
     _check_machine(flow, r.at("machine"), conditions)
     return flow
 
@@ -255,3 +260,77 @@ def load_dialogs(directory: Path = DIALOGS_DIR, problems: list[Problem] | None =
     if problems is None and collect:
         raise ContentError(collect)
     return flow, rules
+
+
+@dataclass(frozen=True)
+class ReadingRules:
+    """dialogs/reading.yaml: the rules of thumb and word lists understanding uses beside its models."""
+
+    amounts: AmountRule
+    assumptions: dict[str, Text]      # capital level -> how an amount was read, for the read-back
+    years: YearsRule
+    lexicon: Lexicon
+    other: dict[str, tuple[str, ...]]
+
+
+def _bands(raw: dict, r: Reader, step: Step | None, field_name: str) -> tuple[tuple[str, float | None], ...]:
+    out: list[tuple[str, float | None]] = []
+    for i, band in enumerate(r.items(raw, field_name)):
+        band = r.mapping(band, f"{field_name}[{i}]")
+        level = r.string(band, "level")
+        below = band.get("below")
+        if step is not None and step.option(level) is None:
+            r.fail(f"{field_name}[{i}].level", f"unknown level {level!r} of step {step.id!r}")
+        if below is not None and not isinstance(below, (int, float)):
+            r.fail(f"{field_name}[{i}].below", "expected a number")
+            below = None
+        if below is None and i != len(r.items(raw, field_name)) - 1:
+            r.fail(f"{field_name}[{i}].below", "only the last band may be unbounded")
+        out.append((level, float(below) if below is not None else None))
+    bounds = [b for _, b in out if b is not None]
+    if bounds != sorted(bounds):
+        r.fail(field_name, "bands must be in increasing order")
+    if out and out[-1][1] is not None:
+        r.fail(field_name, "the last band must have no upper bound")
+    return tuple(out) or (("", None),)
+
+
+def _reading(raw, r: Reader, flow: Flow) -> ReadingRules:
+    raw = r.mapping(raw, READING_FILE)
+    cap = r.mapping(raw.get("capital"), "capital")
+    ce = r.at("capital")
+    cap_step = flow.step(ce.string(cap, "step"))
+    if cap_step is None:
+        ce.fail("step", f"unknown step {cap.get('step')!r}")
+    rate = cap.get("usd_rate", 7.2)
+    if not isinstance(rate, (int, float)) or rate <= 0:
+        ce.fail("usd_rate", "expected a positive number")
+        rate = 7.2
+    bands = _bands(cap, ce, cap_step, "bands")
+    assumptions_raw = ce.mapping(cap.get("assumption", {}), "assumption")
+    assumptions = {level: ce.at("capital.assumption").text(assumptions_raw, level) for level, _ in bands}
+    exp = r.mapping(raw.get("experience"), "experience")
+    ee = r.at("experience")
+    exp_step = flow.step(ee.string(exp, "step"))
+    if exp_step is None:
+        ee.fail("step", f"unknown step {exp.get('step')!r}")
+    years = YearsRule(ee.string(exp, "step"), _bands(exp, ee, exp_step, "bands"),
+                      ee.string(exp, "export_level"), ee.string(exp, "domestic_level"))
+    for key in ("export_level", "domestic_level"):
+        if exp_step is not None and exp_step.option(getattr(years, key)) is None:
+            ee.fail(key, f"unknown level {getattr(years, key)!r}")
+    lex = r.mapping(raw.get("lexicon"), "lexicon")
+    le = r.at("lexicon")
+    lexicon = Lexicon(**{name: le.strings(lex, name) for name in Lexicon.__dataclass_fields__})
+    other = r.per_lang(raw, "other")
+    return ReadingRules(AmountRule(cap_step.id if cap_step else "", float(rate), bands), assumptions, years,
+                        lexicon, other)
+
+
+def load_reading(flow: Flow, directory: Path = DIALOGS_DIR, problems: list[Problem] | None = None) -> ReadingRules:
+    """Load dialogs/reading.yaml. Raises ContentError unless `problems` is given to collect into."""
+    collect = problems if problems is not None else []
+    rules = _reading(read_yaml(directory / READING_FILE, collect) or {}, Reader(READING_FILE, collect), flow)
+    if problems is None and collect:
+        raise ContentError(collect)
+    return rules

@@ -117,6 +117,10 @@ def _check_refs(kb: KnowledgeBase, problems: list[Problem]) -> None:
             r.fail("sources", "every entry needs at least one source")
 
 
+def r_map(data, problems: list[Problem]) -> dict:
+    return Reader("out_of_scope.yaml", problems).mapping(data, "out_of_scope.yaml")
+
+
 def load_knowledge(directory: Path = KNOWLEDGE_DIR, problems: list[Problem] | None = None) -> KnowledgeBase:
     """Load every knowledge file. Raises ContentError unless a `problems` list is given to collect into."""
     collect = problems if problems is not None else []
@@ -125,10 +129,11 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR, problems: list[Problem] | No
     sources = _sources(read("sources.yaml"), Reader("sources.yaml", collect))
     modes, dims = _modes(read("modes.yaml"), Reader("modes.yaml", collect))
     topics, entries = _faq(read("faq.yaml"), Reader("faq.yaml", collect))
+    oos = Reader("out_of_scope.yaml", collect).per_lang(r_map(read("out_of_scope.yaml"), collect), "questions")
     kb = KnowledgeBase(sources=sources, modes=modes, dimensions=dims, topics=topics, entries=entries,
                        synonyms=_synonyms(read("synonyms.yaml"), Reader("synonyms.yaml", collect)),
                        ui=_ui(read("ui.yaml"), Reader("ui.yaml", collect)),
-                       by_id={e.id: e for e in entries})
+                       by_id={e.id: e for e in entries}, out_of_scope=oos)
     _check_refs(kb, collect)
     if problems is None and collect:
         raise ContentError(collect)

@@ -85,6 +85,7 @@ class KnowledgeBase:
     synonyms: tuple[SynonymGroup, ...]
     ui: dict[str, Text]
     by_id: dict[str, FaqEntry] = field(default_factory=dict)
+    out_of_scope: dict[str, tuple[str, ...]] = field(default_factory=dict)   # questions it does not answer
 
     def entry(self, entry_id: str) -> FaqEntry | None:
         return self.by_id.get(entry_id)

@@ -1,7 +1,7 @@
 """The one grammar of callback data: short ASCII ids, never labels, each at most 64 bytes.
 
     a:<rev>:<step>:<option>   answer the question shown at session revision <rev>
-    n:<rev>:<action>          back | restart | skip | finish | yes | no | change (menu) | optional
+    n:<rev>:<action>          back | restart | skip | finish | yes | no | change (menu) | optional | keep | take
     c:<rev>:<step>            change one answer from the result
     g:<card>:<step>[:<opt>]   a group card: answer <step> with <opt>, or (no option) show the question
     v:<view>[:<arg>]          stateless views: compare | faq | topic:<id> | entry:<id> | lang:<zh|en> | quiz | result | ask
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 LIMIT = 64
 _PART = re.compile(r"^[a-z0-9_]{1,24}$")
-NAV = ("back", "restart", "skip", "finish", "yes", "no", "change", "optional")
+NAV = ("back", "restart", "skip", "finish", "yes", "no", "change", "optional", "keep", "take")
 VIEWS = ("compare", "faq", "topic", "entry", "lang", "quiz", "result", "ask")
 
 

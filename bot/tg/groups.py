@@ -248,8 +248,9 @@ class GroupHandlers:
                 new_card(session, spent=0)
                 fresh = True
             else:
-                if session.pending:                     # several answers read: the card shows them, no confirming
-                    reply = Reply(h.dialogue.fill(session, dict(session.pending)).view, reply.notices)
+                taken = dict(session.pending or {}, **(session.conflicts or {}))
+                if taken:                               # answers read (or changed): the card shows them, no confirming
+                    reply = Reply(h.dialogue.fill(session, taken).view, reply.notices)
                 step = h.services.flow.step(session.state)
                 if step is not None and not step.core:  # every core question answered: on a card, the result
                     reply = h.dialogue.finish(session)

@@ -141,6 +141,7 @@ class Handlers:
                 await self.send(ctx, chat_id, text, self.suggestions(notice.answer))
             else:
                 head.append(text)
+        lang = reply.lang or lang       # a read-back comes in the language the seller wrote in
         text = "\n\n".join(head + [self.r.view(reply.view, lang)])
         markup = self.kb.for_view(reply.view, session.rev, lang)
         if edit:
@@ -306,6 +307,8 @@ class Handlers:
                 return self.dialogue.change(session, data.arg)
             if data.arg in ("yes", "no"):
                 return self.dialogue.confirm(session, data.arg == "yes")
+            if data.arg in ("keep", "take"):
+                return self.dialogue.resolve(session, data.arg == "take")
             if data.arg == "change":
                 return Reply(self.dialogue.view(session), changed=False)
             if data.arg == "optional":

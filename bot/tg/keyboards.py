@@ -4,7 +4,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton as Button
 from telegram import InlineKeyboardMarkup as Markup
 
-from bot.engine.dialogue import ConfirmView, QuestionView, View
+from bot.engine.dialogue import AdviceView, ConfirmView, ConflictView, QuestionView, View
 from bot.engine.spec import SKIP, Flow
 from bot.kb.models import KnowledgeBase
 from bot.render import Renderer
@@ -28,6 +28,14 @@ class Keyboards:
         elif isinstance(view, ConfirmView):
             markup = Markup([[Button(self.r.raw("button.yes", lang), callback_data=cb.nav(rev, "yes", owner))],
                              [Button(self.r.raw("button.no", lang), callback_data=cb.nav(rev, "no", owner))]])
+        elif isinstance(view, AdviceView):
+            markup = Markup([[Button(self.r.raw("button.finish_with_these", lang), callback_data=cb.nav(rev, "yes", owner))],
+                             [Button(self.r.raw("button.not_now", lang), callback_data=cb.nav(rev, "no", owner))]])
+        elif isinstance(view, ConflictView):
+            keep = self.r.raw("button.keep", lang, answer=self.r.option_label(view.step, view.earlier, lang))
+            take = self.r.raw("button.take", lang, answer=self.r.option_label(view.step, view.new, lang))
+            markup = Markup([[Button(_label(keep), callback_data=cb.nav(rev, "keep", owner))],
+                             [Button(_label(take), callback_data=cb.nav(rev, "take", owner))]])
         else:
             skipped = owner is None and any(view.answers.get(s.id) == SKIP for s in self.flow.optional_steps)
             markup = self.result(rev, lang, owner, optional=skipped)

@@ -1,0 +1,93 @@
+"""What understanding learns from, as plain data (no engine types: bot.services maps the
+questionnaire and the knowledge base into these)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+Examples = dict[str, tuple[str, ...]]          # lang -> example messages
+
+
+@dataclass(frozen=True)
+class Level:
+    id: str
+    labels: tuple[str, ...]                    # its button labels, in both languages
+    examples: Examples
+    short: Examples = field(default_factory=dict)   # whole-message answers, only with the question on screen
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One questionnaire step: its levels and the step-specific ways of saying "not sure"."""
+
+    step: str
+    levels: tuple[Level, ...]
+    unsure: Examples = field(default_factory=dict)
+    core: bool = True
+
+
+@dataclass(frozen=True)
+class AmountRule:
+    """Rule of thumb (ours): an amount below `below` CNY is `level`; the last has no bound."""
+
+    step: str
+    usd_rate: float
+    bands: tuple[tuple[str, float | None], ...]
+
+
+@dataclass(frozen=True)
+class YearsRule:
+    """Rule of thumb (ours): years selling cross-border -> a level of the experience step."""
+
+    step: str
+    bands: tuple[tuple[str, float | None], ...]     # (level, below years); last unbounded
+    export_level: str                               # B2B export trade, whatever the years
+    domestic_level: str                             # domestic e-commerce, whatever the years
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Word lists understanding uses beside the learned models (dialogs/reading.yaml)."""
+
+    cross_border_platforms: tuple[str, ...]
+    domestic_platforms: tuple[str, ...]
+    cross_border_words: tuple[str, ...]
+    export_words: tuple[str, ...]
+    oem_words: tuple[str, ...]
+    revenue_words: tuple[str, ...]
+    question_words: tuple[str, ...]
+    advice_words: tuple[str, ...]
+    advice_entries: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FaqDoc:
+    id: str
+    titles: tuple[str, ...]
+    questions: Examples
+    keywords: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Content:
+    slots: tuple[Slot, ...]
+    unsure: Examples                            # "not sure" in any wording, for any step
+    unsure_short: Examples
+    other: Examples                             # messages that answer nothing (greetings, chatter)
+    commands: dict[str, tuple[str, ...]]        # command -> whole-message words, both languages
+    amounts: AmountRule
+    years: YearsRule
+    lexicon: Lexicon
+    faq: tuple[FaqDoc, ...]
+    out_of_scope: Examples                      # questions the knowledge base does not answer
+    concepts: tuple[tuple[str, tuple[str, ...]], ...]   # synonym groups
+
+    def slot(self, step: str) -> Slot | None:
+        return next((s for s in self.slots if s.step == step), None)
+
+    def digest(self, version: str) -> str:
+        """A hash of everything the models learn from: the cache key."""
+        blob = json.dumps([version, asdict(self)], ensure_ascii=False, sort_keys=True, default=list)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]

@@ -1,0 +1,172 @@
+"""How well understanding reads what sellers type, on labelled sets (`make eval`).
+
+    python -m bot.nlu.evaluate [--dir eval/dev] [--verbose]     # one directory
+    python -m bot.nlu.evaluate --all                            # eval/dev, then eval/holdout
+
+A directory holds up to three files:
+  typed.yaml         items: [{step, lang, text, expect}]       expect: a level or "unsure"
+  descriptions.yaml  items: [{lang, text, expect: {step: level}}]   only the facts the text states
+  faq.yaml           questions: [{q, lang, expect}]            expect: an entry id or "fallback"
+
+Per language it prints: typed-answer accuracy and wrong-level rate (a miss is not wrong: the
+bot asks again); description slot precision, recall and read-wrong rate (share of stated facts
+read as another level); FAQ top-1 on in-scope questions, in-scope fallback rate and
+out-of-scope fallback rate. Everything goes through the same `Understanding.read` the dialogue
+and `python -m bot understand` use.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from bot import ROOT
+
+DEV = ROOT / "eval" / "dev"
+HOLDOUT = ROOT / "eval" / "holdout"
+FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml")
+FALLBACK = "fallback"
+LANGS = ("zh", "en")
+
+
+def load(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    key = "questions" if path.name == "faq.yaml" else "items"
+    items = data.get(key) or []
+    for i, item in enumerate(items):
+        need = ("q", "expect") if key == "questions" else (("text", "expect", "step") if path.name == "typed.yaml"
+                                                            else ("text", "expect"))
+        if not isinstance(item, dict) or any(k not in item for k in need):
+            raise ValueError(f"{path}: {key}[{i}] needs {', '.join(need)}")
+    return items
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def typed(nlu, items: list[dict]) -> dict:
+    rows = []
+    for it in items:
+        r = nlu.read(str(it["text"]), step=it["step"], lang=it.get("lang"))
+        got = r.answers.get(it["step"]) if r.on_screen == it["step"] else None
+        rows.append({**it, "got": got})
+    out = {}
+    for lang in LANGS + ("all",):
+        sel = [r for r in rows if lang == "all" or r.get("lang") == lang]
+        out[lang] = {"n": len(sel), "right": _share(sum(r["got"] == r["expect"] for r in sel), len(sel)),
+                     "wrong": _share(sum(r["got"] is not None and r["got"] != r["expect"] for r in sel), len(sel))}
+    out["misses"] = [r for r in rows if r["got"] != r["expect"]]
+    return out
+
+
+def descriptions(nlu, items: list[dict]) -> dict:
+    rows = []
+    for it in items:
+        r = nlu.read(str(it["text"]), lang=it.get("lang"))
+        rows.append({**it, "got": dict(r.answers), "read_lang": r.lang})
+    out = {}
+    for lang in LANGS + ("all",):
+        sel = [r for r in rows if lang == "all" or r.get("lang") == lang]
+        stated = sum(len(r["expect"]) for r in sel)
+        read = sum(len(r["got"]) for r in sel)
+        right = sum(r["got"].get(s) == lvl for r in sel for s, lvl in r["expect"].items())
+        wrong = sum(s in r["got"] and r["got"][s] != lvl for r in sel for s, lvl in r["expect"].items())
+        out[lang] = {"n": len(sel), "facts": stated, "precision": _share(right, read), "recall": _share(right, stated),
+                     "wrong": _share(wrong, stated),
+                     "lang": _share(sum(r["read_lang"] == r.get("lang") for r in sel), len(sel))}
+    out["misses"] = [r for r in rows if r["got"] != r["expect"]]
+    return out
+
+
+def faq(nlu, items: list[dict]) -> dict:
+    rows = []
+    for it in items:
+        r = nlu.read(str(it["q"]), lang=it.get("lang"))
+        got = r.faq[0].id if r.faq and r.answerable else None
+        rows.append({**it, "got": got, "p": r.faq_probability, "best": r.faq[0].id if r.faq else None})
+    out = {}
+    for lang in LANGS + ("all",):
+        sel = [r for r in rows if lang == "all" or r.get("lang") == lang]
+        ins = [r for r in sel if r["expect"] != FALLBACK]
+        oos = [r for r in sel if r["expect"] == FALLBACK]
+        out[lang] = {"n": len(sel), "in": len(ins), "oos": len(oos),
+                     "top1": _share(sum(r["got"] == r["expect"] for r in ins), len(ins)),
+                     "in_fb": _share(sum(r["got"] is None for r in ins), len(ins)),
+                     "oos_fb": _share(sum(r["got"] is None for r in oos), len(oos))}
+    out["misses"] = [r for r in rows if r["got"] != (None if r["expect"] == FALLBACK else r["expect"])]
+    out["unknown_labels"] = sorted({r["expect"] for r in rows if r["expect"] != FALLBACK
+                                    and r["expect"] not in {d.id for d in nlu.content.faq}})
+    return out
+
+
+def _pct(x: float | None) -> str:
+    return "    -  " if x is None else f"{100 * x:6.1f}%"
+
+
+def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout) -> dict:
+    results = {}
+    for name, fn in (("typed.yaml", typed), ("descriptions.yaml", descriptions), ("faq.yaml", faq)):
+        path = directory / name
+        if not path.exists():
+            print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
+                  f"held-out set not present" if directory.name == "holdout" else f"{path}: not present", file=out)
+            continue
+        res = fn(nlu, load(path))
+        results[name] = res
+        label = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        if name == "typed.yaml":
+            print(f"{label}: typed answers (the question on screen)", file=out)
+            print(f"  {'':4} {'n':>4} {'right':>7} {'wrong':>7}", file=out)
+            for lang in LANGS + ("all",):
+                r = res[lang]
+                print(f"  {lang:4} {r['n']:4d} {_pct(r['right'])} {_pct(r['wrong'])}", file=out)
+        elif name == "descriptions.yaml":
+            print(f"{label}: one-message descriptions (slots)", file=out)
+            print(f"  {'':4} {'n':>4} {'facts':>5} {'prec':>7} {'recall':>7} {'wrong':>7} {'lang':>7}", file=out)
+            for lang in LANGS + ("all",):
+                r = res[lang]
+                print(f"  {lang:4} {r['n']:4d} {r['facts']:5d} {_pct(r['precision'])} {_pct(r['recall'])} "
+                      f"{_pct(r['wrong'])} {_pct(r['lang'])}", file=out)
+        else:
+            print(f"{label}: follow-up questions (FAQ)", file=out)
+            print(f"  {'':4} {'n':>4} {'in':>4} {'oos':>4} {'top-1':>7} {'in-fb':>7} {'oos-fb':>7}", file=out)
+            for lang in LANGS + ("all",):
+                r = res[lang]
+                print(f"  {lang:4} {r['n']:4d} {r['in']:4d} {r['oos']:4d} {_pct(r['top1'])} {_pct(r['in_fb'])} "
+                      f"{_pct(r['oos_fb'])}", file=out)
+            if res["unknown_labels"]:
+                print(f"  unknown entry ids in the set: {', '.join(res['unknown_labels'])}", file=out)
+        if verbose:
+            for m in res["misses"]:
+                text = m.get("text", m.get("q"))
+                extra = f" p={m['p']:.2f} best={m['best']}" if "p" in m else ""
+                where = f"{m['step']} " if "step" in m else ""
+                print(f"    [{m.get('lang')}] {where}expect {m['expect']} got {m['got']}{extra} | {text}", file=out)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.nlu.evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("--dir", default=None, help="a directory with typed/descriptions/faq.yaml (default eval/dev)")
+    parser.add_argument("--all", action="store_true", help="the development sets, then the held-out sets")
+    parser.add_argument("--verbose", "-v", action="store_true", help="list every miss")
+    args = parser.parse_args(argv)
+    from bot.services import load_services
+    nlu = load_services().nlu
+    dirs = [DEV, HOLDOUT] if args.all else [Path(args.dir) if args.dir else DEV]
+    for d in dirs:
+        title = "development" if d == DEV else "held-out" if d == HOLDOUT else str(d)
+        print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")
+        evaluate_dir(nlu, d, verbose=args.verbose and d != HOLDOUT)
+    print("typed right/wrong: share of answers read as the expected level / as another level (the rest are asked "
+          "again); descriptions: precision and recall of stated facts, wrong = stated facts read as another level, "
+          "lang = read-back language; FAQ: top-1 on in-scope, in-scope and out-of-scope fallback rates")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

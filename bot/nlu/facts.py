@@ -1,0 +1,227 @@
+"""Plain facts in a message: money amounts, durations and platforms named.
+
+Numbers are read in the forms sellers type: 二十万, 50w, 20个w, 十来万, 几千块, 一两万, 1.5万,
+RMB 80,000, ¥200,000, $20k, 30k USD, 3 yrs, 干了五年, 一年多, half a year. What the numbers
+*mean* for the questionnaire (which capital level an amount is, which experience a number of
+years is) is content, in dialogs/reading.yaml; this module only reads them.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+              "八": 8, "九": 9, "几": 3}
+_EN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+               "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+               "a couple of": 2, "couple of": 2, "a couple": 2, "a few": 3, "few": 3, "several": 3, "many": 5,
+               "half a": 0.5, "a half": 0.5}
+_UNITS = {"w": 1e4, "万": 1e4, "个w": 1e4, "个万": 1e4, "k": 1e3, "千": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6,
+          "million": 1e6, "百万": 1e6, "亿": 1e8, "百": 1e2}
+_USD = ("$", "usd", "us$", "dollar", "dollars", "bucks", "美元", "美金", "刀")
+_CNY = ("¥", "rmb", "cny", "yuan", "元", "块", "块钱", "人民币")
+_BELOW = ("不到", "不足", "少于", "低于", "以内", "以下", "less than", "under", "below", "at most", "up to")
+_ABOVE = ("超过", "多于", "以上", "至少", "起码", "more than", "over", "above", "at least", "upwards of")
+
+_ZH_NUM = "[零〇一二两俩三四五六七八九十百千几来多]+"
+_EN_AMOUNT_RE = re.compile(
+    r"(?P<num>half a|a|one|two|three|four|five|six|seven|eight|nine|ten|a few|several|a couple of|a hundred|"
+    r"two hundred|three hundred|five hundred)\s(?P<unit>million|thousand|hundred thousand|grand)"
+    r"(?:\s(?P<cur>dollars?|usd|bucks|yuan|rmb|cny))?")
+_EN_AMOUNT_WORDS = {"half a": 0.5, "a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a few": 3, "several": 3, "a couple of": 2,
+                    "a hundred": 100, "two hundred": 200, "three hundred": 300, "five hundred": 500}
+_EN_UNITS = {"million": 1e6, "thousand": 1e3, "hundred thousand": 1e5, "grand": 1e3}
+_NUM = r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_CUR_BEFORE = r"(?P<cur1>us\$|\$|¥|usd|rmb|cny)\s?"
+_UNIT = r"(?P<unit>个w|个万|w(?![a-z])|万|k(?![a-z])|千|thousand|million|mn(?![a-z])|m(?![a-z])|百万|亿)"
+_CUR_AFTER = r"(?P<cur2>usd|dollars?|bucks|美元|美金|刀|rmb|cny|yuan|块钱|块|元|人民币)"
+_AMOUNT_RE = re.compile(
+    rf"(?:{_CUR_BEFORE})?(?P<num>{_NUM}|{_ZH_NUM})\s?(?:{_UNIT})?\s?(?:{_CUR_AFTER})?")
+_DURATION_ZH_RE = re.compile(
+    r"(?P<num>\d+(?:\.\d+)?|[一二两三四五六七八九十几半]+)(?P<more>多)?(?:个)?(?P<unit>年|个月|月)(?P<half>半)?")
+_DURATION_MANY_ZH = re.compile(r"(?:很多|好多|许多|多|好几|十几|n|n多|几十)年")
+_DURATION_EN_RE = re.compile(
+    r"(?P<num>\d+(?:\.\d+)?|a couple of|couple of|a few|few|several|many|half a|an|a|one|two|three|four|five"
+    r"|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)\s?(?P<plus>\+|or more|or so)?\s?-?\s?"
+    r"(?P<unit>years?|yrs?|months?|mos?)\b")
+
+
+MAX_AMOUNT = 1e13        # beyond any seller's budget: a typo or a joke, not an amount
+
+
+@dataclass(frozen=True)
+class Amount:
+    value: float        # in CNY
+    text: str           # as typed (normalised)
+    usd: bool
+
+
+@dataclass(frozen=True)
+class Duration:
+    years: float
+    text: str
+
+
+@dataclass
+class Facts:
+    amounts: list[Amount] = field(default_factory=list)
+    durations: list[Duration] = field(default_factory=list)
+    platforms: list[str] = field(default_factory=list)     # names as typed (normalised)
+
+    def to_dict(self) -> dict:
+        return {"amounts": [{"cny": round(a.value), "text": a.text, "usd": a.usd} for a in self.amounts],
+                "durations": [{"years": round(d.years, 2), "text": d.text} for d in self.durations],
+                "platforms": list(self.platforms)}
+
+
+def zh_number(text: str) -> float | None:
+    """二十 -> 20, 一百五 -> 150, 十来 -> 10, 三四十 -> 35, 几 -> 3, 一两 -> 1.5; None if unreadable."""
+    text = text.replace("来", "").replace("多", "")
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    total, current, last_unit = 0.0, None, None
+    pending: list[float] = []        # adjacent digits (三四 = "three or four") average out
+    for ch in text:
+        if ch in _ZH_DIGITS:
+            pending.append(_ZH_DIGITS[ch])
+            continue
+        digit = sum(pending) / len(pending) if pending else None
+        pending = []
+        if ch == "十":
+            total += (digit if digit is not None else 1) * 10
+            last_unit = 10
+        elif ch == "百":
+            total += (digit if digit is not None else 1) * 100
+            last_unit = 100
+        elif ch == "千":
+            total += (digit if digit is not None else 1) * 1000
+            last_unit = 1000
+        else:
+            return None
+        current = None
+    if pending:
+        digit = sum(pending) / len(pending)
+        # 一百五 = 150: a trailing digit after a unit counts a tenth of that unit.
+        total += digit * (last_unit / 10 if last_unit and last_unit >= 100 else 1)
+    del current
+    return total if total > 0 else None
+
+
+def _number(raw: str) -> float | None:
+    raw = raw.replace(",", "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return zh_number(raw)
+    return value if value < MAX_AMOUNT else None
+
+
+def _modifier(text: str, start: int, end: int) -> float:
+    before, after = text[max(0, start - 12):start], text[end:end + 4]
+    if any(w in before for w in _BELOW) or after.startswith(("以内", "以下")):
+        return 0.99
+    if any(w in before for w in _ABOVE) or after.startswith(("以上", "多", "+")):
+        return 1.01
+    return 1.0
+
+
+def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
+    """Money amounts in a normalised text, in CNY. A number needs a currency or a magnitude
+    (万, w, k, 块...) to count, unless `bare_ok` (the capital question is on screen) and it is
+    at least 1,000."""
+    out = []
+    for m in _AMOUNT_RE.finditer(text):
+        raw, unit = m.group("num"), m.group("unit")
+        cur = m.group("cur1") or m.group("cur2")
+        if not raw or (raw[0] in "来多" and len(raw) == 1):
+            continue
+        is_zh = not raw[0].isdigit()
+        if not unit and not cur:
+            if not (bare_ok and not is_zh):
+                continue
+        if is_zh and not unit and cur is None:
+            continue
+        # "十来个人" or "三年": no money.
+        value = _number(raw)
+        if value is None:
+            continue
+        if unit:
+            value *= _UNITS[unit]
+        usd = cur is not None and cur in _USD
+        if usd:
+            value *= usd_rate
+        if not unit and not cur and value < 1000:
+            continue
+        if value < 100 or not value < MAX_AMOUNT:    # "2块" is not a budget, nor "9999...万"
+            continue
+        value *= _modifier(text, m.start(), m.end())
+        out.append(Amount(value, m.group(0).strip(), usd))
+    for m in _EN_AMOUNT_RE.finditer(text):     # "half a million yuan", "a few thousand bucks"
+        value = _EN_AMOUNT_WORDS[m.group("num")] * _EN_UNITS[m.group("unit")]
+        cur = m.group("cur")
+        usd = cur is not None and cur in _USD or (cur is None and "$" in text[max(0, m.start() - 2):m.start()])
+        if usd:
+            value *= usd_rate
+        value *= _modifier(text, m.start(), m.end())
+        out.append(Amount(value, m.group(0).strip(), usd))
+    return [a for a in out if a.value < MAX_AMOUNT]
+
+
+def durations(text: str) -> list[Duration]:
+    """Durations in years: 三年, 3年多, 一年半, 半年, 五六年, 很多年, 3 yrs, about a year, 6 months."""
+    out = []
+    for m in _DURATION_ZH_RE.finditer(text):
+        raw = m.group("num")
+        if raw == "半":
+            value = 0.5
+        else:
+            value = _number(raw)
+            if value is None:
+                continue
+        if m.group("unit") == "年" and value >= 1900:
+            continue                          # a calendar year, not a duration
+        if m.group("unit") != "年":
+            value /= 12
+        if m.group("half") or m.group("more"):
+            value += 0.5 if m.group("unit") == "年" else 0.0
+        out.append(Duration(value, m.group(0)))
+    for m in _DURATION_MANY_ZH.finditer(text):
+        if not any(d.text in m.group(0) or m.group(0) in d.text for d in out):
+            out.append(Duration(5.0 if not m.group(0).startswith("好几") else 3.0, m.group(0)))
+    for m in _DURATION_EN_RE.finditer(text):
+        raw = m.group("num")
+        value = float(raw) if raw[0].isdigit() else _EN_NUMBERS.get(raw)
+        if value is None:
+            continue
+        if m.group("unit").startswith("m"):
+            value /= 12
+        out.append(Duration(value, m.group(0)))
+    return out
+
+
+class Terms:
+    """A word list, matched as a whole: Latin terms as whole words, Chinese ones as substrings.
+    Compiled once (one regular expression), so a look-up costs one scan of the text."""
+
+    def __init__(self, terms: tuple[str, ...]):
+        latin = sorted({t for t in terms if t.isascii()}, key=len, reverse=True)
+        self.cjk = tuple(sorted({t for t in terms if not t.isascii()}, key=len, reverse=True))
+        self._latin = re.compile("(?<![a-z0-9])(?:" + "|".join(re.escape(t) for t in latin) + ")(?![a-z0-9])") \
+            if latin else None
+
+    def find(self, text: str) -> list[str]:
+        found = [t for t in self.cjk if t in text]
+        if self._latin is not None:
+            found += self._latin.findall(text)
+        return found
+
+    def __contains__(self, text: str) -> bool:
+        return any(t in text for t in self.cjk) or (self._latin is not None and self._latin.search(text) is not None)
+
+
+def find_terms(text: str, terms: tuple[str, ...]) -> list[str]:
+    """The terms that occur in a normalised text; Latin ones as whole words (see Terms)."""
+    return Terms(terms).find(text)

@@ -1,0 +1,141 @@
+"""A multinomial logistic-regression classifier over sparse features.
+
+Trained full-batch with Adam and L2 on numpy arrays, sparse products done with np.add.reduceat;
+predicting gathers the rows of the message's ~100 features and takes one dot product (numpy
+costs ~60 ms of import at start-up and makes a prediction a few microseconds).
+Features are idf-weighted and L2-normalised (`Vectorizer`), so long and short messages score
+alike.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+SparseVec = list[tuple[int, float]]
+
+
+class Vectorizer:
+    """Feature strings -> idf-weighted, L2-normalised sparse vectors over a fixed vocabulary."""
+
+    def __init__(self, vocab: dict[str, int], idf: list[float]):
+        self.vocab, self.idf = vocab, idf
+
+    @classmethod
+    def fit(cls, docs: Sequence[list[str]], min_df: int = 1, weigh=None) -> "Vectorizer":
+        """`weigh(feature, idf) -> weight`, when given, replaces the plain idf (e.g. per kind of feature)."""
+        df: dict[str, int] = {}
+        for feats in docs:
+            for f in set(feats):
+                df[f] = df.get(f, 0) + 1
+        n = len(docs)
+        vocab: dict[str, int] = {}
+        idf: list[float] = []
+        for f, c in sorted(df.items()):
+            if c >= min_df:
+                vocab[f] = len(idf)
+                value = math.log((n + 1) / (c + 1)) + 1.0
+                idf.append(weigh(f, value) if weigh else value)
+        return cls(vocab, idf)
+
+    def __call__(self, feats: list[str]) -> tuple[SparseVec, float]:
+        """(vector, share of the text's features the vocabulary knows)."""
+        counts: dict[int, int] = {}
+        known = 0
+        get = self.vocab.get
+        for f in feats:
+            j = get(f)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+                known += 1
+        if not counts:
+            return [], 0.0
+        idf = self.idf
+        vec = [(j, (1.0 + math.log(c)) * idf[j]) for j, c in counts.items()]
+        norm = math.sqrt(sum(v * v for _, v in vec))
+        return [(j, v / norm) for j, v in vec], known / len(feats)
+
+
+@dataclass
+class LinearModel:
+    """Weights (features x classes, float32) and biases; predicting is one gather and one dot."""
+
+    classes: list[str]
+    weights: "np.ndarray"
+    bias: "np.ndarray"
+
+    def scores(self, vec: SparseVec) -> "np.ndarray":
+        if not vec:
+            return self.bias.copy()
+        idx = [j for j, _ in vec if j < self.weights.shape[0]]
+        vals = np.fromiter((v for j, v in vec if j < self.weights.shape[0]), dtype=np.float32, count=len(idx))
+        return vals @ self.weights[idx] + self.bias
+
+    def proba(self, vec: SparseVec) -> list[float]:
+        return softmax(self.scores(vec)).tolist()
+
+
+def softmax(z: "np.ndarray") -> "np.ndarray":
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def train(vectors: Sequence[SparseVec], labels: Sequence[str], classes: list[str], *, l2: float = 1e-5,
+          iterations: int = 120, rate: float = 0.15, sample_weight: Sequence[float] | None = None,
+          n_features: int | None = None) -> LinearModel:
+    """Fit softmax regression, full batch with Adam (deterministic: no shuffling, zero init).
+    `n_features`: the vocabulary size (rows of the weight matrix); by default the largest index + 1."""
+
+    index = {c: i for i, c in enumerate(classes)}
+    n, k = len(vectors), len(classes)
+    rows, cols, vals = [], [], []
+    for i, vec in enumerate(vectors):
+        for j, v in vec:
+            rows.append(i)
+            cols.append(j)
+            vals.append(v)
+    rows_a = np.asarray(rows, dtype=np.int64)
+    cols_a = np.asarray(cols, dtype=np.int64)
+    vals_a = np.asarray(vals, dtype=np.float32)
+    used, local = np.unique(cols_a, return_inverse=True)     # only features that occur
+    v = len(used)
+    # Row-major (as built) and column-major orders, so both products are one np.add.reduceat.
+    nonempty = np.unique(rows_a)
+    row_starts = np.searchsorted(rows_a, nonempty)
+    order = np.argsort(local, kind="stable")
+    col_rows, col_vals = rows_a[order], vals_a[order]
+    col_starts = np.searchsorted(local[order], np.arange(v))
+    y = np.zeros((n, k), dtype=np.float32)
+    y[np.arange(n), [index[lab] for lab in labels]] = 1.0
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float32)
+    sw = sw / sw.sum()
+    w = np.zeros((v, k), dtype=np.float32)
+    b = np.zeros(k, dtype=np.float32)
+    m_w, s_w, m_b, s_b = np.zeros_like(w), np.zeros_like(w), np.zeros(k), np.zeros(k)
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    scores = np.zeros((n, k), dtype=np.float32)
+    for t in range(1, iterations + 1):
+        if len(nonempty):
+            scores[nonempty] = np.add.reduceat(w[local] * vals_a[:, None], row_starts, axis=0)
+        z = scores + b
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        r = (p - y) * sw[:, None]                              # n x k
+        gw = np.add.reduceat(r[col_rows] * col_vals[:, None], col_starts, axis=0) if v else np.zeros((0, k))
+        gw += l2 * w
+        gb = r.sum(axis=0)
+        m_w = beta1 * m_w + (1 - beta1) * gw
+        s_w = beta2 * s_w + (1 - beta2) * gw * gw
+        m_b = beta1 * m_b + (1 - beta1) * gb
+        s_b = beta2 * s_b + (1 - beta2) * gb * gb
+        corr1, corr2 = 1 - beta1 ** t, 1 - beta2 ** t
+        w -= rate * (m_w / corr1) / (np.sqrt(s_w / corr2) + eps)
+        b -= rate * (m_b / corr1) / (np.sqrt(s_b / corr2) + eps)
+    size = n_features if n_features is not None else (int(used.max()) + 1 if v else 0)
+    full = np.zeros((size, k), dtype=np.float32)
+    if v:
+        full[used] = w
+    return LinearModel(list(classes), full, b.astype(np.float32))

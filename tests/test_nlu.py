@@ -1,0 +1,230 @@
+"""Understanding (bot.nlu): normalisation, facts, clauses, negation, the issue's examples, hostile
+input, the model cache, and a small content of its own (engine-free)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.nlu.content import AmountRule, Content, FaqDoc, Level, Lexicon, Slot, YearsRule
+from bot.nlu.facts import amounts, durations, zh_number
+from bot.nlu.features import Featurizer
+from bot.nlu.text import clauses, normalize
+from bot.nlu.understand import Understanding
+
+RATE = 7.2
+
+
+# --- text -------------------------------------------------------------------------------------
+
+def test_normalize_width_case_space_invisibles_and_traditional():
+    assert normalize("ＦＵＬＬ　Ｍａｎａｇｅｄ") == "full managed"
+    assert normalize("a\u200bb\u200dc\ufeff") == "abc"
+    assert normalize("  hello\n\t world\x07 ") == "hello world"
+    assert normalize("全託管模式下誰來定價？") == "全托管模式下谁来定价?"
+    assert normalize("<b>全托管</b>谁定价") == "全托管 谁定价"
+    assert normalize(None) == "" and normalize(12) == "12"
+    assert len(normalize("全" * 10_000)) == 600
+
+
+def test_clauses_split_on_punctuation_and_connectives_and_mark_contrast():
+    found = clauses(normalize("我们不是工厂，但有几家长期合作的供应商"))
+    assert [str(c) for c in found] == ["我们不是工厂", "但有几家长期合作的供应商"]
+    assert [c.contrast for c in found] == [False, True]
+    found = clauses(normalize("we are a factory but never sold abroad and money is tight"))
+    assert [str(c) for c in found] == ["we are a factory", "never sold abroad", "money is tight"]
+    assert [c.contrast for c in found] == [False, True, False]
+    assert [str(c) for c in clauses("rmb 80,000 budget")] == ["rmb 80,000 budget"]   # a thousands comma
+
+
+# --- facts ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,cny,usd", [
+    ("手头现金大概二十万", 200_000, False), ("预算五十万左右", 500_000, False), ("50w", 500_000, False),
+    ("五十个w", 500_000, False), ("20个w", 200_000, False), ("十来万", 100_000, False), ("几千块", 3_000, False),
+    ("一两万", 15_000, False), ("1.5万", 15_000, False), ("RMB 80,000", 80_000, False), ("¥200,000", 200_000, False),
+    ("$20k", 144_000, True), ("we could put maybe 30k USD into stock", 216_000, True), ("3万美金", 216_000, True),
+    ("half a million yuan", 500_000, False), ("一百五十万", 1_500_000, False),
+])
+def test_amounts_in_the_forms_sellers_type(text, cny, usd):
+    found = amounts(normalize(text), RATE)
+    assert len(found) == 1 and round(found[0].value) == cny and found[0].usd is usd
+
+
+@pytest.mark.parametrize("text", ["3个人", "2019年开始", "我们有3个工厂", "做了三年", "top 10 products", "2 skus"])
+def test_numbers_that_are_not_money(text):
+    assert amounts(normalize(text), RATE) == []
+
+
+def test_a_bare_number_is_money_only_with_the_capital_question_on_screen():
+    assert amounts("200000", RATE) == []
+    assert round(amounts("200000", RATE, bare_ok=True)[0].value) == 200_000
+    assert amounts("2", RATE, bare_ok=True) == []          # an option number, not a budget
+
+
+@pytest.mark.parametrize("text,years", [
+    ("做过三年速卖通", 3), ("之前在亚马逊卖过两年", 2), ("干了五年", 5), ("3 yrs", 3), ("about a year", 1),
+    ("a couple of years", 2), ("6 months", 0.5), ("一年半", 1.5), ("半年", 0.5), ("五六年", 5.5), ("很多年", 5),
+])
+def test_durations(text, years):
+    assert [d.years for d in durations(normalize(text))] == [years]
+
+
+def test_zh_numbers():
+    assert [zh_number(t) for t in ("二十", "一百五", "十来", "三四十", "几", "两")] == [20, 150, 10, 35, 3, 2]
+    assert zh_number("abc") is None
+
+
+def test_negation_gives_negated_words_their_own_features():
+    f = Featurizer()
+    plain, negated = set(f("有工厂")), set(f("没有工厂"))
+    assert "工厂" in plain and "工厂" not in negated and "~工厂" in negated and "有工厂" not in negated
+    assert "w:factory" in f("we have a factory") and "w:factory" not in f("we have no factory")
+
+
+# --- the issue's examples through the real content ---------------------------------------------
+
+@pytest.mark.parametrize("step,text,level", [
+    ("experience", "做过三年速卖通", "mature"),
+    ("brand", "品牌和销量我们都看重", "balanced"),
+    ("experience", "we sold on Shopee for about a year", "some"),
+    ("factory", "我们自己不生产，找稳定的工厂代工", "sourcing"),
+    ("brand", "we don't care much about branding", "volume"),
+    ("capital", "大概有二十万现金", "moderate"),
+    ("capital", "预算五十万左右", "strong"),
+    ("capital", "we could put maybe 30k USD into stock", "moderate"),
+    ("factory", "还没想清楚", "unsure"),
+    ("brand", "not sure yet", "unsure"),
+])
+def test_typed_answers_from_the_issue(services, step, text, level):
+    reading = services.nlu.read(text, step=step)
+    assert reading.on_screen == step and reading.answers[step] == level
+
+
+def test_a_description_is_read_clause_by_clause(services):
+    r = services.nlu.read("我们在义乌有个小工厂做饰品，之前在亚马逊卖过两年，手头现金大概二十万，想慢慢做出自己的牌子")
+    assert {k: r.answers.get(k) for k in ("factory", "experience", "capital", "brand")} == {
+        "factory": "own_factory", "experience": "some", "capital": "moderate", "brand": "brand"}
+    assert round(r.details["capital"].amount.value) == 200_000 and r.details["experience"].years == 2
+    assert r.facts.platforms == ["亚马逊"] and r.lang == "zh"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("我们不是工厂，但有几家长期合作的供应商", {"factory": "sourcing"}),
+    ("给大牌做了很多年OEM，但从没自己卖到海外", {"experience": "none"}),
+    ("we did OEM for big brands for years but never sold overseas ourselves", {"experience": "none"}),
+])
+def test_negation_and_contrast(services, text, expected):
+    answers = services.nlu.read(text).answers
+    assert {k: answers.get(k) for k in expected} == expected
+    assert answers.get("experience") != "mature"          # years of OEM are not cross-border experience
+
+
+def test_a_fact_about_one_thing_is_not_an_answer_to_another(services):
+    assert services.nlu.read("我们的仓库在美国", step="factory").answers.get("factory") is None
+    assert "capital" not in services.nlu.read("年销售额五百万，工厂自己的").answers      # revenue is not capital
+    assert "capital" not in services.nlu.read("our items sell for $20 each").answers
+
+
+@pytest.mark.parametrize("text", ["我们有工厂，也是贸易商，也没有稳定货源", "we're a factory and a trader and we have no supplier"])
+def test_a_description_naming_every_level_of_one_question_reads_none_of_them(services, text):
+    assert "factory" not in services.nlu.read(text).answers
+
+
+@pytest.mark.parametrize("text,entry", [
+    ("which sellers is full-managed made for?", "full_for_whom"),
+    ("全托管是给什么类型的卖家设计的", "full_for_whom"),
+    ("who is semi-managed really meant for?", "semi_for_whom"),
+    ("if I choose a mode and it doesn't work out, can I change?", "switch_modes"),
+    ("选错了模式会怎么样", "wrong_choice"),
+    ("半托管能让我跟同行做出差异化吗", "semi_differentiation"),
+    ("我们想自己开直播带货，该选哪个模式", "own_live_streams"),
+    ("全托管谁来定价？", "full_pricing"),
+    ("刚起步、预算不多，适合哪种模式？", "fit_newcomer"),      # the issue: it used to land on the capital entry
+    ("who pays the first leg freight in semi-managed?", "semi_first_leg"),
+])
+def test_questions_land_on_their_entry(services, text, entry):
+    r = services.nlu.read(text)
+    assert r.question and r.answerable and r.faq[0].id == entry, r.faq[:3]
+
+
+def test_an_advice_question_is_read_as_advice_with_the_facts_it_states(services):
+    r = services.nlu.read("刚起步、预算不多，适合哪种模式？")
+    assert r.question and r.advice
+    assert r.answers.get("experience") == "none" and r.answers.get("capital") == "limited"
+    plain = services.nlu.read("哪个模式更赚钱？")
+    assert plain.question and not plain.advice and plain.faq[0].id == "margin_compare"
+
+
+@pytest.mark.parametrize("text", ["what's the weather in Paris tomorrow?", "给我讲个笑话", "how do I get a US visa"])
+def test_out_of_scope_questions_fall_back(services, text):
+    assert not services.nlu.read(text).answerable
+
+
+# --- hostile input ------------------------------------------------------------------------------
+
+HOSTILE = ["", "   ", "\n\t", "🙂🙂🙂", "👨‍👩‍👧‍👦" * 40, "?!?!", "<b>全托管</b>谁定价", "<script>alert(1)</script>",
+           "全托管谁定价" * 900, "x" * 5000, "a " * 2600, "工" * 5000, "\u200b\u200b", "\x00\x01", "&nbsp;&amp;",
+           "我们是factory，没有experience，budget大概五万块", "مرحبا، ما هو النظام المدار بالكامل؟", "1e308万", "9" * 400 + "万",
+           "我们有工厂也没工厂，是贸易商也不是，资金充足又有限，做品牌又走量"]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_input_never_raises(services, text):
+    for step in (None, "factory", "capital", "content"):
+        r = services.nlu.read(text, step=step, lang="zh")
+        json.dumps(r.to_dict(), ensure_ascii=False)
+        assert all(0 <= c <= 1 for c in r.confidence.values())
+    services.answerer.ask(text, "en").to_dict()
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_input_gets_a_friendly_reply_at_every_state(services, text):
+    from bot.render import HTML
+    render = services.renderer(HTML)
+    d = services.dialogue
+    for prepare in (lambda s: None, lambda s: d.choose(s, "factory", "none"),
+                    lambda s: [d.choose(s, st.id, st.options[0].id) for st in services.flow.core_steps] and d.finish(s)):
+        s = d.new_session()
+        prepare(s)
+        reply = d.text(s, text, "zh")
+        for part in render.reply(reply, "zh"):
+            assert part.strip()
+
+
+# --- a small content of its own: engine-free, trained on the spot, cached by content hash ------------
+
+def _mini_content() -> Content:
+    lvl = lambda i, zh, en: Level(i, (i,), {"zh": tuple(zh), "en": tuple(en)})  # noqa: E731
+    slots = (
+        Slot("pet", (lvl("cat", ["我养猫", "家里有只猫", "猫咪", "两只猫"], ["i have a cat", "we own cats", "a kitten", "cat person"]),
+                     lvl("dog", ["我养狗", "家里有条狗", "狗狗", "一只狗"], ["i have a dog", "we own dogs", "a puppy", "dog person"])),
+             {"zh": ("宠物还没定",), "en": ("not sure about pets",)}),
+        Slot("money", (lvl("low", ["钱少", "没钱"], ["little money", "broke"]), lvl("high", ["钱多", "有钱"], ["rich", "lots of money"]))),
+    )
+    lex = Lexicon(**{name: () for name in Lexicon.__dataclass_fields__})
+    faq = (FaqDoc("feed", ("喂食",), {"zh": ("猫吃什么", "狗吃什么", "怎么喂宠物"), "en": ("what do cats eat", "how to feed a dog", "pet food")}),
+           FaqDoc("walk", ("遛狗",), {"zh": ("多久遛一次狗", "遛狗时间"), "en": ("how often to walk a dog", "dog walking")}))
+    return Content(slots=slots, unsure={"zh": ("不知道",), "en": ("no idea",)}, unsure_short={"zh": ("?",), "en": ("?",)},
+                   other={"zh": ("你好",), "en": ("hello",)}, commands={"yes": ("yes", "对")},
+                   amounts=AmountRule("money", RATE, (("low", 10_000.0), ("high", None))),
+                   years=YearsRule("pet", (("cat", None),), "cat", "cat"), lexicon=lex, faq=faq,
+                   out_of_scope={"zh": ("今天天气",), "en": ("weather today",)}, concepts=())
+
+
+def test_a_small_content_trains_reads_and_is_cached(tmp_path):
+    first = Understanding(_mini_content(), cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 1 and len(list(tmp_path.glob("*.npz"))) == 1
+    assert first.read("we've got two dogs", step="pet").answers == {"pet": "dog"}
+    assert first.read("大概五万块", step="money").answers == {"money": "high"}       # our rule of thumb, from YAML
+    assert first.read("what should my cat eat?").faq[0].id == "feed"
+    again = Understanding(_mini_content(), cache_dir=tmp_path)          # from the cache: no training
+    assert again.read("we've got two dogs", step="pet").answers == {"pet": "dog"}
+    for path in tmp_path.glob("*.npz"):
+        path.write_bytes(b"not a model")                                # a broken cache is retrained
+    assert Understanding(_mini_content(), cache_dir=tmp_path).read("一只小狗", step="pet").answers == {"pet": "dog"}
+
+
+def test_commands_are_whole_messages(services):
+    assert services.nlu.command("对") == "yes" and services.nlu.command(" Back ") == "back"
+    assert services.nlu.command("对的，我们有工厂") is None
