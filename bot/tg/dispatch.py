@@ -5,6 +5,8 @@ for inline queries and presses on inline messages), so a chat that waits (for it
 send) only delays itself. The dispatcher also knows which updates are still in flight, which gives the
 polling loop its *watermark*: the offset it may confirm to Telegram is the oldest update still in
 flight, so an update is confirmed only when it and every update before it have been handled.
+With several processes (replicas on PostgreSQL) a chat is also held across processes while one of its
+updates is handled (`chat_lock`, from bot.coord): never two of its updates at once, wherever they land.
 
 Two safety nets for callback queries, which Telegram expects to be answered within seconds:
 `CallbackAnswers` lets only the first answer of a query through (later ones are dropped as done), and
@@ -15,15 +17,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import contextlib
 import time
 from collections import OrderedDict
-from typing import Awaitable, Callable, Hashable
+from typing import AsyncContextManager, Awaitable, Callable, Hashable
 
 from telegram import Update
 
 log = logging.getLogger(__name__)
 Handle = Callable[[Update], Awaitable[None]]
 LateAnswer = Callable[[Update], Awaitable[None]]
+ChatLock = Callable[[Hashable], AsyncContextManager[None]]
+
+
+class Redeliver(Exception):
+    """The update cannot be handled here now (another replica holds it): Telegram should send it again."""
+
+
+def _no_lock(key: Hashable) -> AsyncContextManager[None]:
+    return contextlib.nullcontext()
 
 
 def chat_key(update: Update) -> Hashable:
@@ -64,15 +76,18 @@ class CallbackAnswers:
 class ChatDispatcher:
     """Per-chat ordering, cross-chat concurrency, and the set of updates in flight."""
 
-    def __init__(self, handle: Handle, late_answer: LateAnswer | None = None, late_after: float = 1.5):
+    def __init__(self, handle: Handle, late_answer: LateAnswer | None = None, late_after: float = 1.5,
+                 chat_lock: ChatLock = _no_lock):
         self.handle = handle
         self.late_answer, self.late_after = late_answer, late_after
+        self.chat_lock = chat_lock
         self.in_flight: dict[int, asyncio.Task] = {}
         self._tails: dict[Hashable, asyncio.Task] = {}
         self._progress = asyncio.Event()
 
     def submit(self, update: Update) -> asyncio.Task:
-        """Schedule `update` behind its chat's earlier updates; the task ends when it has been handled.
+        """Schedule `update` behind its chat's earlier updates; the task ends when it has been handled,
+        with True, or with False when it could not be (the webhook then asks Telegram to send it again).
 
         An update already in flight (a webhook redelivery) is not scheduled twice: its task is returned.
         """
@@ -85,16 +100,22 @@ class ChatDispatcher:
         self.in_flight[update.update_id] = task
         return task
 
-    async def _run(self, before: asyncio.Task | None, update: Update, key: Hashable) -> None:
+    async def _run(self, before: asyncio.Task | None, update: Update, key: Hashable) -> bool:
         timer = self._late_timer(update)
         try:
             if before is not None:
                 await asyncio.wait([before])       # in order within the chat, whatever became of it
-            await self.handle(update)
+            async with self.chat_lock(key):        # ...and not at the same time as another process
+                await self.handle(update)
+            return True
         except asyncio.CancelledError:
             raise
+        except Redeliver as exc:
+            log.warning("update %s (chat %s) not handled here: %s", update.update_id, key, exc)
+            return False
         except Exception:  # noqa: BLE001 - process_update reports handler errors itself; never stop the chain
-            log.exception("update %s failed outside its handlers", update.update_id)
+            log.exception("update %s (chat %s) failed outside its handlers", update.update_id, key)
+            return False
         finally:
             if timer is not None:
                 timer.cancel()

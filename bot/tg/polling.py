@@ -9,11 +9,17 @@ Telegram deliver every unconfirmed update again; the store skips those already h
 While an update is in flight, getUpdates returns it (and every newer one we already have) at once
 instead of waiting, so the loop then asks again when an update finishes or 50 ms have passed,
 fetches raw JSON and parses only updates it has not seen yet.
+
+Polling serves one process. Telegram answers 409 Conflict to a getUpdates cut short by another one; a
+process that gets a 409 in its first seconds is the newcomer and stops (AnotherPoller, with a message
+for the operator), while the poller already running takes its turn again at once, which is what
+gives the newcomer its 409. (Processes sharing a store are refused earlier by bot.coord's locks.)
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
@@ -26,6 +32,11 @@ MAX_BACKOFF = 30.0
 BUSY_GAP = 0.005        # while updates are in flight: at most one getUpdates every 5 ms...
 BUSY_WAIT = 0.05        # ...when one finishes, and at least one every 50 ms, for other chats' new updates
 DRAIN_TIMEOUT = 8.0     # on stop: how long to let updates in flight finish
+PROBATION = 10.0        # a 409 within this many seconds of starting: another process was polling first
+
+
+class AnotherPoller(RuntimeError):
+    """Another process polls Telegram with this bot token."""
 
 
 async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_updates: list[str],
@@ -36,6 +47,7 @@ async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_upda
     next_id: int | None = None          # one past the newest update received
     known: set[int] = set()             # received ids at or above the watermark (in flight or handled)
     backoff = 0.5
+    started = time.monotonic()
     while not stop.is_set():
         busy = dispatcher.oldest() is not None
         offset = _watermark(dispatcher, next_id)
@@ -52,7 +64,20 @@ async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_upda
         except RetryAfter as exc:
             await _sleep(stop, float(exc.retry_after if isinstance(exc.retry_after, (int, float)) else 1))
             continue
-        except (InvalidToken, Conflict):
+        except Conflict as exc:
+            if "webhook" in str(exc).lower() or time.monotonic() - started > PROBATION:
+                if "webhook" in str(exc).lower():
+                    raise
+                log.warning("another process polled Telegram with this bot token (409 Conflict); polling on, "
+                            "a second instance stops itself")
+                await _sleep(stop, 0.2)
+                continue
+            await dispatcher.join(DRAIN_TIMEOUT)
+            raise AnotherPoller(
+                "another process is already polling Telegram with this bot token (Telegram answered 409 Conflict: "
+                f"{exc}); polling serves one process: stop the other one, or run replicas in webhook mode "
+                "(WEBHOOK_URL) on PostgreSQL") from None
+        except InvalidToken:
             raise
         except (NetworkError, TimedOut) as exc:
             log.warning("getUpdates failed (%s); retrying in %.1f s", exc, backoff)

@@ -1,0 +1,186 @@
+"""What replicas of one bot share through PostgreSQL besides the data: locks and the flood budget.
+
+* `PgLocks`: one dedicated connection per process holding session-level advisory locks: the process's
+  *liveness* lock for its whole life (claims of a process whose liveness lock is free were left by a
+  dead process: bot/store/postgres.py takes them over), the *chat* locks while an update of that chat
+  is being handled, and the *poller* lock in polling mode. PostgreSQL releases every one of them when
+  the connection ends, so a replica killed with SIGKILL leaves nobody stuck. Locks are taken with
+  pg_try_advisory_lock and retried with a short backoff, so one connection serves all the chats of a
+  process (a blocking pg_advisory_lock would hold a connection per waiting chat).
+* `PgWindow`: a sliding flood window (bot/tg/limits.py) counted in the `flood_slots` table by the SQL
+  function flood_take() (migration 2), one round trip to take a slot, one (not awaited by the sender)
+  to mark it finished. The database server's clock is the only clock, so replicas on several hosts
+  count alike. Within a process, takers of one window queue in order (first come first served) and
+  only the head of the queue asks the database.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from typing import Any, AsyncIterator, Hashable
+
+import asyncpg
+
+from bot.store.postgres import liveness_key
+from bot.tg.limits import Paused
+
+log = logging.getLogger(__name__)
+LEASE = 35.0            # a running call whose replica died stops holding its slot after this long
+RETRY_FIRST, RETRY_MAX = 0.005, 0.1
+
+
+def lock_key(kind: str, key: Hashable) -> int:
+    """A stable signed 64-bit advisory lock key (Python's hash() differs between processes)."""
+    digest = hashlib.blake2b(f"{kind}:{key!r}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True) & 0x3FFF_FFFF_FFFF_FFFF   # positive: liveness keys are negative
+
+
+class LockConnectionLost(RuntimeError):
+    """The connection holding this process's locks broke: the locks it held are gone."""
+
+
+class PgLocks:
+    def __init__(self, url: str, owner: int):
+        self.url, self.owner = url, owner
+        self.conn: asyncpg.Connection | None = None
+        self._use = asyncio.Lock()            # an asyncpg connection runs one query at a time
+        self.held: dict[int, int] = {}        # key -> times held (a hash collision may hold a key twice)
+
+    async def open(self) -> None:
+        self.conn = await asyncpg.connect(self.url)
+        await self.conn.execute("SELECT pg_advisory_lock($1)", liveness_key(self.owner))
+
+    @property
+    def alive(self) -> bool:
+        return self.conn is not None and not self.conn.is_closed()
+
+    async def _query(self, sql: str, key: int) -> Any:
+        if not self.alive:
+            if self.held:
+                raise LockConnectionLost("the connection holding this process's locks is closed")
+            log.warning("reconnecting the lock connection")
+            await self.open()
+        async with self._use:
+            # shielded: a lock granted by the server is always recorded (and so released later)
+            return await asyncio.shield(self.conn.fetchval(sql, key))
+
+    async def try_lock(self, key: int) -> bool:
+        got = await self._query("SELECT pg_try_advisory_lock($1)", key)
+        if got:
+            self.held[key] = self.held.get(key, 0) + 1
+        return bool(got)
+
+    async def unlock(self, key: int) -> None:
+        if not self.held.get(key):
+            return
+        self.held[key] -= 1
+        if not self.held[key]:
+            del self.held[key]
+        try:
+            await self._query("SELECT pg_advisory_unlock($1)", key)
+        except (asyncpg.PostgresError, OSError, LockConnectionLost) as exc:
+            log.warning("could not release lock %s (%s): the connection's end releases it", key, exc)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, kind: str, key: Hashable) -> AsyncIterator[None]:
+        """Wait until no other process holds (kind, key), hold it for the block."""
+        k = lock_key(kind, key)
+        pause = RETRY_FIRST
+        while not await self.try_lock(k):
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_MAX)
+        try:
+            yield
+        finally:
+            await self.unlock(k)
+
+    async def close(self) -> None:
+        """Release every lock (closing the session releases them all at once)."""
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            self.held.clear()
+            try:
+                await asyncio.wait_for(conn.close(), 3)
+            except (asyncio.TimeoutError, OSError, asyncpg.PostgresError):
+                conn.terminate()
+
+
+class PgWindow:
+    """A flood window shared by every replica (see the module docstring); `Window`'s interface."""
+
+    def __init__(self, pool_of, key: str, limit: int, period: float, finishing: set[asyncio.Task]):
+        self.pool_of, self.key, self.limit, self.period = pool_of, key, limit, period
+        self.finishing = finishing             # release round trips still running (awaited on close)
+        self.lock = asyncio.Lock()
+        self.waiting = 0
+        self.running = 0
+        self.full_until = 0.0                  # monotonic: when the database said a slot frees up
+        self._released = asyncio.Event()
+
+    async def acquire(self, chat: Any = None) -> Any:
+        self.waiting += 1
+        try:
+            async with self.lock:
+                pool = await self.pool_of()
+                pause = RETRY_FIRST
+                while True:
+                    row = await pool.fetchrow("SELECT slot, wait FROM flood_take($1, $2, $3, $4, $5)", self.key,
+                                              self.limit, self.period, None if chat is None else str(chat), LEASE)
+                    slot, wait = row["slot"], row["wait"]
+                    if slot is not None:
+                        self.running += 1
+                        return slot
+                    if wait > 0 and chat is not None and await self._paused(pool, chat):
+                        return Paused(wait)
+                    if wait < 0:               # every slot is a call still running somewhere: look again soon
+                        self.full_until = time.monotonic() + pause
+                        self._released.clear()
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(self._released.wait(), pause)
+                        pause = min(pause * 2, RETRY_MAX)
+                        continue
+                    self.full_until = time.monotonic() + wait
+                    pause = RETRY_FIRST
+                    await asyncio.sleep(wait)
+        finally:
+            self.waiting -= 1
+
+    @staticmethod
+    async def _paused(pool, chat: Any) -> bool:
+        until = await pool.fetchval("SELECT until > extract(epoch FROM clock_timestamp()) FROM flood_pauses "
+                                    "WHERE chat=$1", str(chat))
+        return bool(until)
+
+    def release(self, token: Any = None) -> None:
+        self.running -= 1
+        self._released.set()
+        task = asyncio.ensure_future(self._finish(token))
+        self.finishing.add(task)
+        task.add_done_callback(self.finishing.discard)
+
+    async def _finish(self, slot: int) -> None:
+        try:
+            pool = await self.pool_of()
+            await pool.execute("UPDATE flood_slots SET finished=extract(epoch FROM clock_timestamp()) WHERE id=$1",
+                               slot)
+        except Exception as exc:  # noqa: BLE001 - the slot then ends with its lease
+            log.warning("could not mark flood slot %s finished (%s); its lease ends it", slot, exc)
+
+    def delay(self) -> float:
+        """A rough estimate from what this process last learnt: the window's wait, plus those queued here."""
+        ahead = max(0.0, self.full_until - time.monotonic())
+        return ahead + self.waiting * self.period / self.limit
+
+    def idle(self) -> bool:
+        return not self.running and not self.waiting
+
+
+async def share_pause(pool_of, chat: Any, seconds: float) -> None:
+    """A 429 for `chat`: every replica's next send to it waits `seconds`."""
+    pool = await pool_of()
+    await pool.execute("INSERT INTO flood_pauses(chat, until) VALUES($1, extract(epoch FROM clock_timestamp()) + $2) "
+                       "ON CONFLICT(chat) DO UPDATE SET until=GREATEST(flood_pauses.until, excluded.until)",
+                       str(chat), seconds)
