@@ -16,6 +16,7 @@ BENCHES = {
     "faq": "bench.faq",
     "load": "bench.load",
     "store": "bench.store_scale",
+    "replicas": "bench.replicas",
 }
 
 

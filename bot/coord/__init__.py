@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, AsyncContextManager, Hashable
 
-from bot.store import Store
+from bot.store import Store, is_postgres
 from bot.tg.limits import MakeWindow, local_window
 
 log = logging.getLogger(__name__)
@@ -90,10 +90,10 @@ class LocalCoordination(Coordination):
 
 class PostgresCoordination(Coordination):
     def __init__(self, store):
-        from bot.coord.pg import PgLocks
+        from bot.coord.pg import Finishes, PgLocks
         self.store = store
         self.locks = PgLocks(store.url, store.owner)
-        self.finishing: set[asyncio.Task] = set()
+        self.finishes = Finishes(store._pool)
         self._poller: int | None = None
 
     async def start(self, polling: bool) -> None:
@@ -114,7 +114,7 @@ class PostgresCoordination(Coordination):
         from bot.coord.pg import PgWindow
 
         def make(key: str, limit: int, period: float) -> PgWindow:
-            return PgWindow(self.store._pool, key, limit, period, self.finishing)
+            return PgWindow(self.store._pool, key, limit, period, self.finishes)
         return make
 
     async def share_pause(self, chat: Any, seconds: float) -> None:
@@ -128,13 +128,14 @@ class PostgresCoordination(Coordination):
         return self.locks.alive
 
     async def close(self) -> None:
-        if self.finishing:
-            await asyncio.wait(list(self.finishing), timeout=2)
+        try:
+            await asyncio.wait_for(self.finishes.close(), 2)
+        except (asyncio.TimeoutError, OSError):
+            pass
         await self.locks.close()
 
 
 def coordination_for(store: Store) -> Coordination:
-    from bot.store.postgres import PostgresStore
-    if isinstance(store, PostgresStore):
+    if is_postgres(getattr(store, "url", "")):
         return PostgresCoordination(store)
     return LocalCoordination(getattr(store, "path", ":memory:"))

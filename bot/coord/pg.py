@@ -8,8 +8,10 @@
   pg_try_advisory_lock and retried with a short backoff, so one connection serves all the chats of a
   process (a blocking pg_advisory_lock would hold a connection per waiting chat).
 * `PgWindow`: a sliding flood window (bot/tg/limits.py) counted in the `flood_slots` table by the SQL
-  function flood_take() (migration 2), one round trip to take a slot, one (not awaited by the sender)
-  to mark it finished. The database server's clock is the only clock, so replicas on several hosts
+  function flood_take() (migration 2): one round trip takes a slot. A finished call is recorded with
+  the next take of this process, or within FLUSH_AFTER by itself (`Finishes`), as the server time its
+  slot started plus how long it was held (measured here, so only the server's clock is compared):
+  until then it counts as still running, which only ever over-counts. Replicas on several hosts
   count alike. Within a process, takers of one window queue in order (first come first served) and
   only the head of the queue asks the database.
 """
@@ -29,6 +31,7 @@ from bot.tg.limits import Paused
 
 log = logging.getLogger(__name__)
 LEASE = 35.0            # a running call whose replica died stops holding its slot after this long
+FLUSH_AFTER = 0.02      # finished calls not carried by a take within this long are recorded by themselves
 RETRY_FIRST, RETRY_MAX = 0.005, 0.1
 
 
@@ -108,12 +111,53 @@ class PgLocks:
                 conn.terminate()
 
 
+class Finishes:
+    """Calls of this process that finished and are not yet recorded: (slot, seconds held)."""
+
+    def __init__(self, pool_of):
+        self.pool_of = pool_of
+        self.ids: list[int] = []
+        self.secs: list[float] = []
+        self.task: asyncio.Task | None = None
+
+    def add(self, slot: int, held: float) -> None:
+        self.ids.append(slot)
+        self.secs.append(held)
+        if self.task is None:
+            self.task = asyncio.ensure_future(self._later())
+
+    def take(self) -> tuple[list[int], list[float]]:
+        ids, secs = self.ids, self.secs
+        self.ids, self.secs = [], []
+        return ids, secs
+
+    async def _later(self) -> None:
+        await asyncio.sleep(FLUSH_AFTER)
+        self.task = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        ids, secs = self.take()
+        if not ids:
+            return
+        try:
+            await (await self.pool_of()).execute("SELECT flood_finish($1, $2)", ids, secs)
+        except Exception as exc:  # noqa: BLE001 - the slots then end with their lease
+            log.warning("could not record %d finished flood slots (%s); their lease ends them", len(ids), exc)
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        await self.flush()
+
+
 class PgWindow:
     """A flood window shared by every replica (see the module docstring); `Window`'s interface."""
 
-    def __init__(self, pool_of, key: str, limit: int, period: float, finishing: set[asyncio.Task]):
+    def __init__(self, pool_of, key: str, limit: int, period: float, finishes: Finishes):
         self.pool_of, self.key, self.limit, self.period = pool_of, key, limit, period
-        self.finishing = finishing             # release round trips still running (awaited on close)
+        self.finishes = finishes
         self.lock = asyncio.Lock()
         self.waiting = 0
         self.running = 0
@@ -127,12 +171,20 @@ class PgWindow:
                 pool = await self.pool_of()
                 pause = RETRY_FIRST
                 while True:
-                    row = await pool.fetchrow("SELECT slot, wait FROM flood_take($1, $2, $3, $4, $5)", self.key,
-                                              self.limit, self.period, None if chat is None else str(chat), LEASE)
+                    asked = time.monotonic()
+                    done, secs = self.finishes.take()
+                    try:
+                        row = await pool.fetchrow("SELECT slot, wait FROM flood_take($1, $2, $3, $4, $5, $6, $7)",
+                                                  self.key, self.limit, self.period,
+                                                  None if chat is None else str(chat), LEASE, done, secs)
+                    except BaseException:
+                        for slot, held in zip(done, secs):   # not recorded: try again with the next one
+                            self.finishes.add(slot, held)
+                        raise
                     slot, wait = row["slot"], row["wait"]
                     if slot is not None:
                         self.running += 1
-                        return slot
+                        return (slot, asked)
                     if wait > 0 and chat is not None and await self._paused(pool, chat):
                         return Paused(wait)
                     if wait < 0:               # every slot is a call still running somewhere: look again soon
@@ -155,19 +207,11 @@ class PgWindow:
         return bool(until)
 
     def release(self, token: Any = None) -> None:
+        """The call finished: it held its slot from before it was asked for until now (never less)."""
         self.running -= 1
         self._released.set()
-        task = asyncio.ensure_future(self._finish(token))
-        self.finishing.add(task)
-        task.add_done_callback(self.finishing.discard)
-
-    async def _finish(self, slot: int) -> None:
-        try:
-            pool = await self.pool_of()
-            await pool.execute("UPDATE flood_slots SET finished=extract(epoch FROM clock_timestamp()) WHERE id=$1",
-                               slot)
-        except Exception as exc:  # noqa: BLE001 - the slot then ends with its lease
-            log.warning("could not mark flood slot %s finished (%s); its lease ends it", slot, exc)
+        slot, asked = token
+        self.finishes.add(slot, time.monotonic() - asked)
 
     def delay(self) -> float:
         """A rough estimate from what this process last learnt: the window's wait, plus those queued here."""

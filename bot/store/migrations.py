@@ -118,8 +118,16 @@ CREATE TABLE flood_slots (
   started double precision NOT NULL, finished double precision);
 CREATE INDEX flood_slots_win ON flood_slots(win, finished);
 CREATE TABLE flood_pauses (chat text PRIMARY KEY, until double precision NOT NULL);
+CREATE FUNCTION flood_finish(p_done bigint[], p_secs double precision[]) RETURNS void
+LANGUAGE sql AS $$
+  UPDATE flood_slots s SET finished = s.started + d.secs FROM unnest(p_done, p_secs) AS d(id, secs)
+   WHERE s.id = d.id AND s.finished IS NULL;
+$$;
+-- p_done/p_secs: calls of this replica that finished since its last take, with how long each held its
+-- slot (measured by the replica: no clock but the server's is compared), recorded first.
 CREATE FUNCTION flood_take(p_win text, p_limit int, p_period double precision, p_chat text,
-                           p_lease double precision, OUT slot bigint, OUT wait double precision)
+                           p_lease double precision, p_done bigint[], p_secs double precision[],
+                           OUT slot bigint, OUT wait double precision)
 LANGUAGE plpgsql AS $$
 DECLARE
   now_s double precision := extract(epoch FROM clock_timestamp());
@@ -127,6 +135,9 @@ DECLARE
   used int;
   oldest double precision;
 BEGIN
+  IF cardinality(p_done) > 0 THEN
+    PERFORM flood_finish(p_done, p_secs);
+  END IF;
   -- one taker at a time per window, across every replica
   PERFORM pg_advisory_xact_lock(hashtext('flood:' || p_win));
   IF p_chat IS NOT NULL THEN
@@ -137,7 +148,9 @@ BEGIN
   END IF;
   -- a running call holds its slot until it finishes, or until its lease ends (its replica died)
   SELECT count(*), min(finished) INTO used, oldest FROM flood_slots
-   WHERE win = p_win AND ((finished IS NULL AND started > now_s - p_lease) OR finished > now_s - p_period);
+   WHERE win = p_win AND finished > now_s - p_period;
+  used := used + (SELECT count(*) FROM flood_slots
+                   WHERE win = p_win AND finished IS NULL AND started > now_s - p_lease);
   IF used >= p_limit THEN
     slot := NULL;
     wait := CASE WHEN oldest IS NULL THEN -1 ELSE greatest(0.001, oldest + p_period - now_s) END;
@@ -154,7 +167,7 @@ END $$;
 
 PG_MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "baseline: users, sessions, results, events, groups, unanswered, handled_updates", PG_V1),
-    (2, "shared flood budget: flood_slots, flood_pauses, flood_take()", PG_V2),
+    (2, "shared flood budget: flood_slots, flood_pauses, flood_take(), flood_finish()", PG_V2),
 ]
 MIGRATION_LOCK = 0x6D6F6465_6D696772   # advisory lock key: one replica migrates, the others wait
 

@@ -76,6 +76,13 @@ def liveness_key(owner: int) -> int:
     return -(owner + 1)          # owners are positive 62-bit ints: negative keys never clash with them
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool reset: nothing to undo. Pooled connections keep no session state of ours (advisory locks live
+    on bot/coord/pg.py's own connection, transactions are closed by their context managers), so the
+    default reset query (one more round trip per query) is skipped; asyncpg still rolls back any
+    transaction left open."""
+
+
 def _json(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
@@ -94,7 +101,7 @@ class PostgresStore(Store):
             if self.pool is not None:
                 return
             pool = await asyncpg.create_pool(self.url, min_size=min(2, self.pool_size), max_size=self.pool_size,
-                                             command_timeout=30)
+                                             command_timeout=30, reset=_keep_session)
             try:
                 async with pool.acquire() as conn:
                     self.migrated = await migrate_postgres(conn)

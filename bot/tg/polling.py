@@ -11,9 +11,11 @@ instead of waiting, so the loop then asks again when an update finishes or 50 ms
 fetches raw JSON and parses only updates it has not seen yet.
 
 Polling serves one process. Telegram answers 409 Conflict to a getUpdates cut short by another one; a
-process that gets a 409 in its first seconds is the newcomer and stops (AnotherPoller, with a message
-for the operator), while the poller already running takes its turn again at once, which is what
-gives the newcomer its 409. (Processes sharing a store are refused earlier by bot.coord's locks.)
+process that gets a 409 within PROBATION seconds of starting to poll, before any getUpdates of its own
+was answered (or at its second 409), is the newcomer and stops (AnotherPoller, with a message for the
+operator), while the poller already running takes its turn again at once, which is what gives the
+newcomer its 409. (Two started within those seconds of each other: one of them stops.) Processes sharing a store are refused before they poll, by
+bot.coord's locks.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ MAX_BACKOFF = 30.0
 BUSY_GAP = 0.005        # while updates are in flight: at most one getUpdates every 5 ms...
 BUSY_WAIT = 0.05        # ...when one finishes, and at least one every 50 ms, for other chats' new updates
 DRAIN_TIMEOUT = 8.0     # on stop: how long to let updates in flight finish
-PROBATION = 10.0        # a 409 within this many seconds of starting: another process was polling first
+PROBATION = 3.0         # a 409 within this many seconds of starting: another process was polling first
 
 
 class AnotherPoller(RuntimeError):
@@ -48,6 +50,7 @@ async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_upda
     known: set[int] = set()             # received ids at or above the watermark (in flight or handled)
     backoff = 0.5
     started = time.monotonic()
+    polled, conflicts = 0, 0            # getUpdates answered, 409s met (who is the newcomer)
     while not stop.is_set():
         busy = dispatcher.oldest() is not None
         offset = _watermark(dispatcher, next_id)
@@ -65,9 +68,10 @@ async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_upda
             await _sleep(stop, float(exc.retry_after if isinstance(exc.retry_after, (int, float)) else 1))
             continue
         except Conflict as exc:
-            if "webhook" in str(exc).lower() or time.monotonic() - started > PROBATION:
-                if "webhook" in str(exc).lower():
-                    raise
+            if "webhook" in str(exc).lower():
+                raise
+            conflicts += 1
+            if time.monotonic() - started > PROBATION or (polled and conflicts < 2):
                 log.warning("another process polled Telegram with this bot token (409 Conflict); polling on, "
                             "a second instance stops itself")
                 await _sleep(stop, 0.2)
@@ -85,6 +89,7 @@ async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_upda
             backoff = min(backoff * 2, MAX_BACKOFF)
             continue
         backoff = 0.5
+        polled += 1
         fresh = 0
         for data in raw:
             update_id = data.get("update_id")
