@@ -17,6 +17,7 @@ BENCHES = {
     "load": "bench.load",
     "store": "bench.store_scale",
     "replicas": "bench.replicas",
+    "flood": "bench.flood_budget",
 }
 
 

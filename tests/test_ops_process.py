@@ -17,6 +17,7 @@ async def test_a_second_poller_is_refused_with_a_clear_message(tmp_path):
         first = BotProcess(fake, tmp_path / "a")
         (tmp_path / "a").mkdir()
         await first.start_and_wait()
+        same_file = elsewhere = None
         try:
             same_file = BotProcess(fake, tmp_path / "a")           # same SQLite file: refused at once
             same_file.log = tmp_path / "same.log"
@@ -32,6 +33,9 @@ async def test_a_second_poller_is_refused_with_a_clear_message(tmp_path):
             await user.send("/start")
             assert "Question 1/4" in (await wait_view(user, 10)).text
         finally:
+            for other in (same_file, elsewhere):          # never left running, whatever failed
+                if other is not None and other.proc.poll() is None:
+                    other.kill()
             assert await first.stop() == 0
 
 

@@ -31,7 +31,7 @@ from bot.tg.limits import Paused
 
 log = logging.getLogger(__name__)
 LEASE = 35.0            # a running call whose replica died stops holding its slot after this long
-FLUSH_AFTER = 0.02      # finished calls not carried by a take within this long are recorded by themselves
+FLUSH_AFTER = 0.1       # finished calls not carried by a take within this long are recorded by themselves
 RETRY_FIRST, RETRY_MAX = 0.005, 0.1
 
 
