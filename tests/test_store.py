@@ -170,21 +170,25 @@ async def test_chat_locks_exclude_other_processes_and_die_with_them(pg_url):
     await cb.start(polling=False)
     order: list[str] = []
     try:
-        async with ca.chat_lock(42):
-            waiting = asyncio.create_task(_hold(cb, 42, order))
-            await asyncio.sleep(0.2)
-            assert order == [], "another process entered a chat that is held"
-            async with cb.chat_lock(43):                   # other chats are not held up
-                order.append("b:43")
-            order.append("a:42 done")
+        assert await ca.begin(42, 1001) is None              # chat 42 held, update 1001 claimed
+        waiting = asyncio.create_task(_handle(cb, 42, 1002, order))
+        await asyncio.sleep(0.2)
+        assert order == [], "another process entered a chat that is held"
+        await _handle(cb, 43, 1003, order)                    # other chats are not held up
+        order.append("a:42 done")
+        await ca.end(42, 1001, handled=True)
         await asyncio.wait_for(waiting, 5)
         assert order == ["b:43", "a:42 done", "b:42"]
-        async with ca.chat_lock(44):
-            blocked = asyncio.create_task(_hold(cb, 44, order))
-            await asyncio.sleep(0.1)
-            ca.locks.conn.terminate()                     # the process dies: PostgreSQL ends its session
-            await asyncio.wait_for(blocked, 5)
+        assert await cb.begin(42, 1001) == HANDLED            # a redelivery: skipped
+        await cb.end(42, 1001, handled=False)
+        assert await ca.begin(44, 1004) is None
+        blocked = asyncio.create_task(_handle(cb, 44, 1005, order))
+        await asyncio.sleep(0.1)
+        ca.locks.conn.terminate()                             # the process dies: PostgreSQL ends its session
+        await asyncio.wait_for(blocked, 5)
         assert order[-1] == "b:44"
+        assert await cb.begin(44, 1004) is None               # the dead process's claim is taken over
+        await cb.end(44, 1004, handled=True)
     finally:
         await ca.close()
         await cb.close()
@@ -192,9 +196,10 @@ async def test_chat_locks_exclude_other_processes_and_die_with_them(pg_url):
         await b.close()
 
 
-async def _hold(coordination, key, order) -> None:
-    async with coordination.chat_lock(key):
-        order.append(f"b:{key}")
+async def _handle(coordination, key, update_id, order) -> None:
+    assert await coordination.begin(key, update_id) is None
+    order.append(f"b:{key}")
+    await coordination.end(key, update_id, handled=True)
 
 
 @pytest.mark.postgres

@@ -1,26 +1,30 @@
 """How the processes of one bot keep out of each other's way: one small interface, two setups.
 
+Every update is handled between `begin(chat, update_id)`, which holds its chat against other processes
+and claims the update (handled once, even when Telegram redelivers it to another replica), and
+`end(chat, update_id, handled)`, which marks it handled and lets the chat go.
+
 * `LocalCoordination` (SQLite): one process serves the bot. It takes a lock file beside the database,
   so a second bot process on the same file refuses to start; the per-chat order is the
-  ChatDispatcher's, so its chat lock is a no-op, and the flood windows are counted in memory.
-* `PostgresCoordination`: several replicas share the database. A chat is held across processes by an
-  advisory lock while one of its updates is handled; the flood budget is counted in PostgreSQL; the
-  poller lock keeps polling to one process. Everything is released by PostgreSQL when a process dies.
-
-Claims of updates (handled once even when redelivered to another replica) are the store's
-(`Store.claim`); a claim is taken while the chat lock is held.
+  ChatDispatcher's, so begin/end are the store's claim and handled mark, and the flood windows are
+  counted in memory.
+* `PostgresCoordination`: several replicas share the database. begin/end also take and release the
+  chat's advisory lock, each in the same round trip as the claim or the mark; the flood budget is
+  counted in PostgreSQL; the poller lock keeps polling to one process. Everything is released by
+  PostgreSQL when a process dies.
 """
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import logging
 import os
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, AsyncContextManager, Hashable
+from typing import Any, Hashable
 
+from bot.metrics import STORE_SECONDS
 from bot.store import Store, is_postgres
 from bot.tg.limits import MakeWindow, local_window
 
@@ -37,8 +41,13 @@ class Coordination(ABC):
         """Take what this process needs before it takes updates; AlreadyRunning when it may not run."""
 
     @abstractmethod
-    def chat_lock(self, key: Hashable) -> AsyncContextManager[None]:
-        """Held while an update of chat `key` is handled: no other process handles that chat meanwhile."""
+    async def begin(self, key: Hashable, update_id: int) -> str | None:
+        """Hold chat `key` against other processes and claim the update: Store.claim's answer (None, COMMITTED,
+        HANDLED, or BUSY: claimed by another live process, the chat is not held then)."""
+
+    @abstractmethod
+    async def end(self, key: Hashable, update_id: int, handled: bool) -> None:
+        """Mark the update handled (when `handled`) and let the chat go."""
 
     def make_window(self) -> MakeWindow:
         """Flood windows counted where every process of the bot sees them."""
@@ -58,7 +67,8 @@ class Coordination(ABC):
 class LocalCoordination(Coordination):
     """One process per SQLite file (an in-memory store needs no lock)."""
 
-    def __init__(self, sqlite_path: str):
+    def __init__(self, store: Store, sqlite_path: str):
+        self.store = store
         self.path = None if sqlite_path in ("", ":memory:") else Path(f"{sqlite_path}.lock")
         self._fd: int | None = None
 
@@ -79,8 +89,12 @@ class LocalCoordination(Coordination):
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
-    def chat_lock(self, key: Hashable) -> AsyncContextManager[None]:
-        return contextlib.nullcontext()
+    async def begin(self, key: Hashable, update_id: int) -> str | None:
+        return await self.store.claim(update_id)
+
+    async def end(self, key: Hashable, update_id: int, handled: bool) -> None:
+        if handled:
+            await self.store.mark_handled(update_id)
 
     async def close(self) -> None:
         if self._fd is not None:
@@ -98,6 +112,7 @@ class PostgresCoordination(Coordination):
 
     async def start(self, polling: bool) -> None:
         from bot.coord.pg import lock_key
+        await self.store.open()                 # the schema (claim_update...) before the first claim
         await self.locks.open()
         if polling:
             key = lock_key("poller", "bot")
@@ -107,8 +122,17 @@ class PostgresCoordination(Coordination):
                                      "run replicas in webhook mode (WEBHOOK_URL)")
             self._poller = key
 
-    def chat_lock(self, key: Hashable) -> AsyncContextManager[None]:
-        return self.locks.hold("chat", key)
+    async def begin(self, key: Hashable, update_id: int) -> str | None:
+        from bot.store.postgres import CLAIM_STATES
+        started = time.perf_counter()
+        state = await self.locks.begin(key, update_id)
+        STORE_SECONDS.labels("claim").observe(time.perf_counter() - started)
+        return CLAIM_STATES[state]
+
+    async def end(self, key: Hashable, update_id: int, handled: bool) -> None:
+        started = time.perf_counter()
+        await self.locks.end(key, update_id, handled)
+        STORE_SECONDS.labels("mark_handled").observe(time.perf_counter() - started)
 
     def make_window(self) -> MakeWindow:
         from bot.coord.pg import PgWindow
@@ -138,4 +162,4 @@ class PostgresCoordination(Coordination):
 def coordination_for(store: Store) -> Coordination:
     if is_postgres(getattr(store, "url", "")):
         return PostgresCoordination(store)
-    return LocalCoordination(getattr(store, "path", ":memory:"))
+    return LocalCoordination(store, getattr(store, "path", ":memory:"))

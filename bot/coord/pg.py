@@ -2,11 +2,12 @@
 
 * `PgLocks`: one dedicated connection per process holding session-level advisory locks: the process's
   *liveness* lock for its whole life (claims of a process whose liveness lock is free were left by a
-  dead process: bot/store/postgres.py takes them over), the *chat* locks while an update of that chat
-  is being handled, and the *poller* lock in polling mode. PostgreSQL releases every one of them when
-  the connection ends, so a replica killed with SIGKILL leaves nobody stuck. Locks are taken with
-  pg_try_advisory_lock and retried with a short backoff, so one connection serves all the chats of a
-  process (a blocking pg_advisory_lock would hold a connection per waiting chat).
+  dead process and are taken over), the *chat* locks while an update of that chat is being handled,
+  and the *poller* lock in polling mode. PostgreSQL releases every one of them when the connection
+  ends, so a replica killed with SIGKILL leaves nobody stuck. A chat's lock and its update's claim are
+  one call (claim_update(), migration 3), the handled mark and the unlock another (finish_update()).
+  Locks are tried (pg_try_advisory_lock) and retried with a short backoff, so one connection serves
+  all the chats of a process (a blocking pg_advisory_lock would hold a connection per waiting chat).
 * `PgWindow`: a sliding flood window (bot/tg/limits.py) counted in the `flood_slots` table by the SQL
   function flood_take() (migration 2): one round trip takes a slot. A finished call is recorded with
   the next take of this process, or within FLUSH_AFTER by itself (`Finishes`), as the server time its
@@ -22,7 +23,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from typing import Any, AsyncIterator, Hashable
+from typing import Any, Hashable
 
 import asyncpg
 
@@ -60,18 +61,8 @@ class PgLocks:
     def alive(self) -> bool:
         return self.conn is not None and not self.conn.is_closed()
 
-    async def _query(self, sql: str, key: int) -> Any:
-        if not self.alive:
-            if self.held:
-                raise LockConnectionLost("the connection holding this process's locks is closed")
-            log.warning("reconnecting the lock connection")
-            await self.open()
-        async with self._use:
-            # shielded: a lock granted by the server is always recorded (and so released later)
-            return await asyncio.shield(self.conn.fetchval(sql, key))
-
     async def try_lock(self, key: int) -> bool:
-        got = await self._query("SELECT pg_try_advisory_lock($1)", key)
+        got = (await self._call("SELECT pg_try_advisory_lock($1)", key))[0]
         if got:
             self.held[key] = self.held.get(key, 0) + 1
         return bool(got)
@@ -83,22 +74,51 @@ class PgLocks:
         if not self.held[key]:
             del self.held[key]
         try:
-            await self._query("SELECT pg_advisory_unlock($1)", key)
+            await self._call("SELECT pg_advisory_unlock($1)", key)
         except (asyncpg.PostgresError, OSError, LockConnectionLost) as exc:
             log.warning("could not release lock %s (%s): the connection's end releases it", key, exc)
 
-    @contextlib.asynccontextmanager
-    async def hold(self, kind: str, key: Hashable) -> AsyncIterator[None]:
-        """Wait until no other process holds (kind, key), hold it for the block."""
-        k = lock_key(kind, key)
+    async def begin(self, key: Hashable, update_id: int) -> str:
+        """Hold chat `key` (waiting while another process holds it) and claim `update_id` in one round trip:
+        'new', 'committed', 'handled', or 'busy' (claimed by another live process; the chat is let go)."""
+        k = lock_key("chat", key)
         pause = RETRY_FIRST
-        while not await self.try_lock(k):
+        while True:
+            row = await self._call("SELECT locked, state FROM claim_update($1, $2, $3, $4)",
+                                   k, update_id, self.owner, time.time())
+            if row["locked"]:
+                self.held[k] = self.held.get(k, 0) + 1
+                if row["state"] == "busy":
+                    await self.end(key, update_id, handled=False)
+                return row["state"]
             await asyncio.sleep(pause)
             pause = min(pause * 2, RETRY_MAX)
+
+    async def end(self, key: Hashable, update_id: int, handled: bool) -> None:
+        """Mark `update_id` handled (when it was) and let chat `key` go, in one round trip."""
+        k = lock_key("chat", key)
+        if not self.held.get(k):
+            return
+        self.held[k] -= 1
+        if not self.held[k]:
+            del self.held[k]
         try:
-            yield
-        finally:
-            await self.unlock(k)
+            await self._call("SELECT finish_update($1, $2, $3, $4, $5)", k, update_id, self.owner, time.time(),
+                             handled)
+        except (asyncpg.PostgresError, OSError, LockConnectionLost):
+            if handled:
+                raise          # the update is not marked handled: Telegram must deliver it again
+            log.warning("could not release the lock of chat %s: the connection's end releases it", key)
+
+    async def _call(self, sql: str, *args: Any) -> Any:
+        if not self.alive:
+            if self.held:
+                raise LockConnectionLost("the connection holding this process's locks is closed")
+            log.warning("reconnecting the lock connection")
+            await self.open()
+        async with self._use:
+            # shielded: a lock granted by the server is always recorded (and so released later)
+            return await asyncio.shield(self.conn.fetchrow(sql, *args))
 
     async def close(self) -> None:
         """Release every lock (closing the session releases them all at once)."""

@@ -165,9 +165,54 @@ BEGIN
 END $$;
 """
 
+# Update claims in one round trip each, optionally together with the chat's advisory lock (the lock
+# connection of bot/coord/pg.py passes its key; the store passes NULL). A claim held by another owner is
+# taken over when that owner's liveness lock (key -(owner + 1)) is free: its process has died.
+PG_V3 = """
+CREATE FUNCTION claim_update(p_lock bigint, p_update bigint, p_owner bigint, p_now double precision,
+                             OUT locked boolean, OUT state text)
+LANGUAGE plpgsql AS $$
+DECLARE
+  d smallint;
+  holder bigint;
+BEGIN
+  IF p_lock IS NOT NULL AND NOT pg_try_advisory_lock(p_lock) THEN
+    locked := false; RETURN;
+  END IF;
+  locked := true;
+  INSERT INTO handled_updates(update_id, done, owner, claimed) VALUES (p_update, -1, p_owner, p_now)
+  ON CONFLICT (update_id) DO NOTHING;
+  IF FOUND THEN
+    state := 'new'; RETURN;
+  END IF;
+  SELECT done, owner INTO d, holder FROM handled_updates WHERE update_id = p_update FOR UPDATE;
+  IF d >= 1 THEN
+    state := 'handled'; RETURN;
+  END IF;
+  IF holder IS DISTINCT FROM p_owner AND holder IS NOT NULL AND NOT pg_try_advisory_xact_lock(-(holder + 1)) THEN
+    state := 'busy'; RETURN;
+  END IF;
+  UPDATE handled_updates SET owner = p_owner, claimed = p_now WHERE update_id = p_update;
+  state := CASE WHEN d = 0 THEN 'committed' ELSE 'new' END;
+END $$;
+CREATE FUNCTION finish_update(p_lock bigint, p_update bigint, p_owner bigint, p_now double precision,
+                              p_handled boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_handled THEN
+    INSERT INTO handled_updates(update_id, done, owner, finished) VALUES (p_update, 1, p_owner, p_now)
+    ON CONFLICT (update_id) DO UPDATE SET done = 1, finished = excluded.finished;
+  END IF;
+  IF p_lock IS NOT NULL THEN
+    PERFORM pg_advisory_unlock(p_lock);
+  END IF;
+END $$;
+"""
+
 PG_MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "baseline: users, sessions, results, events, groups, unanswered, handled_updates", PG_V1),
     (2, "shared flood budget: flood_slots, flood_pauses, flood_take(), flood_finish()", PG_V2),
+    (3, "update claims in one round trip: claim_update(), finish_update()", PG_V3),
 ]
 MIGRATION_LOCK = 0x6D6F6465_6D696772   # advisory lock key: one replica migrates, the others wait
 

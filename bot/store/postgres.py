@@ -6,8 +6,8 @@ cache spend less CPU per query (bench/store_scale.py prints the figures for both
 reconnects by itself and resets a connection (advisory locks included) when it is given back.
 
 Every method is one round trip on a pooled connection: a turn is one statement (data-modifying CTEs
-run atomically), a claim one statement plus, only when another replica's claim is found, a liveness
-check. Times in the data tables are the client's `time.time()`, like SQLite's; the shared flood
+run atomically), a claim one call of claim_update() (migration 3), which bot/coord/pg.py also makes
+together with the chat's lock. Times in the data tables are the client's `time.time()`, like SQLite's; the shared flood
 budget (bot/coord/pg.py) uses the database server's clock.
 """
 from __future__ import annotations
@@ -62,18 +62,12 @@ INSERT INTO sessions(key, data, updated) VALUES($13, $14, $1)
 ON CONFLICT(key) DO UPDATE SET data=excluded.data, updated=excluded.updated
 """
 
-# A new claim, or the existing row untouched (then the caller looks at who holds it).
-_CLAIM = ("WITH new AS (INSERT INTO handled_updates(update_id, done, owner, claimed) VALUES($1, -1, $2, $3) "
-          "ON CONFLICT(update_id) DO NOTHING RETURNING 1) "
-          "SELECT true AS fresh, -1 AS done, NULL::bigint AS owner FROM new UNION ALL "
-          "SELECT false, done, owner FROM handled_updates WHERE update_id=$1 AND NOT EXISTS (SELECT 1 FROM new)")
-_TAKE_OVER = ("UPDATE handled_updates SET owner=$2, claimed=$3 WHERE update_id=$1 AND done < 1 "
-              "AND owner IS NOT DISTINCT FROM $4 RETURNING done")
-
-
 def liveness_key(owner: int) -> int:
     """The advisory lock a live process holds for its whole life (taken in bot/coord/pg.py)."""
     return -(owner + 1)          # owners are positive 62-bit ints: negative keys never clash with them
+
+
+CLAIM_STATES = {"new": None, "committed": COMMITTED, "handled": HANDLED, "busy": BUSY}
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -125,42 +119,17 @@ class PostgresStore(Store):
 
     # -- updates ---------------------------------------------------------------------------------
     async def claim(self, update_id: int) -> str | None:
-        pool = await self._pool()
-        row = await pool.fetchrow(_CLAIM, update_id, self.owner, time.time())
-        if row is None:                        # claimed by a transaction newer than this statement's snapshot
-            await asyncio.sleep(0.005)
-            return await self.claim(update_id)
-        if row["fresh"]:
-            if update_id % 1000 == 0:
-                await pool.execute("DELETE FROM handled_updates WHERE update_id < $1", update_id - HANDLED_KEEP)
-            return None
-        if row["done"] >= 1:
-            return HANDLED
-        holder = row["owner"]
-        if holder != self.owner and holder is not None and await self._alive(pool, holder):
-            return BUSY
-        taken = await pool.fetchval(_TAKE_OVER, update_id, self.owner, time.time(), holder)
-        if taken is None:                      # it changed meanwhile: look again
-            return await self.claim(update_id)
-        return COMMITTED if taken == 0 else None
-
-    @staticmethod
-    async def _alive(pool: asyncpg.Pool, owner: int) -> bool:
-        """Whether the process `owner` still holds its liveness lock (PostgreSQL drops it when it dies)."""
-        async with pool.acquire() as conn:
-            async with conn.transaction():
-                free = await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", liveness_key(owner))
-        return not free
+        state = await (await self._pool()).fetchval("SELECT state FROM claim_update(NULL, $1, $2, $3)",
+                                                    update_id, self.owner, time.time())
+        return CLAIM_STATES[state]
 
     async def update_state(self, update_id: int) -> str | None:
         done = await (await self._pool()).fetchval("SELECT done FROM handled_updates WHERE update_id=$1", update_id)
         return None if done is None or done < 0 else HANDLED if done else COMMITTED
 
     async def mark_handled(self, update_id: int) -> None:
-        await (await self._pool()).execute(
-            "INSERT INTO handled_updates(update_id, done, owner, finished) VALUES($1, 1, $2, $3) "
-            "ON CONFLICT(update_id) DO UPDATE SET done=1, finished=excluded.finished",
-            update_id, self.owner, time.time())
+        await (await self._pool()).execute("SELECT finish_update(NULL, $1, $2, $3, true)",
+                                           update_id, self.owner, time.time())
 
     # -- users ----------------------------------------------------------------------------------
     async def user(self, user_id: str) -> User | None:

@@ -40,8 +40,9 @@ def build_application(settings: Settings, services: Services | None = None, stor
     and close), "coordination" (to start and close) and "health"."""
     services = services or load_services()
     store = store or open_store(settings.database_url, settings.database_pool_size)
-    coordination = coordination or coordination_for(store)
-    h = Handlers(services, MeteredStore(store), settings)
+    metered = MeteredStore(store)
+    coordination = coordination or coordination_for(metered)
+    h = Handlers(services, metered, settings)
     groups, inline, admin = GroupHandlers(h), InlineHandlers(h), AdminHandlers(h)
     urls = {}
     if settings.api_base_url:
@@ -92,11 +93,12 @@ def update_kind(update: Update) -> str:
     return "other"
 
 
-async def _claim(h: Handlers, update_id: int) -> str | None:
-    """The update's claim; while another live replica holds it (Telegram redelivered it there), wait."""
+async def _begin(coordination: Coordination, key, update_id: int) -> str | None:
+    """Hold the update's chat and claim the update; while another live replica holds the claim (Telegram
+    redelivered it there), wait for it, then Redeliver (503: Telegram sends it again later)."""
     deadline = time.monotonic() + CLAIM_WAIT
     pause = 0.01
-    while (state := await h.store.claim(update_id)) == BUSY:
+    while (state := await coordination.begin(key, update_id)) == BUSY:
         if time.monotonic() > deadline:
             raise Redeliver("another replica is still handling it")
         await asyncio.sleep(pause)
@@ -105,30 +107,33 @@ async def _claim(h: Handlers, update_id: int) -> str | None:
 
 
 def _dispatcher(app: Application, h: Handlers, coordination: Coordination) -> ChatDispatcher:
-    """Every update, from polling or the webhook, goes through one ChatDispatcher; its chat is held across
-    processes (coordination.chat_lock) while the update is claimed and handled."""
+    """Every update, from polling or the webhook, goes through one ChatDispatcher (in order within a chat in
+    this process); coordination.begin/end hold the chat against other processes and claim the update."""
     async def handle(update: Update) -> None:
         started, wall = time.perf_counter(), time.time()
-        kind = update_kind(update)
-        state = await _claim(h, update.update_id)
-        if state == HANDLED:
-            outcome = "skipped"
-        elif state == COMMITTED:     # applied before a crash, its reply maybe lost: show where the user is
-            outcome = "resumed"
-            await h.resume(update, CallbackContext.from_update(update, app))
-        else:
-            outcome = "processed"
-            await app.process_update(update)   # handler errors go to the error handler
-        if state != HANDLED:
-            await h.store.mark_handled(update.update_id)
+        kind, key = update_kind(update), chat_key(update)
+        state = await _begin(coordination, key, update.update_id)
+        handled = False
+        try:
+            if state == HANDLED:
+                outcome = "skipped"
+            elif state == COMMITTED:     # applied before a crash, its reply maybe lost: show where the user is
+                outcome = "resumed"
+                await h.resume(update, CallbackContext.from_update(update, app))
+            else:
+                outcome = "processed"
+                await app.process_update(update)   # handler errors go to the error handler
+            handled = state != HANDLED
+        finally:
+            await coordination.end(key, update.update_id, handled)
         took = time.perf_counter() - started
         UPDATES.labels(kind, outcome).inc()
         UPDATE_SECONDS.labels(kind).observe(took)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("update %s %s chat %s: %s in %.1f ms", update.update_id, kind, chat_key(update), outcome,
-                      took * 1000, extra={"update_id": update.update_id, "kind": kind, "chat": str(chat_key(update)),
-                                          "outcome": outcome, "ms": round(took * 1000, 2), "started": wall})
-    return ChatDispatcher(handle, late_answer=h.answer_late, chat_lock=coordination.chat_lock)
+            log.debug("update %s %s chat %s: %s in %.1f ms", update.update_id, kind, key, outcome, took * 1000,
+                      extra={"update_id": update.update_id, "kind": kind, "chat": str(key), "outcome": outcome,
+                             "ms": round(took * 1000, 2), "started": wall})
+    return ChatDispatcher(handle, late_answer=h.answer_late)
 
 
 def _post_init(h: Handlers):

@@ -5,8 +5,8 @@ for inline queries and presses on inline messages), so a chat that waits (for it
 send) only delays itself. The dispatcher also knows which updates are still in flight, which gives the
 polling loop its *watermark*: the offset it may confirm to Telegram is the oldest update still in
 flight, so an update is confirmed only when it and every update before it have been handled.
-With several processes (replicas on PostgreSQL) a chat is also held across processes while one of its
-updates is handled (`chat_lock`, from bot.coord): never two of its updates at once, wherever they land.
+With several processes (replicas on PostgreSQL) the handler also holds the chat across processes
+(bot.coord's begin/end, in bot/tg/app.py): never two of its updates at once, wherever they land.
 
 Two safety nets for callback queries, which Telegram expects to be answered within seconds:
 `CallbackAnswers` lets only the first answer of a query through (later ones are dropped as done), and
@@ -17,25 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import contextlib
 import time
 from collections import OrderedDict
-from typing import AsyncContextManager, Awaitable, Callable, Hashable
+from typing import Awaitable, Callable, Hashable
 
 from telegram import Update
 
 log = logging.getLogger(__name__)
 Handle = Callable[[Update], Awaitable[None]]
 LateAnswer = Callable[[Update], Awaitable[None]]
-ChatLock = Callable[[Hashable], AsyncContextManager[None]]
 
 
 class Redeliver(Exception):
     """The update cannot be handled here now (another replica holds it): Telegram should send it again."""
-
-
-def _no_lock(key: Hashable) -> AsyncContextManager[None]:
-    return contextlib.nullcontext()
 
 
 def chat_key(update: Update) -> Hashable:
@@ -76,11 +70,9 @@ class CallbackAnswers:
 class ChatDispatcher:
     """Per-chat ordering, cross-chat concurrency, and the set of updates in flight."""
 
-    def __init__(self, handle: Handle, late_answer: LateAnswer | None = None, late_after: float = 1.5,
-                 chat_lock: ChatLock = _no_lock):
+    def __init__(self, handle: Handle, late_answer: LateAnswer | None = None, late_after: float = 1.5):
         self.handle = handle
         self.late_answer, self.late_after = late_answer, late_after
-        self.chat_lock = chat_lock
         self.in_flight: dict[int, asyncio.Task] = {}
         self._tails: dict[Hashable, asyncio.Task] = {}
         self._progress = asyncio.Event()
@@ -105,8 +97,7 @@ class ChatDispatcher:
         try:
             if before is not None:
                 await asyncio.wait([before])       # in order within the chat, whatever became of it
-            async with self.chat_lock(key):        # ...and not at the same time as another process
-                await self.handle(update)
+            await self.handle(update)
             return True
         except asyncio.CancelledError:
             raise
