@@ -42,10 +42,6 @@ def lock_key(kind: str, key: Hashable) -> int:
     return int.from_bytes(digest, "big", signed=True) & 0x3FFF_FFFF_FFFF_FFFF   # positive: liveness keys are negative
 
 
-class LockConnectionLost(RuntimeError):
-    """The connection holding this process's locks broke: the locks it held are gone."""
-
-
 class PgLocks:
     def __init__(self, url: str, owner: int):
         self.url, self.owner = url, owner
@@ -75,7 +71,7 @@ class PgLocks:
             del self.held[key]
         try:
             await self._call("SELECT pg_advisory_unlock($1)", key)
-        except (asyncpg.PostgresError, OSError, LockConnectionLost) as exc:
+        except (asyncpg.PostgresError, OSError) as exc:
             log.warning("could not release lock %s (%s): the connection's end releases it", key, exc)
 
     async def begin(self, key: Hashable, update_id: int) -> str:
@@ -95,26 +91,32 @@ class PgLocks:
             pause = min(pause * 2, RETRY_MAX)
 
     async def end(self, key: Hashable, update_id: int, handled: bool) -> None:
-        """Mark `update_id` handled (when it was) and let chat `key` go, in one round trip."""
+        """Mark `update_id` handled (when it was) and let chat `key` go, in one round trip. (When the lock
+        connection was lost meanwhile, the lock is gone already and only the mark is made.)"""
         k = lock_key("chat", key)
-        if not self.held.get(k):
+        held = bool(self.held.get(k))
+        if held:
+            self.held[k] -= 1
+            if not self.held[k]:
+                del self.held[k]
+        if not (held or handled):
             return
-        self.held[k] -= 1
-        if not self.held[k]:
-            del self.held[k]
         try:
-            await self._call("SELECT finish_update($1, $2, $3, $4, $5)", k, update_id, self.owner, time.time(),
-                             handled)
-        except (asyncpg.PostgresError, OSError, LockConnectionLost):
+            await self._call("SELECT finish_update($1, $2, $3, $4, $5)", k if held else None, update_id, self.owner,
+                             time.time(), handled)
+        except (asyncpg.PostgresError, OSError):
             if handled:
-                raise          # the update is not marked handled: Telegram must deliver it again
+                raise          # not marked handled: the webhook answers 503 and Telegram delivers it again
             log.warning("could not release the lock of chat %s: the connection's end releases it", key)
 
     async def _call(self, sql: str, *args: Any) -> Any:
         if not self.alive:
             if self.held:
-                raise LockConnectionLost("the connection holding this process's locks is closed")
-            log.warning("reconnecting the lock connection")
+                log.error("the lock connection was lost: the locks of %d chats in flight are gone; reconnecting",
+                          len(self.held))
+                self.held.clear()
+            else:
+                log.warning("reconnecting the lock connection")
             await self.open()
         async with self._use:
             # shielded: a lock granted by the server is always recorded (and so released later)
