@@ -119,10 +119,12 @@ CREATE TABLE flood_slots (
 CREATE INDEX flood_slots_win ON flood_slots(win, finished);
 CREATE TABLE flood_pauses (chat text PRIMARY KEY, until double precision NOT NULL);
 CREATE FUNCTION flood_finish(p_done bigint[], p_secs double precision[]) RETURNS void
-LANGUAGE sql AS $$
-  UPDATE flood_slots s SET finished = s.started + d.secs FROM unnest(p_done, p_secs) AS d(id, secs)
-   WHERE s.id = d.id AND s.finished IS NULL;
-$$;
+LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1 .. coalesce(cardinality(p_done), 0) LOOP     -- by primary key, one row each
+    UPDATE flood_slots SET finished = started + p_secs[i] WHERE id = p_done[i] AND finished IS NULL;
+  END LOOP;
+END $$;
 -- p_done/p_secs: calls of this replica that finished since its last take, with how long each held its
 -- slot (measured by the replica: no clock but the server's is compared), recorded first.
 CREATE FUNCTION flood_take(p_win text, p_limit int, p_period double precision, p_chat text,
@@ -134,6 +136,7 @@ DECLARE
   paused double precision;
   used int;
   oldest double precision;
+  since double precision;
 BEGIN
   IF cardinality(p_done) > 0 THEN
     PERFORM flood_finish(p_done, p_secs);
@@ -147,10 +150,9 @@ BEGIN
     END IF;
   END IF;
   -- a running call holds its slot until it finishes, or until its lease ends (its replica died)
-  SELECT count(*), min(finished) INTO used, oldest FROM flood_slots
-   WHERE win = p_win AND finished > now_s - p_period;
-  used := used + (SELECT count(*) FROM flood_slots
-                   WHERE win = p_win AND finished IS NULL AND started > now_s - p_lease);
+  since := now_s - p_period;
+  SELECT count(*), min(finished) INTO used, oldest FROM flood_slots WHERE win = p_win AND finished > since;
+  used := used + (SELECT count(*) FROM flood_slots WHERE win = p_win AND finished IS NULL AND started > now_s - p_lease);
   IF used >= p_limit THEN
     slot := NULL;
     wait := CASE WHEN oldest IS NULL THEN -1 ELSE greatest(0.001, oldest + p_period - now_s) END;
