@@ -115,11 +115,18 @@ class Replicas:
         for bot in self.bots:
             if not bot.log.exists():
                 continue
-            for raw in bot.log.read_text(encoding="utf-8", errors="replace").splitlines():
+            raw_block: list[str] = []          # text that is not JSON (a traceback Python printed): one entry
+            for raw in bot.log.read_text(encoding="utf-8", errors="replace").splitlines() + ["{}"]:
                 try:
-                    lines.append(json.loads(raw))
+                    line = json.loads(raw)
                 except ValueError:
-                    lines.append({"level": "RAW", "msg": raw})
+                    raw_block.append(raw)
+                    continue
+                if raw_block:
+                    lines.append({"level": "RAW", "msg": " | ".join([raw_block[0], *raw_block[-3:]])})
+                    raw_block = []
+                if line:
+                    lines.append(line)
         return lines
 
 
@@ -153,7 +160,7 @@ async def audit(replicas: Replicas, database_url: str, first_update: int = 0) ->
     per_chat: dict[str, list[dict]] = defaultdict(list)
     for line in lines:
         if line.get("level") in ("ERROR", "CRITICAL") or line.get("msg", "").startswith("Traceback"):
-            out.errors.append(line.get("msg", "")[:200])
+            out.errors.append((line.get("msg", "") + " " + line.get("exc", "")[-300:])[:600])
         if "outcome" in line and line.get("update_id", 0) > first_update:
             per_update[line["update_id"]].append(line)
             per_chat[line["chat"]].append(line)
@@ -383,7 +390,7 @@ async def run(args: argparse.Namespace) -> None:
                   f"{r['drain_exit']} in {r['drain_s']:.1f} s (target < 10 s); {r['drain_served']}/{r['drain_users']} "
                   f"users answered")
             for m in (r["mismatches"] + r["out_of_order"] + r["errors"] + r["rejections"])[:4]:
-                print(f"  ! {str(m)[:300]}")
+                print(f"  ! {str(m)[:600]}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -56,3 +56,25 @@ async def test_polling_serves_health_on_its_own_port(tmp_path):
             t0 = time.monotonic()
             assert await bot.stop() in (0, -signal.SIGTERM)
             assert time.monotonic() - t0 < 10
+
+
+async def test_sigterm_with_an_update_stuck_longer_than_the_drain_exits_within_10_s_and_loses_nothing(tmp_path):
+    """Telegram holds the reply to one /start for 30 s; SIGTERM: the process stops waiting after the drain
+    time, exits within 10 s, and does not confirm that update, so it is delivered again after a restart."""
+    async with FakeTelegram() as fake:
+        bot = BotProcess(fake, tmp_path)
+        await bot.start_and_wait()
+        try:
+            user = fake.user(885_001, "Stuck", language_code="en")
+            fake.faults.add("delay", "sendMessage", count=1, delay=30.0, chat_id=user.chat_id)
+            await user.send("/start")
+            await asyncio.sleep(1.5)                        # the reply is on its way, held by Telegram
+            t0 = time.monotonic()
+            assert await bot.stop() == 0
+            assert time.monotonic() - t0 < 10
+            record = fake.updates.records[-1]
+            assert not record.confirmed, "an update that was not handled was confirmed to Telegram"
+            await bot.start_and_wait()
+            assert "Question 1/4" in (await wait_view(user, 15)).text
+        finally:
+            await bot.stop()

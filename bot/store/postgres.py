@@ -112,7 +112,11 @@ class PostgresStore(Store):
     async def close(self) -> None:
         if self.pool is not None:
             pool, self.pool = self.pool, None
-            await pool.close()
+            try:
+                await asyncio.wait_for(pool.close(), 3)   # waits for connections still in use...
+            except asyncio.TimeoutError:
+                log.warning("closing the database pool with connections still in use")
+                pool.terminate()                          # ...but not for ever: exit within the drain's 10 s
 
     async def ping(self) -> None:
         await (await self._pool()).fetchval("SELECT 1")

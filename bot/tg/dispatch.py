@@ -140,6 +140,16 @@ class ChatDispatcher:
         except asyncio.TimeoutError:
             return False
 
+    async def cancel(self) -> int:
+        """Stop every update still in flight (at exit, after a drain that ran out of time): for Telegram it is
+        as if the process had died, so it delivers them again; returns how many there were."""
+        tasks = list(self.in_flight.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1)
+        return len(tasks)
+
     async def join(self, timeout: float | None = None) -> bool:
         """Wait for every update in flight; False when `timeout` passed first."""
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -55,8 +55,10 @@ def _webhook(app: Application, settings: Settings, secret: str):
         finally:
             app.bot_data["health"].draining = True
             server.stop()     # the webhook stays set: Telegram keeps updates until a replica takes them
-            if not await app.bot_data["dispatcher"].join(DRAIN_TIMEOUT):
-                log.warning("stopping with updates in flight; Telegram delivers them again")
+            dispatcher = app.bot_data["dispatcher"]
+            if not await dispatcher.join(DRAIN_TIMEOUT):
+                log.warning("stopping with %d update(s) in flight; Telegram delivers them again",
+                            await dispatcher.cancel())
     return receive
 
 

@@ -105,10 +105,13 @@ async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_upda
         if not fresh and dispatcher.oldest() is not None:
             await dispatcher.progressed(BUSY_WAIT)   # nothing new: wait for an update to finish...
             await _sleep(stop, BUSY_GAP)              # ...without hammering getUpdates
-    if not await dispatcher.join(DRAIN_TIMEOUT):
-        log.warning("stopping with %d update(s) still in flight; Telegram will deliver them again",
-                    len(dispatcher.in_flight))
-    await _confirm(bot, _watermark(dispatcher, next_id), allowed_updates)
+    if await dispatcher.join(DRAIN_TIMEOUT):
+        await _confirm(bot, _watermark(dispatcher, next_id), allowed_updates)
+        return
+    oldest = dispatcher.oldest()            # confirmed up to it, not past it: Telegram delivers it again
+    log.warning("stopping with %d update(s) still in flight; Telegram will deliver them again",
+                await dispatcher.cancel())
+    await _confirm(bot, oldest, allowed_updates)
 
 
 def _watermark(dispatcher: ChatDispatcher, next_id: int | None) -> int | None:
