@@ -108,7 +108,6 @@ class PostgresCoordination(Coordination):
         self.store = store
         self.locks = PgLocks(store.url, store.owner)
         self.finishes = Finishes(store._pool)
-        self._poller: int | None = None
 
     async def start(self, polling: bool) -> None:
         from bot.coord.pg import lock_key
@@ -120,7 +119,6 @@ class PostgresCoordination(Coordination):
                 raise AlreadyRunning("another process is already polling Telegram for this bot (it holds the poller "
                                      "lock in this database): polling serves one process; stop the other one, or "
                                      "run replicas in webhook mode (WEBHOOK_URL)")
-            self._poller = key
 
     async def begin(self, key: Hashable, update_id: int) -> str | None:
         from bot.store.postgres import CLAIM_STATES

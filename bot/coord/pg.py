@@ -63,17 +63,6 @@ class PgLocks:
             self.held[key] = self.held.get(key, 0) + 1
         return bool(got)
 
-    async def unlock(self, key: int) -> None:
-        if not self.held.get(key):
-            return
-        self.held[key] -= 1
-        if not self.held[key]:
-            del self.held[key]
-        try:
-            await self._call("SELECT pg_advisory_unlock($1)", key)
-        except (asyncpg.PostgresError, OSError) as exc:
-            log.warning("could not release lock %s (%s): the connection's end releases it", key, exc)
-
     async def begin(self, key: Hashable, update_id: int) -> str:
         """Hold chat `key` (waiting while another process holds it) and claim `update_id` in one round trip:
         'new', 'committed', 'handled', or 'busy' (claimed by another live process; the chat is let go)."""
