@@ -18,8 +18,9 @@ run: $(STAMP)  ## start the bot (console chat when no TELEGRAM_BOT_TOKEN is set)
 console: $(STAMP)
 	$(PY) -m bot console
 
-test: $(STAMP)  ## the whole test suite
+test: $(STAMP)  ## the whole test suite (PostgreSQL tests need the server binaries: see README)
 	$(PY) -m bot check
+	@if [ -z "$$SKIP_POSTGRES" ]; then $(PY) -m tests.pg_server --check; fi
 	$(PY) -m pytest
 
 check: $(STAMP)
@@ -28,7 +29,7 @@ check: $(STAMP)
 eval: $(STAMP)  ## understanding accuracy: the development sets, then the held-out sets (eval/holdout/)
 	$(PY) -m bot.nlu.evaluate --all
 
-bench: $(STAMP)  ## benchmarks (figures, not pass/fail)
+bench: $(STAMP)  ## benchmarks (figures, not pass/fail); the replica run needs the PostgreSQL server binaries
 	$(PY) -m bench
 
 diagram: $(STAMP)

@@ -17,6 +17,8 @@ BENCHES = {
     "load": "bench.load",
     "store": "bench.store_scale",
     "cards": "bench.cards",
+    "replicas": "bench.replicas",
+    "flood": "bench.flood_budget",
 }
 
 

@@ -458,7 +458,7 @@ class CrashReport:
     updates: int = 0
     while_down: int = 0
     resends: int = 0
-    lost: list[int] = field(default_factory=list)       # pushed, never handled (not in seen_updates)
+    lost: list[int] = field(default_factory=list)       # pushed, never handled (not in handled_updates)
     down_ids: list[int] = field(default_factory=list)   # pushed while the bot was down
     down_unhandled: list[int] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)

@@ -1,14 +1,16 @@
-"""Store at scale: the SQLite store (bot.store.SQLiteStore) filled with 100,000 users, each with a session,
-most with a result and a few events, plus the 100,000 recent update ids the duplicate check keeps;
-then the same per-update work the Telegram handlers do (update_state, touch_user, Conversations.run, mark_handled)
-timed against that store and against an empty one. Prints figures; asserts nothing.
+"""Store at scale, for each backend: the store (SQLite, then PostgreSQL on a throwaway server) filled with
+100,000 users, each with a session, most with a result and a few events, plus the 100,000 recent update
+ids the duplicate check keeps; then the same per-update work the Telegram handlers do (claim, touch_user,
+Conversations.run, mark_handled) timed against that store and against an empty one. Prints figures;
+asserts nothing. PostgreSQL runs with synchronous_commit=off (like SQLite's WAL with synchronous=NORMAL:
+a commit survives the process, not necessarily the machine).
 
 Sessions and results are real: a pool of users is driven through the questionnaire by the engine
 (random answers; some stop half-way, some answer optional questions, some type a description) and
 the 100,000 stored users are drawn from that pool.
 
-    python -m bench store                    # 100,000 users
-    python -m bench.store_scale --users 20000
+    python -m bench store                    # 100,000 users, both backends
+    python -m bench.store_scale --users 20000 --backend postgres
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ from bot.conversation import Conversations  # noqa: E402
 from bot.engine.dialogue import Reply, ResultView  # noqa: E402
 from bot.engine.recommend import recommend  # noqa: E402
 from bot.services import load_services  # noqa: E402
-from bot.store import Event, SQLiteStore, Turn  # noqa: E402
+from bot.store import Event, SQLiteStore, Turn, open_store  # noqa: E402
+from tests.pg_server import PostgresServer  # noqa: E402
 
 QUESTIONS = ("全托管谁来定价？", "who pays the first-leg freight in semi-managed?", "半托管要备货到海外仓吗",
              "what's the weather tomorrow?")
@@ -85,15 +88,15 @@ def session_pool(services, size: int, rng: random.Random) -> list[tuple[dict, di
     return pool
 
 
-async def fill(store: SQLiteStore, services, users: int, rng: random.Random) -> float:
-    """`users` users with sessions, results and events, written through the Store's own methods."""
+async def fill(store, services, users: int, rng: random.Random) -> float:
+    """`users` users with sessions, results and events, written through the Store's own methods
+    (SQLite: in transactions of 5,000 users; PostgreSQL: 16 users at a time over its pool)."""
     pool = session_pool(services, 2000, rng)
     results = {}
-    t0 = time.perf_counter()
-    store.db.execute("BEGIN")
-    for i in range(users):
+    sqlite = isinstance(store, SQLiteStore)
+
+    async def one(i: int, data, answers) -> None:
         uid = str(1_000_000_000 + i)
-        data, answers = pool[rng.randrange(len(pool))]
         await store.touch_user(uid, rng.choice(("zh", "en")), "channel" if rng.random() < 0.1 else None)
         await store.save_session(f"{uid}:{uid}", data)
         await store.record("quiz_started", uid)
@@ -108,91 +111,99 @@ async def fill(store: SQLiteStore, services, users: int, rng: random.Random) -> 
             await store.record("faq", uid, rng.choice(sorted(services.kb.by_id)))
         if rng.random() < 0.05:
             await store.record_unanswered(rng.choice(QUESTIONS), "en", None, uid)
-        if i % 5000 == 4999:
+
+    t0 = time.perf_counter()
+    if sqlite:
+        store.db.execute("BEGIN")
+    batch = []
+    for i in range(users):
+        batch.append(one(i, *pool[rng.randrange(len(pool))]))
+        if len(batch) == (1 if sqlite else 16):
+            await asyncio.gather(*batch)
+            batch = []
+        if sqlite and i % 5000 == 4999:
             store.db.execute("COMMIT")
             store.db.execute("BEGIN")
-    store.db.execute("COMMIT")
-    store.db.execute("BEGIN")
-    for update_id in range(1, min(users, 100_000) + 1):     # the duplicate check keeps the last 100,000
-        await store.mark_handled(update_id)
-    store.db.execute("COMMIT")
+    await asyncio.gather(*batch)
+    if sqlite:
+        store.db.execute("COMMIT")
+        store.db.execute("BEGIN")
+        for update_id in range(1, min(users, 100_000) + 1):     # the duplicate check keeps the last 100,000
+            await store.mark_handled(update_id)
+        store.db.execute("COMMIT")
+    else:
+        await (await store._pool()).execute(
+            "INSERT INTO handled_updates(update_id, done, finished) SELECT g, 1, 0 FROM generate_series(1, $1) g",
+            min(users, 100_000))
     return time.perf_counter() - t0
 
 
-class TimedConnection:
-    """Wraps the store's sqlite3 connection: time spent in SQLite (execute and the fetch after it)."""
+class TimedStore:
+    """Wraps a store: time spent inside its coroutines (the database's share of an update)."""
 
-    def __init__(self, db):
-        self.db, self.spent = db, 0.0
-
-    def execute(self, *args):
-        t0 = time.perf_counter()
-        cursor = self.db.execute(*args)
-        self.spent += time.perf_counter() - t0
-        return TimedCursor(cursor, self)
+    def __init__(self, store):
+        self.store, self.spent = store, 0.0
 
     def __getattr__(self, name):
-        return getattr(self.db, name)
+        target = getattr(self.store, name)
+        if not callable(target) or name.startswith("_"):
+            return target
+
+        async def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return await target(*args, **kwargs)
+            finally:
+                self.spent += time.perf_counter() - t0
+        return timed
 
 
-class TimedCursor:
-    def __init__(self, cursor, owner: TimedConnection):
-        self.cursor, self.owner = cursor, owner
-
-    def _timed(self, method):
-        t0 = time.perf_counter()
-        result = method()
-        self.owner.spent += time.perf_counter() - t0
-        return result
-
-    def fetchone(self):
-        return self._timed(self.cursor.fetchone)
-
-    def fetchall(self):
-        return self._timed(self.cursor.fetchall)
-
-    def __getattr__(self, name):
-        return getattr(self.cursor, name)
-
-
-async def workload(store: SQLiteStore, services, users: int, seed: int, first_update: int,
-             uid_base: int = 2_000_000_000) -> tuple[list[float], float, int]:
+async def workload(store, services, users: int, seed: int, first_update: int,
+                   uid_base: int = 2_000_000_000) -> tuple[list[float], list[float], float, int]:
     """What the handlers do with the store per update, for `users` new users doing a whole questionnaire
-    (interleaved, like concurrent users): returns per-update wall times, total CPU, updates."""
+    (interleaved, like concurrent users): returns per-update wall times, time in the store, total CPU, updates."""
     rng = random.Random(seed)
-    conv = Conversations(services, store)
+    timed = TimedStore(store)
+    conv = Conversations(services, timed)
     scripts = {str(uid_base + i): script(services, rng) for i in range(users)}
     order = [uid for uid, actions in scripts.items() for _ in actions]
     rng.shuffle(order)
     position = dict.fromkeys(scripts, 0)
-    times, in_sqlite = [], []
+    times, in_store = [], []
     update_id = first_update
-    raw, store.db = store.db, TimedConnection(store.db)
     cpu0 = time.process_time()
-    try:
-        for uid in order:
-            action = scripts[uid][position[uid]]
-            position[uid] += 1
-            update_id += 1
-            spent0, t0 = store.db.spent, time.perf_counter()
-            await store.update_state(update_id)
-            await store.touch_user(uid, "en")
-            await conv.run(f"{uid}:{uid}", uid, lambda s, a=action: run_action(services, s, a), update_id)
-            await store.mark_handled(update_id)
-            times.append(time.perf_counter() - t0)
-            in_sqlite.append(store.db.spent - spent0)
-    finally:
-        store.db = raw
-    return times, in_sqlite, time.process_time() - cpu0, len(order)
+    for uid in order:
+        action = scripts[uid][position[uid]]
+        position[uid] += 1
+        update_id += 1
+        spent0, t0 = timed.spent, time.perf_counter()
+        await timed.claim(update_id)
+        await timed.touch_user(uid, "en")
+        await conv.run(f"{uid}:{uid}", uid, lambda s, a=action: run_action(services, s, a), update_id)
+        await timed.mark_handled(update_id)
+        times.append(time.perf_counter() - t0)
+        in_store.append(timed.spent - spent0)
+    return times, in_store, time.process_time() - cpu0, len(order)
 
 
-def table_bytes(store: SQLiteStore) -> dict[str, int]:
-    """Bytes per table and index (SQLite's dbstat), or {} when this SQLite lacks it."""
+async def table_bytes(store) -> dict[str, int]:
+    """Bytes per table and index (SQLite's dbstat; PostgreSQL's pg_total_relation_size), or {}."""
     try:
-        rows = store.db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
+        if isinstance(store, SQLiteStore):
+            return dict(store.db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall())
+        rows = await (await store._pool()).fetch(
+            "SELECT relname, pg_total_relation_size(oid) FROM pg_class WHERE relkind='r' "
+            "AND relnamespace='public'::regnamespace ORDER BY 2 DESC")
+        return {r[0]: r[1] for r in rows}
     except Exception:  # noqa: BLE001 - dbstat is optional
         return {}
-    return dict(rows)
+
+
+async def count_rows(store, table: str) -> int:
+    sql = f"SELECT COUNT(*) FROM {table}"    # noqa: S608 - fixed names
+    if isinstance(store, SQLiteStore):
+        return store.db.execute(sql).fetchone()[0]
+    return await (await store._pool()).fetchval(sql)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -211,57 +222,82 @@ async def _main(argv: list[str] | None) -> None:
                         help="new users doing a questionnaire per measured pass")
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     args = parser.parse_args(argv or [])
     services = load_services()
-    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
-        full = SQLiteStore(Path(tmp) / "full.sqlite3")
-        fill_s = await fill(full, services, args.users, random.Random(args.seed))
+    summaries = {}
+    for backend in ("sqlite", "postgres") if args.backend == "both" else (args.backend,):
+        with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+            if backend == "sqlite":
+                summaries[backend] = await one_backend(backend, args, services, lambda name: f"sqlite:///{tmp}/{name}.sqlite3")
+            else:
+                with PostgresServer(fast=False) as pg:
+                    pg.psql("ALTER SYSTEM SET synchronous_commit = off")
+                    pg.psql("SELECT pg_reload_conf()")
+                    summaries[backend] = await one_backend(backend, args, services, lambda name: pg.new_database(name))
+    if len(summaries) == 2:
+        (_, s_mean, s_cpu, s_p99), (_, p_mean, p_cpu, p_p99) = summaries["sqlite"], summaries["postgres"]
+        print(f"postgres vs sqlite, full store, per update: mean {p_mean - s_mean:+.0f} us, p99 {p_p99 - s_p99:+.0f} us, "
+              f"CPU of this process {p_cpu - s_cpu:+.0f} us (the database server's own CPU not included)")
+
+
+async def one_backend(backend: str, args, services, url_for) -> tuple:
+    full = open_store(url_for("full"))
+    await full.open()
+    fill_s = await fill(full, services, args.users, random.Random(args.seed))
+    size = 0
+    if isinstance(full, SQLiteStore):
         full.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        path = Path(tmp) / "full.sqlite3"
-        size = path.stat().st_size
-        per_table = table_bytes(full)
-        counts = {t: full.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]   # noqa: S608 - fixed names
-                  for t in ("users", "sessions", "results", "events", "unanswered", "handled_updates")}
-        t0 = time.perf_counter()
-        await full.stats()
-        stats_ms = (time.perf_counter() - t0) * 1000
-        # Both stores get one unmeasured pass first (other users): it warms the engine's caches and
-        # grows each store's WAL file to its working size, so neither pass pays for that.
-        empty = SQLiteStore(Path(tmp) / "empty.sqlite3")
-        for store, first in ((empty, 0), (full, 10**6)):
-            await workload(store, services, args.probe_users, args.seed - 1, first_update=first, uid_base=3_000_000_000)
-        measured = {"empty": [], "full": []}
-        for p in range(args.passes):                 # alternate the order, so drift hits both alike
-            stores = [("empty", empty, 0), ("full", full, 10**6)]
-            for name, store, first in stores if p % 2 == 0 else stores[::-1]:
-                measured[name].append(await workload(store, services, args.probe_users, args.seed + p,
-                                               first_update=first + (p + 1) * 10**5,
-                                               uid_base=2_000_000_000 + p * 10**6))
-        await empty.close()
-        await full.close()
-    print(f"Store at scale: SQLite, {args.users:,} users (fill {fill_s:.1f} s); per update: update_state + touch_user + "
+        size = Path(full.path).stat().st_size
+    else:
+        await (await full._pool()).execute("VACUUM ANALYZE")
+        size = await (await full._pool()).fetchval("SELECT pg_database_size(current_database())")
+    per_table = await table_bytes(full)
+    counts = {t: await count_rows(full, t)
+              for t in ("users", "sessions", "results", "events", "unanswered", "handled_updates")}
+    t0 = time.perf_counter()
+    await full.stats()
+    stats_ms = (time.perf_counter() - t0) * 1000
+    # Both stores get one unmeasured pass first (other users): it warms the engine's caches and the
+    # store (SQLite's WAL file, PostgreSQL's prepared statements), so neither pass pays for that.
+    empty = open_store(url_for("empty"))
+    await empty.open()
+    for store, first in ((empty, 0), (full, 10**6)):
+        await workload(store, services, args.probe_users, args.seed - 1, first_update=first, uid_base=3_000_000_000)
+    measured = {"empty": [], "full": []}
+    for p in range(args.passes):                 # alternate the order, so drift hits both alike
+        stores = [("empty", empty, 0), ("full", full, 10**6)]
+        for name, store, first in stores if p % 2 == 0 else stores[::-1]:
+            measured[name].append(await workload(store, services, args.probe_users, args.seed + p,
+                                                 first_update=first + (p + 1) * 10**5,
+                                                 uid_base=2_000_000_000 + p * 10**6))
+    await empty.close()
+    await full.close()
+    print(f"Store at scale: {backend}, {args.users:,} users (fill {fill_s:.1f} s); per update: claim + touch_user + "
           f"Conversations.run + mark_handled, {args.probe_users} new users x a whole questionnaire per pass, {args.passes} passes; "
           f"'empty' holds only the {args.probe_users} users of its warm-up pass")
     print("rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
-    print(f"file {size / 1e6:.1f} MB = {size / args.users:,.0f} bytes per user (target < 4,096)")
+    print(f"{'file' if backend == 'sqlite' else 'database'} {size / 1e6:.1f} MB = {size / args.users:,.0f} bytes per user "
+          f"(target < 4,096)")
     if per_table:
         print("  by table/index: " + ", ".join(f"{k} {v / args.users:,.0f}" for k, v in per_table.items()
                                               if v / args.users >= 1) + " (bytes per user)")
     print(f"{'store':<7} {'updates':>8} {'p50 us':>7} {'p95 us':>7} {'p99 us':>7} {'mean us':>8} {'CPU us':>7} "
-          f"{'in SQLite us':>12}   (per update; mean, CPU and SQLite: median of the passes)")
+          f"{'in store us':>11}   (per update; mean, CPU and in store: median of the passes)")
     summary = {}
     for name, runs in measured.items():
         times = [t for r in runs for t in r[0]]
         n = sum(r[3] for r in runs)
         mean = statistics.median(statistics.fmean(r[0]) for r in runs) * 1e6
         cpu = statistics.median(r[2] / r[3] for r in runs) * 1e6
-        sql = statistics.median(statistics.fmean(r[1]) for r in runs) * 1e6
-        summary[name] = (mean, cpu, sql)
+        inside = statistics.median(statistics.fmean(r[1]) for r in runs) * 1e6
+        summary[name] = (mean, cpu, inside, pct(times, .99))
         print(f"{name:<7} {n:>8} {pct(times, .5):>7.0f} {pct(times, .95):>7.0f} {pct(times, .99):>7.0f} {mean:>8.0f} "
-              f"{cpu:>7.0f} {sql:>12.0f}")
-    (meane, cpue, sqle), (meanf, cpuf, sqlf) = summary["empty"], summary["full"]
-    print(f"full vs empty: latency {meanf / meane - 1:+.0%}, CPU {cpuf / cpue - 1:+.0%}, time in SQLite "
-          f"{sqlf / sqle - 1:+.0%} (target: latency within +20%); /stats at this size: {stats_ms:.0f} ms")
+              f"{cpu:>7.0f} {inside:>11.0f}")
+    (meane, cpue, ine, _), (meanf, cpuf, inf_, p99f) = summary["empty"], summary["full"]
+    print(f"full vs empty: latency {meanf / meane - 1:+.0%}, CPU {cpuf / cpue - 1:+.0%}, time in the store "
+          f"{inf_ / ine - 1:+.0%} (target: latency within +20%); /stats at this size: {stats_ms:.0f} ms")
+    return backend, meanf, cpuf, p99f
 
 
 if __name__ == "__main__":

@@ -38,7 +38,12 @@ class Settings:
     admin_user_ids: frozenset[int] = field(default_factory=frozenset)
     default_lang: str = "en"
     log_level: str = "INFO"
+    log_format: str = "plain"              # or "json": one object per line, for log collectors
     poll_timeout: int = 10
+    database_pool_size: int = 10           # PostgreSQL connections per process (plus one for its locks)
+    webhook_max_connections: int = 40      # setWebhook's max_connections: updates Telegram sends at once
+    health_port: int = 0                   # polling mode: serve /healthz, /readyz, /metrics here (0: off)
+    health_listen: str = "127.0.0.1"
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> "Settings":
@@ -58,4 +63,8 @@ class Settings:
             flood_limit=get("TELEGRAM_FLOOD_LIMIT", "on").lower() not in ("off", "0", "false", "no"),
             admin_user_ids=admins, default_lang="zh" if get("DEFAULT_LANG", "en") == "zh" else "en",
             log_level=get("LOG_LEVEL", "INFO").upper() or "INFO",
-            poll_timeout=int(get("POLL_TIMEOUT", "10") or 10))
+            log_format="json" if get("LOG_FORMAT", "plain").lower() == "json" else "plain",
+            poll_timeout=int(get("POLL_TIMEOUT", "10") or 10),
+            database_pool_size=int(get("DATABASE_POOL_SIZE", "10") or 10),
+            webhook_max_connections=int(get("WEBHOOK_MAX_CONNECTIONS", "40") or 40),
+            health_port=int(get("HEALTH_PORT", "0") or 0), health_listen=get("HEALTH_LISTEN", "127.0.0.1"))

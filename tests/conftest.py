@@ -45,3 +45,67 @@ async def bot(fake, tmp_path):
     from tests.tg_harness import running_bot
     async with running_bot(fake, tmp_path / "bot.sqlite3") as (app, store):
         yield app, store
+
+
+# -- PostgreSQL: a throwaway server for the session (tests/pg_server.py) -----------------------------------
+# Tests that need it use the `pg_url` fixture (a fresh database each) or are marked `postgres`. They never
+# skip: without the server binaries they fail, saying how to install them. A developer without them can
+# leave them out on purpose with SKIP_POSTGRES=1 (refused on CI, where .ci/run installs the server).
+SKIP_POSTGRES = os.environ.get("SKIP_POSTGRES", "") not in ("", "0")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres: needs the throwaway PostgreSQL server (tests/pg_server.py)")
+    if SKIP_POSTGRES and os.environ.get("CI"):
+        raise pytest.UsageError("SKIP_POSTGRES is refused on CI: the PostgreSQL tests must run there")
+
+
+def _needs_postgres(item) -> bool:
+    return item.get_closest_marker("postgres") is not None or "pg_url" in getattr(item, "fixturenames", ()) or \
+        "postgres" in getattr(getattr(item, "callspec", None), "id", "")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not SKIP_POSTGRES:
+        return
+    left_out = [item for item in items if _needs_postgres(item)]
+    if left_out:
+        items[:] = [item for item in items if not _needs_postgres(item)]
+        config.hook.pytest_deselected(items=left_out)
+        config._postgres_left_out = len(left_out)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    left_out = getattr(config, "_postgres_left_out", 0)
+    if left_out:
+        terminalreporter.write_line(f"SKIP_POSTGRES=1: {left_out} PostgreSQL tests were NOT run", red=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from tests.pg_server import INSTALL_HINT, PostgresServer, server_bindir
+    if server_bindir() is None:
+        pytest.fail(INSTALL_HINT, pytrace=False)
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """The URL of a fresh, empty database on the session's PostgreSQL server."""
+    return pg_server.new_database()
+
+
+@pytest_asyncio.fixture(params=["sqlite", "postgres"])
+async def any_store(request, tmp_path):
+    """The same store tests on both backends (PostgreSQL: a fresh database; SQLite: a fresh file)."""
+    from bot.store import open_store
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    s = open_store(url)
+    await s.open()
+    yield s
+    await s.close()

@@ -5,7 +5,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-COMMITTED, HANDLED = "committed", "handled"
+COMMITTED, HANDLED, BUSY = "committed", "handled", "busy"
 EXPORT_TABLES = ("users", "results", "events", "unanswered", "groups")
 
 
@@ -53,7 +53,24 @@ class Turn:
 class Store(ABC):
     """What the bot persists. Every write is committed when the coroutine returns."""
 
+    #: a random id per process: who claimed an update (bot.coord.pg checks it is still alive)
+    owner: int
+
+    async def open(self) -> None:
+        """Connect and apply the schema migrations (a networked backend does this at start-up)."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise when the store cannot be reached (readiness probe)."""
+
     # -- updates ------------------------------------------------------------------------------
+    @abstractmethod
+    async def claim(self, update_id: int) -> str | None:
+        """Take `update_id` for this process, atomically. None: never handled (or left by a process that
+        died before committing its turn): handle it. COMMITTED: its turn was committed by a process that
+        died before it finished: do not apply it again. HANDLED: done, skip it. BUSY: another live process
+        is handling it right now (a redelivery to another replica): ask again later."""
+
     @abstractmethod
     async def update_state(self, update_id: int) -> str | None:
         """None for an update never handled; COMMITTED when its turn was committed but its handling may not

@@ -6,30 +6,15 @@ call would cost more than the query). All SQL is parameterised.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from bot.store.base import COMMITTED, EXPORT_TABLES, HANDLED, Store, Turn, User
+from bot.store.migrations import migrate_sqlite
 
-SCHEMA = """
-PRAGMA journal_mode=WAL;
-CREATE TABLE IF NOT EXISTS users (
-  user_id TEXT PRIMARY KEY, lang TEXT, lang_fixed INTEGER NOT NULL DEFAULT 0,
-  active INTEGER NOT NULL DEFAULT 1, source TEXT, first_seen REAL NOT NULL, last_seen REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, data TEXT NOT NULL, updated REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS results (
-  user_id TEXT PRIMARY KEY, mode TEXT NOT NULL, borderline INTEGER NOT NULL, answers TEXT NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY, ts REAL NOT NULL, user_id TEXT, kind TEXT NOT NULL, detail TEXT);
-CREATE INDEX IF NOT EXISTS events_kind ON events(kind, detail);
-CREATE TABLE IF NOT EXISTS groups (
-  chat_id TEXT PRIMARY KEY, title TEXT, active INTEGER NOT NULL, updated REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS handled_updates (update_id INTEGER PRIMARY KEY, done INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS unanswered (
-  id INTEGER PRIMARY KEY, ts REAL NOT NULL, user_id TEXT, lang TEXT, text TEXT NOT NULL, nearest TEXT);
-"""
 HANDLED_KEEP = 100_000    # handled update ids remembered (Telegram redelivers only recent ones)
 
 _EXPORT_QUERIES = {
@@ -58,26 +43,49 @@ class SQLiteStore(Store):
     def __init__(self, path: str | Path = ":memory:"):
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = str(path)
+        self.owner = secrets.randbits(62)
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.db.executescript(SCHEMA)
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.migrated = migrate_sqlite(self.db)       # versions applied by this start (an old file upgrades)
         self.db.execute("PRAGMA synchronous=NORMAL")
 
     async def close(self) -> None:
         self.db.close()
 
+    async def ping(self) -> None:
+        self.db.execute("SELECT 1").fetchone()
+
     # -- updates ---------------------------------------------------------------------------------
+    async def claim(self, update_id: int) -> str | None:
+        """One process uses an SQLite file (bot.coordination takes a lock file), so a claim left by another
+        owner was left by an earlier run of the bot that died: it is taken over."""
+        now = time.time()
+        row = self.db.execute("SELECT done FROM handled_updates WHERE update_id=?", (update_id,)).fetchone()
+        if row is None:
+            self.db.execute("INSERT INTO handled_updates(update_id, done, owner, claimed) VALUES(?,?,?,?)",
+                            (update_id, -1, self.owner, now))
+            if update_id % 1000 == 0:
+                self.db.execute("DELETE FROM handled_updates WHERE update_id < ?", (update_id - HANDLED_KEEP,))
+            return None
+        if row[0] >= 1:
+            return HANDLED
+        self.db.execute("UPDATE handled_updates SET owner=?, claimed=? WHERE update_id=?", (self.owner, now, update_id))
+        return COMMITTED if row[0] == 0 else None
+
     async def update_state(self, update_id: int) -> str | None:
         row = self.db.execute("SELECT done FROM handled_updates WHERE update_id=?", (update_id,)).fetchone()
-        return None if row is None else HANDLED if row[0] else COMMITTED
+        return None if row is None or row[0] < 0 else HANDLED if row[0] else COMMITTED
 
     async def mark_handled(self, update_id: int) -> None:
-        self._mark(update_id, 1)
+        self.db.execute("INSERT INTO handled_updates(update_id, done, owner, finished) VALUES(?,1,?,?) "
+                        "ON CONFLICT(update_id) DO UPDATE SET done=1, finished=excluded.finished",
+                        (update_id, self.owner, time.time()))
 
-    def _mark(self, update_id: int, done: int) -> None:
-        cur = self.db.execute("INSERT INTO handled_updates(update_id, done) VALUES(?,?) ON CONFLICT(update_id) "
-                              "DO UPDATE SET done=MAX(done, excluded.done)", (update_id, done))
-        if cur.rowcount and update_id % 1000 == 0:
-            self.db.execute("DELETE FROM handled_updates WHERE update_id < ?", (update_id - HANDLED_KEEP,))
+    def _mark_committed(self, update_id: int) -> None:
+        self.db.execute("INSERT INTO handled_updates(update_id, done, owner) VALUES(?,0,?) ON CONFLICT(update_id) "
+                        "DO UPDATE SET done=MAX(done, 0)", (update_id, self.owner))
 
     # -- users ----------------------------------------------------------------------------------
     async def user(self, user_id: str) -> User | None:
@@ -150,7 +158,7 @@ class SQLiteStore(Store):
                     (user_id, mode, int(borderline), _json(answers), now))
             self._save_session(turn.key, turn.session)
             if turn.update_id is not None:
-                self._mark(turn.update_id, 0)
+                self._mark_committed(turn.update_id)
         except BaseException:
             self.db.execute("ROLLBACK TO turn")
             self.db.execute("RELEASE turn")

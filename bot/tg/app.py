@@ -1,7 +1,9 @@
 """Build the python-telegram-bot Application; no network at build time."""
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 from telegram import BotCommand, Update
 from telegram.ext import (Application, ApplicationBuilder, CallbackContext, CallbackQueryHandler, ChatMemberHandler,
@@ -9,10 +11,13 @@ from telegram.ext import (Application, ApplicationBuilder, CallbackContext, Call
                           filters)
 
 from bot.config import Settings
+from bot.coord import Coordination, coordination_for
+from bot.health import Health
+from bot.metrics import UPDATE_SECONDS, UPDATES, MeteredStore, observe_flood
 from bot.services import Services, load_services
-from bot.store import COMMITTED, HANDLED, Store, open_store
+from bot.store import BUSY, COMMITTED, HANDLED, Store, open_store
 from bot.tg.admin import AdminHandlers
-from bot.tg.dispatch import ChatDispatcher
+from bot.tg.dispatch import ChatDispatcher, Redeliver, chat_key
 from bot.tg.extbot import AdvisorBot
 from bot.tg.groups import GroupHandlers
 from bot.tg.handlers import Handlers
@@ -26,23 +31,37 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY,
                    Update.CHOSEN_INLINE_RESULT, Update.MY_CHAT_MEMBER, Update.CHANNEL_POST]
 
 
-def build_application(settings: Settings, services: Services | None = None, store: Store | None = None) -> Application:
+CLAIM_WAIT = 20.0      # how long an update waits for another replica that holds its claim before 503
+
+
+def build_application(settings: Settings, services: Services | None = None, store: Store | None = None,
+                      coordination: Coordination | None = None) -> Application:
+    """The Application; `bot_data` holds "handlers", "dispatcher", "store" (the store itself, to open
+    and close), "coordination" (to start and close) and "health"."""
     services = services or load_services()
-    store = store or open_store(settings.database_url)
-    h = Handlers(services, store, settings)
+    store = store or open_store(settings.database_url, settings.database_pool_size)
+    metered = MeteredStore(store)
+    coordination = coordination or coordination_for(metered)
+    h = Handlers(services, metered, settings)
     groups, inline, admin = GroupHandlers(h), InlineHandlers(h), AdminHandlers(h)
     urls = {}
     if settings.api_base_url:
         urls = {"base_url": f"{settings.api_base_url}/bot", "base_file_url": f"{settings.api_base_url}/file/bot"}
+    request = RetryingRequest(connection_pool_size=256)
+    polling = RetryingRequest(connection_pool_size=1, read_timeout=settings.poll_timeout + 10)
     bot = AdvisorBot(
-        settings.token, **urls,
-        request=RetryingRequest(connection_pool_size=256),
-        get_updates_request=RetryingRequest(connection_pool_size=1, read_timeout=settings.poll_timeout + 10),
-        # Telegram's limits: 30 messages/s overall, 20/min per group, in sliding windows; 429s are waited out.
-        rate_limiter=TelegramLimits(max_retries=3) if settings.flood_limit else None)
+        settings.token, **urls, request=request, get_updates_request=polling,
+        # Telegram's limits: 30 messages/s overall, 20/min per group, in sliding windows, counted where
+        # every process of the bot sees them (bot.coord); 429s are waited out by their chat.
+        rate_limiter=TelegramLimits(max_retries=3, make_window=coordination.make_window(),
+                                    share_pause=coordination.share_pause, observe=observe_flood)
+        if settings.flood_limit else None)
     app = ApplicationBuilder().bot(bot).post_init(_post_init(h)).build()
     app.bot_data["handlers"] = h
-    app.bot_data["dispatcher"] = _dispatcher(app, h)
+    app.bot_data["store"] = store
+    app.bot_data["coordination"] = coordination
+    app.bot_data["health"] = Health(store, coordination, bot, lambda: max(request.last_ok, polling.last_ok))
+    app.bot_data["dispatcher"] = _dispatcher(app, h, coordination)
 
     new = filters.UpdateType.MESSAGE          # an edited "/quiz" must not restart anything: edits go to h.edited
     for name in COMMANDS:
@@ -66,19 +85,54 @@ def build_application(settings: Settings, services: Services | None = None, stor
     return app
 
 
-def _dispatcher(app: Application, h: Handlers) -> ChatDispatcher:
-    """Every update, from polling or the webhook, goes through one ChatDispatcher."""
+def update_kind(update: Update) -> str:
+    """message, edited_message, callback_query, inline_query...: the field the update carries."""
+    for name in ALLOWED_UPDATES:
+        if getattr(update, name, None) is not None:
+            return name
+    return "other"
+
+
+async def _begin(coordination: Coordination, key, update_id: int) -> str | None:
+    """Hold the update's chat and claim the update; while another live replica holds the claim (Telegram
+    redelivered it there), wait for it, then Redeliver (503: Telegram sends it again later)."""
+    deadline = time.monotonic() + CLAIM_WAIT
+    pause = 0.01
+    while (state := await coordination.begin(key, update_id)) == BUSY:
+        if time.monotonic() > deadline:
+            raise Redeliver("another replica is still handling it")
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.2)
+    return state
+
+
+def _dispatcher(app: Application, h: Handlers, coordination: Coordination) -> ChatDispatcher:
+    """Every update, from polling or the webhook, goes through one ChatDispatcher (in order within a chat in
+    this process); coordination.begin/end hold the chat against other processes and claim the update."""
     async def handle(update: Update) -> None:
-        state = await h.store.update_state(update.update_id)
-        if state == HANDLED:
-            log.info("update %s was already handled; skipped", update.update_id)
-            return
-        if state == COMMITTED:       # applied before a crash, its reply maybe lost: show where the user is
-            log.info("update %s was applied before a restart; showing the current view", update.update_id)
-            await h.resume(update, CallbackContext.from_update(update, app))
-        else:
-            await app.process_update(update)   # handler errors go to the error handler
-        await h.store.mark_handled(update.update_id)
+        started, wall = time.perf_counter(), time.time()
+        kind, key = update_kind(update), chat_key(update)
+        state = await _begin(coordination, key, update.update_id)
+        handled = False
+        try:
+            if state == HANDLED:
+                outcome = "skipped"
+            elif state == COMMITTED:     # applied before a crash, its reply maybe lost: show where the user is
+                outcome = "resumed"
+                await h.resume(update, CallbackContext.from_update(update, app))
+            else:
+                outcome = "processed"
+                await app.process_update(update)   # handler errors go to the error handler
+            handled = state != HANDLED
+        finally:
+            await coordination.end(key, update.update_id, handled)
+        took = time.perf_counter() - started
+        UPDATES.labels(kind, outcome).inc()
+        UPDATE_SECONDS.labels(kind).observe(took)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("update %s %s chat %s: %s in %.1f ms", update.update_id, kind, key, outcome, took * 1000,
+                      extra={"update_id": update.update_id, "kind": kind, "chat": str(key), "outcome": outcome,
+                             "ms": round(took * 1000, 2), "started": wall})
     return ChatDispatcher(handle, late_answer=h.answer_late)
 
 

@@ -5,6 +5,8 @@ for inline queries and presses on inline messages), so a chat that waits (for it
 send) only delays itself. The dispatcher also knows which updates are still in flight, which gives the
 polling loop its *watermark*: the offset it may confirm to Telegram is the oldest update still in
 flight, so an update is confirmed only when it and every update before it have been handled.
+With several processes (replicas on PostgreSQL) the handler also holds the chat across processes
+(bot.coord's begin/end, in bot/tg/app.py): never two of its updates at once, wherever they land.
 
 Two safety nets for callback queries, which Telegram expects to be answered within seconds:
 `CallbackAnswers` lets only the first answer of a query through (later ones are dropped as done), and
@@ -24,6 +26,10 @@ from telegram import Update
 log = logging.getLogger(__name__)
 Handle = Callable[[Update], Awaitable[None]]
 LateAnswer = Callable[[Update], Awaitable[None]]
+
+
+class Redeliver(Exception):
+    """The update cannot be handled here now (another replica holds it): Telegram should send it again."""
 
 
 def chat_key(update: Update) -> Hashable:
@@ -72,7 +78,8 @@ class ChatDispatcher:
         self._progress = asyncio.Event()
 
     def submit(self, update: Update) -> asyncio.Task:
-        """Schedule `update` behind its chat's earlier updates; the task ends when it has been handled.
+        """Schedule `update` behind its chat's earlier updates; the task ends when it has been handled,
+        with True, or with False when it could not be (the webhook then asks Telegram to send it again).
 
         An update already in flight (a webhook redelivery) is not scheduled twice: its task is returned.
         """
@@ -85,16 +92,21 @@ class ChatDispatcher:
         self.in_flight[update.update_id] = task
         return task
 
-    async def _run(self, before: asyncio.Task | None, update: Update, key: Hashable) -> None:
+    async def _run(self, before: asyncio.Task | None, update: Update, key: Hashable) -> bool:
         timer = self._late_timer(update)
         try:
             if before is not None:
                 await asyncio.wait([before])       # in order within the chat, whatever became of it
             await self.handle(update)
+            return True
         except asyncio.CancelledError:
             raise
+        except Redeliver as exc:
+            log.warning("update %s (chat %s) not handled here: %s", update.update_id, key, exc)
+            return False
         except Exception:  # noqa: BLE001 - process_update reports handler errors itself; never stop the chain
-            log.exception("update %s failed outside its handlers", update.update_id)
+            log.exception("update %s (chat %s) failed outside its handlers", update.update_id, key)
+            return False
         finally:
             if timer is not None:
                 timer.cancel()
@@ -127,6 +139,16 @@ class ChatDispatcher:
             return True
         except asyncio.TimeoutError:
             return False
+
+    async def cancel(self) -> int:
+        """Stop every update still in flight (at exit, after a drain that ran out of time): for Telegram it is
+        as if the process had died, so it delivers them again; returns how many there were."""
+        tasks = list(self.in_flight.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1)
+        return len(tasks)
 
     async def join(self, timeout: float | None = None) -> bool:
         """Wait for every update in flight; False when `timeout` passed first."""

@@ -6,6 +6,11 @@ they let a burst of 30 through and keep going at 30 per second, up to ~60 messag
 Telegram answers the excess with 429s, which then stop every send for `retry_after` seconds. A
 sliding window never exceeds the limit and, unlike a plain pace of one message every 1/30 s, lets a
 small burst (a greeting and a question) through at once.
+
+Telegram counts per bot token, so replicas of one bot must count together: `TelegramLimits` takes a
+window factory, and bot/coord/pg.py provides windows kept in PostgreSQL (the same semantics:
+a call holds its slot from its start until a period after it finished). The in-process `Window`
+below serves a single process. `delay(chat_id)` stays a cheap, synchronous estimate either way.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import logging
 import time
 import warnings
 from collections import deque
-from typing import Any
+from typing import Any, Callable, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
@@ -44,7 +49,8 @@ class Window:
             self.finished.popleft()
         return len(self.finished) + self.running
 
-    async def acquire(self) -> None:
+    async def acquire(self, chat: Any = None) -> None:
+        """Take a slot (waiting for one); the result is what `release` takes back."""
         self.waiting += 1
         try:
             async with self.lock:
@@ -61,7 +67,7 @@ class Window:
         finally:
             self.waiting -= 1
 
-    def release(self) -> None:
+    def release(self, token: Any = None) -> None:
         self.running -= 1
         self.finished.append(time.monotonic())
         self._released.set()
@@ -81,6 +87,26 @@ class Window:
         return not self._used(time.monotonic()) and not self.waiting
 
 
+class WindowLike(Protocol):
+    """What TelegramLimits needs of a window (`Window` here, `PgWindow` in bot/coord/pg.py)."""
+
+    async def acquire(self, chat: Any = None) -> Any: ...     # a token, or a Paused when `chat` is paused
+    def release(self, token: Any = None) -> None: ...
+    def delay(self) -> float: ...
+    def idle(self) -> bool: ...
+
+
+class Paused(float):
+    """Returned by a shared window's acquire: this chat is paused by a 429 for this many seconds."""
+
+
+MakeWindow = Callable[[str, int, float], WindowLike]     # (key, limit, period) -> window
+
+
+def local_window(key: str, limit: int, period: float) -> Window:
+    return Window(limit, period)
+
+
 def _seconds(exc: RetryAfter) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -92,11 +118,16 @@ class TelegramLimits(BaseRateLimiter):
     """Paces every call that has a chat_id. A 429 that still comes is waited out by the chat it came for
     (other chats go on), or by every call when it came for a call without a chat."""
 
-    def __init__(self, overall_per_second: int = 29, group_per_minute: int = 19, max_retries: int = 3):
-        self.overall = Window(overall_per_second, 1.0)
+    def __init__(self, overall_per_second: int = 29, group_per_minute: int = 19, max_retries: int = 3,
+                 make_window: MakeWindow = local_window, share_pause: Callable[[Any, float], Any] | None = None,
+                 observe: Callable[[str, float, bool], None] | None = None):
+        self.make_window = make_window
+        self.overall = make_window("all", overall_per_second, 1.0)
         self.group_per_minute = group_per_minute
-        self.groups: dict[Any, Window] = {}
+        self.groups: dict[Any, WindowLike] = {}
         self.max_retries = max_retries
+        self.share_pause = share_pause          # tells the other replicas about a 429 (shared windows)
+        self.observe = observe                  # (endpoint, seconds waited for the budget, got a 429)
         self._open = asyncio.Event()
         self._open.set()
         self._paused: dict[Any, float] = {}     # chat_id -> monotonic time its 429 wait ends
@@ -107,10 +138,13 @@ class TelegramLimits(BaseRateLimiter):
     async def shutdown(self) -> None:
         pass
 
-    def _group(self, chat_id: Any) -> Window:
+    def _group(self, chat_id: Any) -> WindowLike:
         if len(self.groups) > 512:
             self.groups = {k: w for k, w in self.groups.items() if not w.idle()}
-        return self.groups.setdefault(chat_id, Window(self.group_per_minute, 60.0))
+        window = self.groups.get(chat_id)
+        if window is None:
+            window = self.groups[chat_id] = self.make_window(f"g{chat_id}", self.group_per_minute, 60.0)
+        return window
 
     @staticmethod
     def is_group(chat_id: Any) -> bool:
@@ -130,8 +164,9 @@ class TelegramLimits(BaseRateLimiter):
         retries = rate_limit_args or self.max_retries
         chat_id = data.get("chat_id")
         while True:
+            began = time.monotonic()
             await self._open.wait()
-            windows: list[Window] = []
+            windows: list[WindowLike] = []
             if chat_id is not None:
                 pause = self._paused.get(chat_id, 0.0) - time.monotonic()
                 if pause > 0:
@@ -139,17 +174,29 @@ class TelegramLimits(BaseRateLimiter):
                 if self.is_group(chat_id):
                     windows.append(self._group(chat_id))
                 windows.append(self.overall)
-            held: list[Window] = []
+            held: list[tuple[WindowLike, Any]] = []
+            paused = None
             try:
                 for window in windows:
-                    await window.acquire()
-                    held.append(window)
-                return await callback(*args, **kwargs)
+                    token = await window.acquire(chat_id)
+                    if isinstance(token, Paused):        # another replica met a 429 for this chat
+                        paused = float(token)
+                        break
+                    held.append((window, token))
+                if paused is None:
+                    if self.observe:
+                        self.observe(endpoint, time.monotonic() - began, False)
+                    return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 flood = exc
             finally:
-                for window in held:
-                    window.release()
+                for window, token in held:
+                    window.release(token)
+            if paused is not None:
+                self._paused[chat_id] = max(self._paused.get(chat_id, 0.0), time.monotonic() + paused)
+                continue
+            if self.observe:
+                self.observe(endpoint, 0.0, True)
             if retries <= 0:
                 raise flood
             retries -= 1
@@ -160,6 +207,8 @@ class TelegramLimits(BaseRateLimiter):
                 if len(self._paused) > 512:
                     now = time.monotonic()
                     self._paused = {k: t for k, t in self._paused.items() if t > now}
+                if self.share_pause is not None:
+                    await self.share_pause(chat_id, wait)
                 continue
             log.info("flood limit hit on %s; every send waits %.1f s", endpoint, wait)
             self._open.clear()

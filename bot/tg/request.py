@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import httpx
 from telegram.error import NetworkError, TimedOut
 from telegram.request import HTTPXRequest
+
+from bot.metrics import TELEGRAM_CALLS, TELEGRAM_ERRORS
 
 log = logging.getLogger(__name__)
 RETRY_PAUSES = (0.2, 0.5, 1.0)
@@ -27,19 +30,27 @@ class RetryingRequest(HTTPXRequest):
         kwargs.setdefault("read_timeout", READ_TIMEOUT)
         super().__init__(**kwargs)
         self.pauses = pauses
+        self.last_ok = 0.0          # monotonic time of the last answer from the Bot API (readiness)
 
     async def do_request(self, url: str, method: str, *args, **kwargs) -> tuple[int, bytes]:
         endpoint = url.rsplit("/", 1)[-1]
+        TELEGRAM_CALLS.labels(endpoint).inc()
         for attempt, pause in enumerate((*self.pauses, None)):
             try:
                 code, payload = await super().do_request(url, method, *args, **kwargs)
             except TimedOut:
+                TELEGRAM_ERRORS.labels(endpoint, "timeout").inc()
                 raise
             except NetworkError as exc:
                 if pause is None or not isinstance(exc.__cause__, _UNSENT):
+                    TELEGRAM_ERRORS.labels(endpoint, "network").inc()
                     raise
                 log.warning("%s: connection failed (%s); retry %d in %.1f s", endpoint, exc, attempt + 1, pause)
             else:
+                if code < 500:
+                    self.last_ok = time.monotonic()
+                if code >= 400 and (code < 500 or pause is None):
+                    TELEGRAM_ERRORS.labels(endpoint, str(code)).inc()
                 if code < 500 or pause is None:
                     return code, payload
                 log.warning("%s: server error %s; retry %d in %.1f s", endpoint, code, attempt + 1, pause)

@@ -225,7 +225,12 @@ class UpdateQueue:
         if len(self._in_flight) >= hook.max_connections:
             return None
         now = time.monotonic()
+        busy: set[int] = set()   # like Telegram's server: one update per chat at a time, in order
         for record in self._ready(hook.allowed_updates or self.allowed, 100):
+            if record.chat_id is not None:
+                if record.chat_id in busy:
+                    continue
+                busy.add(record.chat_id)
             if record.update_id not in self._in_flight and self._retry_at.get(record.update_id, 0) <= now:
                 return record
         return None

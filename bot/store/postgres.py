@@ -1,0 +1,237 @@
+"""The PostgreSQL backend (asyncpg): the same behaviour as the SQLite one, shared by several replicas.
+
+Why asyncpg rather than psycopg 3: every update costs a handful of round trips, and the bot's CPU per
+update is what a replica run is measured on; asyncpg's binary protocol and per-connection statement
+cache spend less CPU per query (bench/store_scale.py prints the figures for both backends). Its pool
+reconnects by itself and resets a connection (advisory locks included) when it is given back.
+
+Every method is one round trip on a pooled connection: a turn is one statement (data-modifying CTEs
+run atomically), a claim one call of claim_update() (migration 3), which bot/coord/pg.py also makes
+together with the chat's lock. Times in the data tables are the client's `time.time()`, like SQLite's; the shared flood
+budget (bot/coord/pg.py) uses the database server's clock.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from typing import Any
+
+import asyncpg
+
+from bot.store.base import BUSY, COMMITTED, EXPORT_TABLES, HANDLED, Store, Turn, User
+from bot.store.migrations import migrate_postgres
+
+log = logging.getLogger(__name__)
+HANDLED_KEEP = 100_000
+
+_EXPORT_QUERIES = {
+    "users": "SELECT user_id, lang, active, source, first_seen, last_seen FROM users ORDER BY first_seen",
+    "results": "SELECT user_id, mode, borderline, answers, created FROM results ORDER BY created",
+    "events": "SELECT ts, user_id, kind, detail FROM events ORDER BY id",
+    "unanswered": "SELECT ts, user_id, lang, text, nearest FROM unanswered ORDER BY id",
+    "groups": "SELECT chat_id, title, active, updated FROM groups ORDER BY updated",
+}
+assert set(_EXPORT_QUERIES) == set(EXPORT_TABLES)
+
+_TOUCH = ("INSERT INTO users(user_id, lang, source, first_seen, last_seen) VALUES($1,$2,$3,$4,$4) "
+          "ON CONFLICT(user_id) DO UPDATE SET last_seen=excluded.last_seen, active=1, "
+          "lang=CASE WHEN users.lang_fixed=1 THEN users.lang ELSE COALESCE(excluded.lang, users.lang) END, "
+          "source=COALESCE(users.source, excluded.source) "
+          "RETURNING user_id, lang, lang_fixed, active, source")
+
+# One statement, so one transaction: events, unanswered questions, result, session, committed mark.
+_TURN = """
+WITH ev AS (
+  INSERT INTO events(ts, user_id, kind, detail)
+  SELECT $1, u, k, d FROM unnest($2::text[], $3::text[], $4::text[]) AS t(u, k, d)),
+un AS (
+  INSERT INTO unanswered(ts, user_id, lang, text, nearest)
+  SELECT $1, u, l, x, n FROM unnest($5::text[], $6::text[], $7::text[], $8::text[]) AS t(u, l, x, n)),
+rs AS (
+  INSERT INTO results(user_id, mode, borderline, answers, created)
+  SELECT $9, $10, $11, $12, $1 WHERE $9::text IS NOT NULL
+  ON CONFLICT(user_id) DO UPDATE SET mode=excluded.mode, borderline=excluded.borderline,
+    answers=excluded.answers, created=excluded.created),
+mk AS (
+  INSERT INTO handled_updates(update_id, done, owner) SELECT $15, 0, $16 WHERE $15::bigint IS NOT NULL
+  ON CONFLICT(update_id) DO UPDATE SET done=GREATEST(handled_updates.done, 0))
+INSERT INTO sessions(key, data, updated) VALUES($13, $14, $1)
+ON CONFLICT(key) DO UPDATE SET data=excluded.data, updated=excluded.updated
+"""
+
+def liveness_key(owner: int) -> int:
+    """The advisory lock a live process holds for its whole life (taken in bot/coord/pg.py)."""
+    return -(owner + 1)          # owners are positive 62-bit ints: negative keys never clash with them
+
+
+CLAIM_STATES = {"new": None, "committed": COMMITTED, "handled": HANDLED, "busy": BUSY}
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool reset: nothing to undo. Pooled connections keep no session state of ours (advisory locks live
+    on bot/coord/pg.py's own connection, transactions are closed by their context managers), so the
+    default reset query (one more round trip per query) is skipped; asyncpg still rolls back any
+    transaction left open."""
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+class PostgresStore(Store):
+    def __init__(self, url: str, pool_size: int = 10):
+        self.url, self.pool_size = url, pool_size
+        self.owner = secrets.randbits(62)
+        self.pool: asyncpg.Pool | None = None
+        self.migrated: list[int] = []
+        self._opening = asyncio.Lock()
+
+    async def open(self) -> None:
+        """Create the pool and apply the migrations (serialised across replicas by an advisory lock)."""
+        async with self._opening:
+            if self.pool is not None:
+                return
+            pool = await asyncpg.create_pool(self.url, min_size=min(2, self.pool_size), max_size=self.pool_size,
+                                             command_timeout=30, reset=_keep_session)
+            try:
+                async with pool.acquire() as conn:
+                    self.migrated = await migrate_postgres(conn)
+            except BaseException:
+                await pool.close()
+                raise
+            self.pool = pool
+
+    async def _pool(self) -> asyncpg.Pool:
+        if self.pool is None:
+            await self.open()
+        return self.pool
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            try:
+                await asyncio.wait_for(pool.close(), 3)   # waits for connections still in use...
+            except asyncio.TimeoutError:
+                log.warning("closing the database pool with connections still in use")
+                pool.terminate()                          # ...but not for ever: exit within the drain's 10 s
+
+    async def ping(self) -> None:
+        await (await self._pool()).fetchval("SELECT 1")
+
+    # -- updates ---------------------------------------------------------------------------------
+    async def claim(self, update_id: int) -> str | None:
+        state = await (await self._pool()).fetchval("SELECT state FROM claim_update(NULL, $1, $2, $3)",
+                                                    update_id, self.owner, time.time())
+        return CLAIM_STATES[state]
+
+    async def update_state(self, update_id: int) -> str | None:
+        done = await (await self._pool()).fetchval("SELECT done FROM handled_updates WHERE update_id=$1", update_id)
+        return None if done is None or done < 0 else HANDLED if done else COMMITTED
+
+    async def mark_handled(self, update_id: int) -> None:
+        await (await self._pool()).execute("SELECT finish_update(NULL, $1, $2, $3, true)",
+                                           update_id, self.owner, time.time())
+
+    # -- users ----------------------------------------------------------------------------------
+    async def user(self, user_id: str) -> User | None:
+        row = await (await self._pool()).fetchrow(
+            "SELECT user_id, lang, lang_fixed, active, source FROM users WHERE user_id=$1", user_id)
+        return User(row[0], row[1], bool(row[2]), bool(row[3]), row[4]) if row else None
+
+    async def touch_user(self, user_id: str, lang: str | None = None, source: str | None = None) -> User:
+        row = await (await self._pool()).fetchrow(_TOUCH, user_id, lang, source, time.time())
+        return User(row[0], row[1], bool(row[2]), bool(row[3]), row[4])
+
+    async def set_lang(self, user_id: str, lang: str) -> None:
+        now = time.time()
+        await (await self._pool()).execute(
+            "INSERT INTO users(user_id, lang, lang_fixed, first_seen, last_seen) VALUES($1,$2,1,$3,$3) "
+            "ON CONFLICT(user_id) DO UPDATE SET lang=excluded.lang, lang_fixed=1, last_seen=excluded.last_seen, "
+            "active=1", user_id, lang, now)
+
+    async def set_active(self, user_id: str, active: bool) -> None:
+        await (await self._pool()).execute("UPDATE users SET active=$1 WHERE user_id=$2", int(active), user_id)
+
+    async def set_group(self, chat_id: str, title: str, active: bool) -> None:
+        await (await self._pool()).execute(
+            "INSERT INTO groups(chat_id, title, active, updated) VALUES($1,$2,$3,$4) ON CONFLICT(chat_id) DO UPDATE "
+            "SET title=excluded.title, active=excluded.active, updated=excluded.updated",
+            chat_id, title[:200], int(active), time.time())
+
+    # -- sessions and turns ----------------------------------------------------------------------
+    async def load_session(self, key: str) -> dict | None:
+        data = await (await self._pool()).fetchval("SELECT data FROM sessions WHERE key=$1", key)
+        if data is None:
+            return None
+        try:
+            return json.loads(data)
+        except ValueError:
+            return None
+
+    async def save_session(self, key: str, data: dict) -> None:
+        await (await self._pool()).execute(
+            "INSERT INTO sessions(key, data, updated) VALUES($1,$2,$3) "
+            "ON CONFLICT(key) DO UPDATE SET data=excluded.data, updated=excluded.updated", key, _json(data), time.time())
+
+    async def commit_turn(self, turn: Turn) -> None:
+        result = turn.result or (None, None, None, None)
+        user_id, mode, borderline, answers = result
+        await (await self._pool()).execute(
+            _TURN, time.time(),
+            [e.user_id for e in turn.events], [e.kind for e in turn.events], [e.detail for e in turn.events],
+            [u.user_id for u in turn.unanswered], [u.lang for u in turn.unanswered],
+            [u.text[:1000] for u in turn.unanswered], [u.nearest for u in turn.unanswered],
+            user_id, mode, None if borderline is None else int(borderline),
+            None if answers is None else _json(answers),
+            turn.key, _json(turn.session), turn.update_id, self.owner)
+
+    async def last_result(self, user_id: str) -> dict[str, str] | None:
+        data = await (await self._pool()).fetchval("SELECT answers FROM results WHERE user_id=$1", user_id)
+        return json.loads(data) if data else None
+
+    # -- events and statistics -------------------------------------------------------------------
+    async def record(self, kind: str, user_id: str | None = None, detail: str | None = None) -> None:
+        await (await self._pool()).execute("INSERT INTO events(ts, user_id, kind, detail) VALUES($1,$2,$3,$4)",
+                                           time.time(), user_id, kind, detail)
+
+    async def record_unanswered(self, text: str, lang: str, nearest: str | None, user_id: str | None = None) -> None:
+        await (await self._pool()).execute(
+            "INSERT INTO unanswered(ts, user_id, lang, text, nearest) VALUES($1,$2,$3,$4,$5)",
+            time.time(), user_id, lang, text[:1000], nearest)
+
+    async def stats(self, latest: int = 10) -> dict[str, Any]:
+        pool = await self._pool()
+        async with pool.acquire() as conn:
+            count = conn.fetchval
+            rows = lambda sql, *a: conn.fetch(sql, *a)  # noqa: E731
+            return {
+                "users": await count("SELECT COUNT(*) FROM users"),
+                "active_users": await count("SELECT COUNT(*) FROM users WHERE active=1"),
+                "quizzes_started": await count("SELECT COUNT(*) FROM events WHERE kind='quiz_started'"),
+                "quizzes_completed": await count("SELECT COUNT(*) FROM events WHERE kind='quiz_completed'"),
+                "results_by_mode": {r[0]: r[1] for r in await rows(
+                    "SELECT mode, COUNT(*) FROM results GROUP BY mode ORDER BY mode")},
+                "results_borderline": await count("SELECT COUNT(*) FROM results WHERE borderline=1"),
+                "top_faq": [tuple(r) for r in await rows(
+                    "SELECT detail, COUNT(*) n FROM events WHERE kind='faq' GROUP BY detail "
+                    "ORDER BY n DESC, detail LIMIT 10")],
+                "unanswered": [tuple(r) for r in await rows(
+                    "SELECT ts, lang, text, nearest FROM unanswered ORDER BY id DESC LIMIT $1", latest)],
+                "shares": await count("SELECT COUNT(*) FROM events WHERE kind='share'"),
+                "inline_queries": await count("SELECT COUNT(*) FROM events WHERE kind='inline_query'"),
+                "inline_chosen": await count("SELECT COUNT(*) FROM events WHERE kind='inline_chosen'"),
+                "deeplinks": [tuple(r) for r in await rows(
+                    "SELECT detail, COUNT(*) n FROM events WHERE kind='deeplink' GROUP BY detail "
+                    "ORDER BY n DESC, detail LIMIT 10")],
+                "groups": await count("SELECT COUNT(*) FROM groups WHERE active=1"),
+            }
+
+    async def export_rows(self, table: str) -> tuple[list[str], list[tuple]]:
+        pool = await self._pool()
+        async with pool.acquire() as conn:
+            statement = await conn.prepare(_EXPORT_QUERIES[table])
+            columns = [a.name for a in statement.get_attributes()]
+            return columns, [tuple(r) for r in await statement.fetch()]
