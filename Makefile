@@ -18,7 +18,8 @@ run: $(STAMP)  ## start the bot (console chat when no TELEGRAM_BOT_TOKEN is set)
 console: $(STAMP)
 	$(PY) -m bot console
 
-test: $(STAMP)  ## the whole test suite (PostgreSQL tests need the server binaries: see README)
+test: $(STAMP)  ## the whole test suite (as root, installs PostgreSQL and a CJK font when missing: .ci/system-deps)
+	@bash .ci/system-deps
 	$(PY) -m bot check
 	@if [ -z "$$SKIP_POSTGRES" ]; then $(PY) -m tests.pg_server --check; fi
 	$(PY) -m pytest
