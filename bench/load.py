@@ -500,6 +500,15 @@ def _screen(chat):
     return None
 
 
+def _result_text(chat, screen) -> str:
+    """The text of the result a screen shows: its own, or, for a result's picture card (which carries the
+    buttons), the detailed result sent just before it."""
+    if screen.text is not None or screen.kind != "photo":
+        return screen.text or ""
+    index = next(i for i in range(len(chat.events) - 1, -1, -1) if chat.events[i] is screen)
+    return next((e.text for e in reversed(chat.events[:index]) if e.text is not None), "")
+
+
 def _key(event) -> tuple | None:
     return None if event is None else (event.message_id, tuple(event.callback_datas), event.text)
 
@@ -534,7 +543,7 @@ async def crash_user(fake: FakeTelegram, uid: int, flow: Flow, expected: Expecte
                 await user.press(screen.message_id, callback_data=data)
             elif int(restart.split(":")[1]) <= done_rev:   # the previous result shown again (a stale press)
                 await user.press(screen.message_id, callback_data=restart)
-            elif screen.text == expected.text(plan, lang):
+            elif _result_text(chat, screen) == expected.text(plan, lang):
                 report.rounds += 1                        # a result: exactly the answers given
                 done_rev = int(restart.split(":")[1])
                 if killer_done.is_set():
@@ -544,7 +553,7 @@ async def crash_user(fake: FakeTelegram, uid: int, flow: Flow, expected: Expecte
                 await user.press(screen.message_id, callback_data=restart)
             else:
                 report.mismatches.append(f"user {uid}: result does not match the answers {plan}: "
-                                         f"{(screen.text or '')[:120]!r}")
+                                         f"{_result_text(chat, screen)[:120]!r}")
                 return
         except FakeUsageError as exc:                     # the message changed under the finger: look again
             report.usage_errors.append(f"user {uid}: {exc}")

@@ -259,3 +259,30 @@ class Renderer:
             lines.append(f"{marker} {m.esc(self.flow.step(r.step).title(lang))}{self.colon(lang)}{m.esc(r.text(lang))}")
         lines += ["", m.italic(self.t("group.result_more", lang))]
         return "\n".join(lines)
+
+    # -- captions of picture cards (bot/tg/photos.py): short; the picture shows the rest ------------
+    def _verdict(self, rec: Recommendation, lang: str) -> str:
+        key = ("result.headline_borderline" if rec.borderline else
+               "result.headline_later" if rec.semi_later else "result.headline")
+        return self.m.bold(self.t(key, lang, mode=self.mode_name(rec.mode, lang), other=self.mode_name("semi", lang)))
+
+    def result_caption(self, view: ResultView, lang: str, shared: bool = False) -> str:
+        """Under the result card: the verdict and confidence, where the explanation is (or, `shared`, an
+        invitation to take the test), and the caveat of the text result."""
+        rec, m = view.recommendation, self.m
+        lines = [self._verdict(rec, lang), self.t("result.confidence", lang, pct=round(rec.confidence * 100)), "",
+                 m.italic(self.t("card.footer" if shared else "photo.details_above", lang)),
+                 m.italic(self.t("photo.caveat", lang))]
+        return "\n".join(lines)
+
+    def compare_caption(self, lang: str, shared: bool = False) -> str:
+        """Under the comparison card: its title, where the detailed comparison is (or, `shared`, an
+        invitation to take the test), and the caveat."""
+        m = self.m
+        title = self.t("compare.title", lang, full=self.mode_name("full", lang), semi=self.mode_name("semi", lang))
+        return "\n".join([m.bold(title), "", m.italic(self.t("card.compare_hint" if shared else "photo.compare_details", lang)),
+                          m.italic(self.t("photo.caveat", lang))])
+
+    def group_result_caption(self, name: str, view: ResultView, lang: str) -> str:
+        """A member's result in a group (under their result card, or alone without a picture), with the caveat."""
+        return self.group_result(name, view, lang) + "\n" + self.m.italic(self.t("photo.caveat", lang))

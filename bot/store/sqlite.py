@@ -30,6 +30,11 @@ CREATE TABLE IF NOT EXISTS handled_updates (update_id INTEGER PRIMARY KEY, done 
 CREATE TABLE IF NOT EXISTS unanswered (
   id INTEGER PRIMARY KEY, ts REAL NOT NULL, user_id TEXT, lang TEXT, text TEXT NOT NULL, nearest TEXT);
 """
+# -- picture cards (bot/tg/photos.py): content key -> Telegram file_id of the uploaded card ----------
+CARD_FILES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS card_files (key TEXT PRIMARY KEY, file_id TEXT NOT NULL, updated REAL NOT NULL);
+"""
+# -- end of picture cards ------------------------------------------------------------------------------
 HANDLED_KEEP = 100_000    # handled update ids remembered (Telegram redelivers only recent ones)
 
 _EXPORT_QUERIES = {
@@ -60,6 +65,7 @@ class SQLiteStore(Store):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.executescript(SCHEMA)
+        self.db.executescript(CARD_FILES_SCHEMA)
         self.db.execute("PRAGMA synchronous=NORMAL")
 
     async def close(self) -> None:
@@ -160,6 +166,16 @@ class SQLiteStore(Store):
     async def last_result(self, user_id: str) -> dict[str, str] | None:
         row = self.db.execute("SELECT answers FROM results WHERE user_id=?", (user_id,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    # -- picture cards: file_ids of uploaded cards ------------------------------------------------
+    async def card_file(self, key: str) -> str | None:
+        row = self.db.execute("SELECT file_id FROM card_files WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    async def save_card_file(self, key: str, file_id: str) -> None:
+        self.db.execute("INSERT INTO card_files(key, file_id, updated) VALUES(?,?,?) ON CONFLICT(key) "
+                        "DO UPDATE SET file_id=excluded.file_id, updated=excluded.updated", (key, file_id, time.time()))
+    # -- end of picture cards --------------------------------------------------------------------
 
     # -- events and statistics -------------------------------------------------------------------
     async def record(self, kind: str, user_id: str | None = None, detail: str | None = None) -> None:
