@@ -47,6 +47,7 @@ if str(ROOT) not in sys.path:
 
 from tests.fakebot import FakeTelegram, FakeUsageError  # noqa: E402
 from tests.fakebot.records import SEND_METHODS  # noqa: E402
+from tests.group_harness import call_text  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 QUESTIONS = ("全托管谁来定价？", "who pays the first-leg freight in semi-managed?")
@@ -363,7 +364,7 @@ class Member:
 def card_of(chat, name: str):
     """A group member's card as the group sees it now (their newest message starting with their name)."""
     for event in reversed(chat.transcript()):
-        if (event.text or "").startswith(f"👤 {name} ·"):
+        if (event.text or event.caption or "").startswith(f"👤 {name} ·"):   # a text card or a photo's caption
             return event
     return None
 
@@ -408,11 +409,11 @@ def group_figures(fake: FakeTelegram, members: list[Member]) -> dict:
             busy_texts += bool(call.params.get("url")) or (call.params.get("text") or "").startswith("⏳")
     group_calls = [c for c in fake.call_log if c.method in SEND_METHODS and str(c.chat_id) == str(GROUP_ID)
                    and c.status == 200]
-    per_member = [sum(1 for c in group_calls if f"👤 {m.name} ·" in (c.params.get("text") or "")) for m in members]
+    per_member = [sum(1 for c in group_calls if f"👤 {m.name} ·" in call_text(c)) for m in members]
     results = []
     for member in members:
-        edits = [c for c in group_calls if c.method == "editMessageText" and f"👤 {member.name} ·" in
-                 (c.params.get("text") or "") and member.presses and c.at >= member.presses[-1].at]
+        edits = [c for c in group_calls if c.method in ("editMessageText", "editMessageMedia") and
+                 f"👤 {member.name} ·" in call_text(c) and member.presses and c.at >= member.presses[-1].at]
         if edits:
             results.append(edits[0].done_at - member.presses[-1].at)
     unanswered = sum(1 for m in members for p in m.presses if p.id not in answers)
