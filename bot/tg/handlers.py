@@ -182,7 +182,8 @@ class Handlers:
             await self.edit(update, ctx, text)
         else:
             await self.send(ctx, update.effective_chat.id, text)
-        await self.send_picture(ctx, update.effective_chat.id, picture, self.r.result_caption(view, lang), markup)
+        await self.photos.send_follow_up(ctx.bot, update.effective_chat.id, picture, self.r.result_caption(view, lang),
+                                         markup)
         return True
 
     async def send_picture(self, ctx: Ctx, chat_id: int, picture: Picture, caption: str, markup=None,
@@ -379,7 +380,7 @@ class Handlers:
         """A typed message whose action was committed before a crash: never apply it twice, but show the
         user where they are, since the reply may not have gone out. (A button press is left alone: it
         may be too old to answer, and its buttons now read as stale, which shows the current view; except
-        that a result's picture card, which carries the result's buttons, is sent.)"""
+        for a result with a picture, whose buttons are on the picture: the result is shown again.)"""
         if update.effective_user is None or update.effective_chat is None:
             return
         if in_group(update):
@@ -387,16 +388,14 @@ class Handlers:
         elif update.message is not None:
             await self.show_current(update, ctx, await self.lang(update))
         elif update.callback_query is not None:
-            # A result is two messages (its text, then its picture with the keyboard): the crash may have
-            # come between them, leaving the result without buttons. Show the picture (again, maybe).
+            # A result is two messages (its text in the pressed message, then its picture with the keyboard):
+            # the crash may have come before either, and which one is not known (editing the pressed message
+            # again could be refused as "not modified"). Show both anew: at worst the text twice.
             session, reply = await self.current(update)
             if isinstance(reply.view, ResultView):
                 lang = await self.lang(update)
-                picture = self.photos.result(reply.view.recommendation, lang, ctx.bot.username)
-                if picture is not None:
-                    await self.send_picture(ctx, update.effective_chat.id, picture,
-                                            self.r.result_caption(reply.view, lang),
-                                            self.kb.for_view(reply.view, session.rev, lang))
+                await self.show_result(update, ctx, reply.view, lang, self.r.view(reply.view, lang),
+                                       self.kb.for_view(reply.view, session.rev, lang))
 
     async def answer_late(self, update: Update) -> None:
         """A press whose handler has not answered within a moment (its chat is busy): say so at once.

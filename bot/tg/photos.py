@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 import logging
+import queue
 import re
+import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
@@ -29,11 +33,14 @@ from telegram.error import BadRequest
 from bot.cards import CardMaker
 from bot.engine.recommend import Recommendation
 from bot.store import Store
+from bot.tg.limits import TelegramLimits
 
 log = logging.getLogger(__name__)
 CAPTION_LIMIT = 1024           # characters (UTF-16 code units) once entities are parsed
 REMEMBERED = 4096              # file_ids kept in memory, in front of the store
 UPLOAD_WAIT = 2.0              # seconds a send waits for the same card's upload under way elsewhere
+DRAWER_IDLE = 5.0              # seconds the drawing thread waits for work before it ends
+FOLLOW_UP_WAIT = 5.0           # seconds a result's picture may wait for room in the overall flood budget
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -61,6 +68,59 @@ class Picture:
     draw: Callable[[], bytes | None]
 
 
+class Drawer:
+    """One thread draws the pictures, those for groups first.
+
+    Drawing is CPU work (~35 ms a card, off the event loop) and CardMaker draws one card at a time anyway.
+    When many new cards are wanted at once (a burst of users reaching results nobody had before), a group's
+    card, for which the group is waiting (in private the detailed text result is already shown), is drawn
+    before the private chats' cards queued ahead of it, not behind all of them."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    async def draw(self, draw: Callable[[], bytes | None], urgent: bool = False) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._jobs.put((0 if urgent else 1, next(self._order), draw, loop, future))
+        with self._lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="card drawer", daemon=True)
+                self._worker.start()
+        return await future
+
+    def _run(self) -> None:
+        while True:
+            try:
+                _, _, draw, loop, future = self._jobs.get(timeout=DRAWER_IDLE)
+            except queue.Empty:
+                with self._lock:
+                    if self._jobs.empty():
+                        self._worker = None
+                        return
+                continue
+            try:
+                outcome = (draw(), None)
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting coroutine
+                outcome = (None, exc)
+            try:
+                loop.call_soon_threadsafe(_settle, future, *outcome)
+            except RuntimeError:                       # that event loop is closed: nobody waits any more
+                pass
+
+
+def _settle(future: asyncio.Future, result: bytes | None, exc: Exception | None) -> None:
+    if future.cancelled():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
 class CardPhotos:
     """Pictures for the Telegram channel, and their file_ids."""
 
@@ -68,6 +128,8 @@ class CardPhotos:
         self.cards, self.store = cards, store
         self._ids: OrderedDict[str, str] = OrderedDict()
         self._uploading: dict[str, asyncio.Future] = {}     # key -> the file_id of an upload under way
+        self.drawer = Drawer()
+        self._follow_ups = asyncio.Lock()
 
     # -- which picture --------------------------------------------------------------------------
     def result(self, rec: Recommendation, lang: str, bot_username: str | None) -> Picture | None:
@@ -115,7 +177,21 @@ class CardPhotos:
         async def call(photo) -> Message:
             return await bot.send_photo(chat_id, photo, caption=caption, parse_mode=ParseMode.HTML,
                                         reply_markup=markup, filename="card.png")
-        return await self._with_photo(picture, call)
+        return await self._with_photo(picture, call, for_group=_is_group(chat_id))
+
+    async def send_follow_up(self, bot, chat_id: int | str, picture: Picture, caption: str,
+                             markup: InlineKeyboardMarkup | None = None) -> Message:
+        """sendPhoto for a picture that follows a message already shown (a result's text): it costs a second
+        message under Telegram's overall limit (30 a second), so it gives way to other chats' replies. Such
+        pictures go one at a time, each when the overall budget has room and nobody is waiting for it (at
+        most FOLLOW_UP_WAIT seconds), so that a burst of results does not delay anybody's first reply."""
+        limits = getattr(bot, "rate_limiter", None)
+        async with self._follow_ups:
+            if isinstance(limits, TelegramLimits):
+                give_up = time.monotonic() + FOLLOW_UP_WAIT
+                while limits.overall.delay() > 0 and time.monotonic() < give_up:
+                    await asyncio.sleep(0.05)
+            return await self.send(bot, chat_id, picture, caption, markup)
 
     async def edit(self, bot, chat_id: int | str, message_id: int, picture: Picture, caption: str,
                    markup: InlineKeyboardMarkup | None = None) -> Message | bool:
@@ -123,9 +199,10 @@ class CardPhotos:
         async def call(photo) -> Message | bool:
             media = InputMediaPhoto(photo, caption=caption, parse_mode=ParseMode.HTML, filename="card.png")
             return await bot.edit_message_media(media, chat_id=chat_id, message_id=message_id, reply_markup=markup)
-        return await self._with_photo(picture, call)
+        return await self._with_photo(picture, call, for_group=_is_group(chat_id))
 
-    async def _with_photo(self, picture: Picture, call: Callable[[object], Awaitable[Message | bool]]):
+    async def _with_photo(self, picture: Picture, call: Callable[[object], Awaitable[Message | bool]],
+                          for_group: bool = False):
         file_id = await self.file_id(picture)
         if file_id is None and picture.key in self._uploading:
             try:
@@ -140,14 +217,14 @@ class CardPhotos:
                     raise
                 log.info("Telegram refused the stored file_id of card %s (%s); uploading it again", picture.key, exc)
                 self._ids.pop(picture.key, None)
-        return await self._upload(picture, call)
+        return await self._upload(picture, call, for_group)
 
-    async def _upload(self, picture: Picture, call: Callable[[object], Awaitable[Message | bool]]):
+    async def _upload(self, picture: Picture, call: Callable[[object], Awaitable[Message | bool]], for_group: bool):
         mine = self._uploading.get(picture.key) is None
         future = self._uploading.setdefault(picture.key, asyncio.get_running_loop().create_future())
         file_id = None
         try:
-            png = await asyncio.to_thread(picture.draw)   # 15-35 ms of Pillow: never on the event loop
+            png = await self.drawer.draw(picture.draw, urgent=for_group)   # never on the event loop
             if png is None:
                 raise LookupError(f"card {picture.key} cannot be drawn")
             message = await call(png)
@@ -157,3 +234,8 @@ class CardPhotos:
             if mine:
                 self._uploading.pop(picture.key, None)
                 future.set_result(file_id)          # those waiting send by it (None: they upload themselves)
+
+
+def _is_group(chat_id: int | str) -> bool:
+    """Groups (and channels) have negative ids; a channel named by @username is not waited for."""
+    return isinstance(chat_id, int) and chat_id < 0
