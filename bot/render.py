@@ -280,8 +280,8 @@ class Renderer:
         invitation to take the test), and the caveat."""
         m = self.m
         title = self.t("compare.title", lang, full=self.mode_name("full", lang), semi=self.mode_name("semi", lang))
-        return "\n".join([m.bold(title), "", m.italic(self.t("card.compare_hint" if shared else "photo.compare_details", lang)),
-                          m.italic(self.t("photo.caveat", lang))])
+        hint = self.t("card.compare_hint" if shared else "photo.compare_details", lang)
+        return "\n".join([m.bold(title), "", m.italic(hint), m.italic(self.t("photo.caveat", lang))])
 
     def group_result_caption(self, name: str, view: ResultView, lang: str) -> str:
         """A member's result in a group (under their result card, or alone without a picture), with the caveat."""

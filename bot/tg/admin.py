@@ -81,7 +81,8 @@ class AdminHandlers:
             if picture is not None:
                 await h.photos.send(ctx.bot, channel, picture, h.r.compare_caption(lang, shared=True), markup)
             else:
-                await ctx.bot.send_message(channel, h.r.compare_card(lang), parse_mode=ParseMode.HTML, reply_markup=markup)
+                await ctx.bot.send_message(channel, h.r.compare_card(lang), parse_mode=ParseMode.HTML,
+                                           reply_markup=markup)
         except Forbidden:
             await h.send(ctx, chat_id, h.r.t("admin.post_not_admin", lang, channel=target))
             return

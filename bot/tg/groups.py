@@ -7,11 +7,11 @@ answer, which is free ("✓ Supply: Own factory (2/4)"); the card is not edited 
 last core question is answered the card becomes the result. The card is a photo (bot/tg/photos.py):
 the comparison of the two modes as its picture, the questions in its caption, the buttons below; one
 editMessageMedia turns it into the member's result card with the short result as caption. Where the
-member's language has no font for pictures, the card is a text message, edited the same way. From /quiz@bot to the result that costs
-the group 2 messages or edits, and at most BUDGET: the third is spent at most once, on editing the card
-to show typed answers, or on a result refined in private chat. The optional questions, the full
-explanation and changes happen in private chat (the card's deep link, `mv<chat>`); a result reached
-there is shared back onto the card.
+member's language has no font for pictures, the card is a text message, edited the same way. From
+/quiz@bot to the result that costs the group 2 messages or edits, and at most BUDGET: the third is
+spent at most once, on editing the card to show typed answers, or on a result refined in private chat.
+The optional questions, the full explanation and changes happen in private chat (the card's deep link,
+`mv<chat>`); a result reached there is shared back onto the card.
 
 Everything meant for a group goes through the outbox (bot/tg/outbox.py), so no update waits for the
 group's budget. When a press's next step (the result, a new card) cannot be shown within BUSY_AFTER

@@ -62,9 +62,12 @@ class InlineHandlers:
         r = self.h.r
         title, description = r.raw("inline.compare_title", lang), r.raw("inline.compare_desc", lang)
         file_id = await self.h.photos.file_id(self.h.photos.compare(lang, ctx.bot.username))
-        cards: list[InlineQueryResult] = [
-            self._photo("cmp", file_id, title, description, r.compare_caption(lang, shared=True), lang, ctx, "inline")
-            if file_id is not None else self._article("cmp", title, description, r.compare_card(lang), lang, ctx, "inline")]
+        if file_id is not None:
+            comparison = self._photo("cmp", file_id, title, description, r.compare_caption(lang, shared=True), lang,
+                                     ctx, "inline")
+        else:
+            comparison = self._article("cmp", title, description, r.compare_card(lang), lang, ctx, "inline")
+        cards: list[InlineQueryResult] = [comparison]
         for mode in ("full", "semi"):
             m = self.h.services.kb.modes[mode]
             cards.append(self._article(mode, m.name(lang), m.summary(lang), r.mode_card(mode, lang), lang, ctx, "inline"))

@@ -111,8 +111,8 @@ class Keyboards:
 
     def compare_card(self, lang: str) -> Markup:
         """Under the comparison card: the detailed comparison (text), and the questionnaire."""
-        return Markup([[Button(self.r.raw("photo.button_compare_text", lang), callback_data=cb.view("compare", "text"))],
-                       [Button(self.r.raw("button.quiz", lang), callback_data=cb.view("quiz"))]])
+        full = Button(self.r.raw("photo.button_compare_text", lang), callback_data=cb.view("compare", "text"))
+        return Markup([[full], [Button(self.r.raw("button.quiz", lang), callback_data=cb.view("quiz"))]])
 
     def take_the_test(self, lang: str, link: str | None) -> Markup | None:
         """The button on shared cards and channel posts: opens the bot on its questionnaire."""

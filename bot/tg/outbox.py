@@ -39,6 +39,8 @@ from bot.tg.photos import CardPhotos, Picture
 log = logging.getLogger(__name__)
 RECHECK = 0.5          # seconds: a worker waiting for its budget looks again this often (and at a stop)
 REMEMBERED = 10_000    # slots and shown texts kept, oldest forgotten first
+# Telegram's answer to an edit of the wrong kind (a photo edited as text, or the reverse)
+_WRONG_KIND = re.compile(r"there is no (media|text|caption) in the message to edit")
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,11 @@ class _Group:
         if job.slot is not None:
             for i, waiting in enumerate(queue):
                 if waiting.slot == job.slot:      # not sent yet: only the newest content goes out
-                    same_message = job.message_id is None or job.message_id == waiting.message_id
+                    on_photo = job.on_photo
+                    if on_photo is None and job.message_id in (None, waiting.message_id):
+                        on_photo = waiting.on_photo   # the same message: what was known of it still holds
                     queue[i] = replace(job, message_id=job.message_id or waiting.message_id,
-                                       new=job.new or waiting.new,
-                                       on_photo=job.on_photo if job.on_photo is not None or not same_message
-                                       else waiting.on_photo)
+                                       new=job.new or waiting.new, on_photo=on_photo)
                     return
         queue.append(job)
 
@@ -259,7 +261,7 @@ class Outbox:
                                             disable_web_page_preview=True)
                 return None
             except BadRequest as exc:
-                if attempt == 2 or not re.search(r"there is no (media|text|caption) in the message to edit", str(exc).lower()):
+                if attempt == 2 or not _WRONG_KIND.search(str(exc).lower()):
                     raise
                 log.info("message %s in group %s is %sa photo; editing it as such", message_id, chat_id,
                          "not " if showing is not None else "")
