@@ -47,6 +47,7 @@ if str(ROOT) not in sys.path:
 
 from tests.fakebot import FakeTelegram, FakeUsageError  # noqa: E402
 from tests.fakebot.records import SEND_METHODS  # noqa: E402
+from tests.group_harness import call_text  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 QUESTIONS = ("全托管谁来定价？", "who pays the first-leg freight in semi-managed?")
@@ -363,7 +364,7 @@ class Member:
 def card_of(chat, name: str):
     """A group member's card as the group sees it now (their newest message starting with their name)."""
     for event in reversed(chat.transcript()):
-        if (event.text or "").startswith(f"👤 {name} ·"):
+        if (event.text or event.caption or "").startswith(f"👤 {name} ·"):   # a text card or a photo's caption
             return event
     return None
 
@@ -408,11 +409,11 @@ def group_figures(fake: FakeTelegram, members: list[Member]) -> dict:
             busy_texts += bool(call.params.get("url")) or (call.params.get("text") or "").startswith("⏳")
     group_calls = [c for c in fake.call_log if c.method in SEND_METHODS and str(c.chat_id) == str(GROUP_ID)
                    and c.status == 200]
-    per_member = [sum(1 for c in group_calls if f"👤 {m.name} ·" in (c.params.get("text") or "")) for m in members]
+    per_member = [sum(1 for c in group_calls if f"👤 {m.name} ·" in call_text(c)) for m in members]
     results = []
     for member in members:
-        edits = [c for c in group_calls if c.method == "editMessageText" and f"👤 {member.name} ·" in
-                 (c.params.get("text") or "") and member.presses and c.at >= member.presses[-1].at]
+        edits = [c for c in group_calls if c.method in ("editMessageText", "editMessageMedia") and
+                 f"👤 {member.name} ·" in call_text(c) and member.presses and c.at >= member.presses[-1].at]
         if edits:
             results.append(edits[0].done_at - member.presses[-1].at)
     unanswered = sum(1 for m in members for p in m.presses if p.id not in answers)
@@ -500,6 +501,15 @@ def _screen(chat):
     return None
 
 
+def _result_text(chat, screen) -> str:
+    """The text of the result a screen shows: its own, or, for a result's picture card (which carries the
+    buttons), the detailed result sent just before it."""
+    if screen.text is not None or screen.kind != "photo":
+        return screen.text or ""
+    index = next(i for i in range(len(chat.events) - 1, -1, -1) if chat.events[i] is screen)
+    return next((e.text for e in reversed(chat.events[:index]) if e.text is not None), "")
+
+
 def _key(event) -> tuple | None:
     return None if event is None else (event.message_id, tuple(event.callback_datas), event.text)
 
@@ -534,7 +544,7 @@ async def crash_user(fake: FakeTelegram, uid: int, flow: Flow, expected: Expecte
                 await user.press(screen.message_id, callback_data=data)
             elif int(restart.split(":")[1]) <= done_rev:   # the previous result shown again (a stale press)
                 await user.press(screen.message_id, callback_data=restart)
-            elif screen.text == expected.text(plan, lang):
+            elif _result_text(chat, screen) == expected.text(plan, lang):
                 report.rounds += 1                        # a result: exactly the answers given
                 done_rev = int(restart.split(":")[1])
                 if killer_done.is_set():
@@ -544,7 +554,7 @@ async def crash_user(fake: FakeTelegram, uid: int, flow: Flow, expected: Expecte
                 await user.press(screen.message_id, callback_data=restart)
             else:
                 report.mismatches.append(f"user {uid}: result does not match the answers {plan}: "
-                                         f"{(screen.text or '')[:120]!r}")
+                                         f"{_result_text(chat, screen)[:120]!r}")
                 return
         except FakeUsageError as exc:                     # the message changed under the finger: look again
             report.usage_errors.append(f"user {uid}: {exc}")

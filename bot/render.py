@@ -7,6 +7,7 @@ Telegram is always escaped and well-formed.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,6 +22,15 @@ class Markup:
     esc: Callable[[str], str]
     bold: Callable[[str], str]
     italic: Callable[[str], str]
+
+
+CAPTION_LIMIT = 1024
+_TAG = re.compile(r"<[^>]*>")
+
+
+def caption_size(text: str) -> int:
+    """How long Telegram counts an HTML caption: tags removed, entities decoded, in UTF-16 code units."""
+    return len(html.unescape(_TAG.sub("", text)).encode("utf-16-le")) // 2
 
 
 PLAIN = Markup(esc=lambda s: s, bold=lambda s: s, italic=lambda s: s)
@@ -317,7 +327,7 @@ class Renderer:
             parts.append(m.italic(note))
         return "\n\n".join(parts)
 
-    def group_result(self, name: str, view: ResultView, lang: str) -> str:
+    def group_result(self, name: str, view: ResultView, lang: str, reasons: int = 3) -> str:
         """A member's result in a group, short enough for one message: verdict, confidence, main reasons."""
         rec, m = view.recommendation, self.m
         mode = self.mode_name(rec.mode, lang)
@@ -327,8 +337,40 @@ class Renderer:
                  m.bold(self.t(key, lang, mode=mode, other=self.mode_name("semi", lang))),
                  self.t("result.confidence", lang, pct=round(rec.confidence * 100)), "",
                  m.bold(self.t("card.reasons", lang))]
-        for r in [r for r in rec.reasons if r.favours != "neutral"][:3] or rec.reasons[:1]:
+        for r in ([r for r in rec.reasons if r.favours != "neutral"] or list(rec.reasons[:1]))[:reasons]:
             marker = self.raw(f"result.favours_{r.favours}", lang)
             lines.append(f"{marker} {m.esc(self.flow.step(r.step).title(lang))}{self.colon(lang)}{m.esc(r.text(lang))}")
         lines += ["", m.italic(self.t("group.result_more", lang))]
         return "\n".join(lines)
+
+    # -- captions of picture cards (bot/tg/photos.py): short; the picture shows the rest ------------
+    def _verdict(self, rec: Recommendation, lang: str) -> str:
+        key = ("result.headline_borderline" if rec.borderline else
+               "result.headline_later" if rec.semi_later else "result.headline")
+        return self.m.bold(self.t(key, lang, mode=self.mode_name(rec.mode, lang), other=self.mode_name("semi", lang)))
+
+    def result_caption(self, view: ResultView, lang: str, shared: bool = False) -> str:
+        """Under the result card: the verdict and confidence, where the explanation is (or, `shared`, an
+        invitation to take the test), and the caveat of the text result."""
+        rec, m = view.recommendation, self.m
+        lines = [self._verdict(rec, lang), self.t("result.confidence", lang, pct=round(rec.confidence * 100)), "",
+                 m.italic(self.t("card.footer" if shared else "photo.details_above", lang)),
+                 m.italic(self.t("photo.caveat", lang))]
+        return "\n".join(lines)
+
+    def compare_caption(self, lang: str, shared: bool = False) -> str:
+        """Under the comparison card: its title, where the detailed comparison is (or, `shared`, an
+        invitation to take the test), and the caveat."""
+        m = self.m
+        title = self.t("compare.title", lang, full=self.mode_name("full", lang), semi=self.mode_name("semi", lang))
+        hint = self.t("card.compare_hint" if shared else "photo.compare_details", lang)
+        return "\n".join([m.bold(title), "", m.italic(hint), m.italic(self.t("photo.caveat", lang))])
+
+    def group_result_caption(self, name: str, view: ResultView, lang: str) -> str:
+        """A member's result in a group (under their result card, or alone without a picture), with the caveat."""
+        caveat = "\n" + self.m.italic(self.t("photo.caveat", lang))
+        for reasons in (3, 2, 1, 0):            # fewer reasons rather than more than a caption holds
+            text = self.group_result(name, view, lang, reasons) + caveat
+            if caption_size(text) <= CAPTION_LIMIT:
+                return text
+        return text

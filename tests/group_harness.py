@@ -1,12 +1,16 @@
-"""Helpers for conversations in groups over the fake: members' cards, callback answers, group calls."""
+"""Helpers for conversations in groups over the fake: members' cards, callback answers, group calls.
+
+A member's card is a photo (its questions, then its result, in the caption) where the member's language
+has a font for pictures, else a text message: `text_of` reads either."""
 from __future__ import annotations
 
 from tests.fakebot.records import SEND_METHODS
+from tests.tg_harness import text_of
 
 
 def card_of(group, name: str):
     """The member's card as the group sees it now (their newest), or None."""
-    cards = [m for m in group.transcript() if (m.text or "").startswith(f"👤 {name} ·")]
+    cards = [m for m in group.transcript() if text_of(m).startswith(f"👤 {name} ·")]
     return cards[-1] if cards else None
 
 
@@ -15,7 +19,7 @@ async def wait_card(fake, group, name: str, ready=lambda m: True, timeout: float
 
 
 def is_result(card) -> bool:
-    return card.text.split("\n", 1)[0].endswith(("result", "测试结果"))
+    return text_of(card).split("\n", 1)[0].endswith(("result", "测试结果"))
 
 
 async def ack(fake, state, timeout: float = 3.0) -> dict:
@@ -24,7 +28,19 @@ async def ack(fake, state, timeout: float = 3.0) -> dict:
     return fake.callback_queries[state.id].answer or {}
 
 
+def call_text(call) -> str:
+    """The text a send or edit carried: a message's text, a caption, or the caption of new media."""
+    media = call.params.get("media")
+    return (call.params.get("text") or call.params.get("caption")
+            or (media.get("caption") if isinstance(media, dict) else None) or "")
+
+
 def group_calls(fake, group, name: str | None = None) -> list:
     """Successful sends and edits in the group (those showing a member's card or result, given `name`)."""
     return [c for c in fake.call_log if c.method in SEND_METHODS and str(c.chat_id) == str(group.id)
-            and c.status == 200 and (name is None or f"👤 {name} ·" in c.params.get("text", ""))]
+            and c.status == 200 and (name is None or f"👤 {name} ·" in call_text(c))]
+
+
+def uploaded(call) -> bool:
+    """Whether a send or edit uploaded a file (rather than naming a file_id Telegram already has)."""
+    return any(isinstance(value, dict) and "upload" in value for value in call.params.values())

@@ -120,3 +120,76 @@ async def test_at_a_stop_what_cannot_go_out_within_the_drain_time_is_dropped():
     started = time.monotonic()
     await asyncio.wait_for(app.idle(), 2)
     assert time.monotonic() - started < 1.0 and app.bot.calls == [] and box.waiting(GROUP) == 0
+
+
+class MediaBot(RecordingBot):
+    """RecordingBot that also knows which of its messages are photos, and refuses edits of the wrong kind
+    with Telegram's texts."""
+
+    def __init__(self):
+        super().__init__()
+        self.photos: dict[int, str] = {}                         # message id -> picture key
+
+    async def edit_message_text(self, text, chat_id, message_id, **kwargs):
+        if message_id in self.photos:
+            raise BadRequest("There is no text in the message to edit")
+        await super().edit_message_text(text, chat_id, message_id, **kwargs)
+
+    async def edit_message_caption(self, chat_id, message_id, caption, **kwargs):
+        if message_id not in self.photos:
+            raise BadRequest("There is no caption in the message to edit")
+        self.calls.append(("caption", caption, message_id))
+
+
+class Photos:
+    """Stands in for bot.tg.photos.CardPhotos."""
+
+    async def send(self, bot, chat_id, picture, caption, markup=None):
+        bot.next_id += 1
+        bot.photos[bot.next_id] = picture.key
+        bot.calls.append(("photo", f"{picture.key}: {caption}", bot.next_id))
+        return SimpleNamespace(message_id=bot.next_id, photo=[object()])
+
+    async def edit(self, bot, chat_id, message_id, picture, caption, markup=None):
+        if message_id not in bot.photos:
+            raise BadRequest("There is no media in the message to edit")
+        bot.photos[message_id] = picture.key
+        bot.calls.append(("media", f"{picture.key}: {caption}", message_id))
+
+
+async def test_pictures_a_photo_card_changes_its_picture_or_only_its_caption_and_a_text_card_its_text():
+    from bot.tg.photos import Picture
+    cover, result = Picture("cover", lambda: b""), Picture("result", lambda: b"")
+    app, box = App(MediaBot()), Outbox(photos=Photos())
+    box.post(app, GROUP, Job(1, "questions", slot="card1", photo=cover))
+    await app.idle()
+    box.post(app, GROUP, Job(1, "questions, typed answer read", slot="card1", photo=cover))
+    await app.idle()
+    box.post(app, GROUP, Job(1, "result", slot="card1", photo=result))
+    await app.idle()
+    card = app.bot.calls[0][2]
+    assert app.bot.calls == [("photo", "cover: questions", card), ("caption", "questions, typed answer read", card),
+                             ("media", "result: result", card)]
+    # A text card (no font when it was sent) is edited as text even when the result has a picture.
+    box.post(app, GROUP, Job(2, "questions", slot="card2"))
+    await app.idle()
+    box.post(app, GROUP, Job(2, "result", slot="card2", photo=result))
+    await app.idle()
+    assert app.bot.calls[-2:] == [("send", "questions", card + 1), ("edit", "result", card + 1)]
+
+
+async def test_pictures_a_wrong_guess_about_an_unknown_message_is_corrected_once():
+    from bot.tg.photos import Picture
+    app, box = App(MediaBot()), Outbox(photos=Photos())
+    text_message = (await app.bot.send_message(GROUP, "a card from before pictures")).message_id
+    box.post(app, GROUP, Job(1, "result", slot="card1", message_id=text_message, photo=Picture("result", lambda: b"")))
+    await app.idle()                                             # guessed a photo: Telegram says no, so text
+    assert app.bot.calls[-1] == ("edit", "result", text_message)
+    box.post(app, GROUP, Job(1, "result, refined", slot="card1", photo=Picture("result2", lambda: b"")))
+    await app.idle()                                             # now known to be text: no second wrong guess
+    assert app.bot.calls[-1] == ("edit", "result, refined", text_message) and len(app.bot.calls) == 3
+    photo_message = (await Photos().send(app.bot, GROUP, Picture("cover", lambda: b""), "card")).message_id
+    box.post(app, GROUP, Job(2, "result", slot="card2", message_id=photo_message, on_photo=True,
+                             photo=Picture("result", lambda: b"")))
+    await app.idle()                                             # the caller knew: a photo
+    assert app.bot.calls[-1] == ("media", "result: result", photo_message)

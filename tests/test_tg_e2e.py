@@ -177,17 +177,25 @@ async def test_result_compare_faq_and_change_answer(fake, bot):
                   "✅ Show my result"):
         result = await press_and_read(user, label)
     assert result.text.startswith("Borderline: slightly towards Full-managed")   # blocked by capital
-    assert {"✏️ Change an answer", "⚖️ Compare the modes", "❓ Ask a question", "📤 Share my result"} <= set(result.button_texts)
+    assert result.via == "editMessageText" and not result.buttons      # the detailed result, where the question was
+    card = await user.next_reply()                                       # then its picture, with the buttons
+    assert card.kind == "photo" and card.caption.startswith("Borderline")
+    assert {"✏️ Change an answer", "⚖️ Compare the modes", "❓ Ask a question", "📤 Share my result"} <= set(card.button_texts)
     menu = await press_and_read(user, "✏️ Change an answer")
     assert "Capital: Limited capital" in menu.button_texts
     question = await press_and_read(user, "Capital: Limited capital")
     assert "Your earlier answer: Limited capital" in question.text
     new_result = await press_and_read(user, "Can pre-stock overseas")
     assert new_result.text.startswith("Recommendation: Semi-managed")
-    await user.press(new_result, text="⚖️ Compare the modes")
-    compare = await replies(user)
-    assert compare[0].text.startswith("Full-managed vs Semi-managed")
-    assert all(len(m.text) <= 4096 for m in compare)
+    new_card = await user.next_reply()
+    await user.press(new_card, text="⚖️ Compare the modes")
+    compare = await replies(user)                     # the comparison card; the detailed comparison a tap away
+    assert len(compare) == 1 and compare[0].kind == "photo"
+    assert compare[0].caption.startswith("Full-managed vs Semi-managed") and "contract governs" in compare[0].caption
+    await user.press(compare[0], text="📋 Full comparison")
+    detail = await replies(user)
+    assert detail[0].text.startswith("Full-managed vs Semi-managed") and "Who sets the price" in detail[0].text
+    assert all(len(m.text) <= 4096 for m in detail)
     await user.send("/faq")
     topics = (await replies(user))[-1]
     await user.press(topics, callback_data=topics.callback_datas[0])
@@ -196,7 +204,8 @@ async def test_result_compare_faq_and_change_answer(fake, bot):
     entry = (await replies(user))[-1]
     assert "Source:" in entry.text
     await user.send("/result")
-    assert (await replies(user))[0].text.startswith("Recommendation: Semi-managed")
+    again = await replies(user)
+    assert again[0].text.startswith("Recommendation: Semi-managed") and again[-1].kind == "photo"
 
 
 async def test_back_and_quiz_commands(fake, bot):

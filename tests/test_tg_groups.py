@@ -8,8 +8,8 @@ import time
 
 from bot.services import load_services
 from bot.tg.limits import Window
-from tests.group_harness import ack, card_of, group_calls, is_result, wait_card
-from tests.tg_harness import replies, running_bot
+from tests.group_harness import ack, card_of, group_calls, is_result, uploaded, wait_card
+from tests.tg_harness import all_text, replies, running_bot, text_of
 
 PRIVATE = "https://t.me/ModeAdvisorBot?start="
 QUIZ = "/quiz@ModeAdvisorBot"
@@ -46,7 +46,7 @@ async def test_two_members_each_answer_their_own_card_by_buttons(fake, bot):
     card_a, card_b = await wait_card(fake, group, "Ann"), await wait_card(fake, group, "Ben")
     # Every core question is on the card, its options as buttons (from the flow), in the member's language.
     for step in FLOW.core_steps:
-        assert step.prompt("en") in card_a.text and step.prompt("zh") in card_b.text
+        assert step.prompt("en") in text_of(card_a) and step.prompt("zh") in text_of(card_b)
         assert {o.label("en") for o in FLOW.choices(step)} <= set(card_a.button_texts)
     urls = [b["url"] for row in card_a.buttons for b in row if "url" in b]
     assert urls == [PRIVATE + "mv-100600"]
@@ -61,9 +61,13 @@ async def test_two_members_each_answer_their_own_card_by_buttons(fake, bot):
     assert "All 4 answered" in a["text"]
     result_a = await wait_card(fake, group, "Ann", is_result)
     result_b = await wait_card(fake, group, "Ben", is_result)
-    assert "Recommendation: Semi-managed" in result_a.text and "推荐：全托管" in result_b.text
+    assert "Recommendation: Semi-managed" in result_a.caption and "推荐：全托管" in text_of(result_b)
+    assert "your own contract governs" in result_a.caption
     assert (result_a.message_id, result_b.message_id) == (card_a.message_id, card_b.message_id)   # edited in place
-    assert [c.method for c in group_calls(fake, group, "Ann")] == ["sendMessage", "editMessageText"]
+    # Ann's card is a photo from the start (the comparison card), turned into her result card by one edit.
+    assert card_a.kind == "photo" and result_a.kind == "photo"
+    assert [c.method for c in group_calls(fake, group, "Ann")] == ["sendPhoto", "editMessageMedia"]
+    assert all(uploaded(c) for c in group_calls(fake, group, "Ann"))       # the first of each picture
     assert len(group_calls(fake, group, "Ben")) == 2
     # Ben presses one of Ann's buttons: refused politely, nothing changes.
     refused = await ack(fake, await ben.press(result_a, text="🔄 Restart", chat=group))
@@ -88,8 +92,8 @@ async def test_five_members_one_typing_cost_at_most_three_group_messages_each(fa
     async def typing() -> None:
         card = await wait_card(fake, group, "M4")
         await typist.send("@ModeAdvisorBot we have our own factory", chat=group)
-        read = await wait_card(fake, group, "M4", lambda m: "Got your typed answer" in m.text)
-        assert "✓ Own factory, cost under control" in read.text and read.message_id == card.message_id
+        read = await wait_card(fake, group, "M4", lambda m: "Got your typed answer" in text_of(m))
+        assert "✓ Own factory, cost under control" in read.caption and read.message_id == card.message_id
         await typist.send("new to cross-border", chat=group, reply_to=read)      # a reply to the card
         await asyncio.sleep(0.5)
         assert (await store.load_session(f"5104:{group.id}"))["a"] == {"factory": "own_factory", "experience": "none"}
@@ -98,10 +102,15 @@ async def test_five_members_one_typing_cost_at_most_three_group_messages_each(fa
     await asyncio.gather(typing(), *buttons)
     for i in range(5):
         result = await wait_card(fake, group, f"M{i}", is_result)
-        assert ("Full-managed" if i % 2 == 0 or i == 4 else "Semi-managed") in result.text.split("\n")[1]
+        assert ("Full-managed" if i % 2 == 0 or i == 4 else "Semi-managed") in result.caption.split("\n")[1]
         assert len(group_calls(fake, group, f"M{i}")) <= 3, [c.method for c in group_calls(fake, group, f"M{i}")]
-    assert len(group_calls(fake, group, "M4")) == 3          # the card, one edit for typed answers, the result
+    # the card (a photo), one edit of its caption for the typed answers, the result (a new picture)
+    assert [c.method for c in group_calls(fake, group, "M4")] == ["sendPhoto", "editMessageCaption", "editMessageMedia"]
     assert len(group_calls(fake, group)) == 11
+    # Each picture is uploaded once, then sent by its file_id: one cover for all five cards, one picture
+    # per distinct result (M0 and M2 answered alike, as did M1 and M3).
+    pictures = [c for c in group_calls(fake, group) if c.method in ("sendPhoto", "editMessageMedia")]
+    assert len(pictures) == 10 and sum(uploaded(c) for c in pictures) == 1 + 3
     saved = await store.load_session(f"5104:{group.id}")
     assert saved["s"] == "result" and saved["a"]["capital"] == "limited" and saved["a"]["brand"] == "volume"
 
@@ -118,8 +127,8 @@ async def test_a_question_typed_on_an_open_card_is_answered_and_the_card_left_al
         answer = await group.next_reply()
     assert "Source:" in answer.text
     await ivy.send("@ModeAdvisorBot purple elephants", chat=group)               # not an answer: said once, on the card
-    unread = await wait_card(fake, group, "Ivy", lambda m: "couldn't read" in m.text)
-    assert unread.message_id == card.message_id and "purple elephants" in unread.text
+    unread = await wait_card(fake, group, "Ivy", lambda m: "couldn't read" in text_of(m))
+    assert unread.message_id == card.message_id and "purple elephants" in text_of(unread)
 
 
 async def test_hand_off_to_private_and_the_result_back_onto_the_card(fake, bot):
@@ -139,30 +148,33 @@ async def test_hand_off_to_private_and_the_result_back_onto_the_card(fake, bot):
     for label in (SEMI[2], SEMI[3], "✅ Show my result"):
         state = await ann.press(text=label)
         shown = await replies(ann)
-    assert "Recommendation: Semi-managed" in shown[-1].text
+    assert "Trade-offs" in shown[0].text and shown[-1].kind == "photo"      # the detailed text, then the picture
+    assert "Recommendation: Semi-managed" in shown[-1].caption
     assert "also on your card in the group" in (await ack(fake, state))["text"]
-    # Private -> group: the result replaces the card, in one edit.
+    # Private -> group: the result replaces the card, in one edit; the picture is uploaded once for both chats.
     result = await wait_card(fake, group, "Ann", is_result)
-    assert "Recommendation: Semi-managed" in result.text
-    assert len(group_calls(fake, group, "Ann")) == 2
+    assert "Recommendation: Semi-managed" in result.caption and result.kind == "photo"
+    assert [c.method for c in group_calls(fake, group, "Ann")] == ["sendPhoto", "editMessageMedia"]
+    in_private = [c for c in fake.calls("sendPhoto") if c.chat_id == ann.chat_id]
+    assert len(in_private) == 1 and uploaded(in_private[0]) + uploaded(group_calls(fake, group, "Ann")[-1]) == 1
     # From the group result, the full result and the optional questions in private; a refined result goes
     # back onto the card while the budget lasts (3), later changes stay in private.
     await ann.send("/start mv-100610")
     full = await replies(ann)
-    assert "full version of your result" in full[0].text and "Trade-offs" in full[-1].text
+    assert "full version of your result" in full[0].text and "Trade-offs" in all_text(full)
     await ann.press(text="➕ Answer the optional questions")
     assert "Optional 1/3" in (await replies(ann))[-1].text
     for label in ("High-ticket or time-sensitive", "⏭ Skip", "⏭ Skip"):
         await ann.press(text=label)
         shown = await replies(ann)
-    assert "High-ticket" in shown[-1].text
+    assert "High-ticket" in all_text(shown)
     await fake.notifier.wait_until(lambda: len(group_calls(fake, group, "Ann")) == 3, 5)
     await ann.press(text="✏️ Change an answer")
     await replies(ann)
     await ann.press(text="Capital: Can pre-stock overseas")
     await replies(ann)
     await ann.press(text="Limited capital")
-    assert "Full-managed" in (await replies(ann))[-1].text
+    assert "Full-managed" in all_text(await replies(ann))
     await asyncio.sleep(0.5)
     assert len(group_calls(fake, group, "Ann")) == 3
     assert (await store.load_session(f"5300:{group.id}"))["a"]["category"] == "high_ticket"
@@ -240,7 +252,7 @@ async def test_a_busy_group_never_delays_a_private_chat(fake, tmp_path):
             await solo.press(text=label)
             await replies(solo, quiet=0.2)
         assert time.monotonic() - started < 6.0, "the private chat waited behind the group"
-        assert sum(1 for m in group.transcript() if m.text.startswith("👤")) == 1
+        assert sum(1 for m in group.transcript() if text_of(m).startswith("👤")) == 1
         assert fake.flood.sent_429 == 0
 
 
@@ -263,11 +275,11 @@ async def test_a_restart_keeps_cards_working_and_a_lost_result_comes_back_on_the
     async with running_bot(fake, db) as (_, store):
         # Dee's card from before the restart still takes her last answer.
         await answer_by_buttons(fake, group, dee, "Dee", FULL[3:])
-        assert "Full-managed" in (await wait_card(fake, group, "Dee", is_result)).text
+        assert "Full-managed" in text_of(await wait_card(fake, group, "Dee", is_result))
         # Eve's result was committed; her next press on the card shows it there.
         shown = await ack(fake, await eve.press(card_of(group, "Eve"), text=FULL[0], chat=group))
         assert shown["text"] == "Your result is on this card."
-        assert "Full-managed" in (await wait_card(fake, group, "Eve", is_result)).text
+        assert "Full-managed" in text_of(await wait_card(fake, group, "Eve", is_result))
         assert (await store.last_result("5701"))["factory"] == "none"
 
 
@@ -282,7 +294,7 @@ async def test_start_in_a_group_shows_the_card_again_and_that_copy_is_the_one_th
     again = await wait_card(fake, group, "Fay", lambda m: m.message_id != first.message_id)
     assert "✓ No stable supply yet" in again.button_texts            # the same questionnaire, answers kept
     await fay.send("@ModeAdvisorBot new to cross-border", chat=group)
-    read = await wait_card(fake, group, "Fay", lambda m: "Got your typed answer" in m.text)
+    read = await wait_card(fake, group, "Fay", lambda m: "Got your typed answer" in text_of(m))
     assert read.message_id == again.message_id
     await ack(fake, await fay.press(first, text=FULL[2], chat=group))  # the older copy still takes answers
     await ack(fake, await fay.press(again, text=FULL[3], chat=group))

@@ -12,13 +12,20 @@ TAKE_TEST = "https://t.me/ModeAdvisorBot?start="
 
 
 async def finish_quiz(user, labels=("Own factory, cost under control", "Mature overseas team",
-                                    "Can pre-stock overseas", "Build my own brand", "✅ Show my result"), chat=None):
-    await user.send("/start" if chat is None else "/quiz@ModeAdvisorBot", chat=chat)
-    await (replies(user) if chat is None else chat.next_reply())
+                                    "Can pre-stock overseas", "Build my own brand", "✅ Show my result")):
+    """The questionnaire in private by buttons; what the bot showed for the last press (the result's text and
+    then, where the language has a font for pictures, its picture card with the buttons)."""
+    await user.send("/start")
+    await replies(user)
     for label in labels:
-        await user.press(text=label, chat=chat)
-        shown = await (user.next_reply() if chat is None else chat.next_reply())
+        await user.press(text=label)
+        shown = await replies(user)
     return shown
+
+
+def file_id_of(photo) -> str:
+    """The file_id of the largest size of a photo message (what the bot keeps to send it again)."""
+    return photo.media["photo"][-1]["file_id"]
 
 
 async def answered(fake, state, timeout=5.0):
@@ -36,14 +43,26 @@ def button_urls(result):
 
 async def test_inline_empty_query_offers_comparison_and_the_users_own_result(fake, bot):
     seller = fake.user(5001, "Chen", language_code="en")
-    await finish_quiz(seller)
+    picture = (await finish_quiz(seller))[-1]
+    assert picture.kind == "photo"
     answer = await answered(fake, await seller.inline_query(""))
     ids = [r["id"] for r in answer["results"]]
     assert ids[0] == "res" and "cmp" in ids and {"full", "semi"} <= set(ids)
     assert answer["is_personal"] is True and answer["cache_time"] <= 10
-    card = answer["results"][0]["input_message_content"]["message_text"]
-    assert card.startswith("<b>Recommendation: Semi-managed</b>") and card.count("• ") == 3
+    # The result as the picture card the bot sent (a cached photo: sharing uploads nothing), with a caption.
+    res = answer["results"][0]
+    assert res["type"] == "photo" and res["photo_file_id"] == file_id_of(picture)
+    assert res["caption"].startswith("<b>Recommendation: Semi-managed</b>") and "contract governs" in res["caption"]
     assert all(url.startswith(TAKE_TEST) for r in answer["results"] for url in button_urls(r))
+    # The comparison is text until its picture has been sent once; then it is the cached photo too.
+    cmp = next(r for r in answer["results"] if r["id"] == "cmp")
+    assert cmp["type"] == "article" and cmp["input_message_content"]["message_text"].startswith("<b>Full-managed vs")
+    await seller.send("/compare")
+    compared = (await replies(seller))[0]
+    again = await answered(fake, await seller.inline_query(""))
+    cmp = next(r for r in again["results"] if r["id"] == "cmp")
+    assert cmp["type"] == "photo" and cmp["photo_file_id"] == file_id_of(compared)
+    assert cmp["caption"].startswith("<b>Full-managed vs Semi-managed</b>") and "contract governs" in cmp["caption"]
     # Another user never sees Chen's result.
     other = fake.user(5002, "Dana", language_code="en")
     other_answer = await answered(fake, await other.inline_query(""))
@@ -64,13 +83,17 @@ async def test_inline_matching_query_and_no_match(fake, bot):
 async def test_share_flow_puts_a_card_with_a_deep_link_and_counts_it(fake, bot):
     _, store = bot
     user = fake.user(5004, "Fang", language_code="en")
-    result = await finish_quiz(user)
-    share = next(b for row in result.buttons for b in row if b["text"] == "📤 Share my result")
+    picture = (await finish_quiz(user))[-1]
+    share = next(b for row in picture.buttons for b in row if b["text"] == "📤 Share my result")
     assert share["switch_inline_query"] == "my result"
     state = await user.inline_query(share["switch_inline_query"])
     answer = await answered(fake, state)
-    assert answer["results"][0]["id"] == "res"
-    await user.choose_inline_result(state, "res")
+    assert answer["results"][0]["id"] == "res" and answer["results"][0]["photo_file_id"] == file_id_of(picture)
+    inline_id = await user.choose_inline_result(state, "res")
+    shared = fake.inline_messages[inline_id]          # the picture card in the chat it was shared into
+    assert shared.kind == "photo" and shared.media["photo"][-1]["file_id"] == file_id_of(picture)
+    assert shared.caption.startswith("Recommendation: Semi-managed") and "your own contract governs" in shared.caption
+    assert button_urls({"reply_markup": shared.reply_markup}) == [TAKE_TEST + "src_share"]
     for _ in range(100):
         if (await store.stats())["shares"]:
             break
@@ -139,8 +162,9 @@ async def test_channel_post_by_admin_and_refusals(fake, bot):
     channel = fake.channel(-100800, "Seller news", username="sellernews")
     await admin.send("/post @sellernews")
     assert "Posted to @sellernews" in (await replies(admin))[0].text
-    post = channel.transcript()[-1]
-    assert post.text.startswith("Full-managed vs Semi-managed")
+    post = channel.transcript()[-1]                   # the comparison card, with a short caption and the deep link
+    assert post.kind == "photo" and post.caption.startswith("Full-managed vs Semi-managed")
+    assert "your own contract governs" in post.caption
     assert post.buttons[0][0]["url"] == TAKE_TEST + "src_channel"
     fake.channel(-100801, "Not mine", username="notmine", bot_status="member")
     await admin.send("/post @notmine")

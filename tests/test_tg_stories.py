@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.group_harness import ack, card_of, group_calls, wait_card
-from tests.tg_harness import replies, running_bot
+from tests.tg_harness import all_text, replies, running_bot, text_of
 
 ALL = sorted((Path(__file__).parent / "stories").glob("*.yaml"))
 STORIES = [p for p in ALL if not p.name.startswith("group_")]
@@ -35,7 +35,7 @@ async def test_story(fake, tmp_path, path):
                 await user.send(str(step["send"]))
             else:
                 await user.press(text=str(step["press"]))
-            shown = "\n---\n".join(m.text for m in await replies(user))
+            shown = all_text(await replies(user))
             for expected in step.get("expect", []) + step.get("expect_tg", []):   # expect_tg: Telegram only
                 assert expected in shown, f"step {i} ({step}): {expected!r} not in:\n{shown}"
             if "state" in step:
@@ -65,9 +65,9 @@ async def test_group_story(fake, tmp_path, path):
                     assert expected in answer, f"step {i} ({step}): {expected!r} not in the answer {answer!r}"
             for expected in step.get("card", []):
                 try:
-                    await wait_card(fake, group, who, lambda m: expected in m.text)
+                    await wait_card(fake, group, who, lambda m: expected in text_of(m))
                 except TimeoutError:
                     raise AssertionError(f"step {i} ({step}): {expected!r} not on the card:\n"
-                                         f"{(card_of(group, who) or group).text}") from None
+                                         f"{text_of(card_of(group, who)) if card_of(group, who) else ''}") from None
         for name, most in story.get("calls", {}).items():
             assert len(group_calls(fake, group, name)) <= most, name

@@ -50,6 +50,16 @@ def assert_clean(fake: FakeTelegram) -> None:
     assert fake.unanswered_callback_queries() == [], fake.unanswered_callback_queries()
 
 
+def text_of(message) -> str:
+    """What a message says: its text, or a photo's caption."""
+    return message.text or message.caption or ""
+
+
+def all_text(messages) -> str:
+    """Everything a list of messages says (texts and captions), one after the other."""
+    return "\n---\n".join(text_of(m) for m in messages)
+
+
 async def replies(user, quiet: float = 0.4, first: float = 5.0) -> list:
     """Every message the bot shows in answer to the last action: wait for one, then until quiet."""
     out = [await user.next_reply(first)]

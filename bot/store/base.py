@@ -126,5 +126,15 @@ class Store(ABC):
     async def export_rows(self, table: str) -> tuple[list[str], list[tuple]]:
         """Column names and rows of one of EXPORT_TABLES."""
 
+    # -- picture cards: file_ids of uploaded cards (bot/tg/photos.py) ----------------------------
+    @abstractmethod
+    async def card_file(self, key: str) -> str | None:
+        """The Telegram file_id of the picture card with content key `key`, once it was uploaded."""
+
+    @abstractmethod
+    async def save_card_file(self, key: str, file_id: str) -> None:
+        """Remember (or replace) the file_id of an uploaded picture card."""
+    # -- end of picture cards --------------------------------------------------------------------
+
     @abstractmethod
     async def close(self) -> None: ...

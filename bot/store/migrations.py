@@ -57,9 +57,16 @@ def _sqlite_v2(db: sqlite3.Connection) -> None:
         db.execute("DROP TABLE seen_updates")
 
 
+def _sqlite_v3(db: sqlite3.Connection) -> None:
+    """Picture cards: the Telegram file_id of each uploaded card, by content key (bot/tg/photos.py)."""
+    db.execute("CREATE TABLE IF NOT EXISTS card_files (key TEXT PRIMARY KEY, file_id TEXT NOT NULL, "
+               "updated REAL NOT NULL)")
+
+
 SQLITE_MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "baseline: users, sessions, results, events, groups, unanswered, handled_updates", _sqlite_v1),
     (2, "update claims (owner, claimed, finished); seen_updates carried over", _sqlite_v2),
+    (3, "picture cards: card_files (content key -> Telegram file_id)", _sqlite_v3),
 ]
 
 
@@ -211,10 +218,15 @@ BEGIN
 END $$;
 """
 
+PG_V4 = """
+CREATE TABLE card_files (key text PRIMARY KEY, file_id text NOT NULL, updated double precision NOT NULL);
+"""
+
 PG_MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "baseline: users, sessions, results, events, groups, unanswered, handled_updates", PG_V1),
     (2, "shared flood budget: flood_slots, flood_pauses, flood_take(), flood_finish()", PG_V2),
     (3, "update claims in one round trip: claim_update(), finish_update()", PG_V3),
+    (4, "picture cards: card_files (content key -> Telegram file_id)", PG_V4),
 ]
 MIGRATION_LOCK = 0x6D6F6465_6D696772   # advisory lock key: one replica migrates, the others wait
 

@@ -192,6 +192,16 @@ class PostgresStore(Store):
         data = await (await self._pool()).fetchval("SELECT answers FROM results WHERE user_id=$1", user_id)
         return json.loads(data) if data else None
 
+    # -- picture cards ---------------------------------------------------------------------------
+    async def card_file(self, key: str) -> str | None:
+        return await (await self._pool()).fetchval("SELECT file_id FROM card_files WHERE key=$1", key)
+
+    async def save_card_file(self, key: str, file_id: str) -> None:
+        await (await self._pool()).execute(
+            "INSERT INTO card_files(key, file_id, updated) VALUES($1,$2,$3) "
+            "ON CONFLICT(key) DO UPDATE SET file_id=excluded.file_id, updated=excluded.updated",
+            key, file_id, time.time())
+
     # -- events and statistics -------------------------------------------------------------------
     async def record(self, kind: str, user_id: str | None = None, detail: str | None = None) -> None:
         await (await self._pool()).execute("INSERT INTO events(ts, user_id, kind, detail) VALUES($1,$2,$3,$4)",

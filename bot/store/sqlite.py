@@ -169,6 +169,16 @@ class SQLiteStore(Store):
         row = self.db.execute("SELECT answers FROM results WHERE user_id=?", (user_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    # -- picture cards: file_ids of uploaded cards ------------------------------------------------
+    async def card_file(self, key: str) -> str | None:
+        row = self.db.execute("SELECT file_id FROM card_files WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    async def save_card_file(self, key: str, file_id: str) -> None:
+        self.db.execute("INSERT INTO card_files(key, file_id, updated) VALUES(?,?,?) ON CONFLICT(key) "
+                        "DO UPDATE SET file_id=excluded.file_id, updated=excluded.updated", (key, file_id, time.time()))
+    # -- end of picture cards --------------------------------------------------------------------
+
     # -- events and statistics -------------------------------------------------------------------
     async def record(self, kind: str, user_id: str | None = None, detail: str | None = None) -> None:
         self.db.execute("INSERT INTO events(ts, user_id, kind, detail) VALUES(?,?,?,?)",

@@ -64,7 +64,8 @@ class AdminHandlers:
                                         caption=self.h.r.raw("export.caption", lang, table=table))
 
     async def post(self, update: Update, ctx: Ctx) -> None:
-        """Publish the comparison card, with a deep-link button, into a channel where the bot is admin."""
+        """Publish the comparison card, with a deep-link button, into a channel where the bot is admin: its
+        picture with a short caption, or (no font for the language) its text."""
         if not self.allowed(update):
             await self.h.unknown_command(update, ctx)
             return
@@ -75,8 +76,13 @@ class AdminHandlers:
             return
         channel = int(target) if target.lstrip("-").isdigit() else target
         markup = h.kb.take_the_test(lang, h.link(ctx, "src_channel"))
+        picture = h.photos.compare(lang, ctx.bot.username)
         try:
-            await ctx.bot.send_message(channel, h.r.compare_card(lang), parse_mode=ParseMode.HTML, reply_markup=markup)
+            if picture is not None:
+                await h.photos.send(ctx.bot, channel, picture, h.r.compare_caption(lang, shared=True), markup)
+            else:
+                await ctx.bot.send_message(channel, h.r.compare_card(lang), parse_mode=ParseMode.HTML,
+                                           reply_markup=markup)
         except Forbidden:
             await h.send(ctx, chat_id, h.r.t("admin.post_not_admin", lang, channel=target))
             return

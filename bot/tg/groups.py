@@ -4,11 +4,14 @@ Telegram lets a bot send or edit about 20 times a minute in one group, and edits
 messages. So in a group a member's questionnaire is one message, their *card*: every core question
 with its options as buttons, built from the flow in dialogs/. A press is confirmed in the callback
 answer, which is free ("✓ Supply: Own factory (2/4)"); the card is not edited on each press; when the
-last core question is answered the card becomes the result. From /quiz@bot to the result that costs
-the group 2 messages or edits, and at most BUDGET: the third is spent at most once, on editing the card
-to show typed answers, or on a result refined in private chat. The optional questions, the full
-explanation and changes happen in private chat (the card's deep link, `mv<chat>`); a result reached
-there is shared back onto the card.
+last core question is answered the card becomes the result. The card is a photo (bot/tg/photos.py):
+the comparison of the two modes as its picture, the questions in its caption, the buttons below; one
+editMessageMedia turns it into the member's result card with the short result as caption. Where the
+member's language has no font for pictures, the card is a text message, edited the same way. From
+/quiz@bot to the result that costs the group 2 messages or edits, and at most BUDGET: the third is
+spent at most once, on editing the card to show typed answers, or on a result refined in private chat.
+The optional questions, the full explanation and changes happen in private chat (the card's deep link,
+`mv<chat>`); a result reached there is shared back onto the card.
 
 Everything meant for a group goes through the outbox (bot/tg/outbox.py), so no update waits for the
 group's budget. When a press's next step (the result, a new card) cannot be shown within BUSY_AFTER
@@ -36,6 +39,7 @@ from bot.kb.lang import detect_lang
 from bot.tg import callbacks as cb
 from bot.tg.handlers import Ctx, Handlers
 from bot.tg.outbox import Job
+from bot.tg.photos import fits_caption
 from bot.tg.render import short
 
 ADDED = {ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR}
@@ -78,25 +82,35 @@ class GroupHandlers:
 
     # -- showing a card -----------------------------------------------------------------------
     def render(self, update: Update, ctx: Ctx, session: Session, lang: str, note: str | None = None) -> tuple:
-        """The member's card as the session stands: the questions, or the result once it is there."""
+        """The member's card as the session stands: the questions, or the result once it is there; with its
+        picture (the comparison card while the questions are open, the result card after), or None."""
         h, user, chat_id = self.h, update.effective_user, update.effective_chat.id
         name = user.first_name or ""
         number = session.meta.get("card", session.rev)
         if session.state == RESULT:
-            view = h.dialogue.view(session)
-            return (h.r.group_result(name, view, lang),
-                    h.kb.group_result(session.rev, lang, user.id, h.link(ctx, f"mv{chat_id}")))
-        return (h.r.group_card(name, session.answers, lang, note),
-                h.kb.group_card(number, session.answers, lang, user.id, h.link(ctx, f"mv{chat_id}")))
+            return self.result_content(ctx, user.id, name, chat_id, session, lang)
+        text = h.r.group_card(name, session.answers, lang, note)
+        picture = h.photos.compare(lang, ctx.bot.username) if fits_caption(text) else None
+        return text, h.kb.group_card(number, session.answers, lang, user.id, h.link(ctx, f"mv{chat_id}")), picture
+
+    def result_content(self, ctx: Ctx, user_id: int, name: str, chat_id: int, session: Session, lang: str) -> tuple:
+        """A member's result on their card: text (the caption under the result card), buttons, picture."""
+        h = self.h
+        view = h.dialogue.view(session)
+        text = h.r.group_result_caption(name, view, lang)
+        picture = h.photos.result(view.recommendation, lang, ctx.bot.username) if fits_caption(text) else None
+        return text, h.kb.group_result(session.rev, lang, user_id, h.link(ctx, f"mv{chat_id}")), picture
 
     def post_card(self, update: Update, ctx: Ctx, session: Session, lang: str, note: str | None = None,
-                  message_id: int | None = None, new: bool = False) -> None:
-        """Queue the member's card for the group: edits the card's message, or sends it when new or unknown."""
-        text, markup = self.render(update, ctx, session, lang, note)
+                  message_id: int | None = None, new: bool = False, on_photo: bool | None = None) -> None:
+        """Queue the member's card for the group: edits the card's message, or sends it when new or unknown.
+        `on_photo`: whether that message is a photo, when known (from the pressed or replied-to message)."""
+        text, markup, picture = self.render(update, ctx, session, lang, note)
         user = update.effective_user
         slot = ("card", user.id, session.meta.get("card"))
         message_id = None if new else message_id or session.meta.get("m")
-        self.h.outbox.post(ctx.application, update.effective_chat.id, Job(user.id, text, markup, slot, message_id, new))
+        self.h.outbox.post(ctx.application, update.effective_chat.id,
+                           Job(user.id, text, markup, slot, message_id, new, picture, on_photo))
 
     def eta(self, update: Update, ctx: Ctx) -> float:
         return self.h.outbox.eta(ctx.bot, update.effective_chat.id, update.effective_user.id)
@@ -157,6 +171,7 @@ class GroupHandlers:
 
         session, reply = await h.run(update, act)
         outcome, message_id = seen.get("outcome"), query.message.message_id
+        on_photo = bool(getattr(query.message, "photo", None))
         if outcome == "stale":
             await query.answer(short(h.r.raw("group.stale_card", lang)))
         elif outcome == "moved":
@@ -164,10 +179,10 @@ class GroupHandlers:
         elif outcome == "question":
             await query.answer(short(self.question_tip(data.arg, session, lang)), show_alert=True)
         elif outcome == "shown":
-            self.post_card(update, ctx, session, lang, message_id=message_id)
+            self.post_card(update, ctx, session, lang, message_id=message_id, on_photo=on_photo)
             await query.answer(short(h.r.raw("group.ack_result", lang)))
         elif isinstance(reply.view, ResultView):
-            self.post_card(update, ctx, session, lang, message_id=message_id)
+            self.post_card(update, ctx, session, lang, message_id=message_id, on_photo=on_photo)
             await self.answer_result(update, ctx, data, lang)
         else:
             core = h.services.flow.core_steps
@@ -328,11 +343,9 @@ class GroupHandlers:
         if group is None:
             return False
         lang = await h.lang(update)
-        name = user.first_name or ""
-        text = h.r.group_result(name, h.dialogue.view(group), lang)
-        markup = h.kb.group_result(group.rev, lang, user.id, h.link(ctx, f"mv{chat_id}"))
+        text, markup, picture = self.result_content(ctx, user.id, user.first_name or "", chat_id, group, lang)
         h.outbox.post(ctx.application, chat_id, Job(user.id, text, markup, ("card", user.id, group.meta.get("card")),
-                                                    group.meta.get("m")))
+                                                    group.meta.get("m"), photo=picture))
         return True
 
     async def resume(self, update: Update, ctx: Ctx) -> None:
@@ -345,7 +358,8 @@ class GroupHandlers:
         query = update.callback_query
         if query is not None:
             if session.state == RESULT and query.message is not None:
-                self.post_card(update, ctx, session, await h.lang(update), message_id=query.message.message_id)
+                self.post_card(update, ctx, session, await h.lang(update), message_id=query.message.message_id,
+                               on_photo=bool(getattr(query.message, "photo", None)))
             return
         self.post_card(update, ctx, session, await h.lang(update))
 

@@ -14,6 +14,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
+from bot.cards import CardMaker
 from bot.config import Settings
 from bot.conversation import Conversations
 from bot.engine.dialogue import Notice, Reply, ResultView
@@ -26,6 +27,7 @@ from bot.tg import callbacks as cb
 from bot.tg import deeplink
 from bot.tg.keyboards import Keyboards
 from bot.tg.outbox import Job, Outbox
+from bot.tg.photos import CardPhotos, Picture
 from bot.tg.render import short, split_message
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,8 @@ class Handlers:
         self.r = services.renderer(HTML)
         self.kb = Keyboards(self.r, services.flow, services.kb)
         self.dialogue = services.dialogue
-        self.outbox = Outbox()
+        self.photos = CardPhotos(CardMaker.for_services(services), store)   # fonts are looked for here, once
+        self.outbox = Outbox(photos=self.photos)
         self.groups = None        # bot.tg.groups.GroupHandlers, which registers itself
 
     # -- who and where ------------------------------------------------------------------------
@@ -108,7 +111,11 @@ class Handlers:
         await self.send(ctx, update.effective_chat.id, text, markup, user.id if user else 0)
 
     async def edit(self, update: Update, ctx: Ctx, text: str, markup=None) -> None:
-        """Replace the pressed message; what does not fit goes in new messages after it."""
+        """Replace the pressed message; what does not fit goes in new messages after it. A picture card's
+        caption cannot hold the next view: a press on one is answered with a new message."""
+        if getattr(update.callback_query.message, "photo", None):
+            await self.send(ctx, update.effective_chat.id, text, markup)
+            return
         parts = split_message(text)
         try:
             await update.callback_query.edit_message_text(parts[0], parse_mode=ParseMode.HTML,
@@ -123,10 +130,12 @@ class Handlers:
                                        disable_web_page_preview=True)
 
     async def show(self, update: Update, ctx: Ctx, session, reply: Reply, lang: str, edit: bool = False,
-                   intro: str | None = None) -> None:
+                   intro: str | None = None, picture: bool | None = None) -> None:
         """One message: any intro and notices (FAQ answers in their own language), then the view with its
         keyboard. Telegram allows about 30 messages a second in all, so every extra message costs every
         user latency at busy moments. Only a fallback keeps its own message, for its topic buttons.
+        A result just reached or asked for (`picture`; by default when it changed or comes with an intro)
+        is followed by its picture card, which then carries the keyboard (see show_result).
         In a group the view is the member's card."""
         if in_group(update):
             await self.groups.quiz(update, ctx, restart=False)
@@ -144,6 +153,11 @@ class Handlers:
         lang = reply.lang or lang       # a read-back comes in the language the seller wrote in
         text = "\n\n".join(head + [self.r.view(reply.view, lang)])
         markup = self.kb.for_view(reply.view, session.rev, lang)
+        if picture is None:
+            picture = reply.changed or intro is not None
+        if picture and isinstance(reply.view, ResultView) and \
+                await self.show_result(update, ctx, reply.view, lang, text, markup, edit):
+            return
         if edit:
             await self.edit(update, ctx, text, markup)
         else:
@@ -154,6 +168,42 @@ class Handlers:
         if answer is None or not answer.suggestions:
             return None
         return self.kb.entries([e.id for e in answer.suggestions], answer.lang, back_to_topics=False)
+
+    # -- picture cards (bot/tg/photos.py) ------------------------------------------------------
+    async def show_result(self, update: Update, ctx: Ctx, view: ResultView, lang: str, text: str, markup,
+                          edit: bool = False) -> bool:
+        """A result in private: the detailed text (reasons, trade-offs, next steps, caveats; edited into the
+        pressed message, or sent), then the picture card with a short caption and the keyboard, so that the
+        last message carries the buttons and the picture is what is shared. False, with nothing sent, when
+        there is no picture in `lang` (no font): the caller sends the text with the keyboard, as before."""
+        picture = self.photos.result(view.recommendation, lang, ctx.bot.username)
+        if picture is None:
+            return False
+        if edit:
+            await self.edit(update, ctx, text)
+        else:
+            await self.send(ctx, update.effective_chat.id, text)
+        await self.photos.send_follow_up(ctx.bot, update.effective_chat.id, picture, self.r.result_caption(view, lang),
+                                         markup)
+        return True
+
+    async def send_picture(self, ctx: Ctx, chat_id: int, picture: Picture, caption: str, markup=None,
+                           member: int = 0) -> None:
+        """A picture card with its caption; to a group through the outbox, in `member`'s turn."""
+        if isinstance(chat_id, int) and chat_id < 0:
+            self.outbox.post(ctx.application, chat_id, Job(member, caption, markup, photo=picture))
+            return
+        await self.photos.send(ctx.bot, chat_id, picture, caption, markup)
+
+    async def show_compare(self, update: Update, ctx: Ctx, lang: str) -> None:
+        """The comparison card (the detailed comparison is one button away), or the text without a picture."""
+        picture = self.photos.compare(lang, ctx.bot.username)
+        if picture is None:
+            await self.reply(update, ctx, self.r.compare(lang), self.kb.back_to_quiz(lang))
+            return
+        user = update.effective_user
+        await self.send_picture(ctx, update.effective_chat.id, picture, self.r.compare_caption(lang),
+                                self.kb.compare_card(lang), user.id if user else 0)
 
     async def show_current(self, update: Update, ctx: Ctx, lang: str) -> None:
         if in_group(update):
@@ -223,17 +273,18 @@ class Handlers:
         answers = await self.store.last_result(str(update.effective_user.id))
         session, reply = await self.current(update)
         if not isinstance(reply.view, ResultView) and answers:
-            rec = recommend(self.services.flow, self.services.rules, answers)
-            await self.reply(update, ctx, self.r.result(ResultView(rec, answers), lang), self.kb.back_to_quiz(lang))
+            view = ResultView(recommend(self.services.flow, self.services.rules, answers), answers)
+            text, markup = self.r.result(view, lang), self.kb.back_to_quiz(lang)
+            if not await self.show_result(update, ctx, view, lang, text, markup):
+                await self.reply(update, ctx, text, markup)
             return
         if not isinstance(reply.view, ResultView):
             await self.reply(update, ctx, self.r.t("result.none", lang))
-        await self.show(update, ctx, session, reply, lang)
+        await self.show(update, ctx, session, reply, lang, picture=True)
 
     async def compare(self, update: Update, ctx: Ctx) -> None:
-        """The two modes side by side."""
-        lang = await self.lang(update)
-        await self.reply(update, ctx, self.r.compare(lang), self.kb.back_to_quiz(lang))
+        """The two modes side by side: the comparison card, the detailed comparison a button away."""
+        await self.show_compare(update, ctx, await self.lang(update))
 
     async def faq(self, update: Update, ctx: Ctx) -> None:
         """FAQ topics as buttons."""
@@ -319,7 +370,7 @@ class Handlers:
         notice = next((n for n in reply.notices if n.answer is None), None)
         if stale or (notice and notice.key == "notice.stale"):
             await query.answer(short(self.r.raw("notice.stale", lang)))
-            await self.show(update, ctx, session, Reply(reply.view), lang)
+            await self.show(update, ctx, session, Reply(reply.view), lang, picture=False)
             return
         await query.answer(short(self.r.raw(notice.key, lang)) if notice else None)
         if data.kind == "n" and data.arg == "change" and isinstance(reply.view, ResultView):
@@ -331,13 +382,23 @@ class Handlers:
     async def resume(self, update: Update, ctx: Ctx) -> None:
         """A typed message whose action was committed before a crash: never apply it twice, but show the
         user where they are, since the reply may not have gone out. (A button press is left alone: it
-        may be too old to answer, and its buttons now read as stale, which shows the current view.)"""
+        may be too old to answer, and its buttons now read as stale, which shows the current view; except
+        for a result with a picture, whose buttons are on the picture: the result is shown again.)"""
         if update.effective_user is None or update.effective_chat is None:
             return
         if in_group(update):
             await self.groups.resume(update, ctx)
         elif update.message is not None:
             await self.show_current(update, ctx, await self.lang(update))
+        elif update.callback_query is not None:
+            # A result is two messages (its text in the pressed message, then its picture with the keyboard):
+            # the crash may have come before either, and which one is not known (editing the pressed message
+            # again could be refused as "not modified"). Show both anew: at worst the text twice.
+            session, reply = await self.current(update)
+            if isinstance(reply.view, ResultView):
+                lang = await self.lang(update)
+                await self.show_result(update, ctx, reply.view, lang, self.r.view(reply.view, lang),
+                                       self.kb.for_view(reply.view, session.rev, lang))
 
     async def answer_late(self, update: Update) -> None:
         """A press whose handler has not answered within a moment (its chat is busy): say so at once.
@@ -358,8 +419,10 @@ class Handlers:
             await self.show_current(update, ctx, lang)
             return
         await query.answer()
-        if data.arg == "compare":
+        if data.arg == "compare" and data.arg2 == "text":
             await self.reply(update, ctx, self.r.compare(lang), self.kb.back_to_quiz(lang))
+        elif data.arg == "compare":
+            await self.show_compare(update, ctx, lang)
         elif data.arg == "faq":
             await self.reply(update, ctx, self.r.t("faq.topics", lang), self.kb.topics(lang))
         elif data.arg == "topic" and self.services.kb.topic(data.arg2):

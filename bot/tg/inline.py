@@ -2,10 +2,14 @@
 
 Every shared message carries a button that opens the bot on its questionnaire. A user's result is
 only ever offered to that user (is_personal, short cache), so nobody can share another's data.
+The result and the comparison are offered as their picture cards (cached photos: sharing uploads
+nothing) once the bot has sent that picture somewhere and so knows its file_id; until then, and in a
+language without a font for pictures, as text.
 """
 from __future__ import annotations
 
-from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
+from telegram import (InlineQueryResult, InlineQueryResultArticle, InlineQueryResultCachedPhoto,
+                      InputTextMessageContent, Update)
 from telegram.constants import ParseMode
 
 from bot.engine.dialogue import ResultView
@@ -33,20 +37,37 @@ class InlineHandlers:
                                                           link_preview_options=None),
             reply_markup=self.h.kb.take_the_test(lang, self.h.link(ctx, f"src_{source}")))
 
-    async def result_card(self, user_id: str, lang: str, ctx: Ctx) -> InlineQueryResultArticle | None:
+    def _photo(self, result_id: str, file_id: str, title: str, description: str, caption: str, lang: str, ctx: Ctx,
+               source: str) -> InlineQueryResultCachedPhoto:
+        return InlineQueryResultCachedPhoto(
+            id=result_id, photo_file_id=file_id, title=title[:100], description=description[:200], caption=caption,
+            parse_mode=ParseMode.HTML, reply_markup=self.h.kb.take_the_test(lang, self.h.link(ctx, f"src_{source}")))
+
+    async def result_card(self, user_id: str, lang: str, ctx: Ctx) -> InlineQueryResult | None:
         answers = await self.h.store.last_result(user_id)
         if not answers:
             return None
         rec = recommend(self.h.services.flow, self.h.services.rules, answers)
-        text = self.h.r.result_card(ResultView(rec, answers), lang)
+        view = ResultView(rec, answers)
+        text = self.h.r.result_card(view, lang)
         title = self.h.r.raw("inline.result_title", lang)
-        return self._article("res", title, text.split("\n", 1)[0].replace("<b>", "").replace("</b>", ""),
-                             text, lang, ctx, "share")
+        description = text.split("\n", 1)[0].replace("<b>", "").replace("</b>", "")
+        file_id = await self.h.photos.file_id(self.h.photos.result(rec, lang, ctx.bot.username))
+        if file_id is not None:
+            return self._photo("res", file_id, title, description, self.h.r.result_caption(view, lang, shared=True),
+                               lang, ctx, "share")
+        return self._article("res", title, description, text, lang, ctx, "share")
 
-    def mode_cards(self, lang: str, ctx: Ctx) -> list[InlineQueryResultArticle]:
+    async def mode_cards(self, lang: str, ctx: Ctx) -> list[InlineQueryResult]:
         r = self.h.r
-        cards = [self._article("cmp", r.raw("inline.compare_title", lang), r.raw("inline.compare_desc", lang),
-                               r.compare_card(lang), lang, ctx, "inline")]
+        title, description = r.raw("inline.compare_title", lang), r.raw("inline.compare_desc", lang)
+        file_id = await self.h.photos.file_id(self.h.photos.compare(lang, ctx.bot.username))
+        if file_id is not None:
+            comparison = self._photo("cmp", file_id, title, description, r.compare_caption(lang, shared=True), lang,
+                                     ctx, "inline")
+        else:
+            comparison = self._article("cmp", title, description, r.compare_card(lang), lang, ctx, "inline")
+        cards: list[InlineQueryResult] = [comparison]
         for mode in ("full", "semi"):
             m = self.h.services.kb.modes[mode]
             cards.append(self._article(mode, m.name(lang), m.summary(lang), r.mode_card(mode, lang), lang, ctx, "inline"))
@@ -61,7 +82,7 @@ class InlineHandlers:
         text = (query.query or "").strip()[:256]
         lang = detect_lang(text, base_lang)
         await self.h.store.record("inline_query", user_id)
-        results: list[InlineQueryResultArticle] = []
+        results: list[InlineQueryResult] = []
         personal = None
         keywords = {normalize(self.h.r.raw("inline.result_keyword", lg)) for lg in ("zh", "en")}
         if not text or normalize(text) in keywords:
@@ -74,7 +95,7 @@ class InlineHandlers:
             for entry in entries:
                 results.append(self._article(f"f:{entry.id}", entry.title(lang), entry.answer(lang)[:200],
                                              self.h.r.entry(entry, lang), lang, ctx, "inline"))
-        results += self.mode_cards(lang, ctx)
+        results += await self.mode_cards(lang, ctx)
         seen, unique = set(), []
         for item in results:
             if item.id not in seen:

@@ -117,6 +117,11 @@ class Keyboards:
     def back_to_quiz(self, lang: str) -> Markup:
         return Markup([[Button(self.r.raw("button.quiz", lang), callback_data=cb.view("quiz"))]])
 
+    def compare_card(self, lang: str) -> Markup:
+        """Under the comparison card: the detailed comparison (text), and the questionnaire."""
+        full = Button(self.r.raw("photo.button_compare_text", lang), callback_data=cb.view("compare", "text"))
+        return Markup([[full], [Button(self.r.raw("button.quiz", lang), callback_data=cb.view("quiz"))]])
+
     def take_the_test(self, lang: str, link: str | None) -> Markup | None:
         """The button on shared cards and channel posts: opens the bot on its questionnaire."""
         return Markup([[Button(self.r.raw("button.take_test", lang), url=link)]]) if link else None

@@ -9,7 +9,10 @@ group sends as the budget allows:
 * coalescing: a job for a *slot* (a member's card) replaces the job still waiting for that slot, so a
   card's last state is sent once however often it changed meanwhile;
 * a slot remembers its message: later jobs for it edit that message (or send a new one when it is
-  unknown or gone), and an edit that would show what the message already shows is not sent.
+  unknown or gone), and an edit that would show what the message already shows is not sent;
+* pictures: a job with a picture card (bot/tg/photos.py) is sent as a photo with its text as the caption,
+  and turns a photo message into another picture with one editMessageMedia. A text message cannot become
+  a photo, so a job for a text message edits its text; a job without a picture for a photo edits the caption.
 
 What waits here lives in memory only. The state behind it is committed before it is queued, so a crash
 loses no answer, only a rendering of it: the member's next action renders from the session again
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
@@ -30,10 +34,13 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.tg.limits import TelegramLimits, Window
+from bot.tg.photos import CardPhotos, Picture
 
 log = logging.getLogger(__name__)
 RECHECK = 0.5          # seconds: a worker waiting for its budget looks again this often (and at a stop)
 REMEMBERED = 10_000    # slots and shown texts kept, oldest forgotten first
+# Telegram's answer to an edit of the wrong kind (a photo edited as text, or the reverse)
+_WRONG_KIND = re.compile(r"there is no (media|text|caption) in the message to edit")
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,8 @@ class Job:
     slot: Hashable | None = None              # what the message shows (a member's card); None: a one-off message
     message_id: int | None = None             # edit this message (else the slot's, else send a new one)
     new: bool = False                         # send a new message even if the slot has one (it then moves there)
+    photo: Picture | None = None              # show this picture card, `text` as its caption (at most 1,024)
+    on_photo: bool | None = None              # whether the message to edit is a photo, when the caller knows
 
 
 class _Group:
@@ -63,8 +72,11 @@ class _Group:
         if job.slot is not None:
             for i, waiting in enumerate(queue):
                 if waiting.slot == job.slot:      # not sent yet: only the newest content goes out
+                    on_photo = job.on_photo
+                    if on_photo is None and job.message_id in (None, waiting.message_id):
+                        on_photo = waiting.on_photo   # the same message: what was known of it still holds
                     queue[i] = replace(job, message_id=job.message_id or waiting.message_id,
-                                       new=job.new or waiting.new)
+                                       new=job.new or waiting.new, on_photo=on_photo)
                     return
         queue.append(job)
 
@@ -124,11 +136,14 @@ def window_wait(limits: TelegramLimits, chat_id: Any, ahead: int) -> float:
 class Outbox:
     """Deferred, fair, coalescing sending to group chats; one worker task per group with jobs waiting."""
 
-    def __init__(self, drain_timeout: float = 5.0):
+    def __init__(self, drain_timeout: float = 5.0, photos: CardPhotos | None = None):
         self.drain_timeout = drain_timeout
+        self.photos = photos                                                      # None: pictures go as text
         self.groups: dict[int, _Group] = {}
         self.messages: OrderedDict[tuple[int, Hashable], int] = OrderedDict()   # (chat, slot) -> message id
         self.shown: OrderedDict[tuple[int, int], str] = OrderedDict()           # (chat, message) -> its content
+        # (chat, message) -> the key of the picture a photo shows ("" if not known), or None for a text message
+        self.pictures: OrderedDict[tuple[int, int], str | None] = OrderedDict()
 
     def post(self, app, chat_id: int, job: Job) -> None:
         """Queue `job` for the group; `app` is the running Application (its bot sends, its tasks are awaited
@@ -188,17 +203,23 @@ class Outbox:
                 del self.groups[chat_id]
 
     async def _deliver(self, bot, chat_id: int, job: Job) -> None:
+        photo = job.photo if self.photos is not None else None
         message_id = None if job.new else job.message_id
         if message_id is None and job.slot is not None and not job.new:
             message_id = self.messages.get((chat_id, job.slot))
-        content = job.text + json.dumps(job.markup.to_dict() if job.markup else None, sort_keys=True)
+        content = (photo.key if photo else "") + "|" + job.text + json.dumps(
+            job.markup.to_dict() if job.markup else None, sort_keys=True)
         if message_id is not None:
             if self.shown.get((chat_id, message_id)) == content:
                 return
+            if (chat_id, message_id) in self.pictures:
+                showing = self.pictures[(chat_id, message_id)]
+            elif job.on_photo is not None:
+                showing = "" if job.on_photo else None
+            else:                                 # a card is a photo whenever it has a picture
+                showing = "" if photo is not None else None
             try:
-                await bot.edit_message_text(job.text, chat_id=chat_id, message_id=message_id,
-                                            parse_mode=ParseMode.HTML, reply_markup=job.markup,
-                                            disable_web_page_preview=True)
+                showing = await self._edit(bot, chat_id, message_id, job, photo, showing)
             except BadRequest as exc:
                 reason = str(exc).lower()
                 if "not modified" in reason:
@@ -207,13 +228,45 @@ class Outbox:
                     message_id = None             # deleted meanwhile (or too old): show it anew
                 else:
                     raise
+            else:
+                _remember(self.pictures, (chat_id, message_id), showing)
         if message_id is None:
-            sent = await bot.send_message(chat_id, job.text, parse_mode=ParseMode.HTML, reply_markup=job.markup,
-                                          disable_web_page_preview=True)
+            if photo is not None:
+                sent = await self.photos.send(bot, chat_id, photo, job.text, job.markup)
+            else:
+                sent = await bot.send_message(chat_id, job.text, parse_mode=ParseMode.HTML, reply_markup=job.markup,
+                                              disable_web_page_preview=True)
             message_id = sent.message_id
+            _remember(self.pictures, (chat_id, message_id), photo.key if photo is not None else None)
         if job.slot is not None:
             _remember(self.messages, (chat_id, job.slot), message_id)
         _remember(self.shown, (chat_id, message_id), content)
+
+    async def _edit(self, bot, chat_id: int, message_id: int, job: Job, photo: Picture | None,
+                    showing: str | None) -> str | None:
+        """Edit the message into the job's content. `showing`: the key of the picture it shows ("" when not
+        known), None for a text message; returns what it shows after. A wrong guess about photo or text,
+        which Telegram answers with "there is no media/text in the message to edit", is corrected once."""
+        for attempt in (1, 2):
+            try:
+                if showing is not None and photo is not None and showing != photo.key:
+                    await self.photos.edit(bot, chat_id, message_id, photo, job.text, job.markup)
+                    return photo.key
+                if showing is not None:           # the same picture (or none to show): only the caption changes
+                    await bot.edit_message_caption(chat_id=chat_id, message_id=message_id, caption=job.text,
+                                                   parse_mode=ParseMode.HTML, reply_markup=job.markup)
+                    return showing
+                await bot.edit_message_text(job.text, chat_id=chat_id, message_id=message_id,
+                                            parse_mode=ParseMode.HTML, reply_markup=job.markup,
+                                            disable_web_page_preview=True)
+                return None
+            except BadRequest as exc:
+                if attempt == 2 or not _WRONG_KIND.search(str(exc).lower()):
+                    raise
+                log.info("message %s in group %s is %sa photo; editing it as such", message_id, chat_id,
+                         "not " if showing is not None else "")
+                showing = None if showing is not None else ""
+        return showing
 
 
 def _remember(memory: OrderedDict, key: Hashable, value: Any) -> None:

@@ -1,0 +1,98 @@
+"""bot/tg/photos.py on its own: one upload per card even when two chats want it at once, groups' pictures
+drawn first, and a result's picture giving way to other chats' replies when the overall budget is full."""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import datetime, timezone
+
+from telegram import Chat, Message, PhotoSize
+
+from bot.tg import photos as photos_module
+from bot.tg.limits import TelegramLimits
+from bot.tg.photos import CardPhotos, Drawer, Picture
+
+
+class MemoryStore:
+    def __init__(self):
+        self.files: dict[str, str] = {}
+
+    async def card_file(self, key):
+        return self.files.get(key)
+
+    async def save_card_file(self, key, file_id):
+        self.files[key] = file_id
+
+
+class PhotoBot:
+    """Records sendPhoto calls; an upload (bytes) takes `upload_time` and gets a new file_id."""
+
+    def __init__(self, rate_limiter=None, upload_time: float = 0.0):
+        self.rate_limiter, self.upload_time = rate_limiter, upload_time
+        self.calls: list[tuple[int, str]] = []
+        self.uploads = 0
+
+    async def send_photo(self, chat_id, photo, **kwargs):
+        if isinstance(photo, bytes):
+            await asyncio.sleep(self.upload_time)
+            self.uploads += 1
+            file_id = f"F{self.uploads}"
+            self.calls.append((chat_id, "upload"))
+        else:
+            file_id = photo
+            self.calls.append((chat_id, photo))
+        return Message(1, datetime.now(timezone.utc), Chat(chat_id, "private"),
+                       photo=(PhotoSize(file_id, "u" + file_id, 1280, 720),))
+
+
+def card(key: str = "k") -> Picture:
+    return Picture(key, lambda: b"\x89PNG fake")
+
+
+async def test_two_chats_wanting_the_same_new_card_at_once_upload_it_once():
+    store, bot = MemoryStore(), PhotoBot(upload_time=0.2)
+    photos = CardPhotos(cards=None, store=store)
+    await asyncio.gather(photos.send(bot, 1, card(), "a"), photos.send(bot, -100, card(), "b"))
+    assert bot.uploads == 1 and sorted(what for _, what in bot.calls) == ["F1", "upload"]
+    assert store.files == {"k": "F1"}
+    await photos.send(bot, 2, card(), "c")                       # and later sends name the file_id
+    assert bot.calls[-1] == (2, "F1") and bot.uploads == 1
+
+
+async def test_groups_pictures_are_drawn_before_the_private_ones_waiting():
+    drawer, order = Drawer(), []
+    release = threading.Event()
+
+    def job(name, block=False):
+        def draw():
+            if block:
+                release.wait(5)
+            order.append(name)
+            return name.encode()
+        return draw
+
+    first = asyncio.ensure_future(drawer.draw(job("busy", block=True)))
+    await asyncio.sleep(0.05)                                    # the thread is drawing "busy"
+    waiting = [asyncio.ensure_future(drawer.draw(job(n), urgent=n.startswith("group"))) for n in
+               ("private 1", "private 2", "group")]
+    await asyncio.sleep(0.05)
+    release.set()
+    assert await first == b"busy" and [await w for w in waiting] == [b"private 1", b"private 2", b"group"]
+    assert order == ["busy", "group", "private 1", "private 2"]
+
+
+async def test_a_results_picture_waits_for_room_in_the_overall_budget_at_most_a_while(monkeypatch):
+    limits = TelegramLimits(overall_per_second=2)
+    limits.overall.finished.extend([time.monotonic(), time.monotonic()])   # the second is full for 1 s
+    bot = PhotoBot(rate_limiter=limits)
+    photos = CardPhotos(cards=None, store=MemoryStore())
+    follow_up = asyncio.ensure_future(photos.send_follow_up(bot, 1, card(), "picture"))
+    await asyncio.sleep(0.3)
+    assert bot.calls == []                                       # other chats' replies go first
+    await asyncio.wait_for(follow_up, 3)
+    assert bot.calls == [(1, "upload")]
+    monkeypatch.setattr(photos_module, "FOLLOW_UP_WAIT", 0.2)    # a budget that never frees: it goes anyway
+    limits.overall.running = 2
+    await asyncio.wait_for(photos.send_follow_up(bot, 1, card(), "picture"), 2)
+    assert bot.calls[-1] == (1, "F1")
