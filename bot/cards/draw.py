@@ -60,6 +60,10 @@ def _palette() -> Image.Image:
 PALETTE = _palette()
 
 
+_WIDTHS: dict[tuple, float] = {}
+_WIDTHS_MAX = 50_000
+
+
 class Canvas:
     """An RGB image with the fonts of one language."""
 
@@ -70,7 +74,14 @@ class Canvas:
 
     # -- measuring and fitting -------------------------------------------------------------
     def width(self, text: str, size: int, bold: bool = False) -> float:
-        return self.fonts.font(self.lang, size, bold)[0].getlength(text)
+        """Text width in pixels; measured once per font and text (labels and reasons recur on many cards)."""
+        key = (id(self.fonts), self.lang, size, bold, text)
+        known = _WIDTHS.get(key)
+        if known is None:
+            if len(_WIDTHS) >= _WIDTHS_MAX:
+                _WIDTHS.clear()
+            known = _WIDTHS[key] = self.fonts.font(self.lang, size, bold)[0].getlength(text)
+        return known
 
     def ellipsize(self, text: str, size: int, width: float, bold: bool = False) -> str:
         """`text`, cut with an ellipsis so that it fits `width`."""
