@@ -6,7 +6,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 COMMITTED, HANDLED, BUSY = "committed", "handled", "busy"
-EXPORT_TABLES = ("users", "results", "events", "unanswered", "groups")
+HANDLED_KEEP = 100_000    # handled update ids remembered (Telegram redelivers only recent ones; the
+                          # PostgreSQL function finish_update keeps the same number)
+# What /export writes, table by table: plain SQL that both backends run as it is.
+EXPORT_QUERIES = {
+    "users": "SELECT user_id, lang, active, source, first_seen, last_seen FROM users ORDER BY first_seen",
+    "results": "SELECT user_id, mode, borderline, answers, created FROM results ORDER BY created",
+    "events": "SELECT ts, user_id, kind, detail FROM events ORDER BY id",
+    "unanswered": "SELECT ts, user_id, lang, text, nearest FROM unanswered ORDER BY id",
+    "groups": "SELECT chat_id, title, active, updated FROM groups ORDER BY updated",
+}
+EXPORT_TABLES = tuple(EXPORT_QUERIES)
 
 
 @dataclass

@@ -211,6 +211,9 @@ BEGIN
   IF p_handled THEN
     INSERT INTO handled_updates(update_id, done, owner, finished) VALUES (p_update, 1, p_owner, p_now)
     ON CONFLICT (update_id) DO UPDATE SET done = 1, finished = excluded.finished;
+    IF p_update % 1000 = 0 THEN          -- Telegram redelivers only recent updates: keep the last 100,000
+      DELETE FROM handled_updates WHERE update_id < p_update - 100000;
+    END IF;
   END IF;
   IF p_lock IS NOT NULL THEN
     PERFORM pg_advisory_unlock(p_lock);

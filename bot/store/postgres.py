@@ -21,20 +21,11 @@ from typing import Any
 
 import asyncpg
 
-from bot.store.base import BUSY, COMMITTED, EXPORT_TABLES, HANDLED, Store, Turn, User
+from bot.store.base import BUSY, COMMITTED, EXPORT_QUERIES, HANDLED, Store, Turn, User
 from bot.store.migrations import migrate_postgres
 
 log = logging.getLogger(__name__)
-HANDLED_KEEP = 100_000
 
-_EXPORT_QUERIES = {
-    "users": "SELECT user_id, lang, active, source, first_seen, last_seen FROM users ORDER BY first_seen",
-    "results": "SELECT user_id, mode, borderline, answers, created FROM results ORDER BY created",
-    "events": "SELECT ts, user_id, kind, detail FROM events ORDER BY id",
-    "unanswered": "SELECT ts, user_id, lang, text, nearest FROM unanswered ORDER BY id",
-    "groups": "SELECT chat_id, title, active, updated FROM groups ORDER BY updated",
-}
-assert set(_EXPORT_QUERIES) == set(EXPORT_TABLES)
 
 _TOUCH = ("INSERT INTO users(user_id, lang, source, first_seen, last_seen) VALUES($1,$2,$3,$4,$4) "
           "ON CONFLICT(user_id) DO UPDATE SET last_seen=excluded.last_seen, active=1, "
@@ -242,6 +233,6 @@ class PostgresStore(Store):
     async def export_rows(self, table: str) -> tuple[list[str], list[tuple]]:
         pool = await self._pool()
         async with pool.acquire() as conn:
-            statement = await conn.prepare(_EXPORT_QUERIES[table])
+            statement = await conn.prepare(EXPORT_QUERIES[table])
             columns = [a.name for a in statement.get_attributes()]
             return columns, [tuple(r) for r in await statement.fetch()]

@@ -12,19 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.store.base import COMMITTED, EXPORT_TABLES, HANDLED, Store, Turn, User
+from bot.store.base import COMMITTED, EXPORT_QUERIES, HANDLED, HANDLED_KEEP, Store, Turn, User
 from bot.store.migrations import migrate_sqlite
 
-HANDLED_KEEP = 100_000    # handled update ids remembered (Telegram redelivers only recent ones)
 
-_EXPORT_QUERIES = {
-    "users": "SELECT user_id, lang, active, source, first_seen, last_seen FROM users ORDER BY first_seen",
-    "results": "SELECT user_id, mode, borderline, answers, created FROM results ORDER BY created",
-    "events": "SELECT ts, user_id, kind, detail FROM events ORDER BY id",
-    "unanswered": "SELECT ts, user_id, lang, text, nearest FROM unanswered ORDER BY id",
-    "groups": "SELECT chat_id, title, active, updated FROM groups ORDER BY updated",
-}
-assert set(_EXPORT_QUERIES) == set(EXPORT_TABLES)
 
 
 def sqlite_path(database_url: str) -> str:
@@ -211,5 +202,5 @@ class SQLiteStore(Store):
         }
 
     async def export_rows(self, table: str) -> tuple[list[str], list[tuple]]:
-        cur = self.db.execute(_EXPORT_QUERIES[table])
+        cur = self.db.execute(EXPORT_QUERIES[table])
         return [d[0] for d in cur.description], cur.fetchall()

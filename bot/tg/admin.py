@@ -10,9 +10,9 @@ from telegram import InputFile, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from bot.store.base import EXPORT_TABLES
 from bot.tg.handlers import Ctx, Handlers
 
-EXPORT_TABLES = ("users", "results", "events", "unanswered", "groups")
 CHANNEL = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,31}|-100\d{5,15})$")
 
 
