@@ -59,6 +59,7 @@ class MeteredStore:
         self._store = store
 
     def __getattr__(self, name: str) -> Any:
+        """Wraps a store method once, on first use, and keeps the wrapper (later calls skip this)."""
         target = getattr(self._store, name)
         if name.startswith("_") or not callable(target) or name in ("close", "open"):
             return target
@@ -78,7 +79,9 @@ class MeteredStore:
                         QUIZ_STARTED.inc()
                     elif event.kind == "quiz_completed":
                         QUIZ_COMPLETED.labels(event.detail or "").inc()
+            self.__dict__[name] = commit
             return commit
+        self.__dict__[name] = timed
         return timed
 
     @property

@@ -26,6 +26,8 @@ from bot.tg.limits import TelegramLimits
 from bot.tg.request import RetryingRequest
 
 log = logging.getLogger(__name__)
+CONNECTIONS = 8          # HTTP connections to the Bot API (polling has its own)
+POOL_WAIT = 30.0         # seconds a request may wait for a free connection
 COMMANDS = ("start", "help", "quiz", "back", "result", "compare", "faq", "lang")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY,
                    Update.CHOSEN_INLINE_RESULT, Update.MY_CHAT_MEMBER, Update.CHANNEL_POST]
@@ -47,7 +49,9 @@ def build_application(settings: Settings, services: Services | None = None, stor
     urls = {}
     if settings.api_base_url:
         urls = {"base_url": f"{settings.api_base_url}/bot", "base_file_url": f"{settings.api_base_url}/file/bot"}
-    request = RetryingRequest(connection_pool_size=256)
+    # A few connections carry Telegram's 30 messages a second: httpcore looks at every pooled connection
+    # on every request, so a pool grown to hundreds by concurrent chats cost more CPU than the bot's logic.
+    request = RetryingRequest(connection_pool_size=CONNECTIONS, pool_timeout=POOL_WAIT)
     polling = RetryingRequest(connection_pool_size=1, read_timeout=settings.poll_timeout + 10)
     bot = AdvisorBot(
         settings.token, **urls, request=request, get_updates_request=polling,
