@@ -15,7 +15,7 @@ from telegram.constants import ParseMode
 from bot.engine.dialogue import ResultView
 from bot.engine.recommend import recommend
 from bot.kb.lang import detect_lang
-from bot.kb.textnorm import normalize
+from bot.nlu.text import normalize
 from bot.tg.handlers import Ctx, Handlers, telegram_lang
 from bot.tg.render import MESSAGE_LIMIT
 
