@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
               "八": 8, "九": 9, "几": 3}
@@ -46,6 +47,16 @@ _DURATION_EN_RE = re.compile(
     r"|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)\s?(?P<plus>\+|or more|or so)?\s?-?\s?"
     r"(?P<unit>years?|yrs?|months?|mos?)\b")
 
+
+# Durations stated as a start: "去年才开始做", "从2019年开始", "since last year", "started in 2021".
+_START_ZH = r"(?:开始|起|入行|入驻|开店|开的店|上线|做起|才做|刚做|接触)"
+_SINCE_ZH_RE = re.compile(r"(?P<rel>大前年|前年|去年|今年)[^，,。；;\s]{0,5}?" + _START_ZH +
+                          r"|(?:从|自)?(?P<year>(?:19|20)\d\d)\s?年?(?:底|初|中)?(?:就|才|开始|起|入行|进入)")
+_SINCE_EN_RE = re.compile(r"\bsince (?P<rel>last year|this year|the year before last)|\bsince (?P<year>(?:19|20)\d\d)\b"
+                          r"|\b(?:started|began|start|launched|opened|joined)\b[^,.;]{0,30}?\b(?:(?P<rel2>last year|this year)"
+                          r"|in (?P<year2>(?:19|20)\d\d))\b")
+_RELATIVE_YEARS = {"大前年": 3.0, "前年": 2.0, "去年": 1.0, "今年": 0.5, "last year": 1.0, "this year": 0.5,
+                   "the year before last": 2.0}
 
 MAX_AMOUNT = 1e13        # beyond any seller's budget: a typo or a joke, not an amount
 
@@ -170,10 +181,27 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
     return [a for a in out if a.value < MAX_AMOUNT]
 
 
-def durations(text: str) -> list[Duration]:
-    """Durations in years: 三年, 3年多, 一年半, 半年, 五六年, 很多年, 3 yrs, about a year, 6 months."""
+def _since(text: str, this_year: int) -> list[Duration]:
     out = []
+    for rx in (_SINCE_ZH_RE, _SINCE_EN_RE):
+        for m in rx.finditer(text):
+            groups = m.groupdict()
+            rel = groups.get("rel") or groups.get("rel2")
+            year = groups.get("year") or groups.get("year2")
+            if rel:
+                out.append(Duration(_RELATIVE_YEARS[rel], m.group(0)))
+            elif year and int(year) <= this_year:
+                out.append(Duration(max(0.5, float(this_year - int(year))), m.group(0)))
+    return out
+
+
+def durations(text: str, this_year: int | None = None) -> list[Duration]:
+    """Durations in years: 三年, 3年多, 一年半, 半年, 五六年, 很多年, 3 yrs, about a year, 6 months,
+    and starts: 去年才开始 (1), 从2019年开始, since last year, started in 2021 (counted to `this_year`)."""
+    out = _since(text, this_year or date.today().year)
     for m in _DURATION_ZH_RE.finditer(text):
+        if any(m.group(0) in d.text for d in out):
+            continue                          # "2019年" of "从2019年开始", read above
         raw = m.group("num")
         if raw == "半":
             value = 0.5
@@ -225,3 +253,55 @@ class Terms:
 def find_terms(text: str, terms: tuple[str, ...]) -> list[str]:
     """The terms that occur in a normalised text; Latin ones as whole words (see Terms)."""
     return Terms(terms).find(text)
+
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+class WordLists:
+    """Several named word lists matched in one pass over a short text, overlaps included: a
+    clause is scanned once for every list understanding looks at (platforms, OEM words, price
+    words, topics...) instead of once per list. Chinese terms match as substrings, Latin ones as
+    whole words (a term's words in a row: "cross-border" = "cross border")."""
+
+    def __init__(self, lists: dict[str, tuple[str, ...]]):
+        self._cjk: dict[str, list[tuple[str, str]]] = {}
+        self._latin: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        for name, terms in lists.items():
+            for term in terms:
+                if not term:
+                    continue
+                if term.isascii():
+                    key = tuple(_TOKEN_RE.findall(term))
+                    if key:
+                        self._latin.setdefault(key, []).append((name, term))
+                else:
+                    self._cjk.setdefault(term, []).append((name, term))
+        self._cjk_first = frozenset(t[0] for t in self._cjk)
+        self._cjk_lengths = tuple(sorted({len(t) for t in self._cjk}))
+        self._latin_first = frozenset(k[0] for k in self._latin)
+        self._latin_lengths = tuple(sorted({len(k) for k in self._latin}))
+
+    def scan(self, text: str) -> dict[str, tuple[str, ...]]:
+        """list name -> the terms of that list found in the text."""
+        found: dict[str, list[str]] = {}
+        cjk, first, lengths = self._cjk, self._cjk_first, self._cjk_lengths
+        if cjk:
+            for i, ch in enumerate(text):
+                if ch in first:
+                    for n in lengths:
+                        hits = cjk.get(text[i:i + n])
+                        if hits:
+                            for name, term in hits:
+                                found.setdefault(name, []).append(term)
+        tokens = _TOKEN_RE.findall(text) if self._latin else ()
+        if tokens:
+            latin, lfirst = self._latin, self._latin_first
+            for i, tok in enumerate(tokens):
+                if tok in lfirst:
+                    for n in self._latin_lengths:
+                        hits = latin.get(tuple(tokens[i:i + n]))
+                        if hits:
+                            for name, term in hits:
+                                found.setdefault(name, []).append(term)
+        return {k: tuple(v) for k, v in found.items()}
