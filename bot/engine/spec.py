@@ -321,11 +321,13 @@ def _reading(raw, r: Reader, flow: Flow) -> ReadingRules:
             ee.fail(key, f"unknown level {getattr(years, key)!r}")
     lex = r.mapping(raw.get("lexicon"), "lexicon")
     le = r.at("lexicon")
-    optional = {"other_person", "ours", "past_state", "fillers", "price_words", "hedge_words", "dismissals", "the_rest"}
+    optional = {"other_person", "ours", "past_state", "fillers", "price_words", "hedge_words", "dismissals", "the_rest",
+                "maker_words"}
     lexicon = Lexicon(**{name: le.strings(lex, name, required=name not in optional)
-                         for name in Lexicon.__dataclass_fields__ if name not in ("topics", "both")},
+                         for name in Lexicon.__dataclass_fields__ if name not in ("topics", "both", "maker")},
                       topics=_topics(lex.get("topics"), r.at("lexicon.topics"), flow),
-                      both=_both(lex.get("both"), r.at("lexicon.both"), flow))
+                      both=_both(lex.get("both"), r.at("lexicon.both"), flow),
+                      maker=_level_ref(lex.get("maker"), r.at("lexicon.maker"), flow))
     other = r.per_lang(raw, "other")
     return ReadingRules(AmountRule(cap_step.id if cap_step else "", float(rate), bands,
                                    _item_price(raw.get("item_price"), r.at("item_price"), flow)),
@@ -358,6 +360,19 @@ def _both(raw, r: Reader, flow: Flow) -> tuple[tuple[str, str, str, str], ...]:
             continue
         out.append((step.id, levels[0], levels[1], read))
     return tuple(out)
+
+
+def _level_ref(raw, r: Reader, flow: Flow) -> tuple[str, str] | None:
+    """{step, level} naming one option (optional)."""
+    if raw is None:
+        return None
+    raw = r.mapping(raw, "level")
+    step = flow.step(r.string(raw, "step"))
+    level = r.string(raw, "level")
+    if step is None or step.option(level) is None:
+        r.fail("level", f"unknown step or level {raw.get('step')!r}.{level!r}")
+        return None
+    return step.id, level
 
 
 def _item_price(raw, r: Reader, flow: Flow) -> tuple[str, str, float] | None:

@@ -71,6 +71,10 @@ class Lexicon:
     the_rest: tuple[str, ...] = ()              # "其他的不清楚": a hedge about everything else, not the clause before
     price_words: tuple[str, ...] = ()           # "单价", "each": an amount beside them is a price per item
     dismissals: tuple[str, ...] = ()            # a clause that only says no to the one before ("brand? nah")
+    # OEM words beside one of these ("给大牌做OEM", "our factory does OEM") make the seller the maker:
+    # (step, level) of `maker`, read by rule; OEM words alone are as often "a factory makes ours".
+    maker_words: tuple[str, ...] = ()
+    maker: tuple[str, str] | None = None
     # step -> the words that name it as a clause's topic ("资金这块...", "budget not decided").
     topics: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # (step, level, level, both): a message stating both levels means the third ("need cash flow,

@@ -58,6 +58,17 @@ _SINCE_EN_RE = re.compile(r"\bsince (?P<rel>last year|this year|the year before 
 _RELATIVE_YEARS = {"大前年": 3.0, "前年": 2.0, "去年": 1.0, "今年": 0.5, "last year": 1.0, "this year": 0.5,
                    "the year before last": 2.0}
 
+# Amounts said by their size: 七位数 (seven digits), "six figures", "multi-million"; 大几万 / 小几十万
+# (the high or low end of "几": read as 8 and 2).
+_DIGITS_ZH_RE = re.compile(r"([四五六七八九])位数")
+_FIGURES_EN_RE = re.compile(r"\b(?:(low|mid|high)[- ])?(four|five|six|seven|eight)[- ]figures?\b"
+                            r"|\b(multi[- ]?million|millions)\b")
+_FIGURES = {"four": 1e3, "five": 1e4, "six": 1e5, "seven": 1e6, "eight": 1e7}
+_FIGURE_PART = {None: 1.5, "low": 1.5, "mid": 5.0, "high": 8.0}
+_ZH_DIGIT_COUNT = {"四": 1e3, "五": 1e4, "六": 1e5, "七": 1e6, "八": 1e7, "九": 1e8}
+_MONEY_WORDS = ("$", "usd", "dollar", "rmb", "yuan", "cny", "budget", "capital", "cash", "fund", "money", "invest")
+_ROUGH_ZH_RE = re.compile(r"([大小])几")
+
 MAX_AMOUNT = 1e13        # beyond any seller's budget: a typo or a joke, not an amount
 
 
@@ -144,6 +155,24 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
     (万, w, k, 块...) to count, unless `bare_ok` (the capital question is on screen) and it is
     at least 1,000."""
     out = []
+    if "几" in text:
+        text = _ROUGH_ZH_RE.sub(lambda m: "八" if m.group(1) == "大" else "二", text)
+    if "位数" in text:
+        for m in _DIGITS_ZH_RE.finditer(text):
+            usd = any(c in text[m.end():m.end() + 4] for c in ("美元", "美金", "刀")) or "$" in text
+            value = _ZH_DIGIT_COUNT[m.group(1)] * 1.5 * (usd_rate if usd else 1.0)
+            out.append(Amount(value * _modifier(text, m.start(), m.end()), m.group(0), usd))
+    if "figure" in text or "million" in text:
+        for m in _FIGURES_EN_RE.finditer(text):
+            near = text[max(0, m.start() - 16):m.end() + 16]
+            usd = "$" in near or "usd" in near or "dollar" in near
+            if m.group(3):
+                if not any(w in near for w in _MONEY_WORDS):
+                    continue            # "millions of views" is no budget
+                value = 2e6
+            else:
+                value = _FIGURES[m.group(2)] * _FIGURE_PART[m.group(1)]
+            out.append(Amount(value * (usd_rate if usd else 1.0) * _modifier(text, m.start(), m.end()), m.group(0), usd))
     for m in _AMOUNT_RE.finditer(text):
         raw, unit = m.group("num"), m.group("unit")
         cur = m.group("cur1") or m.group("cur2")

@@ -51,13 +51,15 @@ SECOND_FACT_MIN = 0.2     # ...a level behind "nothing about me" in a two-fact c
 SECOND_FACT_SHARE = 0.8   # ...at least this share of the probability the levels have
 SECOND_FACT_LEAD = 0.1          # ...and, with no first fact in the clause, leading any other by this
 SECOND_FACT_OPTIONAL_MIN = 0.3   # ...higher for the optional steps, as for a first fact
-SHARED_CLAUSE_MIN = 0.5   # a second step read from the same clause needs at least this
+SHARED_CLAUSE_MIN = 0.6   # a second step read from the same clause needs at least this
+SHARED_RULED_MIN = 0.7    # ...beside a step read by a rule from that clause
+SECOND_BESIDE_MIN = 0.8   # a second fact beside a first one only when that first one is this clear
 MAX_FAQ_NEGATIVES = 1500  # knowledge-base questions the step models see as "says nothing about me"
 CONTRAST_MIN = 0.6        # a clause after "but" overrides the others only when read this clearly
 SAID_MIN = 0.75           # what a clause says is beats what another says is not, when read this clearly
 CLEAR_MARGIN = 0.4        # two clauses disagreeing: the stronger wins only by this much
 BARE_HEDGE_MIN = 0.3      # a clause with a hedge word, nothing else read, this hedge-like: a bare hedge
-RULED = ("amount", "years", "domestic", "export", "price")     # readings from rules, not from the words
+RULED = ("amount", "years", "domestic", "export", "price", "maker", "short", "key")     # readings from rules, not from the words
 
 
 # Feature weights of the step models (beside idf): an English word's character n-grams are there
@@ -132,7 +134,7 @@ class SlotReader:
         lists = {"cb_platforms": norm(lex.cross_border_platforms), "dom_platforms": norm(lex.domestic_platforms),
                  "cb_words": norm(lex.cross_border_words), "export": norm(lex.export_words),
                  "oem": norm(lex.oem_words), "revenue": norm(lex.revenue_words), "price": norm(lex.price_words),
-                 "hedge": norm(lex.hedge_words), "rest": norm(lex.the_rest)}
+                 "hedge": norm(lex.hedge_words), "rest": norm(lex.the_rest), "maker": norm(lex.maker_words)}
         lists.update(Cues.lists(lex))
         self.words = lru_cache(maxsize=512)(WordLists(lists).scan)
         self.cues = Cues(lex)
@@ -296,6 +298,7 @@ class SlotReader:
         words = self.words(clause)
         lowest_experience = self._lowest(self.content.years.step)
         price = self.content.amounts.price
+        maker = self.content.lexicon.maker
         for step in steps:
             model = self.models.get(step)
             if model is None:
@@ -313,6 +316,12 @@ class SlotReader:
                 if ruled_y is not None:
                     out.append(SlotReading(step, ruled_y[0], 0.9, clause, years=ruled_y[1], source=ruled_y[2]))
                     continue
+            if maker is not None and step == maker[0] and "oem" in words and "maker" in words:
+                out.append(SlotReading(step, maker[1], 0.9, clause, source="maker"))     # "给大牌做OEM"
+                continue
+            if step == self.content.years.step and "oem" in words and level not in (NONE, UNSURE, lowest_experience) \
+                    and "cb_platforms" not in words and "cb_words" not in words:
+                continue            # years of OEM for others are not selling experience, whatever the model reads
             if price is not None and step == price[0]:
                 priced = self._price_level(clause, words)
                 if priced is not None:
@@ -330,13 +339,18 @@ class SlotReader:
                 floor = SECOND_FACT_MIN if (slot is None or slot.core) else SECOND_FACT_OPTIONAL_MIN
                 if p[second] >= floor and share >= SECOND_FACT_SHARE and model.classes[second] != UNSURE:
                     second_facts.append(SlotReading(step, model.classes[second], p[second], clause, second=True))
+        ruled = any(r.source in RULED for r in out)
         if len(out) > 1:
             # One clause read by several steps from the same words ("直播刚起步" vs "刚起步"): only
-            # the strongest reading stands, unless the others are strong in their own right.
+            # the strongest reading stands, unless the others are strong in their own right; beside
+            # a number read by a rule ("$800+ each"), the words read by a model need more.
             top = max(r.confidence for r in out)
-            out = [r for r in out if r.confidence >= SHARED_CLAUSE_MIN or r.confidence == top]
-        if any(r.source in RULED for r in out):
-            second_facts = []           # "~$4k to start": the number explains the clause's words
+            floor = SHARED_RULED_MIN if ruled else SHARED_CLAUSE_MIN
+            out = [r for r in out if r.source in RULED or r.confidence >= floor or r.confidence == top]
+        if ruled or (out and max(r.confidence for r in out) < SECOND_BESIDE_MIN):
+            # "~$4k to start": the number explains the clause's words; beside a faint first fact,
+            # a fainter second one is noise.
+            second_facts = []
         elif not out and len(second_facts) > 1:
             # Faint second facts and no first one: only one that clearly leads the others stands.
             second_facts.sort(key=lambda r: -r.confidence)
@@ -396,7 +410,10 @@ class SlotReader:
                 continue
             probs = self.all_probabilities(self.vector(clause))
             hedge = 1.0 if bare in self._unsure_words else probs[HEDGE][0]
-            if cue.key is not None and cue.key in self.models:
+            short = self.exact(on_screen, bare) if on_screen and not bare.isdigit() else None
+            if short is not None:               # "a little, no dedicated person": a short answer leads
+                readings = [SlotReading(on_screen, short, 0.95, clause, source="short")]
+            elif cue.key is not None and cue.key in self.models:
                 readings = self._key_value(cue.key, cue.value, clause, on_screen)
             else:
                 readings = self.read_clause(clause, steps, on_screen, probs)
@@ -480,9 +497,9 @@ def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | Non
         return hedged[-1]
     if len({r.level for r in definite}) == 1:
         return max(definite, key=lambda r: r.confidence)     # "not sure... but probably X"
-    ruled = [r for r in definite if r.amount is not None or r.years is not None]
-    if len({r.level for r in ruled}) == 1 and all(r.confidence < 0.8 for r in definite if r not in ruled):
-        return ruled[-1]        # a stated amount or number of years beats a vague word elsewhere
+    ruled = [r for r in definite if r.source in RULED]
+    if len({r.level for r in ruled}) == 1:
+        return ruled[-1]        # a stated amount or number of years beats words read elsewhere
     said = [r for c, r in found if r.level != UNSURE and not negated(c)]
     if said and len(said) < len(definite) and len({r.level for c, r in everything if not negated(c)}) == 1 \
             and max(r.confidence for r in said) >= SAID_MIN:

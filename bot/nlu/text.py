@@ -17,6 +17,7 @@ _CJK_RE = re.compile(f"[{CJK_CLASS}]")
 _WS_RE = re.compile(r"\s+")
 _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,80}>|&[a-zA-Z]{2,8};|&#\d{1,6};")
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+")
+_FIFTY_RE = re.compile(r"(?<![\d.])50\s?(?:/|-|:)\s?50(?![\d.])")
 _BRAND_NEW_RE = re.compile(r"\bbrand[- ]new\b")
 _WITH_RE = re.compile(r"(?<![a-z])w/(o)?\s?")
 
@@ -91,6 +92,8 @@ def normalize(text: object, limit: int | None = MAX_CHARS) -> str:
     text = text.lower()
     if "brand" in text:                       # "brand new to this" says nothing about a brand
         text = _BRAND_NEW_RE.sub("brandnew", text)
+    if "50" in text:                          # "50/50" is "half and half", not two numbers
+        text = _FIFTY_RE.sub(" fifty-fifty ", text)
     if "w/" in text:                          # "w/ stable factories", "w/o a team"
         text = _WITH_RE.sub(lambda m: "without " if m.group(1) else "with ", text)
     if limit is not None:
@@ -119,6 +122,7 @@ _EN_SPLIT = re.compile(r"\b(" + "|".join(sorted(_CONCESSION_EN + _CONTRAST_EN + 
                        + r")\b")
 _ZH_SPLIT = re.compile("(" + "|".join(sorted(_CONTRAST_ZH + _CONCESSION_ZH + ("而且", "并且", "另外", "同时"),
                                              key=len, reverse=True)) + ")")
+_BOTH_RE = re.compile(r"\b(?:both|either|neither|between)\b(?!.*\band\b)")
 _TRAILING_CONTRAST = re.compile(r"\s+(?:tho|though)$")
 _NEGATED_HEAD = ("不是", "没有", "没", "不", "无")
 
@@ -178,6 +182,9 @@ def clauses(norm: str) -> list[Clause]:
             concession = word in _CONCESSION_EN
             if not rest.strip() and word in ("tho", "though"):     # "...suppliers tho": this clause contrasts
                 cur_contrast = True
+                continue
+            if word == "and" and _BOTH_RE.search(cur):       # "both sales and a brand": one thing said
+                cur = cur + word + rest
                 continue
             if cur.strip():
                 split.append((cur, cur_contrast, cur_concession))
