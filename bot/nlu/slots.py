@@ -298,7 +298,7 @@ class SlotReader:
         words = self.words(clause)
         lowest_experience = self._lowest(self.content.years.step)
         price = self.content.amounts.price
-        maker = self.content.lexicon.maker
+        maker = self.content.lexicon.maker or None
         for step in steps:
             model = self.models.get(step)
             if model is None:
