@@ -218,8 +218,8 @@ class Featurizer:
                             padded = f"<{w}>"
                             out += ["g:" + padded[i:i + 3] for i in range(len(padded) - 2)]
                             out += ["g:" + padded[i:i + 4] for i in range(len(padded) - 3)]
-                if prev_word is not None:
-                    out.append(f"b:{prev_word}_{w}")
+                if prev_word is not None:       # a pair inside a negation's scope is negated too
+                    out.append(f"{'~' if neg_words or held else ''}b:{prev_word}_{w}")
                 prev_word = w
                 if neg_words:
                     neg_words -= 1
