@@ -228,3 +228,92 @@ def test_a_small_content_trains_reads_and_is_cached(tmp_path):
 def test_commands_are_whole_messages(services):
     assert services.nlu.command("对") == "yes" and services.nlu.command(" Back ") == "back"
     assert services.nlu.command("对的，我们有工厂") is None
+
+
+# --- reading the way a person reads: clause cues, merges, sizes and starts ------------------------
+
+def test_clauses_chinese_spaces_concession_additive_and_trailing_contrast():
+    found = clauses(normalize("我们东莞自己有厂 做手机壳的 亚马逊做了五年"))
+    assert [str(c) for c in found] == ["我们东莞自己有厂", "做手机壳的", "亚马逊做了五年"]
+    assert [str(c) for c in clauses(normalize("直播 不会"))] == ["直播 不会"]           # a short topic stays with its comment
+    assert [str(c) for c in clauses(normalize("我们做 shopee 两年了"))] == ["我们做 shopee 两年了"]
+    found = clauses(normalize("虽然我家是开厂的，但那是我爸的"))
+    assert [(c.concession, c.contrast) for c in found] == [(True, False), (False, True)]
+    found = clauses(normalize("need steady orders but also want a brand"))
+    assert [c.contrast for c in found] == [False, False]                               # "but also" adds
+    found = clauses(normalize("no experience myself. i do have stable suppliers tho"))
+    assert found[-1].contrast and str(found[-1]) == "i do have stable suppliers"
+    assert [str(c) for c in clauses(normalize("we want both sales and a brand, and money is tight"))] == [
+        "we want both sales and a brand", "money is tight"]
+
+
+def test_negation_after_its_topic_and_dismissals():
+    f = Featurizer()
+    assert "~直播" in f("直播短视频都没搞过") and "直播" not in f("直播短视频都没搞过")
+    assert "~品牌" in f("品牌无所谓") and "~w:brand" in f("brand is not a priority")
+    assert "w:brand" in f("brand, volume is not a priority")                          # only its own clause
+    assert not any(x.startswith("~") for x in f("合作非常稳定")) and not any(x.startswith("~") for x in f("特别稳定"))
+    assert "~w:factory" in f("no factory but stable suppliers") and "w:supplier" in f("no factory but stable suppliers")
+
+
+@pytest.mark.parametrize("text,cny", [
+    ("资金大几万", 80_000), ("小几十万的预算", 200_000), ("七位数的预算", 1_500_000), ("预算六位数", 150_000),
+    ("low six figures", 150_000), ("multi-million budget", 2_000_000), ("一两百万", 1_500_000),
+])
+def test_amounts_said_by_their_size(text, cny):
+    assert [round(a.value) for a in amounts(normalize(text), RATE)] == [cny]
+
+
+def test_millions_of_views_are_no_budget():
+    assert amounts(normalize("millions of views on our videos"), RATE) == []
+
+
+@pytest.mark.parametrize("text,years", [
+    ("temu去年才开始做", 1), ("从2019年开始做亚马逊", 6), ("since last year on amazon", 1),
+    ("we started selling on shopee in 2021", 4), ("今年刚开始做", 0.5),
+])
+def test_durations_said_as_a_start(text, years):
+    assert [d.years for d in durations(normalize(text), this_year=2025)] == [years]
+
+
+def test_word_lists_match_like_terms():
+    from bot.nlu.facts import Terms, WordLists
+    lists = {"a": ("亚马逊", "amazon", "cross-border"), "b": ("跨境", "tiktok shop")}
+    scan = WordLists(lists).scan
+    for text in ("我们做亚马逊跨境", "we sell cross border on amazon", "tiktok shop only", "nothing here", "amazonian"):
+        assert set(scan(normalize(text))) == {k for k, v in lists.items() if normalize(text) in Terms(v)}
+
+
+def test_traditional_is_converted_and_simplified_left_as_is():
+    assert normalize("我們有自己的工廠") == "我们有自己的工厂"
+    assert normalize("我们有自己的工厂，资金二十万") == "我们有自己的工厂,资金二十万"
+
+
+@pytest.mark.parametrize("text,expected,absent", [
+    ("我表哥在义乌开厂，我自己没货源", {"factory": "none"}, ()),                          # someone else's factory
+    ("my cousin runs a big amazon store but i have zero experience myself", {"experience": "none"}, ()),
+    ("used to have a factory but closed it, now we buy from 1688 whenever", {"factory": "none"}, ()),   # an ended state
+    ("资金这块还没定，我们自己有工厂", {"capital": "unsure", "factory": "own_factory"}, ()),      # a hedge about one step
+    ("帮人弄过一些店，不知道算不算", {"experience": "unsure"}, ()),                        # a bare hedge: the clause before
+    ("Budget: ~¥400k. Experience: none.", {"capital": "strong", "experience": "none"}, ()),  # step: value
+    ("淘宝做了四年，跨境一天都没做过", {"experience": "some"}, ()),                        # domestic is `some`
+    ("没厂，我们是贸易公司，合作的工厂很稳", {"factory": "sourcing"}, ()),                  # what is beats what is not
+    ("我们厂只做贴牌代工，给国外客户做了十年", {"factory": "own_factory"}, ("experience",)),  # OEM for others
+    ("need steady orders, but also want to grow a brand", {"brand": "balanced"}, ()),       # both ends: both
+    ("high end drones, $800 each", {"category": "high_ticket"}, ("capital",)),            # a price, not a budget
+])
+def test_descriptions_read_with_clause_cues(services, text, expected, absent):
+    answers = services.nlu.read(text).answers
+    assert {k: answers.get(k) for k in expected} == expected, answers
+    assert not set(absent) & set(answers), answers
+
+
+@pytest.mark.parametrize("step,text,level", [
+    ("brand", "orders first. brand? nah", "volume"),                 # a dismissal takes back the clause before
+    ("factory", "idk tbh, my partner handles suppliers", "unsure"),   # a hedge on screen beats a guess
+    ("content", "a little, nobody dedicated", "some"),              # a short answer inside a message
+    ("experience", "嗯 没有", "none"),                                # fillers around a short answer
+])
+def test_typed_answers_read_with_clause_cues(services, step, text, level):
+    r = services.nlu.read(text, step=step)
+    assert r.on_screen == step and r.answers[step] == level

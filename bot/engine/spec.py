@@ -321,10 +321,75 @@ def _reading(raw, r: Reader, flow: Flow) -> ReadingRules:
             ee.fail(key, f"unknown level {getattr(years, key)!r}")
     lex = r.mapping(raw.get("lexicon"), "lexicon")
     le = r.at("lexicon")
-    lexicon = Lexicon(**{name: le.strings(lex, name) for name in Lexicon.__dataclass_fields__})
+    optional = {"other_person", "ours", "past_state", "fillers", "price_words", "hedge_words", "dismissals", "the_rest",
+                "maker_words"}
+    lexicon = Lexicon(**{name: le.strings(lex, name, required=name not in optional)
+                         for name in Lexicon.__dataclass_fields__ if name not in ("topics", "both", "maker")},
+                      topics=_topics(lex.get("topics"), r.at("lexicon.topics"), flow),
+                      both=_both(lex.get("both"), r.at("lexicon.both"), flow),
+                      maker=_level_ref(lex.get("maker"), r.at("lexicon.maker"), flow))
     other = r.per_lang(raw, "other")
-    return ReadingRules(AmountRule(cap_step.id if cap_step else "", float(rate), bands), assumptions, years,
-                        lexicon, other)
+    return ReadingRules(AmountRule(cap_step.id if cap_step else "", float(rate), bands,
+                                   _item_price(raw.get("item_price"), r.at("item_price"), flow)),
+                        assumptions, years, lexicon, other)
+
+
+def _topics(raw, r: Reader, flow: Flow) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """lexicon.topics: step -> the words that name it (optional)."""
+    if raw is None:
+        return ()
+    out = []
+    for step_id in r.mapping(raw, "topics"):
+        if flow.step(step_id) is None:
+            r.fail(step_id, f"unknown step {step_id!r}")
+            continue
+        out.append((step_id, r.strings(raw, step_id)))
+    return tuple(out)
+
+
+def _both(raw, r: Reader, flow: Flow) -> tuple[tuple[str, str, str, str], ...]:
+    """lexicon.both: [{step, levels: [a, b], read: c}]: a message stating a and b reads c (optional)."""
+    out = []
+    for i, item in enumerate(r.items({"both": raw}, "both", required=False)):
+        item = r.mapping(item, f"both[{i}]")
+        step = flow.step(r.string(item, "step"))
+        levels = r.strings(item, "levels")
+        read = r.string(item, "read")
+        if step is None or len(levels) != 2 or any(step.option(x) is None for x in (*levels, read)):
+            r.fail(f"both[{i}]", "expected a step, two of its levels and the level they read as")
+            continue
+        out.append((step.id, levels[0], levels[1], read))
+    return tuple(out)
+
+
+def _level_ref(raw, r: Reader, flow: Flow) -> tuple[str, str] | None:
+    """{step, level} naming one option (optional)."""
+    if raw is None:
+        return None
+    raw = r.mapping(raw, "level")
+    step = flow.step(r.string(raw, "step"))
+    level = r.string(raw, "level")
+    if step is None or step.option(level) is None:
+        r.fail("level", f"unknown step or level {raw.get('step')!r}.{level!r}")
+        return None
+    return step.id, level
+
+
+def _item_price(raw, r: Reader, flow: Flow) -> tuple[str, str, float] | None:
+    """item_price: {step, level, from}: a price per item of at least `from` CNY reads as that level (optional)."""
+    if raw is None:
+        return None
+    raw = r.mapping(raw, "item_price")
+    step = flow.step(r.string(raw, "step"))
+    level = r.string(raw, "level")
+    start = raw.get("from")
+    if step is None or step.option(level) is None:
+        r.fail("level", f"unknown step or level {raw.get('step')!r}.{level!r}")
+        return None
+    if not isinstance(start, (int, float)) or isinstance(start, bool) or start <= 0:
+        r.fail("from", "expected a positive number")
+        return None
+    return step.id, level, float(start)
 
 
 def load_reading(flow: Flow, directory: Path = DIALOGS_DIR, problems: list[Problem] | None = None) -> ReadingRules:

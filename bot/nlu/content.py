@@ -29,11 +29,14 @@ class Slot:
 
 @dataclass(frozen=True)
 class AmountRule:
-    """Rule of thumb (ours): an amount below `below` CNY is `level`; the last has no bound."""
+    """Rule of thumb (ours): an amount below `below` CNY is `level`; the last has no bound.
+    `price`: (step, level, from CNY) - a price per item of at least `from` reads as that level
+    ("$800 each" is high-ticket); None when reading.yaml has no `item_price`."""
 
     step: str
     usd_rate: float
     bands: tuple[tuple[str, float | None], ...]
+    price: tuple[str, str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,24 @@ class Lexicon:
     question_words: tuple[str, ...]
     advice_words: tuple[str, ...]
     advice_entries: tuple[str, ...]
+    # Clause cues (bot.nlu.cues): who a clause is about, whether it states a past state, filler words.
+    other_person: tuple[str, ...] = ()
+    ours: tuple[str, ...] = ()
+    past_state: tuple[str, ...] = ()
+    fillers: tuple[str, ...] = ()
+    hedge_words: tuple[str, ...] = ()           # "不确定", "not decided": a clause saying it is not sure
+    the_rest: tuple[str, ...] = ()              # "其他的不清楚": a hedge about everything else, not the clause before
+    price_words: tuple[str, ...] = ()           # "单价", "each": an amount beside them is a price per item
+    dismissals: tuple[str, ...] = ()            # a clause that only says no to the one before ("brand? nah")
+    # OEM words beside one of these ("给大牌做OEM", "our factory does OEM") make the seller the maker:
+    # (step, level) of `maker`, read by rule; OEM words alone are as often "a factory makes ours".
+    maker_words: tuple[str, ...] = ()
+    maker: tuple[str, str] | None = None
+    # step -> the words that name it as a clause's topic ("资金这块...", "budget not decided").
+    topics: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # (step, level, level, both): a message stating both levels means the third ("need cash flow,
+    # also want a brand" is "a bit of both").
+    both: tuple[tuple[str, str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

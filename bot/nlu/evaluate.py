@@ -1,7 +1,12 @@
 """How well understanding reads what sellers type, on labelled sets (`make eval`).
 
     python -m bot.nlu.evaluate [--dir eval/dev] [--verbose]     # one directory
-    python -m bot.nlu.evaluate --all                            # eval/dev, then eval/holdout
+    python -m bot.nlu.evaluate --all                            # every development set, then eval/holdout
+
+`--all` reports, each on its own: the original development sets (eval/dev), the extra set a second
+blind writer wrote that is tuned on (eval/dev/extra), its untouched third kept as a check of
+generalisation (eval/dev/extra_check: never tuned on, so `--verbose` does not list its misses), and
+the held-out sets (eval/holdout, never listed either).
 
 A directory holds up to three files:
   typed.yaml         items: [{step, lang, text, expect}]       expect: a level or "unsure"
@@ -25,7 +30,12 @@ import yaml
 from bot import ROOT
 
 DEV = ROOT / "eval" / "dev"
+EXTRA = DEV / "extra"
+EXTRA_CHECK = DEV / "extra_check"
 HOLDOUT = ROOT / "eval" / "holdout"
+TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned on)",
+          EXTRA_CHECK: "development, extra kept untouched (second writer, not tuned on)", HOLDOUT: "held-out"}
+UNLISTED = (EXTRA_CHECK, HOLDOUT)      # sets whose misses are never printed: nobody tunes on them
 FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml")
 FALLBACK = "fallback"
 LANGS = ("zh", "en")
@@ -157,11 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from bot.services import load_services
     nlu = load_services().nlu
-    dirs = [DEV, HOLDOUT] if args.all else [Path(args.dir) if args.dir else DEV]
+    dirs = [DEV, EXTRA, EXTRA_CHECK, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
-        title = "development" if d == DEV else "held-out" if d == HOLDOUT else str(d)
+        title = TITLES.get(d, str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")
-        evaluate_dir(nlu, d, verbose=args.verbose and d != HOLDOUT)
+        evaluate_dir(nlu, d, verbose=args.verbose and d not in UNLISTED)
     print("typed right/wrong: share of answers read as the expected level / as another level (the rest are asked "
           "again); descriptions: precision and recall of stated facts, wrong = stated facts read as another level, "
           "lang = read-back language; FAQ: top-1 on in-scope, in-scope and out-of-scope fallback rates")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
               "八": 8, "九": 9, "几": 3}
@@ -46,6 +47,27 @@ _DURATION_EN_RE = re.compile(
     r"|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)\s?(?P<plus>\+|or more|or so)?\s?-?\s?"
     r"(?P<unit>years?|yrs?|months?|mos?)\b")
 
+
+# Durations stated as a start: "去年才开始做", "从2019年开始", "since last year", "started in 2021".
+_START_ZH = r"(?:开始|起|入行|入驻|开店|开的店|上线|做起|才做|刚做|接触)"
+_SINCE_ZH_RE = re.compile(r"(?P<rel>大前年|前年|去年|今年)[^，,。；;\s]{0,5}?" + _START_ZH +
+                          r"|(?:从|自)?(?P<year>(?:19|20)\d\d)\s?年?(?:底|初|中)?(?:就|才|开始|起|入行|进入)")
+_SINCE_EN_RE = re.compile(r"\bsince (?P<rel>last year|this year|the year before last)|\bsince (?P<year>(?:19|20)\d\d)\b"
+                          r"|\b(?:started|began|start|launched|opened|joined)\b[^,.;]{0,30}?\b(?:(?P<rel2>last year|this year)"
+                          r"|in (?P<year2>(?:19|20)\d\d))\b")
+_RELATIVE_YEARS = {"大前年": 3.0, "前年": 2.0, "去年": 1.0, "今年": 0.5, "last year": 1.0, "this year": 0.5,
+                   "the year before last": 2.0}
+
+# Amounts said by their size: 七位数 (seven digits), "six figures", "multi-million"; 大几万 / 小几十万
+# (the high or low end of "几": read as 8 and 2).
+_DIGITS_ZH_RE = re.compile(r"([四五六七八九])位数")
+_FIGURES_EN_RE = re.compile(r"\b(?:(low|mid|high)[- ])?(four|five|six|seven|eight)[- ]figures?\b"
+                            r"|\b(multi[- ]?million|millions)\b")
+_FIGURES = {"four": 1e3, "five": 1e4, "six": 1e5, "seven": 1e6, "eight": 1e7}
+_FIGURE_PART = {None: 1.5, "low": 1.5, "mid": 5.0, "high": 8.0}
+_ZH_DIGIT_COUNT = {"四": 1e3, "五": 1e4, "六": 1e5, "七": 1e6, "八": 1e7, "九": 1e8}
+_MONEY_WORDS = ("$", "usd", "dollar", "rmb", "yuan", "cny", "budget", "capital", "cash", "fund", "money", "invest")
+_ROUGH_ZH_RE = re.compile(r"([大小])几")
 
 MAX_AMOUNT = 1e13        # beyond any seller's budget: a typo or a joke, not an amount
 
@@ -133,6 +155,24 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
     (万, w, k, 块...) to count, unless `bare_ok` (the capital question is on screen) and it is
     at least 1,000."""
     out = []
+    if "几" in text:
+        text = _ROUGH_ZH_RE.sub(lambda m: "八" if m.group(1) == "大" else "二", text)
+    if "位数" in text:
+        for m in _DIGITS_ZH_RE.finditer(text):
+            usd = any(c in text[m.end():m.end() + 4] for c in ("美元", "美金", "刀")) or "$" in text
+            value = _ZH_DIGIT_COUNT[m.group(1)] * 1.5 * (usd_rate if usd else 1.0)
+            out.append(Amount(value * _modifier(text, m.start(), m.end()), m.group(0), usd))
+    if "figure" in text or "million" in text:
+        for m in _FIGURES_EN_RE.finditer(text):
+            near = text[max(0, m.start() - 16):m.end() + 16]
+            usd = "$" in near or "usd" in near or "dollar" in near
+            if m.group(3):
+                if not any(w in near for w in _MONEY_WORDS):
+                    continue            # "millions of views" is no budget
+                value = 2e6
+            else:
+                value = _FIGURES[m.group(2)] * _FIGURE_PART[m.group(1)]
+            out.append(Amount(value * (usd_rate if usd else 1.0) * _modifier(text, m.start(), m.end()), m.group(0), usd))
     for m in _AMOUNT_RE.finditer(text):
         raw, unit = m.group("num"), m.group("unit")
         cur = m.group("cur1") or m.group("cur2")
@@ -170,10 +210,27 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
     return [a for a in out if a.value < MAX_AMOUNT]
 
 
-def durations(text: str) -> list[Duration]:
-    """Durations in years: 三年, 3年多, 一年半, 半年, 五六年, 很多年, 3 yrs, about a year, 6 months."""
+def _since(text: str, this_year: int) -> list[Duration]:
     out = []
+    for rx in (_SINCE_ZH_RE, _SINCE_EN_RE):
+        for m in rx.finditer(text):
+            groups = m.groupdict()
+            rel = groups.get("rel") or groups.get("rel2")
+            year = groups.get("year") or groups.get("year2")
+            if rel:
+                out.append(Duration(_RELATIVE_YEARS[rel], m.group(0)))
+            elif year and int(year) <= this_year:
+                out.append(Duration(max(0.5, float(this_year - int(year))), m.group(0)))
+    return out
+
+
+def durations(text: str, this_year: int | None = None) -> list[Duration]:
+    """Durations in years: 三年, 3年多, 一年半, 半年, 五六年, 很多年, 3 yrs, about a year, 6 months,
+    and starts: 去年才开始 (1), 从2019年开始, since last year, started in 2021 (counted to `this_year`)."""
+    out = _since(text, this_year or date.today().year)
     for m in _DURATION_ZH_RE.finditer(text):
+        if any(m.group(0) in d.text for d in out):
+            continue                          # "2019年" of "从2019年开始", read above
         raw = m.group("num")
         if raw == "半":
             value = 0.5
@@ -225,3 +282,55 @@ class Terms:
 def find_terms(text: str, terms: tuple[str, ...]) -> list[str]:
     """The terms that occur in a normalised text; Latin ones as whole words (see Terms)."""
     return Terms(terms).find(text)
+
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+class WordLists:
+    """Several named word lists matched in one pass over a short text, overlaps included: a
+    clause is scanned once for every list understanding looks at (platforms, OEM words, price
+    words, topics...) instead of once per list. Chinese terms match as substrings, Latin ones as
+    whole words (a term's words in a row: "cross-border" = "cross border")."""
+
+    def __init__(self, lists: dict[str, tuple[str, ...]]):
+        self._cjk: dict[str, list[tuple[str, str]]] = {}
+        self._latin: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        for name, terms in lists.items():
+            for term in terms:
+                if not term:
+                    continue
+                if term.isascii():
+                    key = tuple(_TOKEN_RE.findall(term))
+                    if key:
+                        self._latin.setdefault(key, []).append((name, term))
+                else:
+                    self._cjk.setdefault(term, []).append((name, term))
+        self._cjk_first = frozenset(t[0] for t in self._cjk)
+        self._cjk_lengths = tuple(sorted({len(t) for t in self._cjk}))
+        self._latin_first = frozenset(k[0] for k in self._latin)
+        self._latin_lengths = tuple(sorted({len(k) for k in self._latin}))
+
+    def scan(self, text: str) -> dict[str, tuple[str, ...]]:
+        """list name -> the terms of that list found in the text."""
+        found: dict[str, list[str]] = {}
+        cjk, first, lengths = self._cjk, self._cjk_first, self._cjk_lengths
+        if cjk:
+            for i, ch in enumerate(text):
+                if ch in first:
+                    for n in lengths:
+                        hits = cjk.get(text[i:i + n])
+                        if hits:
+                            for name, term in hits:
+                                found.setdefault(name, []).append(term)
+        tokens = _TOKEN_RE.findall(text) if self._latin else ()
+        if tokens:
+            latin, lfirst = self._latin, self._latin_first
+            for i, tok in enumerate(tokens):
+                if tok in lfirst:
+                    for n in self._latin_lengths:
+                        hits = latin.get(tuple(tokens[i:i + n]))
+                        if hits:
+                            for name, term in hits:
+                                found.setdefault(name, []).append(term)
+        return {k: tuple(v) for k, v in found.items()}

@@ -19,9 +19,11 @@ import heapq
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from bot.nlu.content import FaqDoc
 from bot.nlu.features import Featurizer
-from bot.nlu.linear import LinearModel, SparseVec, Vectorizer, train
+from bot.nlu.linear import LinearModel, SparseVec, Vectorizer, softmax, train
 from bot.nlu.text import normalize
 
 # How much each kind of feature counts in similarity (see bot.nlu.features for the kinds). Char
@@ -198,6 +200,7 @@ class FaqClassifier:
         self.docs, self.featurize, self.vec, self.model = docs, featurize, vectorizer, model
         position = {d.id: i for i, d in enumerate(docs)}
         self.entry_of = [position.get(c, OOS) for c in model.classes]
+        self._oos = self.entry_of.index(OOS) if OOS in self.entry_of else None
 
     @staticmethod
     def training_set(docs: tuple[FaqDoc, ...], out_of_scope: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
@@ -221,14 +224,9 @@ class FaqClassifier:
         vec, _ = self.vec(self.featurize(norm))
         if not vec:
             return [], 1.0
-        p = self.model.proba(vec)
-        oos = 0.0
-        hits = []
-        for c, prob in enumerate(p):
-            e = self.entry_of[c]
-            if e == OOS:
-                oos = prob
-            else:
-                hits.append(Hit(e, prob, prob, 0.0))
-        hits.sort(key=lambda h: (-h.score, h.entry))
-        return hits[:limit], oos
+        p = softmax(self.model.scores(vec))
+        oos = float(p[self._oos]) if self._oos is not None else 0.0
+        if self._oos is not None:
+            p[self._oos] = -1.0
+        top = np.argsort(-p, kind="stable")[:limit]        # ties keep the knowledge base's order
+        return [Hit(self.entry_of[c], float(p[c]), float(p[c]), 0.0) for c in top.tolist() if p[c] >= 0], oos

@@ -28,12 +28,31 @@ from typing import Iterable
 
 from bot.nlu.text import CJK_CLASS
 
-_PIECE_RE = re.compile(f"[{CJK_CLASS}]+|[a-z0-9]+(?:'[a-z]+)?|[$¥%+]")
+_PIECE_RE = re.compile(f"[{CJK_CLASS}]+|[a-z0-9]+(?:'[a-z]+)?|[$¥%+>]|[,.;:!?，。；：！？、]")
+_BREAKS = frozenset(",.;:!?，。；：！？、")
+# Negation after its topic, Chinese style: "直播短视频都没搞过", "跨境一天都没做过", "啥店都没开过".
+# 都/也 + a negator + a verb of doing or having negates what came before it in the run.
+# A dismissive predicate does the same to its topic: "品牌无所谓", "单量少点没关系".
+_POSTPOSED_NEG = re.compile("(?:都|也|根本|从来|完全|压根|一点|一次|一天)(?:没有|没|不|从没|从来没)"
+                            "(?:有|做|搞|弄|碰|开|试|卖|玩|接触|干|会|懂|敢|做过|搞过|弄过|碰过|开过|试过|卖过|玩过|接触过|干过)"
+                            "|无所谓|不重要|不在乎|不关心|不是重点|次要|不着急|不急|没关系|不考虑")
+# English dismissals, after their topic: "brand is not a priority", "branding doesn't matter", "brand can wait".
+_DISMISS_EN = re.compile(r"\b(?:(?:is|are|'s)\s+)?(?:not|isn't|aren't|isnt|arent)\s+(?:that\s+|so\s+|very\s+|really\s+|a\s+)?"
+                         r"(?:important|priority|our focus|the focus|the point|a big deal|a must|essential|crucial|needed)\b"
+                         r"|\b(?:doesn't|doesnt|don't|dont|does not|do not)\s+(?:really\s+)?matter\b"
+                         r"|\bcan wait\b|\b(?:is|are) secondary\b|\bwho cares\b|\bnot bothered\b")
+# Connectives that end an English negation's scope: "no factory but stable suppliers".
+_SCOPE_END = frozenset({"but", "however", "though", "tho", "although", "yet", "and", "so", "while", "whereas", "instead"})
 NEG_ZH = ("没有", "没", "不是", "不", "无", "非", "未", "别", "从没", "从来没", "从未", "尚未", "还没")
+# Words that start or end with a negator's character and negate nothing: "非常稳定", "不错", "特别".
+NEG_ZH_NOT = frozenset("不错 不少 不断 不仅 不管 不论 不光 不然 不过 不久 非常 无论 未来 别的 别人 没错".split())
+NEG_ZH_NOT_BEFORE = frozenset("特别 区别 分别 级别 类别 差别 个别 识别 告别".split())
+_NEG_ZH_RE = re.compile("|".join(sorted(NEG_ZH, key=len, reverse=True)))
 NEG_EN = frozenset({"not", "no", "never", "dont", "don't", "doesnt", "doesn't", "didnt", "didn't", "isnt", "isn't",
                     "arent", "aren't", "wasnt", "haven't", "havent", "hasn't", "hasnt", "without", "cannot", "can't",
-                    "cant", "wont", "won't", "hardly", "neither", "nor", "nothing", "none", "zero", "lack", "lacking"})
-NEG_EN_SPAN = 4       # words after an English negator that are in its scope
+                    "cant", "wont", "won't", "hardly", "neither", "nor", "nothing", "none", "zero", "lack", "lacking",
+                    "fewer", "less"})
+NEG_EN_SPAN = 10      # words after an English negator in its scope (punctuation and connectives end it first)
 NEG_ZH_SPAN = 4       # characters after a Chinese negator
 STOP_EN = frozenset("a an the of to in on at is are am was were be been i we my our me us it its this that "
                     "for and or with as by from do does did".split())
@@ -111,6 +130,15 @@ class Speller:
 _WORD_RE = re.compile(r"[a-z]{5,}")
 
 
+def negated(text: str) -> bool:
+    """Whether a (normalised) clause says no: a Chinese negator that negates, or an English one."""
+    for hit in _NEG_ZH_RE.finditer(text):
+        j = hit.start()
+        if text[j:j + 2] not in NEG_ZH_NOT and not (j and text[j - 1:j + 1] in NEG_ZH_NOT_BEFORE):
+            return True
+    return any(w in NEG_EN or w.endswith("n't") for w in re.findall(r"[a-z']+", text))
+
+
 class Featurizer:
     """Text -> list of feature strings (repeats kept). Built once per content."""
 
@@ -149,11 +177,26 @@ class Featurizer:
         text = self.spell(text)
         out: list[str] = list(extra)
         out += self.concepts(text)
-        pieces = _PIECE_RE.findall(text)
+        dismissed = -1                       # English words before this position are dismissed
+        if "n't" in text or "not" in text or "wait" in text or "matter" in text or "second" in text or "care" in text:
+            for m in _DISMISS_EN.finditer(text):
+                dismissed = m.start()
+        seg_start = max(text.rfind(c, 0, dismissed) for c in _BREAKS) if dismissed >= 0 else -1
+        pieces = _PIECE_RE.finditer(text) if dismissed >= 0 else _PIECE_RE.findall(text)
         neg_words = 0
         prev_word = None
         for piece in pieces:
+            held = False
+            if dismissed >= 0:
+                held = seg_start < piece.start() < dismissed
+                piece = piece.group(0)
             first = piece[0]
+            if first in _BREAKS:             # punctuation ends a negation's scope and a word pair
+                neg_words = 0
+                prev_word = None
+                continue
+            if first == ">":                 # "orders > brand"
+                piece = "over"
             if first.isascii():
                 word = piece.replace("'", "")
                 if word in NEG_EN or piece.endswith("n't"):
@@ -161,11 +204,13 @@ class Featurizer:
                     out.append("w:<neg>")
                     prev_word = "<neg>"
                     continue
+                if word in _SCOPE_END:
+                    neg_words = 0
                 if word.isdigit():
                     word = "<num>"
                 w = stem(word)
                 if w not in STOP_EN:
-                    if neg_words:           # negated: its own feature, never the plain word's
+                    if neg_words or held:   # negated: its own feature, never the plain word's
                         out.append("~w:" + w)
                     else:
                         out.append("w:" + w)
@@ -173,8 +218,8 @@ class Featurizer:
                             padded = f"<{w}>"
                             out += ["g:" + padded[i:i + 3] for i in range(len(padded) - 2)]
                             out += ["g:" + padded[i:i + 4] for i in range(len(padded) - 3)]
-                if prev_word is not None:
-                    out.append(f"b:{prev_word}_{w}")
+                if prev_word is not None:       # a pair inside a negation's scope is negated too
+                    out.append(f"{'~' if neg_words or held else ''}b:{prev_word}_{w}")
                 prev_word = w
                 if neg_words:
                     neg_words -= 1
@@ -187,12 +232,16 @@ class Featurizer:
     def _chinese(run: str, out: list[str]) -> None:
         n = len(run)
         scope = [False] * n            # positions inside a negator's scope
-        for j in range(n):
-            for neg in NEG_ZH:
-                if run.startswith(neg, j):
-                    for k in range(j + len(neg), min(n, j + len(neg) + NEG_ZH_SPAN)):
-                        scope[k] = True
-                    break
+        m = _POSTPOSED_NEG.search(run) if n > 4 else None
+        if m is not None:              # what came before "都没做过" is what is negated
+            for k in range(0, m.start()):
+                scope[k] = True
+        for hit in _NEG_ZH_RE.finditer(run):
+            j, end = hit.start(), hit.end()
+            if run[j:j + 2] in NEG_ZH_NOT or (j and run[j - 1:j + 1] in NEG_ZH_NOT_BEFORE):
+                continue
+            for k in range(end, min(n, end + NEG_ZH_SPAN)):
+                scope[k] = True
         # Negated: its own features, never the plain ones. An n-gram reaching into a negator's
         # scope is negated too ("有工厂" inside "没有工厂" must not look like "有工厂").
         for j in range(n):

@@ -9,9 +9,19 @@ state two facts ("we are a factory new to cross-border") and two clauses can sta
 one. Money amounts and years of experience are read by rules of thumb (ours, in
 dialogs/reading.yaml) that override the classifier for their step.
 
-When clauses disagree about a step, a clause introduced by a contrast ("但", "but") wins; else a
-clearly stronger reading wins; else the step is left unread rather than guessed, and the
-dialogue asks.
+Before a clause is weighed, its cues (bot.nlu.cues) say what it can be about: a clause about
+someone else ("my cousin runs a big amazon store") or a state that has ended ("used to have a
+factory") answers nothing about the seller now; a clause naming a step as its topic ("资金这块...")
+answers only that step; a hedge naming a step ("经验的话不好说", "budget not decided") is "not sure"
+about that step only; a bare hedge ("不知道算不算", "idk tbh") makes what the clause before it said,
+or the question on screen, "not sure"; "experience: none" reads "none" as an answer to experience.
+
+When clauses disagree about a step, a clause of concession ("虽然", "although") yields; stated
+domestic or export experience ("淘宝做了四年") is `some` even beside "never sold cross-border"; a
+clause introduced by a contrast ("但", "but") wins; else a hedge wins over a reading of the words;
+else a stated amount or number of years; else what a clause says is wins over what another says
+is not ("没厂，我们是贸易公司"); else a clearly stronger reading wins; else the step is left unread
+rather than guessed, and the dialogue asks.
 """
 from __future__ import annotations
 
@@ -21,8 +31,9 @@ from functools import lru_cache
 import numpy as np
 
 from bot.nlu.content import AmountRule, Content, YearsRule
-from bot.nlu.facts import Amount, Terms, amounts, durations
-from bot.nlu.features import Featurizer
+from bot.nlu.cues import Cues
+from bot.nlu.facts import Amount, WordLists, amounts, durations
+from bot.nlu.features import Featurizer, negated
 from bot.nlu.linear import LinearModel, SparseVec, Vectorizer, train
 from bot.nlu.text import Clause, clauses, normalize
 
@@ -38,10 +49,35 @@ HEDGE_SURE = 0.7          # this hedge-like, it is "not sure" whatever else it m
 OPTIONAL_MIN = 0.6        # optional questions are seldom the point of a description: a higher bar
 SECOND_FACT_MIN = 0.2     # ...a level behind "nothing about me" in a two-fact clause, with
 SECOND_FACT_SHARE = 0.8   # ...at least this share of the probability the levels have
-SHARED_CLAUSE_MIN = 0.5   # a second step read from the same clause needs at least this
+SECOND_FACT_LEAD = 0.1          # ...and, with no first fact in the clause, leading any other by this
+SECOND_FACT_OPTIONAL_MIN = 0.3   # ...higher for the optional steps, as for a first fact
+SHARED_CLAUSE_MIN = 0.6   # a second step read from the same clause needs at least this
+SHARED_RULED_MIN = 0.7    # ...beside a step read by a rule from that clause
+SECOND_BESIDE_MIN = 0.8   # a second fact beside a first one only when that first one is this clear
 MAX_FAQ_NEGATIVES = 1500  # knowledge-base questions the step models see as "says nothing about me"
 CONTRAST_MIN = 0.6        # a clause after "but" overrides the others only when read this clearly
+SAID_MIN = 0.75           # what a clause says is beats what another says is not, when read this clearly
 CLEAR_MARGIN = 0.4        # two clauses disagreeing: the stronger wins only by this much
+BARE_HEDGE_MIN = 0.3      # a clause with a hedge word, nothing else read, this hedge-like: a bare hedge
+RULED = ("amount", "years", "domestic", "export", "price", "maker", "short", "key")     # readings from rules, not from the words
+
+
+# Feature weights of the step models (beside idf): an English word's character n-grams are there
+# for typos, not meaning; a lone function character (的, 就, 想, 把...) says little about a level,
+# though a model with few examples would happily learn it as a cue ("就想把产能消化掉" -> volume
+# taught "就是想把牌子做起来" -> volume). Their pairs and triples keep full weight.
+CHAR_GRAM_WEIGHT = 0.6
+FUNCTION_CHAR_WEIGHT = 0.3
+FUNCTION_CHARS = frozenset("的了是我们你他她它就想把在有也都和要很还吧呢啊吗这那个一些")
+
+
+def slot_feature_weight(feature: str, idf: float) -> float:
+    if feature.startswith("g:"):
+        return idf * CHAR_GRAM_WEIGHT
+    bare = feature[1:] if feature.startswith("~") else feature
+    if len(bare) == 1 and bare in FUNCTION_CHARS:
+        return idf * FUNCTION_CHAR_WEIGHT
+    return idf
 
 
 @dataclass(frozen=True)
@@ -53,6 +89,16 @@ class SlotReading:
     amount: Amount | None = None   # the amount a capital level was read from
     years: float | None = None     # the years an experience level was read from
     second: bool = False           # read as the second fact of a clause about something else
+    source: str = "model"          # model, amount, years, domestic, export, price, hedge, key
+
+
+@dataclass(frozen=True)
+class Described:
+    """What a message's clauses state (see SlotReader.describe_all)."""
+
+    readings: dict[str, SlotReading]
+    ambiguous: set[str]             # steps its clauses read in conflicting ways, so left unread
+    kept: str                       # the message without the clauses about someone else or the past
 
 
 def _bands(value: float, bands: tuple[tuple[str, float | None], ...]) -> str:
@@ -69,25 +115,33 @@ class SlotReader:
                  models: dict[str, LinearModel], hedge: LinearModel):
         self.content, self.featurize, self.vec = content, featurize, vectorizer
         self.models, self.hedge = models, hedge
-        # Every step's weights side by side: one gather per clause scores all the steps at once.
+        # Every step's weights and the hedge model's side by side: one gather per clause scores them all.
         self.steps = tuple(s.step for s in content.slots if s.step in models)
-        self._w = np.hstack([models[s].weights for s in self.steps]) if self.steps else np.zeros((0, 0), np.float32)
-        self._b = np.concatenate([models[s].bias for s in self.steps]) if self.steps else np.zeros(0, np.float32)
+        stacked = [models[s] for s in self.steps] + [hedge]
+        self._w = np.hstack([m.weights for m in stacked])
+        self._b = np.concatenate([m.bias for m in stacked])
         bounds, start = {}, 0
-        for st in self.steps:
-            k = len(models[st].classes)
+        for st, m in zip(self.steps + (HEDGE,), stacked):
+            k = len(m.classes)
             bounds[st] = (start, start + k)
             start += k
         self._bounds = bounds
         self._starts = np.array([a for a, _ in bounds.values()], dtype=np.intp)
         self._owner = np.repeat(np.arange(len(bounds)), [b - a for a, b in bounds.values()])
         lex = content.lexicon
-        self._cb_platforms = Terms(tuple(normalize(t) for t in lex.cross_border_platforms))
-        self._dom_platforms = Terms(tuple(normalize(t) for t in lex.domestic_platforms))
-        self._cb_words = Terms(tuple(normalize(t) for t in lex.cross_border_words))
-        self._export_words = Terms(tuple(normalize(t) for t in lex.export_words))
-        self._oem_words = Terms(tuple(normalize(t) for t in lex.oem_words))
-        self._revenue = Terms(tuple(normalize(t) for t in lex.revenue_words))
+        norm = lambda words: tuple(normalize(t) for t in words)  # noqa: E731
+        # Every word list a clause is checked against, scanned in one pass per clause (WordLists).
+        lists = {"cb_platforms": norm(lex.cross_border_platforms), "dom_platforms": norm(lex.domestic_platforms),
+                 "cb_words": norm(lex.cross_border_words), "export": norm(lex.export_words),
+                 "oem": norm(lex.oem_words), "revenue": norm(lex.revenue_words), "price": norm(lex.price_words),
+                 "hedge": norm(lex.hedge_words), "rest": norm(lex.the_rest), "maker": norm(lex.maker_words)}
+        lists.update(Cues.lists(lex))
+        self.words = lru_cache(maxsize=512)(WordLists(lists).scan)
+        self.cues = Cues(lex)
+        self._dismissals = frozenset(normalize(t) for t in lex.dismissals)
+        self._both = {step: (a, b, read) for step, a, b, read in lex.both}
+        self._unsure_words = frozenset(normalize(w).strip(" .!。！、") for ws in content.unsure_short.values() for w in ws)
+        self._slot = {slot.step: slot for slot in content.slots}
         self.vector = lru_cache(maxsize=512)(self._vector)     # the same clause is often read twice
         self.short: dict[str, dict[str, str]] = {}
         for slot in content.slots:
@@ -130,7 +184,7 @@ class SlotReader:
         sets = cls.training_sets(content)
         texts = sorted({normalize(t) for rows in sets.values() for t, _, _ in rows})
         feats = {t: featurize(t) for t in texts}
-        vectorizer = Vectorizer.fit(list(feats.values()))
+        vectorizer = Vectorizer.fit(list(feats.values()), weigh=slot_feature_weight)
         vecs = {t: vectorizer(f)[0] for t, f in feats.items()}
         for slot in content.slots:          # the short answers, for the hedge model below
             for lvl in slot.levels:
@@ -144,6 +198,9 @@ class SlotReader:
                                       sample_weight=[w for _, _, w in rows], n_features=len(vectorizer.idf))
         hedges = [t for ts in content.unsure.values() for t in ts]
         hedges += [t for slot in content.slots for ts in slot.unsure.values() for t in ts]
+        hedges += [t for ts in content.unsure_short.values() for t in ts if t.strip("?？")]
+        for t in hedges:
+            vecs.setdefault(normalize(t), vectorizer(featurize(normalize(t)))[0])
         others = [t for rows in sets.values() for t, lab, _ in rows if lab not in (UNSURE,)]
         # Short answers ("no", "none", "没有") are answers, not hedges: they teach the hedge model that.
         others += [t for slot in content.slots for lvl in slot.levels for ts in lvl.short.values() for t in ts]
@@ -160,10 +217,12 @@ class SlotReader:
 
     def exact(self, step: str, norm: str) -> str | None:
         """A whole message that is an option's number, label or short answer at this step."""
-        slot = self.content.slot(step)
+        slot = self._slot.get(step)
         if slot is None:
             return None
         text = norm.strip(" .!。！、")
+        if text not in self.short[step]:
+            text = self.cues.strip_fillers(text)
         if text.isdigit():
             n = int(text)
             choices = [lvl.id for lvl in slot.levels] + [UNSURE]
@@ -173,9 +232,20 @@ class SlotReader:
     def hedge_probability(self, norm: str) -> float:
         return self.hedge.proba(self.vector(norm))[0]
 
-    def _amount_level(self, clause: str, bare_ok: bool) -> tuple[str, Amount] | None:
+    def _price_level(self, clause: str, words: dict) -> tuple[str, Amount] | None:
+        """A price per item at or above the rule's bound ("$800 each"): its level (ours, reading.yaml)."""
+        rule = self.content.amounts.price
+        if rule is None or "price" not in words:
+            return None
+        found = amounts(clause, self.content.amounts.usd_rate)
+        if not found:
+            return None
+        top = max(found, key=lambda a: a.value)
+        return (rule[1], top) if top.value >= rule[2] else None
+
+    def _amount_level(self, clause: str, bare_ok: bool, words: dict) -> tuple[str, Amount] | None:
         rule: AmountRule = self.content.amounts
-        if clause in self._revenue:
+        if "revenue" in words:
             return None
         found = amounts(clause, rule.usd_rate, bare_ok=bare_ok)
         if not found:
@@ -183,27 +253,28 @@ class SlotReader:
         amount = max(found, key=lambda a: a.value)
         return _bands(amount.value, rule.bands), amount
 
-    def _years_level(self, clause: str, on_screen: bool) -> tuple[str, float | None] | None:
+    def _years_level(self, clause: str, on_screen: bool, words: dict) -> tuple[str, float | None, str] | None:
+        """(level, years, which rule) for a clause stating years or platforms of selling."""
         rule: YearsRule = self.content.years
-        if clause in self._oem_words:
+        if "oem" in words:
             return None             # years of making goods for others are not selling cross-border
-        cross_border = clause in self._cb_platforms or clause in self._cb_words
-        export = clause in self._export_words
-        domestic = clause in self._dom_platforms
+        cross_border = "cb_platforms" in words or "cb_words" in words
+        export = "export" in words
+        domestic = "dom_platforms" in words
         found = durations(clause)
         if not found:
             if domestic and not cross_border and not export:
-                return rule.domestic_level, None
+                return rule.domestic_level, None, "domestic"
             return None
         years = max(d.years for d in found)
         if cross_border:
-            return _bands(years, rule.bands), years
+            return _bands(years, rule.bands), years, "years"
         if export:
-            return rule.export_level, years
+            return rule.export_level, years, "export"
         if domestic:
-            return rule.domestic_level, years
+            return rule.domestic_level, years, "domestic"
         if on_screen:       # "3 yrs" typed at the experience question
-            return _bands(years, rule.bands), years
+            return _bands(years, rule.bands), years, "years"
         return None
 
     def all_probabilities(self, vec: SparseVec) -> dict[str, list[float]]:
@@ -219,10 +290,15 @@ class SlotReader:
         p = (e / np.add.reduceat(e, self._starts)[self._owner]).tolist()
         return {st: p[a:b] for st, (a, b) in self._bounds.items()}
 
-    def read_clause(self, clause: str, steps: tuple[str, ...], on_screen: str | None) -> list[SlotReading]:
+    def read_clause(self, clause: str, steps: tuple[str, ...], on_screen: str | None,
+                    probs: dict[str, list[float]] | None = None) -> list[SlotReading]:
         out, second_facts = [], []
-        probs = self.all_probabilities(self.vector(clause))
+        if probs is None:
+            probs = self.all_probabilities(self.vector(clause))
+        words = self.words(clause)
         lowest_experience = self._lowest(self.content.years.step)
+        price = self.content.amounts.price
+        maker = self.content.lexicon.maker or None
         for step in steps:
             model = self.models.get(step)
             if model is None:
@@ -231,16 +307,27 @@ class SlotReader:
             best = max(range(len(p)), key=p.__getitem__)
             level = model.classes[best]
             if step == self.content.amounts.step:
-                ruled = self._amount_level(clause, bare_ok=step == on_screen)
+                ruled = self._amount_level(clause, step == on_screen, words)
                 if ruled is not None and (ruled[1].value >= 1000 or step == on_screen):
-                    out.append(SlotReading(step, ruled[0], 0.9, clause, amount=ruled[1]))
+                    out.append(SlotReading(step, ruled[0], 0.9, clause, amount=ruled[1], source="amount"))
                     continue
             if step == self.content.years.step and not (level == lowest_experience and p[best] >= 0.5):
-                ruled_y = self._years_level(clause, step == on_screen)
+                ruled_y = self._years_level(clause, step == on_screen, words)
                 if ruled_y is not None:
-                    out.append(SlotReading(step, ruled_y[0], 0.9, clause, years=ruled_y[1]))
+                    out.append(SlotReading(step, ruled_y[0], 0.9, clause, years=ruled_y[1], source=ruled_y[2]))
                     continue
-            slot = self.content.slot(step)
+            if maker is not None and step == maker[0] and "oem" in words and "maker" in words:
+                out.append(SlotReading(step, maker[1], 0.9, clause, source="maker"))     # "给大牌做OEM"
+                continue
+            if step == self.content.years.step and "oem" in words and level not in (NONE, UNSURE, lowest_experience) \
+                    and "cb_platforms" not in words and "cb_words" not in words:
+                continue            # years of OEM for others are not selling experience, whatever the model reads
+            if price is not None and step == price[0]:
+                priced = self._price_level(clause, words)
+                if priced is not None:
+                    out.append(SlotReading(step, priced[0], 0.9, clause, amount=priced[1], source="price"))
+                    continue
+            slot = self._slot.get(step)
             needed = DESCRIPTION_MIN if (slot is None or slot.core or step == on_screen) else OPTIONAL_MIN
             if level != NONE and p[best] >= needed:
                 out.append(SlotReading(step, level, p[best], clause))
@@ -249,17 +336,30 @@ class SlotReader:
                 # towards "nothing about me", yet one level can still clearly stand out.
                 second = max(range(len(p) - 1), key=p.__getitem__)
                 share = p[second] / max(1e-9, 1.0 - p[best])
-                if p[second] >= SECOND_FACT_MIN and share >= SECOND_FACT_SHARE and model.classes[second] != UNSURE:
+                floor = SECOND_FACT_MIN if (slot is None or slot.core) else SECOND_FACT_OPTIONAL_MIN
+                if p[second] >= floor and share >= SECOND_FACT_SHARE and model.classes[second] != UNSURE:
                     second_facts.append(SlotReading(step, model.classes[second], p[second], clause, second=True))
+        ruled = any(r.source in RULED for r in out)
         if len(out) > 1:
             # One clause read by several steps from the same words ("直播刚起步" vs "刚起步"): only
-            # the strongest reading stands, unless the others are strong in their own right.
+            # the strongest reading stands, unless the others are strong in their own right; beside
+            # a number read by a rule ("$800+ each"), the words read by a model need more.
             top = max(r.confidence for r in out)
-            out = [r for r in out if r.confidence >= SHARED_CLAUSE_MIN or r.confidence == top]
+            floor = SHARED_RULED_MIN if ruled else SHARED_CLAUSE_MIN
+            out = [r for r in out if r.source in RULED or r.confidence >= floor or r.confidence == top]
+        if ruled or (out and max(r.confidence for r in out) < SECOND_BESIDE_MIN):
+            # "~$4k to start": the number explains the clause's words; beside a faint first fact,
+            # a fainter second one is noise.
+            second_facts = []
+        elif not out and len(second_facts) > 1:
+            # Faint second facts and no first one: only one that clearly leads the others stands.
+            second_facts.sort(key=lambda r: -r.confidence)
+            lead = second_facts[0].confidence - second_facts[1].confidence
+            second_facts = second_facts[:1] if lead >= SECOND_FACT_LEAD else []
         return out + second_facts
 
     def _lowest(self, step: str) -> str | None:
-        slot = self.content.slot(step)
+        slot = self._slot.get(step)
         return slot.levels[0].id if slot and slot.levels else None
 
     def typed(self, step: str, norm: str) -> SlotReading | None:
@@ -279,43 +379,132 @@ class SlotReader:
 
     def describe(self, norm: str, on_screen: str | None = None) -> dict[str, SlotReading]:
         """Every step a message states, merged across its clauses (see the module docstring)."""
-        return self.describe_all(norm, on_screen)[0]
+        return self.describe_all(norm, on_screen).readings
 
-    def describe_all(self, norm: str, on_screen: str | None = None) -> tuple[dict[str, SlotReading], set[str]]:
-        """(the steps read, the steps its clauses read in conflicting ways and so left unread)."""
+    def _key_value(self, step: str, value: str, clause: str, on_screen: str | None) -> list[SlotReading]:
+        """"experience: none", "预算：20万": the value read as an answer to the step named."""
+        level = self.exact(step, value)
+        if level is not None:
+            return [SlotReading(step, level, 0.95, clause, source="key")]
+        return [r for r in self.read_clause(value, (step,), step) if r.step == step]
+
+    def describe_all(self, norm: str, on_screen: str | None = None) -> Described:
+        """The steps read, the steps read in conflicting ways, and the text that was weighed."""
         steps = tuple(s.step for s in self.content.slots)
-        per_step: dict[str, list[tuple[Clause, SlotReading]]] = {}
+        experience = self.content.years.step
+        per_clause: list[tuple[Clause, list[SlotReading]]] = []
+        kept: list[str] = []
+        prev: list[SlotReading] = []            # the definite readings of the clause before
         for clause in clauses(norm):
-            for r in self.read_clause(clause, steps, on_screen):
+            words = self.words(clause)
+            cue = self.cues.read(clause, words)
+            if cue.other_person:                # "my cousin runs a big amazon store": not the seller
+                prev = []
+                continue
+            bare = self.cues.strip_fillers(clause)
+            if bare in self._dismissals:        # "brand? nah": says no to what the clause before named
+                if prev and per_clause:
+                    last_clause, last = per_clause[-1]
+                    per_clause[-1] = (last_clause, [r for r in last if r not in prev])
+                prev = []
+                continue
+            probs = self.all_probabilities(self.vector(clause))
+            hedge = 1.0 if bare in self._unsure_words else probs[HEDGE][0]
+            short = self.exact(on_screen, bare) if on_screen and not bare.isdigit() else None
+            if short is not None:               # "a little, no dedicated person": a short answer leads
+                readings = [SlotReading(on_screen, short, 0.95, clause, source="short")]
+            elif cue.key is not None and cue.key in self.models:
+                readings = self._key_value(cue.key, cue.value, clause, on_screen)
+            else:
+                readings = self.read_clause(clause, steps, on_screen, probs)
+            if cue.past:                        # "used to have a factory": only years of selling still count
+                readings = [r for r in readings if r.step == experience]
+            else:
+                kept.append(clause)
+            topical = tuple(t for t in cue.topics if t in self.models)
+            definite = [r for r in readings if r.level != UNSURE]
+            says_unsure = hedge == 1.0 or "hedge" in words
+            if topical and cue.key is None and says_unsure and not any(r.source in RULED for r in definite):
+                # "经验的话不好说", "budget not decided": not sure about the step it names, and only that
+                readings = [SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in topical]
+            elif cue.marked and cue.key is None:
+                readings = [r for r in readings if r.step in cue.marked]     # "资金这块...": that step only
+            elif says_unsure and "rest" not in words and not any(r.source in RULED for r in definite) and (
+                    hedge >= HEDGE_SURE or (hedge >= BARE_HEDGE_MIN and not definite)):
+                # A bare hedge ("不知道算不算", "idk tbh"): about what the clause before said, else the
+                # question on screen.
+                targets = tuple(r.step for r in prev) or ((on_screen,) if on_screen else ())
+                if prev:
+                    last_clause, last = per_clause[-1]
+                    per_clause[-1] = (last_clause, [r for r in last if r.step not in targets])
+                readings = [SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in targets]
+            per_clause.append((clause, readings))
+            prev = [r for r in readings if r.level != UNSURE and not r.second]
+        per_step: dict[str, list[tuple[Clause, SlotReading]]] = {}
+        for clause, readings in per_clause:
+            for r in readings:
                 per_step.setdefault(r.step, []).append((clause, r))
         out, ambiguous = {}, set()
+        lowest = self._lowest(experience)
         for step, found in per_step.items():
-            merged = _merge(found)
+            merged = _merge(found, lowest if step == experience else None, self._both.get(step))
             if merged is not None:
                 out[step] = merged
             else:
                 ambiguous.add(step)
-        return out, ambiguous
+        return Described(out, ambiguous, " , ".join(kept) if len(kept) < len(per_clause) or not per_clause else norm)
 
 
-def _merge(found: list[tuple[Clause, SlotReading]]) -> SlotReading | None:
+def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | None = None,
+           both: tuple[str, str, str] | None = None) -> SlotReading | None:
+    everything = found
     primary = [(c, r) for c, r in found if not r.second]
     if primary and len(primary) < len(found):
         found = primary                 # a clause about this step outweighs a second fact elsewhere
     levels = {r.level for _, r in found}
     if len(levels) == 1:
         return max((r for _, r in found), key=lambda r: r.confidence)
+    firm = [(c, r) for c, r in found if not c.concession]
+    if firm and len(firm) < len(found):         # "虽然我家是开厂的，但...": the concession yields
+        found = firm
+        levels = {r.level for _, r in found}
+        if len(levels) == 1:
+            return max((r for _, r in found), key=lambda r: r.confidence)
+    if lowest_experience is not None:
+        # "淘宝做了四年，跨境一天都没做过": domestic or export selling is `some` whatever cross-border says.
+        stated = [r for _, r in found if r.source in ("domestic", "export")]
+        if stated and all(r.level in (lowest_experience, stated[0].level) for _, r in found):
+            return stated[-1]
     contrasted = [r for c, r in found if c.contrast and r.confidence >= CONTRAST_MIN]
     if contrasted:
         last = contrasted[-1]
         if len({r.level for r in contrasted}) == 1:
             return last
+    if both is not None:
+        # "need the cash flow, also want a brand": both ends of the question, said (not denied)
+        said_levels = {r.level: r for c, r in found if r.level != UNSURE and not negated(c)}
+        if set(said_levels) == {both[0], both[1]}:
+            a, b = said_levels[both[0]], said_levels[both[1]]
+            return SlotReading(a.step, both[2], min(a.confidence, b.confidence), b.clause, source="both")
     definite = [r for _, r in found if r.level != UNSURE]
+    hedged = [r for _, r in found if r.source == "hedge"]
+    if hedged:
+        # A hedge said in so many words beats a level read from the words elsewhere, not a stated
+        # amount or number of years.
+        ruled = [r for r in definite if r.source in RULED]
+        if ruled and len({r.level for r in ruled}) == 1:
+            return ruled[-1]
+        return hedged[-1]
     if len({r.level for r in definite}) == 1:
         return max(definite, key=lambda r: r.confidence)     # "not sure... but probably X"
-    ruled = [r for r in definite if r.amount is not None or r.years is not None]
-    if len({r.level for r in ruled}) == 1 and all(r.confidence < 0.8 for r in definite if r not in ruled):
-        return ruled[-1]        # a stated amount or number of years beats a vague word elsewhere
+    ruled = [r for r in definite if r.source in RULED]
+    if len({r.level for r in ruled}) == 1:
+        return ruled[-1]        # a stated amount or number of years beats words read elsewhere
+    said = [r for c, r in found if r.level != UNSURE and not negated(c)]
+    if said and len(said) < len(definite) and len({r.level for c, r in everything if not negated(c)}) == 1 \
+            and max(r.confidence for r in said) >= SAID_MIN:
+        # "没厂，我们是贸易公司": what a clause says is beats what another says is not
+        return max(said, key=lambda r: r.confidence)
     ranked = sorted(definite, key=lambda r: -r.confidence)
     if len(ranked) >= 2 and ranked[0].confidence - ranked[1].confidence >= CLEAR_MARGIN and len(levels) == 2:
         return ranked[0]

@@ -17,15 +17,47 @@ _CJK_RE = re.compile(f"[{CJK_CLASS}]")
 _WS_RE = re.compile(r"\s+")
 _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,80}>|&[a-zA-Z]{2,8};|&#\d{1,6};")
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+")
+_FIFTY_RE = re.compile(r"(?<![\d.])50\s?(?:/|-|:)\s?50(?![\d.])")
+_BRAND_NEW_RE = re.compile(r"\bbrand[- ]new\b")
+_WITH_RE = re.compile(r"(?<![a-z])w/(o)?\s?")
 
 _converter = None
+_CHANGED: frozenset[str] | None = None     # characters t2s can change; None: unknown, always convert
+
+
+def _changed_characters() -> frozenset[str] | None:
+    """The characters at which a t2s dictionary entry differs from its conversion. A text with none
+    of them converts to itself, so most Simplified text skips OpenCC's (slow, pure-Python) parse."""
+    import os
+
+    import opencc
+    changed: set[str] = set()
+    folder = os.path.join(os.path.dirname(opencc.__file__), "dictionary")
+    try:
+        for name in ("TSPhrases.txt", "TSCharacters.txt"):
+            with open(os.path.join(folder, name), encoding="utf-8") as fh:
+                for line in fh:
+                    key, _, value = line.rstrip("\n").partition("\t")
+                    value = value.split(" ")[0]
+                    if key == value:
+                        continue
+                    if len(key) != len(value):
+                        changed.update(key)
+                    else:
+                        changed.update(a for a, b in zip(key, value) if a != b)
+    except OSError:
+        return None
+    return frozenset(changed)
 
 
 def _t2s(text: str) -> str:
-    global _converter
+    global _converter, _CHANGED
     if _converter is None:
         from opencc import OpenCC  # imported lazily: only needed once Chinese text shows up
         _converter = OpenCC("t2s")
+        _CHANGED = _changed_characters()
+    if _CHANGED is not None and _CHANGED.isdisjoint(text):
+        return text
     return _converter.convert(text)
 
 
@@ -58,6 +90,12 @@ def normalize(text: object, limit: int | None = MAX_CHARS) -> str:
     if "http" in text or "www." in text:
         text = _URL_RE.sub(" ", text)
     text = text.lower()
+    if "brand" in text:                       # "brand new to this" says nothing about a brand
+        text = _BRAND_NEW_RE.sub("brandnew", text)
+    if "50" in text:                          # "50/50" is "half and half", not two numbers
+        text = _FIFTY_RE.sub(" fifty-fifty ", text)
+    if "w/" in text:                          # "w/ stable factories", "w/o a team"
+        text = _WITH_RE.sub(lambda m: "without " if m.group(1) else "with ", text)
     if limit is not None:
         text = text[: limit + limit // 2]
     if has_cjk(text):
@@ -69,62 +107,110 @@ def normalize(text: object, limit: int | None = MAX_CHARS) -> str:
 
 
 # Clause boundaries: punctuation, then connectives. A connective of contrast marks the clause
-# that follows it as overriding what came before about the same thing ("不是工厂，但有供应商").
+# that follows it as overriding what came before about the same thing ("不是工厂，但有供应商"); one
+# of concession marks its clause as the weaker ("虽然我家是开厂的，但那是我爸的"); "but also", "但也"
+# add rather than contrast. In Chinese typed without punctuation, a space between two Chinese words
+# is a comma ("东莞自己有厂 做手机壳的 亚马逊做了五年").
 _PUNCT_SPLIT = re.compile(r"[，。；;！!？?\n、…]+|,(?!\d{3})|\.(?!\d)|\s+-\s+|\s*/\s+")
 _CONTRAST_ZH = ("但是", "但", "不过", "可是", "然而", "只是", "却", "而是", "倒是")
-_CONTRAST_EN = ("but", "however", "though", "although", "whereas", "actually", "instead")
+_CONCESSION_ZH = ("虽然", "虽说", "尽管", "即使", "就算", "哪怕")
+_CONTRAST_EN = ("but", "however", "though", "tho", "actually", "instead", "whereas")
+_CONCESSION_EN = ("although", "even though", "even if", "despite")
 _JOIN_EN = ("and", "also", "plus", "while", "with", "so")
-_EN_SPLIT = re.compile(r"\b(" + "|".join(_CONTRAST_EN + _JOIN_EN) + r")\b")
-_ZH_SPLIT = re.compile("(" + "|".join(sorted(_CONTRAST_ZH + ("而且", "并且", "另外", "同时"), key=len, reverse=True)) + ")")
+_ADDITIVE = ("also", "too", "as well", "still want", "也", "还", "同时", "而且", "并且")
+_EN_SPLIT = re.compile(r"\b(" + "|".join(sorted(_CONCESSION_EN + _CONTRAST_EN + _JOIN_EN, key=len, reverse=True))
+                       + r")\b")
+_ZH_SPLIT = re.compile("(" + "|".join(sorted(_CONTRAST_ZH + _CONCESSION_ZH + ("而且", "并且", "另外", "同时"),
+                                             key=len, reverse=True)) + ")")
+_BOTH_RE = re.compile(r"\b(?:both|either|neither|between)\b(?!.*\band\b)")
+_TRAILING_CONTRAST = re.compile(r"\s+(?:tho|though)$")
+_NEGATED_HEAD = ("不是", "没有", "没", "不", "无")
 
 
 class Clause(str):
-    """A piece of a message; `contrast` when a connective of contrast introduced it."""
+    """A piece of a message; `contrast` when a connective of contrast introduced it, `concession`
+    when one of concession did (its reading yields to the others)."""
 
     contrast: bool = False
+    concession: bool = False
 
 
-def _clause(text: str, contrast: bool) -> Clause:
-    c = Clause(text.strip(" ,.'\"“”‘’()（）[]【】"))
-    c.contrast = contrast
+def _clause(text: str, contrast: bool, concession: bool = False) -> Clause:
+    c = Clause(text.strip(" ,.'\"“”‘’()（）[]【】:：-"))
+    if _TRAILING_CONTRAST.search(c):          # "i do have stable suppliers tho"
+        c = Clause(_TRAILING_CONTRAST.sub("", c))
+        contrast = True
+    c.contrast = contrast and not concession
+    c.concession = concession
     return c
+
+
+def _space_split(chunk: str) -> list[str]:
+    """A space between two Chinese words is a clause boundary, unless the word before it is a short
+    topic without a negator ("直播 不会", "资金 20万" stay whole; "没厂 没经验 没钱" split)."""
+    if " " not in chunk or not has_cjk(chunk):
+        return [chunk]
+    tokens = chunk.split(" ")
+    out = [tokens[0]]
+    for tok in tokens[1:]:
+        left = out[-1].split(" ")[-1]
+        short_topic = len(left) <= 2 and not any(n in left for n in _NEGATED_HEAD)
+        if has_cjk(left) and has_cjk(tok) and not short_topic and len(tok) > 1:
+            out.append(tok)
+        else:
+            out[-1] = out[-1] + " " + tok
+    return out
+
+
+def _additive(rest: str) -> bool:
+    rest = rest.lstrip()
+    return rest.startswith(_ADDITIVE)
 
 
 def clauses(norm: str) -> list[Clause]:
     """Split a normalised message into clauses, at most MAX_CLAUSES, empty ones dropped."""
     out: list[Clause] = []
-    for chunk in _PUNCT_SPLIT.split(norm):
-        if not chunk or not chunk.strip():
-            continue
-        pieces = [(chunk, False)]
+    chunks = [piece for chunk in _PUNCT_SPLIT.split(norm) if chunk and chunk.strip() for piece in _space_split(chunk)]
+    for chunk in chunks:
         # English connectives: "we are a factory but never sold abroad" -> two clauses.
-        split: list[tuple[str, bool]] = []
-        for piece, contrast in pieces:
-            parts = _EN_SPLIT.split(piece)
-            cur, cur_contrast = parts[0], contrast
-            for i in range(1, len(parts), 2):
-                word, rest = parts[i], parts[i + 1]
-                if cur.strip():
-                    split.append((cur, cur_contrast))
-                    cur, cur_contrast = rest, word in _CONTRAST_EN
-                else:
-                    cur, cur_contrast = rest, cur_contrast or word in _CONTRAST_EN
-            split.append((cur, cur_contrast))
-        for piece, contrast in split:
+        split: list[tuple[str, bool, bool]] = []
+        parts = _EN_SPLIT.split(chunk)
+        cur, cur_contrast, cur_concession = parts[0], False, False
+        for i in range(1, len(parts), 2):
+            word, rest = parts[i], parts[i + 1]
+            contrast = word in _CONTRAST_EN and not _additive(rest)
+            concession = word in _CONCESSION_EN
+            if not rest.strip() and word in ("tho", "though"):     # "...suppliers tho": this clause contrasts
+                cur_contrast = True
+                continue
+            if word == "and" and _BOTH_RE.search(cur):       # "both sales and a brand": one thing said
+                cur = cur + word + rest
+                continue
+            if cur.strip():
+                split.append((cur, cur_contrast, cur_concession))
+                cur, cur_contrast, cur_concession = rest, contrast, concession
+            else:           # "but also": the second connective adds
+                cur_contrast = (cur_contrast or contrast) and word not in ("also", "plus")
+                cur, cur_concession = rest, cur_concession or concession
+        split.append((cur, cur_contrast, cur_concession))
+        for piece, contrast, concession in split:
             parts = _ZH_SPLIT.split(piece) if has_cjk(piece) else [piece]
-            cur, cur_contrast = parts[0], contrast
+            cur, cur_contrast, cur_concession = parts[0], contrast, concession
             for i in range(1, len(parts), 2):
                 word, rest = parts[i], parts[i + 1]
+                is_contrast = word in _CONTRAST_ZH and not _additive(rest)
                 if len(cur.strip()) >= 2:
-                    out.append(_clause(cur, cur_contrast))
-                    cur, cur_contrast = rest, word in _CONTRAST_ZH
+                    out.append(_clause(cur, cur_contrast, cur_concession))
+                    cur, cur_contrast, cur_concession = rest, is_contrast, word in _CONCESSION_ZH
                 else:
-                    cur, cur_contrast = cur + word + rest, cur_contrast or (not cur.strip() and word in _CONTRAST_ZH)
+                    cur_contrast = cur_contrast or (not cur.strip() and is_contrast)
+                    cur_concession = cur_concession or word in _CONCESSION_ZH
+                    cur = cur + word + rest
             if cur.strip():
                 # "不是工厂，是贸易商": a clause opening with 是 after a negated one corrects it.
                 corrects = (cur.lstrip().startswith("是") and bool(out) and any(n in out[-1] for n in ("不是", "没有", "没"))
                             and not any(n in cur for n in ("不", "没")))
-                out.append(_clause(cur, cur_contrast or corrects))
+                out.append(_clause(cur, cur_contrast or corrects, cur_concession))
         if len(out) >= MAX_CLAUSES:
             break
     return [c for c in out if c][:MAX_CLAUSES]

@@ -224,7 +224,7 @@ class Understanding:
             raw = ""
         norm = normalize(raw)
         out_lang = detect_lang(raw, lang if lang in ("zh", "en") else "en")
-        command = self.command(raw)
+        command = self.commands.get(norm.strip(" .!。！"))
         if not norm or not any(ch.isalnum() for ch in norm):
             exact = self.slots.exact(step, norm) if step and self.content.slot(step) else None   # "?" = not sure
             if exact is not None:
@@ -236,9 +236,10 @@ class Understanding:
         details: dict[str, SlotReading] = {}
         on_screen = None
         slot = self.content.slot(step) if step else None
-        described, ambiguous = self.slots.describe_all(norm, on_screen=slot.step if slot else None)
-        if slot is not None and slot.step not in ambiguous:     # clauses disagreeing: ask, never guess
-            typed = self._typed(slot.step, norm, described)
+        found = self.slots.describe_all(norm, on_screen=slot.step if slot else None)
+        described = found.readings
+        if slot is not None and slot.step not in found.ambiguous:     # clauses disagreeing: ask, never guess
+            typed = self._typed(slot.step, norm, described, found.kept)
             if typed is not None:
                 details[slot.step] = typed
                 on_screen = slot.step
@@ -257,17 +258,21 @@ class Understanding:
         return Reading(raw, out_lang, answers, confidence, details, on_screen, question, advice, hits, p,
                        answerable, self.facts(norm), command)
 
-    def _typed(self, step: str, norm: str, described: dict[str, SlotReading]) -> SlotReading | None:
+    def _typed(self, step: str, norm: str, described: dict[str, SlotReading], kept: str) -> SlotReading | None:
+        """The message as an answer to the question on screen. `kept`: the message without its
+        clauses about someone else or a past state, which the whole-message model reads."""
         exact = self.slots.exact(step, norm)
         if exact is not None:
             return SlotReading(step, exact, 1.0, norm)
-        hedge = self.slots.hedge_probability(norm)
+        if not kept:
+            return None             # every clause was about someone else or the past
+        hedge = self.slots.hedge_probability(kept)
         if hedge >= HEDGE_SURE:        # "hard to tell how much risk we could take": never guessed into a level
             return SlotReading(step, UNSURE, round(hedge, 4), norm)
         mine = described.get(step)
-        if mine is not None and (mine.amount is not None or mine.years is not None):
+        if mine is not None and (mine.amount is not None or mine.years is not None or mine.source in ("hedge", "both")):
             return mine
-        typed = self.slots.typed(step, norm)
+        typed = self.slots.typed(step, kept)
         if typed is not None and (mine is None or mine.level == typed.level or typed.confidence >= mine.confidence):
             return typed
         if mine is not None:
