@@ -1,7 +1,9 @@
 """Picture cards: drawing time cold (cache cleared) and cached, and PNG sizes, in both languages.
 
-Cold = the card is drawn and encoded (the image cache was cleared; fonts stay loaded, as in a running
-bot). The first draw of a process also loads the fonts and is reported on its own. Cached = the same
+Cold = the card is drawn and encoded (the image cache was cleared; fonts stay loaded and text already
+rasterised stays stamped, as in a running bot where labels, headings and reasons recur). The first draw
+of a card in a process also rasterises its text (and the very first loads the fonts): it is reported on
+its own as the worst case. Cached = the same
 card asked again: the content key is computed and the stored bytes returned. Prints figures; asserts
 nothing. Targets (issue 10): p99 < 60 ms cold, < 1 ms cached, a card < 300 KB.
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from bot import LANGS
 from bot.cards import CardMaker, find_fonts
@@ -95,6 +95,23 @@ def test_the_cache_draws_each_card_once_and_returns_the_same_bytes(services, car
     cards.clear_cache()
     assert cards.result_png(rec, "en", BOT) == first            # drawing is deterministic
     assert cards.compare_png("zh", BOT) is cards.compare_png("zh", BOT)
+
+
+def test_stamped_text_is_what_pillow_draws(cards, monkeypatch):
+    """Text is rasterised once and pasted after: same pixels as drawing it, with the stamps cold or warm."""
+    from bot.cards import draw as draw_module
+    monkeypatch.setattr(draw_module, "_STAMPS", {})
+    for lang, text, bold in (("en", "Semi-managed fits: 72%", True), ("zh", "半托管：自主定价，海外仓备货", False),
+                             ("zh", "把握度 60%", True)):
+        font, stroke = cards.fonts.font(lang, 40, bold)
+        plain = Image.new("RGB", (W, H), (255, 255, 255))
+        ImageDraw.Draw(plain).text((100, 200), text, font=font, fill=(15, 23, 42), anchor="ls",
+                                   stroke_width=stroke, stroke_fill=(15, 23, 42))
+        for _ in ("cold", "warm"):
+            canvas = Canvas(cards.fonts, lang, background=(255, 255, 255))
+            canvas.text((100, 200), text, 40, (15, 23, 42), bold, anchor="ls")
+            assert canvas.image.tobytes() == plain.tobytes(), (lang, text)
+    assert len(draw_module._STAMPS) == 3
 
 
 def test_the_key_is_what_is_drawn(services, cards):

@@ -62,6 +62,11 @@ PALETTE = _palette()
 
 _WIDTHS: dict[tuple, float] = {}
 _WIDTHS_MAX = 50_000
+# Rendered text as coverage masks, keyed by font, stroke, anchor and text: labels, headings, the footer
+# and each option's reason recur on many cards, and rasterising text is half of a card's drawing time.
+_STAMPS: dict[tuple, tuple[Image.Image, int, int]] = {}
+_STAMPS_BYTES = [0]
+_STAMPS_MAX_BYTES = 24 * 1024 * 1024
 
 
 class Canvas:
@@ -129,8 +134,28 @@ class Canvas:
     # -- drawing ---------------------------------------------------------------------------
     def text(self, xy: tuple[float, float], text: str, size: int, fill: Color, bold: bool = False,
              anchor: str = "la") -> None:
+        mask, dx, dy = self._stamp(text, size, bold, anchor)
+        if mask is not None:
+            self.image.paste(fill, (round(xy[0]) + dx, round(xy[1]) + dy), mask)
+
+    def _stamp(self, text: str, size: int, bold: bool, anchor: str) -> tuple[Image.Image | None, int, int]:
+        """`text` rasterised once as a coverage mask, with its offset from the anchor point."""
         font, stroke = self.fonts.font(self.lang, size, bold)
-        self.draw.text(xy, text, font=font, fill=fill, anchor=anchor, stroke_width=stroke, stroke_fill=fill)
+        key = (id(font), stroke, anchor, text)
+        known = _STAMPS.get(key)
+        if known is None:
+            left, top, right, bottom = font.getbbox(text, anchor=anchor, stroke_width=stroke)
+            if right <= left or bottom <= top:
+                return None, 0, 0
+            mask = Image.new("L", (right - left, bottom - top), 0)
+            ImageDraw.Draw(mask).text((-left, -top), text, font=font, fill=255, anchor=anchor,
+                                      stroke_width=stroke, stroke_fill=255)
+            if _STAMPS_BYTES[0] + mask.width * mask.height > _STAMPS_MAX_BYTES:
+                _STAMPS.clear()
+                _STAMPS_BYTES[0] = 0
+            known = _STAMPS[key] = (mask, left, top)
+            _STAMPS_BYTES[0] += mask.width * mask.height
+        return known
 
     def lines(self, x: float, y: float, lines: list[str], size: int, fill: Color, leading: float = 1.3,
               bold: bool = False) -> float:
