@@ -68,7 +68,10 @@ class BotProcess:
                     "PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": fake.token,
                     "TELEGRAM_API_BASE_URL": fake.base_url, "DATABASE_URL": f"sqlite:///{self.db}",
                     "POLL_TIMEOUT": "1", "LOG_LEVEL": log_level,
-                    "TELEGRAM_FLOOD_LIMIT": "on" if flood_limit else "off", **(extra_env or {})}
+                    "TELEGRAM_FLOOD_LIMIT": "on" if flood_limit else "off",
+                    # `CARD_FONT=off python -m bench load` measures the bot without pictures
+                    **({"CARD_FONT": os.environ["CARD_FONT"]} if "CARD_FONT" in os.environ else {}),
+                    **(extra_env or {})}
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
