@@ -127,6 +127,35 @@ async def test_stale_button_gets_an_explanation_and_the_current_question(fake, b
     assert (await session_of(store, user))["a"] == {"factory": "none"}
 
 
+async def test_a_press_committed_before_a_crash_is_answered_and_shows_where_the_user_is(fake, bot, monkeypatch):
+    """A process committed the press's turn and died before answering it or editing the pressed message;
+    Telegram redelivers it. It is not applied again, but it is answered and the pressed message is edited
+    to where the user now is, as the press would have done."""
+    from bot.store import COMMITTED
+    from bot.tg import app as app_module
+    _, store = bot
+    user = fake.user(1012, "Ada", language_code="en")
+    _, first = await start(user)
+    await user.send("1")                          # the committed turn: question 2 is where the user is now
+    await user.next_reply()
+    real_begin, crashed = app_module._begin, []
+
+    async def begin(coordination, key, update_id):
+        state = await real_begin(coordination, key, update_id)
+        if not crashed:
+            crashed.append(update_id)
+            return COMMITTED
+        return state
+    monkeypatch.setattr(app_module, "_begin", begin)
+    state = await user.press(first, text="Own factory, cost under control")
+    shown = await user.next_reply()
+    assert crashed == [state.update_id]
+    assert fake.callback_queries[state.id].answered
+    assert shown.via == "editMessageText" and shown.message_id == first.message_id
+    assert "Question 2/4" in shown.text
+    assert (await session_of(store, user))["a"] == {"factory": "none"}       # not applied a second time
+
+
 @pytest.mark.parametrize("data", ["a:999:factory:none", "zz", "a:x:y", "v:entry:no_such_entry", "n:0:explode",
                                   "c:0:factory", "a:0:factory:" + "x" * 60, "", "v:lang:fr", "\u202e:1:factory"])
 async def test_forged_or_garbage_callback_data_is_answered_and_harmless(fake, bot, data):

@@ -7,6 +7,8 @@ per member (bot/tg/groups.py) and every message goes through the outbox (bot/tg/
 """
 from __future__ import annotations
 
+import contextlib
+
 import logging
 
 from telegram import Update
@@ -380,10 +382,10 @@ class Handlers:
         await self.show(update, ctx, session, reply, lang, edit=True)
 
     async def resume(self, update: Update, ctx: Ctx) -> None:
-        """A typed message whose action was committed before a crash: never apply it twice, but show the
-        user where they are, since the reply may not have gone out. (A button press is left alone: it
-        may be too old to answer, and its buttons now read as stale, which shows the current view; except
-        for a result with a picture, whose buttons are on the picture: the result is shown again.)"""
+        """An update whose action was committed before a crash: never apply it twice, but show the user
+        where they are, since the reply may not have gone out. A typed message gets the current view; a
+        press is answered (the press was committed before its answer; if Telegram finds it too old by
+        now, nothing is lost) and the pressed message edited to the current view, as the press would have."""
         if update.effective_user is None or update.effective_chat is None:
             return
         if in_group(update):
@@ -391,14 +393,19 @@ class Handlers:
         elif update.message is not None:
             await self.show_current(update, ctx, await self.lang(update))
         elif update.callback_query is not None:
-            # A result is two messages (its text in the pressed message, then its picture with the keyboard):
-            # the crash may have come before either, and which one is not known (editing the pressed message
-            # again could be refused as "not modified"). Show both anew: at worst the text twice.
+            with contextlib.suppress(BadRequest):
+                await update.callback_query.answer()
             session, reply = await self.current(update)
+            lang = await self.lang(update)
             if isinstance(reply.view, ResultView):
-                lang = await self.lang(update)
+                # A result is two messages (its text in the pressed message, then its picture with the
+                # keyboard): the crash may have come before either, and which one is not known (editing the
+                # pressed message again could be refused as "not modified"). Show both anew: at worst the
+                # text twice.
                 await self.show_result(update, ctx, reply.view, lang, self.r.view(reply.view, lang),
                                        self.kb.for_view(reply.view, session.rev, lang))
+            else:
+                await self.show(update, ctx, session, reply, lang, edit=True, picture=False)
 
     async def answer_late(self, update: Update) -> None:
         """A press whose handler has not answered within a moment (its chat is busy): say so at once.
