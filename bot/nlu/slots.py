@@ -483,9 +483,12 @@ def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | Non
     if both is not None:
         # "need the cash flow, also want a brand": both ends of the question, said (not denied)
         said_levels = {r.level: r for c, r in found if r.level != UNSURE and not negated(c)}
-        if set(said_levels) == {both[0], both[1]}:
-            a, b = said_levels[both[0]], said_levels[both[1]]
-            return SlotReading(a.step, both[2], min(a.confidence, b.confidence), b.clause, source="both")
+        said = set(said_levels)
+        if len(said) >= 2 and said <= set(both) and (both[2] in said or {both[0], both[1]} <= said):
+            # ...or one end beside "both" ("orders now, a brand over time"): "both" includes that end
+            parts = [said_levels[lvl] for lvl in both if lvl in said]
+            return SlotReading(parts[0].step, both[2], min(r.confidence for r in parts), parts[-1].clause,
+                               source="both")
     definite = [r for _, r in found if r.level != UNSURE]
     hedged = [r for _, r in found if r.source == "hedge"]
     if hedged:
