@@ -42,15 +42,15 @@ UNSURE = "unsure"
 HEDGE = "hedge"
 # Thresholds, tuned on the development sets (eval/dev/).
 DESCRIPTION_MIN = 0.45    # a clause's reading of a step needs at least this probability
-TYPED_MIN = 0.6           # a typed answer: probability among the step's levels (NONE set aside)
+TYPED_MIN = 0.65          # a typed answer: probability among the step's levels (NONE set aside); a miss beats a wrong level
 TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
 HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, is "not sure"
 HEDGE_SURE = 0.7          # this hedge-like, it is "not sure" whatever else it mentions
 OPTIONAL_MIN = 0.6        # optional questions are seldom the point of a description: a higher bar
-SECOND_FACT_MIN = 0.2     # ...a level behind "nothing about me" in a two-fact clause, with
+SECOND_FACT_MIN = 0.3     # ...a level behind "nothing about me" in a two-fact clause, with
 SECOND_FACT_SHARE = 0.8   # ...at least this share of the probability the levels have
 SECOND_FACT_LEAD = 0.1          # ...and, with no first fact in the clause, leading any other by this
-SECOND_FACT_OPTIONAL_MIN = 0.3   # ...higher for the optional steps, as for a first fact
+SECOND_FACT_OPTIONAL_MIN = 0.4   # ...higher for the optional steps, as for a first fact
 SHARED_CLAUSE_MIN = 0.6   # a second step read from the same clause needs at least this
 SHARED_RULED_MIN = 0.7    # ...beside a step read by a rule from that clause
 SECOND_BESIDE_MIN = 0.8   # a second fact beside a first one only when that first one is this clear
@@ -273,7 +273,8 @@ class SlotReader:
             return rule.export_level, years, "export"
         if domestic:
             return rule.domestic_level, years, "domestic"
-        if on_screen:       # "3 yrs" typed at the experience question
+        if on_screen and not any(k.startswith("topic:") and k != f"topic:{rule.step}" for k in words):
+            # "3 yrs" typed at the experience question; "工厂干了二十年" is years of something else
             return _bands(years, rule.bands), years, "years"
         return None
 
@@ -345,7 +346,8 @@ class SlotReader:
             # the strongest reading stands, unless the others are strong in their own right; beside
             # a number read by a rule ("$800+ each"), the words read by a model need more.
             top = max(r.confidence for r in out)
-            floor = SHARED_RULED_MIN if ruled else SHARED_CLAUSE_MIN
+            counted = any(r.source in ("amount", "price") for r in out)    # years explain fewer of the words
+            floor = SHARED_RULED_MIN if counted else SHARED_CLAUSE_MIN
             out = [r for r in out if r.source in RULED or r.confidence >= floor or r.confidence == top]
         if ruled or (out and max(r.confidence for r in out) < SECOND_BESIDE_MIN):
             # "~$4k to start": the number explains the clause's words; beside a faint first fact,
