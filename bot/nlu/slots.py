@@ -265,6 +265,8 @@ class SlotReader:
         if not found:
             if domestic and not cross_border and not export:
                 return rule.domestic_level, None, "domestic"
+            if export and not cross_border and not domestic:        # "we used to do wholesale to europe"
+                return rule.export_level, None, "export"
             return None
         years = max(d.years for d in found)
         if cross_border:
