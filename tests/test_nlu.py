@@ -70,6 +70,11 @@ def test_durations(text, years):
     assert [d.years for d in durations(normalize(text))] == [years]
 
 
+@pytest.mark.parametrize("text", ["跨境做了不满三年", "快3年了", "less than 3 years on amazon", "not even three years"])
+def test_a_duration_said_to_fall_short_of_n_years_is_read_under_n(text):
+    assert all(2 < d.years < 3 for d in durations(normalize(text))) and durations(normalize(text))
+
+
 def test_zh_numbers():
     assert [zh_number(t) for t in ("二十", "一百五", "十来", "三四十", "几", "两")] == [20, 150, 10, 35, 3, 2]
     assert zh_number("abc") is None
@@ -99,6 +104,24 @@ def test_negation_gives_negated_words_their_own_features():
 def test_typed_answers_from_the_issue(services, step, text, level):
     reading = services.nlu.read(text, step=step)
     assert reading.on_screen == step and reading.answers[step] == level
+
+
+@pytest.mark.parametrize("step,text,level", [
+    ("factory", "工厂还没谈妥", "none"),                   # supply not settled is a fact: none yet
+    ("factory", "在谈一家代工厂，还没定", "none"),
+    ("factory", "工厂那边还没谈好，不确定", "unsure"),       # ...but "not sure" said in so many words stays a hedge
+    ("capital", "预算还没定", "unsure"),                    # the rule is about supply only
+    ("experience", "跨境做了不满三年", "some"),
+    ("brand", "sales now and a brand later on", "balanced"),   # one end beside "both" is both
+])
+def test_reading_rules_for_unsettled_supply_short_years_and_both(services, step, text, level):
+    reading = services.nlu.read(text, step=step)
+    assert reading.on_screen == step and reading.answers[step] == level
+
+
+def test_years_of_running_a_factory_are_not_selling_experience(services):
+    reading = services.nlu.read("工厂干了二十年", step="experience")
+    assert reading.answers.get("experience") != "mature"
 
 
 def test_a_description_is_read_clause_by_clause(services):

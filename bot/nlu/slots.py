@@ -59,7 +59,7 @@ CONTRAST_MIN = 0.6        # a clause after "but" overrides the others only when 
 SAID_MIN = 0.75           # what a clause says is beats what another says is not, when read this clearly
 CLEAR_MARGIN = 0.4        # two clauses disagreeing: the stronger wins only by this much
 BARE_HEDGE_MIN = 0.3      # a clause with a hedge word, nothing else read, this hedge-like: a bare hedge
-RULED = ("amount", "years", "domestic", "export", "price", "maker", "short", "key")     # readings from rules, not from the words
+RULED = ("amount", "years", "domestic", "export", "price", "maker", "short", "key", "unsettled")     # readings from rules, not from the words
 
 
 # Feature weights of the step models (beside idf): an English word's character n-grams are there
@@ -134,7 +134,8 @@ class SlotReader:
         lists = {"cb_platforms": norm(lex.cross_border_platforms), "dom_platforms": norm(lex.domestic_platforms),
                  "cb_words": norm(lex.cross_border_words), "export": norm(lex.export_words),
                  "oem": norm(lex.oem_words), "revenue": norm(lex.revenue_words), "price": norm(lex.price_words),
-                 "hedge": norm(lex.hedge_words), "rest": norm(lex.the_rest), "maker": norm(lex.maker_words)}
+                 "hedge": norm(lex.hedge_words), "rest": norm(lex.the_rest), "maker": norm(lex.maker_words),
+                 "unsettled": norm(lex.unsettled_words)}
         lists.update(Cues.lists(lex))
         self.words = lru_cache(maxsize=512)(WordLists(lists).scan)
         self.cues = Cues(lex)
@@ -362,6 +363,15 @@ class SlotReader:
             second_facts = second_facts[:1] if lead >= SECOND_FACT_LEAD else []
         return out + second_facts
 
+    def _unsettled(self, words: dict, hedge: float) -> tuple[str, str] | None:
+        """(step, level) when a clause's only hedge words are ones that state a fact about that step."""
+        target = self.content.lexicon.unsettled
+        said = words.get("hedge", ())
+        if target is None or not said or "unsettled" not in words:
+            return None
+        plain = set(words["unsettled"])
+        return target if all(w in plain or any(w in u for u in plain) for w in said) else None
+
     def _lowest(self, step: str) -> str | None:
         slot = self._slot.get(step)
         return slot.levels[0].id if slot and slot.levels else None
@@ -429,8 +439,12 @@ class SlotReader:
             definite = [r for r in readings if r.level != UNSURE]
             says_unsure = hedge == 1.0 or "hedge" in words
             if topical and cue.key is None and says_unsure and not any(r.source in RULED for r in definite):
-                # "经验的话不好说", "budget not decided": not sure about the step it names, and only that
-                readings = [SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in topical]
+                # "经验的话不好说", "budget not decided": not sure about the step it names, and only that;
+                # "供应商还没定下来" is a fact about supply (none yet), not a doubt
+                unsettled = self._unsettled(words, hedge) if hedge < 1.0 else None
+                readings = [SlotReading(t, unsettled[1], 0.8, clause, source="unsettled")
+                            if unsettled is not None and t == unsettled[0]
+                            else SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in topical]
             elif cue.marked and cue.key is None:
                 readings = [r for r in readings if r.step in cue.marked]     # "资金这块...": that step only
             elif says_unsure and "rest" not in words and not any(r.source in RULED for r in definite) and (
@@ -441,7 +455,11 @@ class SlotReader:
                 if prev:
                     last_clause, last = per_clause[-1]
                     per_clause[-1] = (last_clause, [r for r in last if r.step not in targets])
-                readings = [SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in targets]
+                unsettled = self._unsettled(words, hedge) if prev and hedge < 1.0 else None
+                if unsettled is not None and targets == (unsettled[0],):    # "在谈一家代工厂，还没定"
+                    readings = [SlotReading(unsettled[0], unsettled[1], 0.8, clause, source="unsettled")]
+                else:
+                    readings = [SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in targets]
             per_clause.append((clause, readings))
             prev = [r for r in readings if r.level != UNSURE and not r.second]
         per_step: dict[str, list[tuple[Clause, SlotReading]]] = {}

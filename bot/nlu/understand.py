@@ -266,10 +266,12 @@ class Understanding:
             return SlotReading(step, exact, 1.0, norm)
         if not kept:
             return None             # every clause was about someone else or the past
+        mine = described.get(step)
+        if mine is not None and mine.source == "unsettled":      # "供应商还没定下来": a fact, not a doubt
+            return mine
         hedge = self.slots.hedge_probability(kept)
         if hedge >= HEDGE_SURE:        # "hard to tell how much risk we could take": never guessed into a level
             return SlotReading(step, UNSURE, round(hedge, 4), norm)
-        mine = described.get(step)
         if mine is not None and (mine.amount is not None or mine.years is not None or mine.source in ("hedge", "both")):
             return mine
         typed = self.slots.typed(step, kept)
