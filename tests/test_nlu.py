@@ -35,6 +35,9 @@ def test_clauses_split_on_punctuation_and_connectives_and_mark_contrast():
     assert [str(c) for c in found] == ["we are a factory", "never sold abroad", "money is tight"]
     assert [c.contrast for c in found] == [False, True, False]
     assert [str(c) for c in clauses("rmb 80,000 budget")] == ["rmb 80,000 budget"]   # a thousands comma
+    # a contrast that adds ("...too", "但...也") does not override the clause before
+    assert [c.contrast for c in clauses(normalize("we want a brand but sales matter too"))] == [False, False]
+    assert [c.contrast for c in clauses(normalize("想做牌子，但出货也得稳"))] == [False, False]
 
 
 # --- facts ------------------------------------------------------------------------------------
@@ -113,6 +116,7 @@ def test_typed_answers_from_the_issue(services, step, text, level):
     ("capital", "预算还没定", "unsure"),                    # the rule is about supply only
     ("experience", "跨境做了不满三年", "some"),
     ("brand", "sales now and a brand later on", "balanced"),   # one end beside "both" is both
+    ("content", "we can't really make videos", "none"),        # "can't really" is not a hedge by itself
 ])
 def test_reading_rules_for_unsettled_supply_short_years_and_both(services, step, text, level):
     reading = services.nlu.read(text, step=step)

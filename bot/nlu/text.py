@@ -118,6 +118,7 @@ _CONTRAST_EN = ("but", "however", "though", "tho", "actually", "instead", "where
 _CONCESSION_EN = ("although", "even though", "even if", "despite")
 _JOIN_EN = ("and", "also", "plus", "while", "with", "so")
 _ADDITIVE = ("also", "too", "as well", "still want", "也", "还", "同时", "而且", "并且")
+_ADDITIVE_END = (" too", " as well", " also")
 _EN_SPLIT = re.compile(r"\b(" + "|".join(sorted(_CONCESSION_EN + _CONTRAST_EN + _JOIN_EN, key=len, reverse=True))
                        + r")\b")
 _ZH_SPLIT = re.compile("(" + "|".join(sorted(_CONTRAST_ZH + _CONCESSION_ZH + ("而且", "并且", "另外", "同时"),
@@ -163,8 +164,9 @@ def _space_split(chunk: str) -> list[str]:
 
 
 def _additive(rest: str) -> bool:
-    rest = rest.lstrip()
-    return rest.startswith(_ADDITIVE)
+    """"but also ...", "but orders matter too", "但订单也要": the contrast adds rather than overrides."""
+    rest = rest.strip()
+    return rest.startswith(_ADDITIVE) or rest.endswith(_ADDITIVE_END) or "也" in rest[:6]
 
 
 def clauses(norm: str) -> list[Clause]:
