@@ -38,6 +38,9 @@ def test_clauses_split_on_punctuation_and_connectives_and_mark_contrast():
     # a contrast that adds ("...too", "但...也") does not override the clause before
     assert [c.contrast for c in clauses(normalize("we want a brand but sales matter too"))] == [False, False]
     assert [c.contrast for c in clauses(normalize("想做牌子，但出货也得稳"))] == [False, False]
+    # "倒是"/"却" follow the topic they contrast: the clause stays whole
+    assert [(str(c), c.contrast) for c in clauses(normalize("没有厂子，供货商倒是很稳"))] == [
+        ("没有厂子", False), ("供货商倒是很稳", True)]
 
 
 # --- facts ------------------------------------------------------------------------------------
@@ -344,3 +347,8 @@ def test_descriptions_read_with_clause_cues(services, text, expected, absent):
 def test_typed_answers_read_with_clause_cues(services, step, text, level):
     r = services.nlu.read(text, step=step)
     assert r.on_screen == step and r.answers[step] == level
+
+
+def test_a_step_said_no_to_is_not_read_from_the_whole_message(services):
+    reading = services.nlu.read("做品牌？暂时不考虑", step="brand")
+    assert reading.answers.get("brand") != "brand"

@@ -99,6 +99,7 @@ class Described:
     readings: dict[str, SlotReading]
     ambiguous: set[str]             # steps its clauses read in conflicting ways, so left unread
     kept: str                       # the message without the clauses about someone else or the past
+    dismissed: frozenset[str] = frozenset()     # steps a clause said no to ("品牌嘛，暂时不想")
 
 
 def _bands(value: float, bands: tuple[tuple[str, float | None], ...]) -> str:
@@ -409,6 +410,7 @@ class SlotReader:
         per_clause: list[tuple[Clause, list[SlotReading]]] = []
         kept: list[str] = []
         prev: list[SlotReading] = []            # the definite readings of the clause before
+        dismissed: set[str] = set()
         for clause in clauses(norm):
             words = self.words(clause)
             cue = self.cues.read(clause, words)
@@ -420,6 +422,7 @@ class SlotReader:
                 if prev and per_clause:
                     last_clause, last = per_clause[-1]
                     per_clause[-1] = (last_clause, [r for r in last if r not in prev])
+                    dismissed.update(r.step for r in prev)
                 prev = []
                 continue
             probs = self.all_probabilities(self.vector(clause))
@@ -474,7 +477,8 @@ class SlotReader:
                 out[step] = merged
             else:
                 ambiguous.add(step)
-        return Described(out, ambiguous, " , ".join(kept) if len(kept) < len(per_clause) or not per_clause else norm)
+        return Described(out, ambiguous, " , ".join(kept) if len(kept) < len(per_clause) or not per_clause else norm,
+                         frozenset(dismissed))
 
 
 def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | None = None,

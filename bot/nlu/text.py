@@ -113,6 +113,7 @@ def normalize(text: object, limit: int | None = MAX_CHARS) -> str:
 # is a comma ("东莞自己有厂 做手机壳的 亚马逊做了五年").
 _PUNCT_SPLIT = re.compile(r"[，。；;！!？?\n、…]+|,(?!\d{3})|\.(?!\d)|\s+-\s+|\s*/\s+")
 _CONTRAST_ZH = ("但是", "但", "不过", "可是", "然而", "只是", "却", "而是", "倒是")
+_CONTRAST_ADVERB_ZH = ("倒是", "却")      # come after the topic they contrast: the clause stays whole
 _CONCESSION_ZH = ("虽然", "虽说", "尽管", "即使", "就算", "哪怕")
 _CONTRAST_EN = ("but", "however", "though", "tho", "actually", "instead", "whereas")
 _CONCESSION_EN = ("although", "even though", "even if", "despite")
@@ -201,6 +202,10 @@ def clauses(norm: str) -> list[Clause]:
             for i in range(1, len(parts), 2):
                 word, rest = parts[i], parts[i + 1]
                 is_contrast = word in _CONTRAST_ZH and not _additive(rest)
+                if word in _CONTRAST_ADVERB_ZH:     # "供应商倒是挺稳": said of the clause's own topic
+                    cur_contrast = cur_contrast or is_contrast
+                    cur = cur + word + rest
+                    continue
                 if len(cur.strip()) >= 2:
                     out.append(_clause(cur, cur_contrast, cur_concession))
                     cur, cur_contrast, cur_concession = rest, is_contrast, word in _CONCESSION_ZH

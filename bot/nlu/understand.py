@@ -238,7 +238,11 @@ class Understanding:
         slot = self.content.slot(step) if step else None
         found = self.slots.describe_all(norm, on_screen=slot.step if slot else None)
         described = found.readings
-        if slot is not None and slot.step not in found.ambiguous:     # clauses disagreeing: ask, never guess
+        if slot is not None and slot.step in found.dismissed:        # "品牌嘛，暂时不想": said no to, not read
+            if slot.step in described:
+                details[slot.step] = described[slot.step]
+                on_screen = slot.step
+        elif slot is not None and slot.step not in found.ambiguous:     # clauses disagreeing: ask, never guess
             typed = self._typed(slot.step, norm, described, found.kept)
             if typed is not None:
                 details[slot.step] = typed
