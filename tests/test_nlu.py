@@ -352,3 +352,8 @@ def test_typed_answers_read_with_clause_cues(services, step, text, level):
 def test_a_step_said_no_to_is_not_read_from_the_whole_message(services):
     reading = services.nlu.read("做品牌？暂时不考虑", step="brand")
     assert reading.answers.get("brand") != "brand"
+
+
+def test_years_go_on_from_the_platforms_of_the_clause_before(services):
+    reading = services.nlu.read("we sell on amazon us and eu for 4 years")
+    assert reading.answers.get("experience") == "mature"

@@ -296,11 +296,12 @@ class SlotReader:
         return {st: p[a:b] for st, (a, b) in self._bounds.items()}
 
     def read_clause(self, clause: str, steps: tuple[str, ...], on_screen: str | None,
-                    probs: dict[str, list[float]] | None = None) -> list[SlotReading]:
+                    probs: dict[str, list[float]] | None = None, words: dict | None = None) -> list[SlotReading]:
         out, second_facts = [], []
         if probs is None:
             probs = self.all_probabilities(self.vector(clause))
-        words = self.words(clause)
+        if words is None:
+            words = self.words(clause)
         lowest_experience = self._lowest(self.content.years.step)
         price = self.content.amounts.price
         maker = self.content.lexicon.maker or None
@@ -364,6 +365,16 @@ class SlotReader:
             second_facts = second_facts[:1] if lead >= SECOND_FACT_LEAD else []
         return out + second_facts
 
+    @staticmethod
+    def _carried(words: dict, prev_words: dict, clause: str) -> dict:
+        """"sold on amazon uk and de since 2019": a clause of years and no platform of its own goes on
+        from the clause before it, whose platforms (cross-border, export, domestic) it carries."""
+        kinds = ("cb_platforms", "cb_words", "export", "dom_platforms")
+        if any(k in words for k in kinds) or not any(k in prev_words for k in kinds) or "oem" in words \
+                or not durations(clause):
+            return words
+        return {**words, **{k: prev_words[k] for k in kinds if k in prev_words}}
+
     def _unsettled(self, words: dict, hedge: float) -> tuple[str, str] | None:
         """(step, level) when a clause's only hedge words are ones that state a fact about that step."""
         target = self.content.lexicon.unsettled
@@ -411,11 +422,12 @@ class SlotReader:
         kept: list[str] = []
         prev: list[SlotReading] = []            # the definite readings of the clause before
         dismissed: set[str] = set()
+        prev_words: dict = {}
         for clause in clauses(norm):
             words = self.words(clause)
             cue = self.cues.read(clause, words)
             if cue.other_person:                # "my cousin runs a big amazon store": not the seller
-                prev = []
+                prev, prev_words = [], {}
                 continue
             bare = self.cues.strip_fillers(clause)
             if bare in self._dismissals:        # "brand? nah": says no to what the clause before named
@@ -433,7 +445,7 @@ class SlotReader:
             elif cue.key is not None and cue.key in self.models:
                 readings = self._key_value(cue.key, cue.value, clause, on_screen)
             else:
-                readings = self.read_clause(clause, steps, on_screen, probs)
+                readings = self.read_clause(clause, steps, on_screen, probs, self._carried(words, prev_words, clause))
             if cue.past:                        # "used to have a factory": only years of selling still count
                 readings = [r for r in readings if r.step == experience]
             else:
@@ -465,6 +477,7 @@ class SlotReader:
                     readings = [SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in targets]
             per_clause.append((clause, readings))
             prev = [r for r in readings if r.level != UNSURE and not r.second]
+            prev_words = words
         per_step: dict[str, list[tuple[Clause, SlotReading]]] = {}
         for clause, readings in per_clause:
             for r in readings:
