@@ -35,6 +35,12 @@ def test_clauses_split_on_punctuation_and_connectives_and_mark_contrast():
     assert [str(c) for c in found] == ["we are a factory", "never sold abroad", "money is tight"]
     assert [c.contrast for c in found] == [False, True, False]
     assert [str(c) for c in clauses("rmb 80,000 budget")] == ["rmb 80,000 budget"]   # a thousands comma
+    # a contrast that adds ("...too", "但...也") does not override the clause before
+    assert [c.contrast for c in clauses(normalize("we want a brand but sales matter too"))] == [False, False]
+    assert [c.contrast for c in clauses(normalize("想做牌子，但出货也得稳"))] == [False, False]
+    # "倒是"/"却" follow the topic they contrast: the clause stays whole
+    assert [(str(c), c.contrast) for c in clauses(normalize("没有厂子，供货商倒是很稳"))] == [
+        ("没有厂子", False), ("供货商倒是很稳", True)]
 
 
 # --- facts ------------------------------------------------------------------------------------
@@ -70,6 +76,11 @@ def test_durations(text, years):
     assert [d.years for d in durations(normalize(text))] == [years]
 
 
+@pytest.mark.parametrize("text", ["跨境做了不满三年", "快3年了", "less than 3 years on amazon", "not even three years"])
+def test_a_duration_said_to_fall_short_of_n_years_is_read_under_n(text):
+    assert all(2 < d.years < 3 for d in durations(normalize(text))) and durations(normalize(text))
+
+
 def test_zh_numbers():
     assert [zh_number(t) for t in ("二十", "一百五", "十来", "三四十", "几", "两")] == [20, 150, 10, 35, 3, 2]
     assert zh_number("abc") is None
@@ -99,6 +110,25 @@ def test_negation_gives_negated_words_their_own_features():
 def test_typed_answers_from_the_issue(services, step, text, level):
     reading = services.nlu.read(text, step=step)
     assert reading.on_screen == step and reading.answers[step] == level
+
+
+@pytest.mark.parametrize("step,text,level", [
+    ("factory", "工厂还没谈妥", "none"),                   # supply not settled is a fact: none yet
+    ("factory", "在谈一家代工厂，还没定", "none"),
+    ("factory", "工厂那边还没谈好，不确定", "unsure"),       # ...but "not sure" said in so many words stays a hedge
+    ("capital", "预算还没定", "unsure"),                    # the rule is about supply only
+    ("experience", "跨境做了不满三年", "some"),
+    ("brand", "sales now and a brand later on", "balanced"),   # one end beside "both" is both
+    ("content", "we can't really make videos", "none"),        # "can't really" is not a hedge by itself
+])
+def test_reading_rules_for_unsettled_supply_short_years_and_both(services, step, text, level):
+    reading = services.nlu.read(text, step=step)
+    assert reading.on_screen == step and reading.answers[step] == level
+
+
+def test_years_of_running_a_factory_are_not_selling_experience(services):
+    reading = services.nlu.read("工厂干了二十年", step="experience")
+    assert reading.answers.get("experience") != "mature"
 
 
 def test_a_description_is_read_clause_by_clause(services):
@@ -317,3 +347,13 @@ def test_descriptions_read_with_clause_cues(services, text, expected, absent):
 def test_typed_answers_read_with_clause_cues(services, step, text, level):
     r = services.nlu.read(text, step=step)
     assert r.on_screen == step and r.answers[step] == level
+
+
+def test_a_step_said_no_to_is_not_read_from_the_whole_message(services):
+    reading = services.nlu.read("做品牌？暂时不考虑", step="brand")
+    assert reading.answers.get("brand") != "brand"
+
+
+def test_years_go_on_from_the_platforms_of_the_clause_before(services):
+    reading = services.nlu.read("we sell on amazon us and eu for 4 years")
+    assert reading.answers.get("experience") == "mature"

@@ -322,12 +322,13 @@ def _reading(raw, r: Reader, flow: Flow) -> ReadingRules:
     lex = r.mapping(raw.get("lexicon"), "lexicon")
     le = r.at("lexicon")
     optional = {"other_person", "ours", "past_state", "fillers", "price_words", "hedge_words", "dismissals", "the_rest",
-                "maker_words"}
+                "maker_words", "unsettled_words"}
     lexicon = Lexicon(**{name: le.strings(lex, name, required=name not in optional)
-                         for name in Lexicon.__dataclass_fields__ if name not in ("topics", "both", "maker")},
+                         for name in Lexicon.__dataclass_fields__ if name not in ("topics", "both", "maker", "unsettled")},
                       topics=_topics(lex.get("topics"), r.at("lexicon.topics"), flow),
                       both=_both(lex.get("both"), r.at("lexicon.both"), flow),
-                      maker=_level_ref(lex.get("maker"), r.at("lexicon.maker"), flow))
+                      maker=_level_ref(lex.get("maker"), r.at("lexicon.maker"), flow),
+                      unsettled=_level_ref(lex.get("unsettled"), r.at("lexicon.unsettled"), flow))
     other = r.per_lang(raw, "other")
     return ReadingRules(AmountRule(cap_step.id if cap_step else "", float(rate), bands,
                                    _item_price(raw.get("item_price"), r.at("item_price"), flow)),

@@ -75,6 +75,10 @@ class Lexicon:
     # (step, level) of `maker`, read by rule; OEM words alone are as often "a factory makes ours".
     maker_words: tuple[str, ...] = ()
     maker: tuple[str, str] | None = None
+    # Hedge words that, about the step named here, state a fact rather than a doubt: "供应商还没定下来"
+    # means no stable supply yet, not "I am not sure" (step, level of `unsettled`).
+    unsettled_words: tuple[str, ...] = ()
+    unsettled: tuple[str, str] | None = None
     # step -> the words that name it as a clause's topic ("资金这块...", "budget not decided").
     topics: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # (step, level, level, both): a message stating both levels means the third ("need cash flow,

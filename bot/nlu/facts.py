@@ -224,6 +224,15 @@ def _since(text: str, this_year: int) -> list[Duration]:
     return out
 
 
+# Said just before a duration, these put it a little under the number: "不满三年", "not even 3 years".
+_UNDER_YEARS = ("不到", "不满", "没到", "没满", "未满", "不足", "少于", "快", "将近", "接近", "less than", "under",
+                "not even", "not quite", "almost", "nearly", "just shy of", "shy of")
+
+
+def _under(text: str, start: int) -> bool:
+    return text[max(0, start - 12):start].rstrip().endswith(_UNDER_YEARS)
+
+
 def durations(text: str, this_year: int | None = None) -> list[Duration]:
     """Durations in years: 三年, 3年多, 一年半, 半年, 五六年, 很多年, 3 yrs, about a year, 6 months,
     and starts: 去年才开始 (1), 从2019年开始, since last year, started in 2021 (counted to `this_year`)."""
@@ -244,6 +253,8 @@ def durations(text: str, this_year: int | None = None) -> list[Duration]:
             value /= 12
         if m.group("half") or m.group("more"):
             value += 0.5 if m.group("unit") == "年" else 0.0
+        if _under(text, m.start()):
+            value -= 0.25
         out.append(Duration(value, m.group(0)))
     for m in _DURATION_MANY_ZH.finditer(text):
         if not any(d.text in m.group(0) or m.group(0) in d.text for d in out):
@@ -255,6 +266,8 @@ def durations(text: str, this_year: int | None = None) -> list[Duration]:
             continue
         if m.group("unit").startswith("m"):
             value /= 12
+        if _under(text, m.start()):
+            value -= 0.25
         out.append(Duration(value, m.group(0)))
     return out
 

@@ -42,15 +42,15 @@ UNSURE = "unsure"
 HEDGE = "hedge"
 # Thresholds, tuned on the development sets (eval/dev/).
 DESCRIPTION_MIN = 0.45    # a clause's reading of a step needs at least this probability
-TYPED_MIN = 0.6           # a typed answer: probability among the step's levels (NONE set aside)
+TYPED_MIN = 0.65          # a typed answer: probability among the step's levels (NONE set aside); a miss beats a wrong level
 TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
 HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, is "not sure"
 HEDGE_SURE = 0.7          # this hedge-like, it is "not sure" whatever else it mentions
 OPTIONAL_MIN = 0.6        # optional questions are seldom the point of a description: a higher bar
-SECOND_FACT_MIN = 0.2     # ...a level behind "nothing about me" in a two-fact clause, with
+SECOND_FACT_MIN = 0.3     # ...a level behind "nothing about me" in a two-fact clause, with
 SECOND_FACT_SHARE = 0.8   # ...at least this share of the probability the levels have
 SECOND_FACT_LEAD = 0.1          # ...and, with no first fact in the clause, leading any other by this
-SECOND_FACT_OPTIONAL_MIN = 0.3   # ...higher for the optional steps, as for a first fact
+SECOND_FACT_OPTIONAL_MIN = 0.4   # ...higher for the optional steps, as for a first fact
 SHARED_CLAUSE_MIN = 0.6   # a second step read from the same clause needs at least this
 SHARED_RULED_MIN = 0.7    # ...beside a step read by a rule from that clause
 SECOND_BESIDE_MIN = 0.8   # a second fact beside a first one only when that first one is this clear
@@ -59,7 +59,7 @@ CONTRAST_MIN = 0.6        # a clause after "but" overrides the others only when 
 SAID_MIN = 0.75           # what a clause says is beats what another says is not, when read this clearly
 CLEAR_MARGIN = 0.4        # two clauses disagreeing: the stronger wins only by this much
 BARE_HEDGE_MIN = 0.3      # a clause with a hedge word, nothing else read, this hedge-like: a bare hedge
-RULED = ("amount", "years", "domestic", "export", "price", "maker", "short", "key")     # readings from rules, not from the words
+RULED = ("amount", "years", "domestic", "export", "price", "maker", "short", "key", "unsettled")     # readings from rules, not from the words
 
 
 # Feature weights of the step models (beside idf): an English word's character n-grams are there
@@ -99,6 +99,7 @@ class Described:
     readings: dict[str, SlotReading]
     ambiguous: set[str]             # steps its clauses read in conflicting ways, so left unread
     kept: str                       # the message without the clauses about someone else or the past
+    dismissed: frozenset[str] = frozenset()     # steps a clause said no to ("品牌嘛，暂时不想")
 
 
 def _bands(value: float, bands: tuple[tuple[str, float | None], ...]) -> str:
@@ -134,7 +135,8 @@ class SlotReader:
         lists = {"cb_platforms": norm(lex.cross_border_platforms), "dom_platforms": norm(lex.domestic_platforms),
                  "cb_words": norm(lex.cross_border_words), "export": norm(lex.export_words),
                  "oem": norm(lex.oem_words), "revenue": norm(lex.revenue_words), "price": norm(lex.price_words),
-                 "hedge": norm(lex.hedge_words), "rest": norm(lex.the_rest), "maker": norm(lex.maker_words)}
+                 "hedge": norm(lex.hedge_words), "rest": norm(lex.the_rest), "maker": norm(lex.maker_words),
+                 "unsettled": norm(lex.unsettled_words)}
         lists.update(Cues.lists(lex))
         self.words = lru_cache(maxsize=512)(WordLists(lists).scan)
         self.cues = Cues(lex)
@@ -265,6 +267,8 @@ class SlotReader:
         if not found:
             if domestic and not cross_border and not export:
                 return rule.domestic_level, None, "domestic"
+            if export and not cross_border and not domestic:        # "we used to do wholesale to europe"
+                return rule.export_level, None, "export"
             return None
         years = max(d.years for d in found)
         if cross_border:
@@ -273,7 +277,8 @@ class SlotReader:
             return rule.export_level, years, "export"
         if domestic:
             return rule.domestic_level, years, "domestic"
-        if on_screen:       # "3 yrs" typed at the experience question
+        if on_screen and not any(k.startswith("topic:") and k != f"topic:{rule.step}" for k in words):
+            # "3 yrs" typed at the experience question; "工厂干了二十年" is years of something else
             return _bands(years, rule.bands), years, "years"
         return None
 
@@ -291,11 +296,12 @@ class SlotReader:
         return {st: p[a:b] for st, (a, b) in self._bounds.items()}
 
     def read_clause(self, clause: str, steps: tuple[str, ...], on_screen: str | None,
-                    probs: dict[str, list[float]] | None = None) -> list[SlotReading]:
+                    probs: dict[str, list[float]] | None = None, words: dict | None = None) -> list[SlotReading]:
         out, second_facts = [], []
         if probs is None:
             probs = self.all_probabilities(self.vector(clause))
-        words = self.words(clause)
+        if words is None:
+            words = self.words(clause)
         lowest_experience = self._lowest(self.content.years.step)
         price = self.content.amounts.price
         maker = self.content.lexicon.maker or None
@@ -345,7 +351,8 @@ class SlotReader:
             # the strongest reading stands, unless the others are strong in their own right; beside
             # a number read by a rule ("$800+ each"), the words read by a model need more.
             top = max(r.confidence for r in out)
-            floor = SHARED_RULED_MIN if ruled else SHARED_CLAUSE_MIN
+            counted = any(r.source in ("amount", "price") for r in out)    # years explain fewer of the words
+            floor = SHARED_RULED_MIN if counted else SHARED_CLAUSE_MIN
             out = [r for r in out if r.source in RULED or r.confidence >= floor or r.confidence == top]
         if ruled or (out and max(r.confidence for r in out) < SECOND_BESIDE_MIN):
             # "~$4k to start": the number explains the clause's words; beside a faint first fact,
@@ -357,6 +364,25 @@ class SlotReader:
             lead = second_facts[0].confidence - second_facts[1].confidence
             second_facts = second_facts[:1] if lead >= SECOND_FACT_LEAD else []
         return out + second_facts
+
+    @staticmethod
+    def _carried(words: dict, prev_words: dict, clause: str) -> dict:
+        """"sold on amazon uk and de since 2019": a clause of years and no platform of its own goes on
+        from the clause before it, whose platforms (cross-border, export, domestic) it carries."""
+        kinds = ("cb_platforms", "cb_words", "export", "dom_platforms")
+        if any(k in words for k in kinds) or not any(k in prev_words for k in kinds) or "oem" in words \
+                or not durations(clause):
+            return words
+        return {**words, **{k: prev_words[k] for k in kinds if k in prev_words}}
+
+    def _unsettled(self, words: dict, hedge: float) -> tuple[str, str] | None:
+        """(step, level) when a clause's only hedge words are ones that state a fact about that step."""
+        target = self.content.lexicon.unsettled
+        said = words.get("hedge", ())
+        if target is None or not said or "unsettled" not in words:
+            return None
+        plain = set(words["unsettled"])
+        return target if all(w in plain or any(w in u for u in plain) for w in said) else None
 
     def _lowest(self, step: str) -> str | None:
         slot = self._slot.get(step)
@@ -395,17 +421,20 @@ class SlotReader:
         per_clause: list[tuple[Clause, list[SlotReading]]] = []
         kept: list[str] = []
         prev: list[SlotReading] = []            # the definite readings of the clause before
+        dismissed: set[str] = set()
+        prev_words: dict = {}
         for clause in clauses(norm):
             words = self.words(clause)
             cue = self.cues.read(clause, words)
             if cue.other_person:                # "my cousin runs a big amazon store": not the seller
-                prev = []
+                prev, prev_words = [], {}
                 continue
             bare = self.cues.strip_fillers(clause)
             if bare in self._dismissals:        # "brand? nah": says no to what the clause before named
                 if prev and per_clause:
                     last_clause, last = per_clause[-1]
                     per_clause[-1] = (last_clause, [r for r in last if r not in prev])
+                    dismissed.update(r.step for r in prev)
                 prev = []
                 continue
             probs = self.all_probabilities(self.vector(clause))
@@ -416,7 +445,7 @@ class SlotReader:
             elif cue.key is not None and cue.key in self.models:
                 readings = self._key_value(cue.key, cue.value, clause, on_screen)
             else:
-                readings = self.read_clause(clause, steps, on_screen, probs)
+                readings = self.read_clause(clause, steps, on_screen, probs, self._carried(words, prev_words, clause))
             if cue.past:                        # "used to have a factory": only years of selling still count
                 readings = [r for r in readings if r.step == experience]
             else:
@@ -425,8 +454,12 @@ class SlotReader:
             definite = [r for r in readings if r.level != UNSURE]
             says_unsure = hedge == 1.0 or "hedge" in words
             if topical and cue.key is None and says_unsure and not any(r.source in RULED for r in definite):
-                # "经验的话不好说", "budget not decided": not sure about the step it names, and only that
-                readings = [SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in topical]
+                # "经验的话不好说", "budget not decided": not sure about the step it names, and only that;
+                # "供应商还没定下来" is a fact about supply (none yet), not a doubt
+                unsettled = self._unsettled(words, hedge) if hedge < 1.0 else None
+                readings = [SlotReading(t, unsettled[1], 0.8, clause, source="unsettled")
+                            if unsettled is not None and t == unsettled[0]
+                            else SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in topical]
             elif cue.marked and cue.key is None:
                 readings = [r for r in readings if r.step in cue.marked]     # "资金这块...": that step only
             elif says_unsure and "rest" not in words and not any(r.source in RULED for r in definite) and (
@@ -437,9 +470,14 @@ class SlotReader:
                 if prev:
                     last_clause, last = per_clause[-1]
                     per_clause[-1] = (last_clause, [r for r in last if r.step not in targets])
-                readings = [SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in targets]
+                unsettled = self._unsettled(words, hedge) if prev and hedge < 1.0 else None
+                if unsettled is not None and targets == (unsettled[0],):    # "在谈一家代工厂，还没定"
+                    readings = [SlotReading(unsettled[0], unsettled[1], 0.8, clause, source="unsettled")]
+                else:
+                    readings = [SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in targets]
             per_clause.append((clause, readings))
             prev = [r for r in readings if r.level != UNSURE and not r.second]
+            prev_words = words
         per_step: dict[str, list[tuple[Clause, SlotReading]]] = {}
         for clause, readings in per_clause:
             for r in readings:
@@ -452,7 +490,8 @@ class SlotReader:
                 out[step] = merged
             else:
                 ambiguous.add(step)
-        return Described(out, ambiguous, " , ".join(kept) if len(kept) < len(per_clause) or not per_clause else norm)
+        return Described(out, ambiguous, " , ".join(kept) if len(kept) < len(per_clause) or not per_clause else norm,
+                         frozenset(dismissed))
 
 
 def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | None = None,
@@ -483,9 +522,12 @@ def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | Non
     if both is not None:
         # "need the cash flow, also want a brand": both ends of the question, said (not denied)
         said_levels = {r.level: r for c, r in found if r.level != UNSURE and not negated(c)}
-        if set(said_levels) == {both[0], both[1]}:
-            a, b = said_levels[both[0]], said_levels[both[1]]
-            return SlotReading(a.step, both[2], min(a.confidence, b.confidence), b.clause, source="both")
+        said = set(said_levels)
+        if len(said) >= 2 and said <= set(both) and (both[2] in said or {both[0], both[1]} <= said):
+            # ...or one end beside "both" ("orders now, a brand over time"): "both" includes that end
+            parts = [said_levels[lvl] for lvl in both if lvl in said]
+            return SlotReading(parts[0].step, both[2], min(r.confidence for r in parts), parts[-1].clause,
+                               source="both")
     definite = [r for _, r in found if r.level != UNSURE]
     hedged = [r for _, r in found if r.source == "hedge"]
     if hedged:

@@ -113,11 +113,13 @@ def normalize(text: object, limit: int | None = MAX_CHARS) -> str:
 # is a comma ("东莞自己有厂 做手机壳的 亚马逊做了五年").
 _PUNCT_SPLIT = re.compile(r"[，。；;！!？?\n、…]+|,(?!\d{3})|\.(?!\d)|\s+-\s+|\s*/\s+")
 _CONTRAST_ZH = ("但是", "但", "不过", "可是", "然而", "只是", "却", "而是", "倒是")
+_CONTRAST_ADVERB_ZH = ("倒是", "却")      # come after the topic they contrast: the clause stays whole
 _CONCESSION_ZH = ("虽然", "虽说", "尽管", "即使", "就算", "哪怕")
 _CONTRAST_EN = ("but", "however", "though", "tho", "actually", "instead", "whereas")
 _CONCESSION_EN = ("although", "even though", "even if", "despite")
 _JOIN_EN = ("and", "also", "plus", "while", "with", "so")
 _ADDITIVE = ("also", "too", "as well", "still want", "也", "还", "同时", "而且", "并且")
+_ADDITIVE_END = (" too", " as well", " also")
 _EN_SPLIT = re.compile(r"\b(" + "|".join(sorted(_CONCESSION_EN + _CONTRAST_EN + _JOIN_EN, key=len, reverse=True))
                        + r")\b")
 _ZH_SPLIT = re.compile("(" + "|".join(sorted(_CONTRAST_ZH + _CONCESSION_ZH + ("而且", "并且", "另外", "同时"),
@@ -163,8 +165,9 @@ def _space_split(chunk: str) -> list[str]:
 
 
 def _additive(rest: str) -> bool:
-    rest = rest.lstrip()
-    return rest.startswith(_ADDITIVE)
+    """"but also ...", "but orders matter too", "但订单也要": the contrast adds rather than overrides."""
+    rest = rest.strip()
+    return rest.startswith(_ADDITIVE) or rest.endswith(_ADDITIVE_END) or "也" in rest[:6]
 
 
 def clauses(norm: str) -> list[Clause]:
@@ -199,6 +202,10 @@ def clauses(norm: str) -> list[Clause]:
             for i in range(1, len(parts), 2):
                 word, rest = parts[i], parts[i + 1]
                 is_contrast = word in _CONTRAST_ZH and not _additive(rest)
+                if word in _CONTRAST_ADVERB_ZH:     # "供应商倒是挺稳": said of the clause's own topic
+                    cur_contrast = cur_contrast or is_contrast
+                    cur = cur + word + rest
+                    continue
                 if len(cur.strip()) >= 2:
                     out.append(_clause(cur, cur_contrast, cur_concession))
                     cur, cur_contrast, cur_concession = rest, is_contrast, word in _CONCESSION_ZH

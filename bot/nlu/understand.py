@@ -238,7 +238,11 @@ class Understanding:
         slot = self.content.slot(step) if step else None
         found = self.slots.describe_all(norm, on_screen=slot.step if slot else None)
         described = found.readings
-        if slot is not None and slot.step not in found.ambiguous:     # clauses disagreeing: ask, never guess
+        if slot is not None and slot.step in found.dismissed:        # "品牌嘛，暂时不想": said no to, not read
+            if slot.step in described:
+                details[slot.step] = described[slot.step]
+                on_screen = slot.step
+        elif slot is not None and slot.step not in found.ambiguous:     # clauses disagreeing: ask, never guess
             typed = self._typed(slot.step, norm, described, found.kept)
             if typed is not None:
                 details[slot.step] = typed
@@ -266,10 +270,12 @@ class Understanding:
             return SlotReading(step, exact, 1.0, norm)
         if not kept:
             return None             # every clause was about someone else or the past
+        mine = described.get(step)
+        if mine is not None and mine.source == "unsettled":      # "供应商还没定下来": a fact, not a doubt
+            return mine
         hedge = self.slots.hedge_probability(kept)
         if hedge >= HEDGE_SURE:        # "hard to tell how much risk we could take": never guessed into a level
             return SlotReading(step, UNSURE, round(hedge, 4), norm)
-        mine = described.get(step)
         if mine is not None and (mine.amount is not None or mine.years is not None or mine.source in ("hedge", "both")):
             return mine
         typed = self.slots.typed(step, kept)
