@@ -7,8 +7,6 @@ per member (bot/tg/groups.py) and every message goes through the outbox (bot/tg/
 """
 from __future__ import annotations
 
-import contextlib
-
 import logging
 
 from telegram import Update
@@ -383,9 +381,11 @@ class Handlers:
 
     async def resume(self, update: Update, ctx: Ctx) -> None:
         """An update whose action was committed before a crash: never apply it twice, but show the user
-        where they are, since the reply may not have gone out. A typed message gets the current view; a
-        press is answered (the press was committed before its answer; if Telegram finds it too old by
-        now, nothing is lost) and the pressed message edited to the current view, as the press would have."""
+        where they are, since the reply may not have gone out. A typed message gets the current view. A
+        press is answered, and if Telegram takes that answer, the crash came before the press was answered
+        and so before its message was edited (the answer comes first): the pressed message is edited to the
+        current view, as the press would have. A refused answer means it was answered already (or is too
+        old): its edit most likely went out too, and a press on a stale keyboard shows the current view."""
         if update.effective_user is None or update.effective_chat is None:
             return
         if in_group(update):
@@ -393,8 +393,10 @@ class Handlers:
         elif update.message is not None:
             await self.show_current(update, ctx, await self.lang(update))
         elif update.callback_query is not None:
-            with contextlib.suppress(BadRequest):
-                await update.callback_query.answer()
+            try:
+                answered_now = bool(await update.callback_query.answer())
+            except BadRequest:
+                answered_now = False
             session, reply = await self.current(update)
             lang = await self.lang(update)
             if isinstance(reply.view, ResultView):
@@ -404,7 +406,7 @@ class Handlers:
                 # text twice.
                 await self.show_result(update, ctx, reply.view, lang, self.r.view(reply.view, lang),
                                        self.kb.for_view(reply.view, session.rev, lang))
-            else:
+            elif answered_now:
                 await self.show(update, ctx, session, reply, lang, edit=True, picture=False)
 
     async def answer_late(self, update: Update) -> None:
