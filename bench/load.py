@@ -470,6 +470,7 @@ class CrashReport:
     stuck_screens: list[str] = field(default_factory=list)
     usage_errors: list[str] = field(default_factory=list)
     rejections: list[str] = field(default_factory=list)
+    repeat_answers: int = 0          # a second answer to a press already answered (refused; the bot ignores it)
     unanswered: int = 0
     log_problems: list[str] = field(default_factory=list)
     elapsed: float = 0.0
@@ -613,7 +614,14 @@ async def crash_run(users: int = 10, kills: int = 5, seed: int = 7, up: tuple[fl
                 shown = " | ".join(f"{e.via}:{(e.text or '')[:30]!r}:{e.callback_datas[:2]}" for e in chat.events[-4:])
                 report.stuck_screens.append(f"user {uid} (answers {plans.get(uid)}): ... {shown}")
             report.updates = len(fake.updates.records)
-            report.rejections = [f"{r.method}: {r.description}" for r in fake.rejections]
+            # A press answered just before a kill and resumed after the restart is answered again, since the
+            # bot cannot know whether its first answer went out: Telegram refuses the repeat. Any other
+            # refusal, including a first answer refused, is a real one.
+            repeats = [r for r in fake.rejections if r.method == "answerCallbackQuery"
+                       and (q := fake.callback_queries.get(str(r.params.get("callback_query_id")))) is not None
+                       and q.answered]
+            report.repeat_answers = len(repeats)
+            report.rejections = [f"{r.method}: {r.description}" for r in fake.rejections if r not in repeats]
             report.unanswered = len(fake.unanswered_callback_queries())
             report.log_problems = bot.log_problems()
             db = sqlite3.connect(bot.db)
@@ -701,8 +709,9 @@ async def run(args: argparse.Namespace) -> None:
         print(f"crash: {r.users} users, {r.kills} SIGKILLs + restarts in {r.elapsed:.0f} s; {r.rounds} questionnaires "
               f"completed; {r.updates} updates, {r.while_down} sent while the bot was down; {r.resends} re-sends "
               f"after no reply; updates never handled: {len(r.lost)}; users with exactly their answers: "
-              f"{ok}/{r.users}; stuck {len(r.stuck)}; rejections {len(r.rejections)}; unanswered callbacks "
-              f"{r.unanswered}; bot log errors {len(r.log_problems)}")
+              f"{ok}/{r.users}; stuck {len(r.stuck)}; rejections {len(r.rejections)} (besides {r.repeat_answers} repeat "
+              f"answers to resumed presses); unanswered callbacks {r.unanswered}; bot log errors "
+              f"{len(r.log_problems)}")
         for m in (r.mismatches + r.stuck_screens)[:3]:
             print(f"  ! {m[:400]}")
 

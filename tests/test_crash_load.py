@@ -21,12 +21,11 @@ async def test_sigkill_at_random_moments_under_load_every_user_finishes_with_the
     assert report.rounds >= report.users                  # each user completed at least one questionnaire
     assert report.while_down > 0, "no update was sent while the bot was down: the scenario did not happen"
     assert report.down_unhandled == [], f"sent while the bot was down, never handled: {report.down_unhandled}"
-    # A press in flight at a kill is answered when it is redelivered; if the first answer had gone out
-    # before the kill, Telegram refuses the second ("query ... is invalid"; the bot ignores it). So a kill
-    # may cost one refused answer or one press left unanswered, never more; any other refusal is a bug.
-    again = [r for r in report.rejections if r.startswith("answerCallbackQuery") and "query ID is invalid" in r]
-    assert [r for r in report.rejections if r not in again] == []
-    assert len(again) + report.unanswered <= report.kills
+    # Presses in flight at a kill are answered when redelivered; a second answer to one already answered
+    # is refused by Telegram and ignored by the bot (counted apart in report.repeat_answers). Any other
+    # refusal is a bug, and a press is left unanswered only if it was never redelivered in time.
+    assert report.rejections == []
+    assert report.unanswered <= report.kills
     assert report.log_problems == []
 
 
