@@ -95,6 +95,26 @@ def test_negation_gives_negated_words_their_own_features():
 
 # --- the issue's examples through the real content ---------------------------------------------
 
+# reading rules: supply not settled, short years, both ends
+RULE_CASES = [
+    ("factory", "工厂还没谈妥", "none"),                   # supply not settled is a fact: none yet
+    ("factory", "在谈一家代工厂，还没定", "none"),
+    ("factory", "工厂那边还没谈好，不确定", "unsure"),       # ...but "not sure" said in so many words stays a hedge
+    ("capital", "预算还没定", "unsure"),                    # the rule is about supply only
+    ("experience", "跨境做了不满三年", "some"),
+    ("brand", "sales now and a brand later on", "balanced"),   # one end beside "both" is both
+    ("content", "we can't really make videos", "none"),        # "can't really" is not a hedge by itself
+]
+
+# clause cues: dismissals, hedges, short answers inside a message
+CUE_CASES = [
+    ("brand", "orders first. brand? nah", "volume"),                 # a dismissal takes back the clause before
+    ("factory", "idk tbh, my partner handles suppliers", "unsure"),   # a hedge on screen beats a guess
+    ("content", "a little, nobody dedicated", "some"),              # a short answer inside a message
+    ("experience", "嗯 没有", "none"),                                # fillers around a short answer
+]
+
+
 @pytest.mark.parametrize("step,text,level", [
     ("experience", "做过三年速卖通", "mature"),
     ("brand", "品牌和销量我们都看重", "balanced"),
@@ -106,22 +126,8 @@ def test_negation_gives_negated_words_their_own_features():
     ("capital", "we could put maybe 30k USD into stock", "moderate"),
     ("factory", "还没想清楚", "unsure"),
     ("brand", "not sure yet", "unsure"),
-])
-def test_typed_answers_from_the_issue(services, step, text, level):
-    reading = services.nlu.read(text, step=step)
-    assert reading.on_screen == step and reading.answers[step] == level
-
-
-@pytest.mark.parametrize("step,text,level", [
-    ("factory", "工厂还没谈妥", "none"),                   # supply not settled is a fact: none yet
-    ("factory", "在谈一家代工厂，还没定", "none"),
-    ("factory", "工厂那边还没谈好，不确定", "unsure"),       # ...but "not sure" said in so many words stays a hedge
-    ("capital", "预算还没定", "unsure"),                    # the rule is about supply only
-    ("experience", "跨境做了不满三年", "some"),
-    ("brand", "sales now and a brand later on", "balanced"),   # one end beside "both" is both
-    ("content", "we can't really make videos", "none"),        # "can't really" is not a hedge by itself
-])
-def test_reading_rules_for_unsettled_supply_short_years_and_both(services, step, text, level):
+] + RULE_CASES + CUE_CASES)
+def test_typed_answers_from_the_issue_and_the_reading_rules(services, step, text, level):
     reading = services.nlu.read(text, step=step)
     assert reading.on_screen == step and reading.answers[step] == level
 
@@ -338,15 +344,6 @@ def test_descriptions_read_with_clause_cues(services, text, expected, absent):
     assert not set(absent) & set(answers), answers
 
 
-@pytest.mark.parametrize("step,text,level", [
-    ("brand", "orders first. brand? nah", "volume"),                 # a dismissal takes back the clause before
-    ("factory", "idk tbh, my partner handles suppliers", "unsure"),   # a hedge on screen beats a guess
-    ("content", "a little, nobody dedicated", "some"),              # a short answer inside a message
-    ("experience", "嗯 没有", "none"),                                # fillers around a short answer
-])
-def test_typed_answers_read_with_clause_cues(services, step, text, level):
-    r = services.nlu.read(text, step=step)
-    assert r.on_screen == step and r.answers[step] == level
 
 
 def test_a_step_said_no_to_is_not_read_from_the_whole_message(services):
