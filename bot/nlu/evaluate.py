@@ -6,9 +6,9 @@
 `--all` reports, each on its own: the original development sets (eval/dev), the extra set a second
 blind writer wrote that is tuned on (eval/dev/extra), its untouched third kept as a check of
 generalisation (eval/dev/extra_check: never tuned on, so `--verbose` does not list its misses), and
-the held-out sets (eval/holdout, never listed either). eval/holdout_v1 is the first held-out set, retired:
-its figures were seen once and development went on, so a fresh blind set replaced it; it is printed
-for comparison and never listed.
+the held-out sets (eval/holdout, never listed either). eval/holdout_v1 and eval/holdout_v2 are earlier
+held-out sets, retired: the figures of each were seen once and development went on, so a fresh blind
+set replaced it; they are printed for comparison and never listed.
 
 A directory holds up to three files:
   typed.yaml         items: [{step, lang, text, expect}]       expect: a level or "unsure"
@@ -35,12 +35,13 @@ DEV = ROOT / "eval" / "dev"
 EXTRA = DEV / "extra"
 EXTRA_CHECK = DEV / "extra_check"
 HOLDOUT = ROOT / "eval" / "holdout"
-RETIRED = ROOT / "eval" / "holdout_v1"
+RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2")
 TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned on)",
           EXTRA_CHECK: "development, extra kept untouched (second writer, not tuned on)",
-          RETIRED: "retired held-out v1 (its figures were seen once, then development went on; not tuned on)",
+          **{d: f"retired held-out {d.name[-2:]} (its figures were seen once, then development went on; not tuned on)"
+             for d in RETIRED},
           HOLDOUT: "held-out"}
-UNLISTED = (EXTRA_CHECK, RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
+UNLISTED = (EXTRA_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
 FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml")
 FALLBACK = "fallback"
 LANGS = ("zh", "en")
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from bot.services import load_services
     nlu = load_services().nlu
-    dirs = [DEV, EXTRA, EXTRA_CHECK, RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
+    dirs = [DEV, EXTRA, EXTRA_CHECK, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
         title = TITLES.get(d, str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")
