@@ -91,6 +91,7 @@ def test_negation_gives_negated_words_their_own_features():
     plain, negated = set(f("有工厂")), set(f("没有工厂"))
     assert "工厂" in plain and "工厂" not in negated and "~工厂" in negated and "有工厂" not in negated
     assert "w:factory" in f("we have a factory") and "w:factory" not in f("we have no factory")
+    assert "w:brand" in f("we want a brand") and "w:brand" not in f("forget the brand")
 
 
 # --- the issue's examples through the real content ---------------------------------------------
@@ -104,6 +105,7 @@ RULE_CASES = [
     ("experience", "跨境做了不满三年", "some"),
     ("brand", "sales now and a brand later on", "balanced"),   # one end beside "both" is both
     ("content", "we can't really make videos", "none"),        # "can't really" is not a hedge by itself
+    ("brand", "keep the orders coming and forget the brand", "volume"),  # "forget" says no: not both ends
 ]
 
 # clause cues: dismissals, hedges, short answers inside a message
@@ -130,6 +132,12 @@ CUE_CASES = [
 def test_typed_answers_from_the_issue_and_the_reading_rules(services, step, text, level):
     reading = services.nlu.read(text, step=step)
     assert reading.on_screen == step and reading.answers[step] == level
+
+
+def test_a_typed_answer_its_clauses_read_otherwise_about_as_clearly_is_asked_again(services):
+    # the clause "brand" alone is a short answer (brand); the whole message reads "both": neither is taken
+    reading = services.nlu.read("equal parts orders and brand", step="brand")
+    assert reading.answers.get("brand") is None and reading.on_screen is None
 
 
 def test_years_of_running_a_factory_are_not_selling_experience(services):

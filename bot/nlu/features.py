@@ -51,7 +51,7 @@ _NEG_ZH_RE = re.compile("|".join(sorted(NEG_ZH, key=len, reverse=True)))
 NEG_EN = frozenset({"not", "no", "never", "dont", "don't", "doesnt", "doesn't", "didnt", "didn't", "isnt", "isn't",
                     "arent", "aren't", "wasnt", "haven't", "havent", "hasn't", "hasnt", "without", "cannot", "can't",
                     "cant", "wont", "won't", "hardly", "neither", "nor", "nothing", "none", "zero", "lack", "lacking",
-                    "fewer", "less"})
+                    "fewer", "less", "forget"})     # "forget the brand, just orders": the brand is said no to
 NEG_EN_SPAN = 10      # words after an English negator in its scope (punctuation and connectives end it first)
 NEG_ZH_SPAN = 4       # characters after a Chinese negator
 STOP_EN = frozenset("a an the of to in on at is are am was were be been i we my our me us it its this that "

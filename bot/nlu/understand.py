@@ -24,7 +24,7 @@ from bot.nlu.facts import Facts, Terms, amounts, durations
 from bot.nlu.faq import CLASSIFIER_MAX_ENTRIES, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex, Hit
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
-from bot.nlu.slots import HEDGE_MIN, HEDGE_SURE, UNSURE, SlotReader, SlotReading
+from bot.nlu.slots import HEDGE_MIN, HEDGE_SURE, TYPED_DISAGREE_MARGIN, UNSURE, SlotReader, SlotReading
 from bot.nlu.text import has_cjk, normalize
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ def model_version() -> str:
 
 CACHE_DIR = Path(os.environ.get("NLU_CACHE_DIR", ROOT / ".cache" / "nlu"))
 KEEP_CACHED = 4
+_ASK_AGAIN = object()      # `_typed`: the message reads two ways, the question is asked again
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ class Understanding:
                                0.0, False, Facts(), command)
             return Reading(raw, out_lang, {}, {}, {}, None, False, False, (), 0.0, False, Facts(), command)
         question = self.is_question(norm)
-        details: dict[str, SlotReading] = {}
+        details: dict[str, SlotReading | None] = {}
         on_screen = None
         slot = self.content.slot(step) if step else None
         found = self.slots.describe_all(norm, on_screen=slot.step if slot else None)
@@ -244,12 +245,15 @@ class Understanding:
                 on_screen = slot.step
         elif slot is not None and slot.step not in found.ambiguous:     # clauses disagreeing: ask, never guess
             typed = self._typed(slot.step, norm, described, found.kept)
-            if typed is not None:
+            if typed is _ASK_AGAIN:
+                details[slot.step] = None     # the whole and its clauses disagree: left unread, asked again
+            elif typed is not None:
                 details[slot.step] = typed
                 on_screen = slot.step
         for s, r in described.items():
             if s not in details:
                 details[s] = r
+        details = {s: r for s, r in details.items() if r is not None}
         if on_screen is None and slot is not None and slot.step in details:
             on_screen = slot.step
         ranked, p, answerable = self.rank_faq(norm)
@@ -262,9 +266,11 @@ class Understanding:
         return Reading(raw, out_lang, answers, confidence, details, on_screen, question, advice, hits, p,
                        answerable, self.facts(norm), command)
 
-    def _typed(self, step: str, norm: str, described: dict[str, SlotReading], kept: str) -> SlotReading | None:
-        """The message as an answer to the question on screen. `kept`: the message without its
-        clauses about someone else or a past state, which the whole-message model reads."""
+    def _typed(self, step: str, norm: str, described: dict[str, SlotReading], kept: str) -> SlotReading | object | None:
+        """The message as an answer to the question on screen, None, or _ASK_AGAIN when the whole
+        message and its clauses read two levels about as clearly (then the step is left unread, even
+        by the clauses). `kept`: the message without its clauses about someone else or a past state,
+        which the whole-message model reads."""
         exact = self.slots.exact(step, norm)
         if exact is not None:
             return SlotReading(step, exact, 1.0, norm)
@@ -279,6 +285,9 @@ class Understanding:
         if mine is not None and (mine.amount is not None or mine.years is not None or mine.source in ("hedge", "both")):
             return mine
         typed = self.slots.typed(step, kept)
+        if typed is not None and mine is not None and mine.level != typed.level \
+                and abs(typed.confidence - mine.confidence) < TYPED_DISAGREE_MARGIN:
+            return _ASK_AGAIN       # "equal parts orders and brand": the clauses say brand, the whole says both
         if typed is not None and (mine is None or mine.level == typed.level or typed.confidence >= mine.confidence):
             return typed
         if mine is not None:
