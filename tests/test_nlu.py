@@ -51,13 +51,17 @@ def test_clauses_split_on_punctuation_and_connectives_and_mark_contrast():
     ("一两万", 15_000, False), ("1.5万", 15_000, False), ("RMB 80,000", 80_000, False), ("¥200,000", 200_000, False),
     ("$20k", 144_000, True), ("we could put maybe 30k USD into stock", 216_000, True), ("3万美金", 216_000, True),
     ("half a million yuan", 500_000, False), ("一百五十万", 1_500_000, False),
+    # orders of magnitude, read like 几万 / 几十万 / 几百万
+    ("a few tens of thousands of dollars", 216_000, True), ("hundreds of thousands of rmb", 300_000, False),
+    ("a few hundred bucks", 2_160, True),
 ])
 def test_amounts_in_the_forms_sellers_type(text, cny, usd):
     found = amounts(normalize(text), RATE)
     assert len(found) == 1 and round(found[0].value) == cny and found[0].usd is usd
 
 
-@pytest.mark.parametrize("text", ["3个人", "2019年开始", "我们有3个工厂", "做了三年", "top 10 products", "2 skus"])
+@pytest.mark.parametrize("text", ["3个人", "2019年开始", "我们有3个工厂", "做了三年", "top 10 products", "2 skus",
+                                  "millions of followers", "hundreds of orders a day"])
 def test_numbers_that_are_not_money(text):
     assert amounts(normalize(text), RATE) == []
 
@@ -71,6 +75,7 @@ def test_a_bare_number_is_money_only_with_the_capital_question_on_screen():
 @pytest.mark.parametrize("text,years", [
     ("做过三年速卖通", 3), ("之前在亚马逊卖过两年", 2), ("干了五年", 5), ("3 yrs", 3), ("about a year", 1),
     ("a couple of years", 2), ("6 months", 0.5), ("一年半", 1.5), ("半年", 0.5), ("五六年", 5.5), ("很多年", 5),
+    ("about a decade", 10), ("two decades", 20),
 ])
 def test_durations(text, years):
     assert [d.years for d in durations(normalize(text))] == [years]
@@ -114,6 +119,7 @@ CUE_CASES = [
     ("factory", "idk tbh, my partner handles suppliers", "unsure"),   # a hedge on screen beats a guess
     ("content", "a little, nobody dedicated", "some"),              # a short answer inside a message
     ("experience", "嗯 没有", "none"),                                # fillers around a short answer
+    ("experience", "no, but we do have a factory", "none"),         # an opening "no" answers the question on screen
 ]
 
 
@@ -310,6 +316,7 @@ def test_amounts_said_by_their_size(text, cny):
 
 def test_millions_of_views_are_no_budget():
     assert amounts(normalize("millions of views on our videos"), RATE) == []
+    assert [a.value for a in amounts("millions", RATE, bare_ok=True)] == [2e6]     # ...said at the capital question
 
 
 @pytest.mark.parametrize("text,years", [

@@ -431,7 +431,9 @@ class SlotReader:
                 prev, prev_words = [], {}
                 continue
             bare = self.cues.strip_fillers(clause)
-            if bare in self._dismissals:        # "brand? nah": says no to what the clause before named
+            opening = not per_clause and on_screen is not None and self.exact(on_screen, bare) is not None
+            if bare in self._dismissals and not opening:    # "brand? nah": says no to what the clause before named
+                # (opening a message, "no, but we have our own brand" answers the question on screen)
                 if prev and per_clause:
                     last_clause, last = per_clause[-1]
                     per_clause[-1] = (last_clause, [r for r in last if r not in prev])
