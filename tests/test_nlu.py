@@ -8,7 +8,7 @@ import pytest
 
 from bot.nlu.content import AmountRule, Content, FaqDoc, Level, Lexicon, Slot, YearsRule
 from bot.nlu.facts import amounts, durations, zh_number
-from bot.nlu.features import Featurizer
+from bot.nlu.features import Featurizer, negated
 from bot.nlu.text import clauses, normalize
 from bot.nlu.understand import Understanding
 
@@ -97,6 +97,7 @@ def test_negation_gives_negated_words_their_own_features():
     assert "工厂" in plain and "工厂" not in negated and "~工厂" in negated and "有工厂" not in negated
     assert "w:factory" in f("we have a factory") and "w:factory" not in f("we have no factory")
     assert "w:brand" in f("we want a brand") and "w:brand" not in f("forget the brand")
+    assert negated("订单其次") and negated("brand is secondary") and not negated("品牌优先")
 
 
 # --- the examples through the real content ---------------------------------------------
@@ -112,6 +113,11 @@ RULE_CASES = [
     ("content", "we can't really make videos", "none"),        # "can't really" is not a hedge by itself
     ("brand", "keep the orders coming and forget the brand", "volume"),  # "forget" says no: not both ends
 ]
+
+
+def test_an_end_said_to_come_second_is_not_both_ends(services):
+    # "订单其次" (orders come second) says no to orders: never "a bit of both"
+    assert services.nlu.read("品牌优先，订单其次", step="brand").answers.get("brand") != "balanced"
 
 # clause cues: dismissals, hedges, short answers inside a message
 CUE_CASES = [
