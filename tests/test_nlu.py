@@ -8,7 +8,8 @@ import pytest
 
 from bot.nlu.content import AmountRule, Content, FaqDoc, Level, Lexicon, Slot, YearsRule
 from bot.nlu.facts import amounts, durations, zh_number
-from bot.nlu.features import Featurizer, negated
+from bot.nlu import features
+from bot.nlu.features import Featurizer
 from bot.nlu.text import clauses, normalize
 from bot.nlu.understand import Understanding
 
@@ -97,7 +98,8 @@ def test_negation_gives_negated_words_their_own_features():
     assert "工厂" in plain and "工厂" not in negated and "~工厂" in negated and "有工厂" not in negated
     assert "w:factory" in f("we have a factory") and "w:factory" not in f("we have no factory")
     assert "w:brand" in f("we want a brand") and "w:brand" not in f("forget the brand")
-    assert negated("订单其次") and negated("brand is secondary") and not negated("品牌优先")
+    said_no = features.negated
+    assert said_no("订单其次") and said_no("brand is secondary") and not said_no("品牌优先")
 
 
 # --- the examples through the real content ---------------------------------------------
