@@ -154,6 +154,12 @@ def test_a_typed_answer_its_clauses_read_otherwise_about_as_clearly_is_asked_aga
     assert reading.answers.get("brand") is None and reading.on_screen is None
 
 
+def test_a_typed_answer_only_one_clause_reads_faintly_is_asked_again(services):
+    # the whole message reads no level; a faint clause reading (a factory named, not owned) is not taken
+    reading = services.nlu.read("we're looking for a factory now", step="factory")
+    assert reading.answers.get("factory") != "own_factory"
+
+
 def test_years_of_running_a_factory_are_not_selling_experience(services):
     reading = services.nlu.read("工厂干了二十年", step="experience")
     assert reading.answers.get("experience") != "mature"

@@ -44,6 +44,7 @@ HEDGE = "hedge"
 DESCRIPTION_MIN = 0.45    # a clause's reading of a step needs at least this probability
 TYPED_MIN = 0.65          # a typed answer: probability among the step's levels (NONE set aside); a miss beats a wrong level
 TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
+TYPED_CLAUSE_MIN = 0.5        # a typed answer read from one clause only (the whole message unread) needs this
 TYPED_DISAGREE_MARGIN = 0.1   # the whole message and its clauses read different levels this close: ask again
 HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, is "not sure"
 HEDGE_SURE = 0.7          # this hedge-like, it is "not sure" whatever else it mentions

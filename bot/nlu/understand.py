@@ -24,7 +24,7 @@ from bot.nlu.facts import Facts, Terms, amounts, durations
 from bot.nlu.faq import CLASSIFIER_MAX_ENTRIES, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex, Hit
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
-from bot.nlu.slots import HEDGE_MIN, HEDGE_SURE, TYPED_DISAGREE_MARGIN, UNSURE, SlotReader, SlotReading
+from bot.nlu.slots import HEDGE_MIN, HEDGE_SURE, TYPED_CLAUSE_MIN, TYPED_DISAGREE_MARGIN, UNSURE, SlotReader, SlotReading
 from bot.nlu.text import has_cjk, normalize
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ def model_version() -> str:
 
 CACHE_DIR = Path(os.environ.get("NLU_CACHE_DIR", ROOT / ".cache" / "nlu"))
 KEEP_CACHED = 4
-_ASK_AGAIN = object()      # `_typed`: the message reads two ways, the question is asked again
 
 
 @dataclass(frozen=True)
@@ -245,10 +244,8 @@ class Understanding:
                 on_screen = slot.step
         elif slot is not None and slot.step not in found.ambiguous:     # clauses disagreeing: ask, never guess
             typed = self._typed(slot.step, norm, described, found.kept)
-            if typed is _ASK_AGAIN:
-                details[slot.step] = None     # the whole and its clauses disagree: left unread, asked again
-            elif typed is not None:
-                details[slot.step] = typed
+            details[slot.step] = typed        # None: left unread (asked again), whatever a clause read
+            if typed is not None:
                 on_screen = slot.step
         for s, r in described.items():
             if s not in details:
@@ -266,11 +263,11 @@ class Understanding:
         return Reading(raw, out_lang, answers, confidence, details, on_screen, question, advice, hits, p,
                        answerable, self.facts(norm), command)
 
-    def _typed(self, step: str, norm: str, described: dict[str, SlotReading], kept: str) -> SlotReading | object | None:
-        """The message as an answer to the question on screen, None, or _ASK_AGAIN when the whole
-        message and its clauses read two levels about as clearly (then the step is left unread, even
-        by the clauses). `kept`: the message without its clauses about someone else or a past state,
-        which the whole-message model reads."""
+    def _typed(self, step: str, norm: str, described: dict[str, SlotReading], kept: str) -> SlotReading | None:
+        """The message as an answer to the question on screen, or None (the question is asked again,
+        even when a clause read something: the whole message and its clauses read two levels about as
+        clearly, or only one clause reads it, faintly). `kept`: the message without its clauses about
+        someone else or a past state, which the whole-message model reads."""
         exact = self.slots.exact(step, norm)
         if exact is not None:
             return SlotReading(step, exact, 1.0, norm)
@@ -287,11 +284,11 @@ class Understanding:
         typed = self.slots.typed(step, kept)
         if typed is not None and mine is not None and mine.level != typed.level \
                 and abs(typed.confidence - mine.confidence) < TYPED_DISAGREE_MARGIN:
-            return _ASK_AGAIN       # "equal parts orders and brand": the clauses say brand, the whole says both
+            return None             # "equal parts orders and brand": the clauses say brand, the whole says both
         if typed is not None and (mine is None or mine.level == typed.level or typed.confidence >= mine.confidence):
             return typed
-        if mine is not None:
-            return mine
+        if mine is not None and (mine.source != "model" or mine.confidence >= TYPED_CLAUSE_MIN):
+            return mine             # a faint clause reading the whole message does not back: ask again
         if hedge >= HEDGE_MIN:
             return SlotReading(step, UNSURE, round(hedge, 4), norm)
         return None
