@@ -8,6 +8,7 @@ import pytest
 
 from bot.nlu.content import AmountRule, Content, FaqDoc, Level, Lexicon, Slot, YearsRule
 from bot.nlu.facts import amounts, durations, zh_number
+from bot.nlu import features
 from bot.nlu.features import Featurizer
 from bot.nlu.text import clauses, normalize
 from bot.nlu.understand import Understanding
@@ -51,13 +52,17 @@ def test_clauses_split_on_punctuation_and_connectives_and_mark_contrast():
     ("一两万", 15_000, False), ("1.5万", 15_000, False), ("RMB 80,000", 80_000, False), ("¥200,000", 200_000, False),
     ("$20k", 144_000, True), ("we could put maybe 30k USD into stock", 216_000, True), ("3万美金", 216_000, True),
     ("half a million yuan", 500_000, False), ("一百五十万", 1_500_000, False),
+    # orders of magnitude, read like 几万 / 几十万 / 几百万
+    ("a few tens of thousands of dollars", 216_000, True), ("hundreds of thousands of rmb", 300_000, False),
+    ("a few hundred bucks", 2_160, True),
 ])
 def test_amounts_in_the_forms_sellers_type(text, cny, usd):
     found = amounts(normalize(text), RATE)
     assert len(found) == 1 and round(found[0].value) == cny and found[0].usd is usd
 
 
-@pytest.mark.parametrize("text", ["3个人", "2019年开始", "我们有3个工厂", "做了三年", "top 10 products", "2 skus"])
+@pytest.mark.parametrize("text", ["3个人", "2019年开始", "我们有3个工厂", "做了三年", "top 10 products", "2 skus",
+                                  "millions of followers", "hundreds of orders a day"])
 def test_numbers_that_are_not_money(text):
     assert amounts(normalize(text), RATE) == []
 
@@ -71,6 +76,7 @@ def test_a_bare_number_is_money_only_with_the_capital_question_on_screen():
 @pytest.mark.parametrize("text,years", [
     ("做过三年速卖通", 3), ("之前在亚马逊卖过两年", 2), ("干了五年", 5), ("3 yrs", 3), ("about a year", 1),
     ("a couple of years", 2), ("6 months", 0.5), ("一年半", 1.5), ("半年", 0.5), ("五六年", 5.5), ("很多年", 5),
+    ("about a decade", 10), ("two decades", 20),
 ])
 def test_durations(text, years):
     assert [d.years for d in durations(normalize(text))] == [years]
@@ -91,6 +97,9 @@ def test_negation_gives_negated_words_their_own_features():
     plain, negated = set(f("有工厂")), set(f("没有工厂"))
     assert "工厂" in plain and "工厂" not in negated and "~工厂" in negated and "有工厂" not in negated
     assert "w:factory" in f("we have a factory") and "w:factory" not in f("we have no factory")
+    assert "w:brand" in f("we want a brand") and "w:brand" not in f("forget the brand")
+    said_no = features.negated
+    assert said_no("订单其次") and said_no("brand is secondary") and not said_no("品牌优先")
 
 
 # --- the issue's examples through the real content ---------------------------------------------
@@ -104,7 +113,13 @@ RULE_CASES = [
     ("experience", "跨境做了不满三年", "some"),
     ("brand", "sales now and a brand later on", "balanced"),   # one end beside "both" is both
     ("content", "we can't really make videos", "none"),        # "can't really" is not a hedge by itself
+    ("brand", "keep the orders coming and forget the brand", "volume"),  # "forget" says no: not both ends
 ]
+
+
+def test_an_end_said_to_come_second_is_not_both_ends(services):
+    # "订单其次" (orders come second) says no to orders: never "a bit of both"
+    assert services.nlu.read("品牌优先，订单其次", step="brand").answers.get("brand") != "balanced"
 
 # clause cues: dismissals, hedges, short answers inside a message
 CUE_CASES = [
@@ -112,6 +127,7 @@ CUE_CASES = [
     ("factory", "idk tbh, my partner handles suppliers", "unsure"),   # a hedge on screen beats a guess
     ("content", "a little, nobody dedicated", "some"),              # a short answer inside a message
     ("experience", "嗯 没有", "none"),                                # fillers around a short answer
+    ("experience", "no, but we do have a factory", "none"),         # an opening "no" answers the question on screen
 ]
 
 
@@ -130,6 +146,18 @@ CUE_CASES = [
 def test_typed_answers_from_the_issue_and_the_reading_rules(services, step, text, level):
     reading = services.nlu.read(text, step=step)
     assert reading.on_screen == step and reading.answers[step] == level
+
+
+def test_a_typed_answer_its_clauses_read_otherwise_about_as_clearly_is_asked_again(services):
+    # the clause "brand" alone is a short answer (brand); the whole message reads "both": neither is taken
+    reading = services.nlu.read("equal parts orders and brand", step="brand")
+    assert reading.answers.get("brand") is None and reading.on_screen is None
+
+
+def test_a_typed_answer_only_one_clause_reads_faintly_is_asked_again(services):
+    # the whole message reads no level; a faint clause reading (a factory named, not owned) is not taken
+    reading = services.nlu.read("we're looking for a factory now", step="factory")
+    assert reading.answers.get("factory") != "own_factory"
 
 
 def test_years_of_running_a_factory_are_not_selling_experience(services):
@@ -302,6 +330,7 @@ def test_amounts_said_by_their_size(text, cny):
 
 def test_millions_of_views_are_no_budget():
     assert amounts(normalize("millions of views on our videos"), RATE) == []
+    assert [a.value for a in amounts("millions", RATE, bare_ok=True)] == [2e6]     # ...said at the capital question
 
 
 @pytest.mark.parametrize("text,years", [

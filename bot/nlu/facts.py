@@ -45,7 +45,7 @@ _DURATION_MANY_ZH = re.compile(r"(?:很多|好多|许多|多|好几|十几|n|n�
 _DURATION_EN_RE = re.compile(
     r"(?P<num>\d+(?:\.\d+)?|a couple of|couple of|a few|few|several|many|half a|an|a|one|two|three|four|five"
     r"|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)\s?(?P<plus>\+|or more|or so)?\s?-?\s?"
-    r"(?P<unit>years?|yrs?|months?|mos?)\b")
+    r"(?P<unit>years?|yrs?|months?|mos?|decades?)\b")
 
 
 # Durations stated as a start: "去年才开始做", "从2019年开始", "since last year", "started in 2021".
@@ -68,6 +68,12 @@ _FIGURE_PART = {None: 1.5, "low": 1.5, "mid": 5.0, "high": 8.0}
 _ZH_DIGIT_COUNT = {"四": 1e3, "五": 1e4, "六": 1e5, "七": 1e6, "八": 1e7, "九": 1e8}
 _MONEY_WORDS = ("$", "usd", "dollar", "rmb", "yuan", "cny", "budget", "capital", "cash", "fund", "money", "invest")
 _ROUGH_ZH_RE = re.compile(r"([大小])几")
+# ...and by their order of magnitude, read like 几万 / 几十万 (three of the unit): "tens of thousands of
+# dollars", "hundreds of thousands", "a few hundred bucks" (hundreds only with a currency).
+_EN_LOOSE_RE = re.compile(
+    r"\b(?P<few>a few |several )?(?P<size>tens of thousands|hundreds of thousands|hundreds?)\b"
+    r"(?:\s(?:of\s)?(?P<cur>dollars?|usd|bucks|yuan|rmb|cny)\b|(?!\sof\s))")     # not "tens of thousands of units"
+_EN_LOOSE = {"tens of thousands": 3e4, "hundreds of thousands": 3e5, "hundreds": 300, "hundred": 300}
 
 MAX_AMOUNT = 1e13        # beyond any seller's budget: a typo or a joke, not an amount
 
@@ -167,8 +173,8 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
             near = text[max(0, m.start() - 16):m.end() + 16]
             usd = "$" in near or "usd" in near or "dollar" in near
             if m.group(3):
-                if not any(w in near for w in _MONEY_WORDS):
-                    continue            # "millions of views" is no budget
+                if not any(w in near for w in _MONEY_WORDS) and not (bare_ok and m.group(0) == text.strip(" .!")):
+                    continue            # "millions of views" is no budget; "millions" at the capital question is
                 value = 2e6
             else:
                 value = _FIGURES[m.group(2)] * _FIGURE_PART[m.group(1)]
@@ -206,6 +212,13 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
         if usd:
             value *= usd_rate
         value *= _modifier(text, m.start(), m.end())
+        out.append(Amount(value, m.group(0).strip(), usd))
+    for m in _EN_LOOSE_RE.finditer(text):
+        cur, size = m.group("cur"), m.group("size")
+        if size.startswith("hundred") and cur is None:
+            continue                    # "hundreds of orders": money only with its currency
+        usd = cur is not None and cur in _USD or (cur is None and "$" in text[max(0, m.start() - 2):m.start()])
+        value = (100 if size == "hundred" and not m.group("few") else _EN_LOOSE[size]) * (usd_rate if usd else 1.0) * _modifier(text, m.start(), m.end())
         out.append(Amount(value, m.group(0).strip(), usd))
     return [a for a in out if a.value < MAX_AMOUNT]
 
@@ -266,6 +279,8 @@ def durations(text: str, this_year: int | None = None) -> list[Duration]:
             continue
         if m.group("unit").startswith("m"):
             value /= 12
+        elif m.group("unit").startswith("d"):
+            value *= 10                   # "about a decade", "two decades"
         if _under(text, m.start()):
             value -= 0.25
         out.append(Duration(value, m.group(0)))

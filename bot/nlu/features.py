@@ -35,7 +35,7 @@ _BREAKS = frozenset(",.;:!?，。；：！？、")
 # A dismissive predicate does the same to its topic: "品牌无所谓", "单量少点没关系".
 _POSTPOSED_NEG = re.compile("(?:都|也|根本|从来|完全|压根|一点|一次|一天)(?:没有|没|不|从没|从来没)"
                             "(?:有|做|搞|弄|碰|开|试|卖|玩|接触|干|会|懂|敢|做过|搞过|弄过|碰过|开过|试过|卖过|玩过|接触过|干过)"
-                            "|无所谓|不重要|不在乎|不关心|不是重点|次要|不着急|不急|没关系|不考虑")
+                            "|无所谓|不重要|不在乎|不关心|不是重点|次要|其次|放一放|靠后|不着急|不急|没关系|不考虑")
 # English dismissals, after their topic: "brand is not a priority", "branding doesn't matter", "brand can wait".
 _DISMISS_EN = re.compile(r"\b(?:(?:is|are|'s)\s+)?(?:not|isn't|aren't|isnt|arent)\s+(?:that\s+|so\s+|very\s+|really\s+|a\s+)?"
                          r"(?:important|priority|our focus|the focus|the point|a big deal|a must|essential|crucial|needed)\b"
@@ -51,7 +51,7 @@ _NEG_ZH_RE = re.compile("|".join(sorted(NEG_ZH, key=len, reverse=True)))
 NEG_EN = frozenset({"not", "no", "never", "dont", "don't", "doesnt", "doesn't", "didnt", "didn't", "isnt", "isn't",
                     "arent", "aren't", "wasnt", "haven't", "havent", "hasn't", "hasnt", "without", "cannot", "can't",
                     "cant", "wont", "won't", "hardly", "neither", "nor", "nothing", "none", "zero", "lack", "lacking",
-                    "fewer", "less"})
+                    "fewer", "less", "forget"})     # "forget the brand, just orders": the brand is said no to
 NEG_EN_SPAN = 10      # words after an English negator in its scope (punctuation and connectives end it first)
 NEG_ZH_SPAN = 4       # characters after a Chinese negator
 STOP_EN = frozenset("a an the of to in on at is are am was were be been i we my our me us it its this that "
@@ -136,6 +136,8 @@ def negated(text: str) -> bool:
         j = hit.start()
         if text[j:j + 2] not in NEG_ZH_NOT and not (j and text[j - 1:j + 1] in NEG_ZH_NOT_BEFORE):
             return True
+    if _POSTPOSED_NEG.search(text) or _DISMISS_EN.search(text):     # "订单其次", "brand is secondary"
+        return True
     return any(w in NEG_EN or w.endswith("n't") for w in re.findall(r"[a-z']+", text))
 
 

@@ -44,6 +44,8 @@ HEDGE = "hedge"
 DESCRIPTION_MIN = 0.45    # a clause's reading of a step needs at least this probability
 TYPED_MIN = 0.65          # a typed answer: probability among the step's levels (NONE set aside); a miss beats a wrong level
 TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
+TYPED_CLAUSE_MIN = 0.5        # a typed answer read from one clause only (the whole message unread) needs this
+TYPED_DISAGREE_MARGIN = 0.1   # the whole message and its clauses read different levels this close: ask again
 HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, is "not sure"
 HEDGE_SURE = 0.7          # this hedge-like, it is "not sure" whatever else it mentions
 OPTIONAL_MIN = 0.6        # optional questions are seldom the point of a description: a higher bar
@@ -430,7 +432,9 @@ class SlotReader:
                 prev, prev_words = [], {}
                 continue
             bare = self.cues.strip_fillers(clause)
-            if bare in self._dismissals:        # "brand? nah": says no to what the clause before named
+            opening = not per_clause and on_screen is not None and self.exact(on_screen, bare) is not None
+            if bare in self._dismissals and not opening:    # "brand? nah": says no to what the clause before named
+                # (opening a message, "no, but we have our own brand" answers the question on screen)
                 if prev and per_clause:
                     last_clause, last = per_clause[-1]
                     per_clause[-1] = (last_clause, [r for r in last if r not in prev])

@@ -24,7 +24,7 @@ from bot.nlu.facts import Facts, Terms, amounts, durations
 from bot.nlu.faq import CLASSIFIER_MAX_ENTRIES, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex, Hit
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
-from bot.nlu.slots import HEDGE_MIN, HEDGE_SURE, UNSURE, SlotReader, SlotReading
+from bot.nlu.slots import HEDGE_MIN, HEDGE_SURE, TYPED_CLAUSE_MIN, TYPED_DISAGREE_MARGIN, UNSURE, SlotReader, SlotReading
 from bot.nlu.text import has_cjk, normalize
 
 log = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ class Understanding:
                                0.0, False, Facts(), command)
             return Reading(raw, out_lang, {}, {}, {}, None, False, False, (), 0.0, False, Facts(), command)
         question = self.is_question(norm)
-        details: dict[str, SlotReading] = {}
+        details: dict[str, SlotReading | None] = {}
         on_screen = None
         slot = self.content.slot(step) if step else None
         found = self.slots.describe_all(norm, on_screen=slot.step if slot else None)
@@ -244,12 +244,13 @@ class Understanding:
                 on_screen = slot.step
         elif slot is not None and slot.step not in found.ambiguous:     # clauses disagreeing: ask, never guess
             typed = self._typed(slot.step, norm, described, found.kept)
+            details[slot.step] = typed        # None: left unread (asked again), whatever a clause read
             if typed is not None:
-                details[slot.step] = typed
                 on_screen = slot.step
         for s, r in described.items():
             if s not in details:
                 details[s] = r
+        details = {s: r for s, r in details.items() if r is not None}
         if on_screen is None and slot is not None and slot.step in details:
             on_screen = slot.step
         ranked, p, answerable = self.rank_faq(norm)
@@ -263,8 +264,10 @@ class Understanding:
                        answerable, self.facts(norm), command)
 
     def _typed(self, step: str, norm: str, described: dict[str, SlotReading], kept: str) -> SlotReading | None:
-        """The message as an answer to the question on screen. `kept`: the message without its
-        clauses about someone else or a past state, which the whole-message model reads."""
+        """The message as an answer to the question on screen, or None (the question is asked again,
+        even when a clause read something: the whole message and its clauses read two levels about as
+        clearly, or only one clause reads it, faintly). `kept`: the message without its clauses about
+        someone else or a past state, which the whole-message model reads."""
         exact = self.slots.exact(step, norm)
         if exact is not None:
             return SlotReading(step, exact, 1.0, norm)
@@ -279,10 +282,13 @@ class Understanding:
         if mine is not None and (mine.amount is not None or mine.years is not None or mine.source in ("hedge", "both")):
             return mine
         typed = self.slots.typed(step, kept)
+        if typed is not None and mine is not None and mine.level != typed.level \
+                and abs(typed.confidence - mine.confidence) < TYPED_DISAGREE_MARGIN:
+            return None             # "equal parts orders and brand": the clauses say brand, the whole says both
         if typed is not None and (mine is None or mine.level == typed.level or typed.confidence >= mine.confidence):
             return typed
-        if mine is not None:
-            return mine
+        if mine is not None and (mine.source != "model" or mine.confidence >= TYPED_CLAUSE_MIN):
+            return mine             # a faint clause reading the whole message does not back: ask again
         if hedge >= HEDGE_MIN:
             return SlotReading(step, UNSURE, round(hedge, 4), norm)
         return None
