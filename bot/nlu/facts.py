@@ -307,11 +307,6 @@ class Terms:
         return any(t in text for t in self.cjk) or (self._latin is not None and self._latin.search(text) is not None)
 
 
-def find_terms(text: str, terms: tuple[str, ...]) -> list[str]:
-    """The terms that occur in a normalised text; Latin ones as whole words (see Terms)."""
-    return Terms(terms).find(text)
-
-
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 
 

@@ -192,7 +192,10 @@ class Understanding:
     # -- reading ----------------------------------------------------------------------------
     def command(self, text: str) -> str | None:
         """'back', 'restart', 'skip', 'finish', 'yes' or 'no' when the whole message is such a word."""
-        return self.commands.get(normalize(text).strip(" .!。！"))
+        return self._command(normalize(text))
+
+    def _command(self, norm: str) -> str | None:
+        return self.commands.get(norm.strip(" .!。！"))
 
     def is_question(self, norm: str) -> bool:
         if "?" in norm:
@@ -224,7 +227,7 @@ class Understanding:
             raw = ""
         norm = normalize(raw)
         out_lang = detect_lang(raw, lang if lang in ("zh", "en") else "en")
-        command = self.commands.get(norm.strip(" .!。！"))
+        command = self._command(norm)
         if not norm or not any(ch.isalnum() for ch in norm):
             exact = self.slots.exact(step, norm) if step and self.content.slot(step) else None   # "?" = not sure
             if exact is not None:
