@@ -131,6 +131,25 @@ class LiveContent:
             log.info("review: %d item(s) older than %s days deleted", gone, self.retention_days)
 
 
+def with_overlay(services: Services, store: Store) -> Services:
+    """For one-shot commands (`ask`, `understand`, the console): the services with the overlay in `store`
+    merged in, trained here if the cache does not have them (blocking: nothing else waits)."""
+    import asyncio as _asyncio
+
+    async def read() -> list[OverlayExample]:
+        await store.open()
+        try:
+            return await store.overlay_examples()
+        finally:
+            await store.close()
+    overlay = _asyncio.run(read())
+    if not overlay:
+        return services
+    nlu = Understanding(merge(understanding_content(services.flow, services.reading, services.kb), overlay))
+    answerer = FaqAnswerer(services.kb, nlu)
+    return replace(services, nlu=nlu, answerer=answerer, dialogue=Dialogue(services.flow, services.rules, nlu, answerer))
+
+
 def _model_version() -> str:
     from bot.nlu.understand import model_version
     return model_version()

@@ -226,6 +226,10 @@ class Store(ABC):
     async def overlay_examples(self) -> list[OverlayExample]: ...
 
     @abstractmethod
+    async def overlay_clear(self) -> int:
+        """Empty the overlay (its examples are in the files now) and move its version; returns how many."""
+
+    @abstractmethod
     async def overlay_version(self) -> int:
         """A number that moves on every change of the overlay (replicas poll it)."""
 

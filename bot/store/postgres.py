@@ -260,6 +260,11 @@ class PostgresStore(Store):
         rows = await (await self._pool()).fetch("SELECT kind, target, lang, text, norm FROM content_overlay ORDER BY id")
         return [OverlayExample(*row) for row in rows]
 
+    async def overlay_clear(self) -> int:
+        return await (await self._pool()).fetchval(
+            "WITH gone AS (DELETE FROM content_overlay RETURNING 1), ver AS (UPDATE overlay_version "
+            "SET version=version+1 RETURNING 1) SELECT count(*) FROM gone")
+
     async def overlay_version(self) -> int:
         return await (await self._pool()).fetchval("SELECT version FROM overlay_version")
 

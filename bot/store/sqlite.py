@@ -229,6 +229,17 @@ class SQLiteStore(Store):
         return [OverlayExample(*row) for row in self.db.execute(
             "SELECT kind, target, lang, text, norm FROM content_overlay ORDER BY id")]
 
+    async def overlay_clear(self) -> int:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            gone = self.db.execute("DELETE FROM content_overlay").rowcount
+            self.db.execute("UPDATE overlay_version SET version=version+1")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        return gone
+
     async def overlay_version(self) -> int:
         return self.db.execute("SELECT version FROM overlay_version").fetchone()[0]
 
