@@ -143,7 +143,7 @@ class ReviewHandlers:
             lines.append(r.t("review.kind.low", lang, score=f"{item.score or 0:.2f}"))
         else:
             lines.append(r.t("review.kind.fallback", lang))
-        lines.append(r.t("review.meta", lang, lang=item.lang, when=time.strftime("%Y-%m-%d %H:%M", time.gmtime(item.ts))))
+        lines.append(r.t("review.meta", lang, language=item.lang, when=time.strftime("%Y-%m-%d %H:%M", time.gmtime(item.ts))))
         lines.append(f"\n<blockquote>{esc(item.text[:1000])}</blockquote>")
         titles = [kb.by_id[c].title(lang) for c in item.candidates if c in kb.by_id]
         if titles and item.kind != TYPED:
