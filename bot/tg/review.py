@@ -44,6 +44,9 @@ class ReviewHandlers:
 
     async def button(self, update: Update, ctx: Ctx) -> None:
         query = update.callback_query
+        if not (query.data or "").startswith("r:"):      # PTB passes data-less queries to every pattern
+            await self.h.button(update, ctx)
+            return
         lang = await self.h.lang(update)
         data = cb.parse(query.data)
         if data is None or data.kind != "r" or not self.allowed(update):
