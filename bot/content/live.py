@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -30,6 +31,7 @@ from bot.store.base import OverlayExample, Store
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 3.0
+TRAIN_NICE = 19         # the training process's niceness: below the bot's replies
 PURGE_SECONDS = 3600.0
 
 
@@ -89,14 +91,21 @@ class LiveContent:
             return True
 
     async def _train(self, content: Content) -> Understanding:
+        """Train in a process of its own, at a lower priority than the bot's (replies come first on a busy
+        machine); then load the models in a thread. The event loop only waits."""
         loop = asyncio.get_running_loop()
-        digest = content.digest(_model_version())
+        digest = await asyncio.to_thread(content.digest, _model_version())   # hashing all content: ~60 ms
         if not (self.cache_dir / f"{digest}.json").exists():
+            pool = None
             try:
-                with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                    await loop.run_in_executor(pool, train_into_cache, content, str(self.cache_dir))
+                pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=os.nice, initargs=(TRAIN_NICE,))
+                await loop.run_in_executor(pool, train_into_cache, content, str(self.cache_dir))
             except (OSError, RuntimeError) as exc:     # no processes here: train in a thread instead
                 log.warning("training in a thread (could not start a training process: %s)", exc)
+            finally:
+                if pool is not None:    # never wait here: a cancelled training ends by itself
+                    pool.shutdown(wait=False, cancel_futures=True)
         return await asyncio.to_thread(Understanding, content, self.cache_dir)
 
     def _swap(self, nlu: Understanding) -> None:
