@@ -156,7 +156,8 @@ def with_overlay(services: Services, store: Store) -> Services:
         return services
     nlu = Understanding(merge(understanding_content(services.flow, services.reading, services.kb), overlay))
     answerer = FaqAnswerer(services.kb, nlu)
-    return replace(services, nlu=nlu, answerer=answerer, dialogue=Dialogue(services.flow, services.rules, nlu, answerer))
+    dialogue = Dialogue(services.flow, services.rules, nlu, answerer)
+    return replace(services, nlu=nlu, answerer=answerer, dialogue=dialogue)
 
 
 def _model_version() -> str:

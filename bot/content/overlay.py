@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot import LANGS
-from bot.nlu.content import Content, FaqDoc, Level, Slot
+from bot.nlu.content import Content
 from bot.nlu.text import normalize
 from bot.store.base import OverlayExample
 
@@ -142,6 +142,3 @@ def check_overlay(base: Content, overlay: list[OverlayExample]) -> list[str]:
         merged = merge(merged, [ex])
     return problems
 
-
-__all__ = ["FAQ", "KINDS", "LEVEL", "OOS", "OTHER", "FaqDoc", "Level", "Slot", "check_overlay", "conflict",
-           "example", "known", "merge", "owner"]

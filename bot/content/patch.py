@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.content.overlay import FAQ, LEVEL, OOS, OTHER
+from bot.content.overlay import FAQ, LEVEL, OOS
 from bot.store.base import OverlayExample
 
 FAQ_FILE, OOS_FILE = "knowledge/faq.yaml", "knowledge/out_of_scope.yaml"
@@ -96,8 +96,9 @@ def _append_flow(lines: list[str], i: int, texts: list[str], file: str, what: st
 
 
 def _apply_faq(lines: list[str], part: dict, file: str) -> None:
+    entries = _find(lines, r"^entries:\s*$", 0, len(lines), "entries:", file)
     for entry, per_lang in part.items():
-        at = _find(lines, rf"^\s*- id: {re.escape(entry)}\s*$", 0, len(lines), f"entry {entry!r}", file)
+        at = _find(lines, rf"^\s*- id: {re.escape(entry)}\s*$", entries, len(lines), f"entry {entry!r}", file)
         end = _block_end(lines, at)
         questions = _find(lines, r"^\s+questions:\s*$", at, end, f"questions of {entry!r}", file)
         q_end = _block_end(lines, questions)
@@ -123,9 +124,8 @@ def _apply_levels(lines: list[str], part: dict, file: str) -> None:
 def _apply_top(lines: list[str], key: str, part: dict, file: str) -> None:
     """`key:` at the top level with one list per language, one-line or block."""
     at = _find(lines, rf"^{key}:\s*$", 0, len(lines), f"{key}:", file)
-    end = _block_end(lines, at)
     for lang, texts in part.items():
-        i = _find(lines, rf"^\s+{lang}:", at + 1, end, f"{key}.{lang}", file)
+        i = _find(lines, rf"^\s+{lang}:", at + 1, _block_end(lines, at), f"{key}.{lang}", file)
         if "[" in lines[i]:
             _append_flow(lines, i, texts, file, f"{key}.{lang}")
             continue
@@ -136,7 +136,6 @@ def _apply_top(lines: list[str], key: str, part: dict, file: str) -> None:
         while item_end > i + 1 and not lines[item_end - 1].strip():
             item_end -= 1                      # after the last item, before the blank lines
         lines[item_end:item_end] = [f"{pad}- {_quoted(t)}\n" for t in texts if t not in have]
-        end = _block_end(lines, at)
 
 
 def apply(patch: dict, root: Path) -> list[str]:

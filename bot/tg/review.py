@@ -146,7 +146,8 @@ class ReviewHandlers:
             lines.append(r.t("review.kind.low", lang, score=f"{item.score or 0:.2f}"))
         else:
             lines.append(r.t("review.kind.fallback", lang))
-        lines.append(r.t("review.meta", lang, language=item.lang, when=time.strftime("%Y-%m-%d %H:%M", time.gmtime(item.ts))))
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(item.ts))
+        lines.append(r.t("review.meta", lang, language=item.lang, when=when))
         lines.append(f"\n<blockquote>{esc(item.text[:1000])}</blockquote>")
         titles = [kb.by_id[c].title(lang) for c in item.candidates if c in kb.by_id]
         if titles and item.kind != TYPED:
@@ -161,8 +162,8 @@ class ReviewHandlers:
             elif kind == LEVEL:
                 level = target.partition(".")[2]
                 option = step.option(level) if step else None
-                rows.append([InlineKeyboardButton(r.raw("review.level", lang, level=option.label(lang) if option else level),
-                                                  callback_data=cb.review(item.id, "l", level))])
+                label = r.raw("review.level", lang, level=option.label(lang) if option else level)
+                rows.append([InlineKeyboardButton(label, callback_data=cb.review(item.id, "l", level))])
             else:
                 key = "review.answers_nothing" if kind == OTHER else "review.out_of_scope"
                 rows.append([InlineKeyboardButton(r.raw(key, lang), callback_data=cb.review(item.id, "o"))])
