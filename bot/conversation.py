@@ -46,13 +46,12 @@ class Conversations:
         await self.store.commit_turn(turn)
         return session, reply
 
-    @staticmethod
-    def _count_answer(turn: Turn, answer, user_id: str | None, typed_at: str | None = None) -> None:
+    def _count_answer(self, turn: Turn, answer, user_id: str | None, typed_at: str | None = None) -> None:
         """An answered FAQ entry counts as an event; a question it could not answer (or answered below
         the confidence line) and a typed answer not understood are kept for review (bot.content.review)."""
         if not (answer.fallback or answer.entry is None):
             turn.events.append(Event("faq", user_id, answer.entry.id))
-        item = for_review(answer, user_id, typed_at)
+        item = for_review(answer, user_id, typed_at, self.services.dialogue.nlu)
         if item is not None:
             turn.unanswered.append(item)
 

@@ -75,8 +75,10 @@ def test_what_is_kept_for_review(services):
     assert fell_back.kind == "fallback" and len(fell_back.candidates) == 3 and fell_back.step is None
     sure = ask("全托管是什么意思", "zh")
     assert not sure.fallback and for_review(sure, "1") is None                # answered with confidence: not kept
-    typed = for_review(ask("our uncle might help idk", "en"), "1", typed_at="factory")
-    assert (typed.kind, typed.step) == ("typed", "factory")
+    typed = for_review(ask("we mostly just resell stuff from 1688 wholesalers", "en"), "1", typed_at="factory",
+                       nlu=services.nlu)
+    assert (typed.kind, typed.step, typed.nearest) == ("typed", "factory", "sourcing")    # nearest levels first
+    assert set(typed.candidates) == {"none", "sourcing", "own_factory"}
     assert for_review(ask("   ", "en"), "1") is None
 
 

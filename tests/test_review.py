@@ -78,6 +78,7 @@ async def review_scenario(fake: FakeTelegram, replicas: int) -> None:
     await admin.press(shown, callback_data=f"r:{second}:d")
     shown = await admin.next_reply()
     assert "Deleted" in shown.text and TYPED in shown.text and "Typed answer" in shown.text, shown.text
+    assert "Nearest: Trader with stable sourcing" in shown.text, shown.text               # the nearest level first
     third = shown.callback_datas[0].split(":")[1]
     assert f"r:{third}:l:{LEVEL}" in shown.callback_datas, shown.callback_datas
     await admin.press(shown, callback_data=f"r:{third}:l:{LEVEL}")

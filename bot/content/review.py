@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.content.live import LiveContent
 from bot.content.overlay import FAQ, LEVEL, OOS, OTHER, conflict, example, known
+from bot.nlu.text import normalize
 from bot.store.base import FALLBACK, LOW, TYPED, ReviewItem, Store, Unanswered
 
 # Answered below this calibrated probability: kept for review. On the development set 0.4 keeps every
@@ -20,15 +21,27 @@ from bot.store.base import FALLBACK, LOW, TYPED, ReviewItem, Store, Unanswered
 REVIEW_BELOW = 0.4
 
 
-def for_review(answer, user_id: str | None, typed_at: str | None = None) -> Unanswered | None:
+def nearest_levels(nlu, step: str, text: str, keep: int = 3) -> tuple[str, ...]:
+    """The levels of `step` its model finds closest to `text`, best first (empty when it has none)."""
+    model = getattr(getattr(nlu, "slots", None), "models", {}).get(step)
+    if model is None:
+        return ()
+    ranked = sorted(zip(model.proba(nlu.slots.vector(normalize(text))), model.classes), reverse=True)
+    levels = {lv.id for slot in nlu.content.slots if slot.step == step for lv in slot.levels}
+    return tuple(c for _, c in ranked if c in levels)[:keep]
+
+
+def for_review(answer, user_id: str | None, typed_at: str | None = None, nlu=None) -> Unanswered | None:
     """The review item an FAQ answer makes, or None. `typed_at`: the question on screen when the message
-    was a typed answer that was not understood."""
+    was a typed answer that was not understood (its candidates are then that step's nearest levels, read
+    with `nlu`)."""
     if not answer.query.strip():
         return None
     ids = tuple(e.id for e in answer.suggestions)
     if typed_at is not None:
-        return Unanswered(answer.query, answer.lang, ids[0] if ids else None, user_id, TYPED, typed_at, ids,
-                          round(answer.score, 4))
+        levels = nearest_levels(nlu, typed_at, answer.query) if nlu is not None else ()
+        return Unanswered(answer.query, answer.lang, levels[0] if levels else None, user_id, TYPED, typed_at,
+                          levels, round(answer.score, 4))
     if answer.fallback or answer.entry is None:
         return Unanswered(answer.query, answer.lang, ids[0] if ids else None, user_id, FALLBACK, None, ids,
                           round(answer.score, 4))
@@ -57,8 +70,9 @@ class Reviewer:
         """The decisions an item can take: (kind, target), best candidates first."""
         if item.kind == TYPED and item.step:
             slot = self.live.base.slot(item.step)
-            levels = [(LEVEL, f"{item.step}.{lv.id}") for lv in slot.levels] if slot else []
-            return levels + [(OTHER, item.step)]
+            ids = [lv.id for lv in slot.levels] if slot else []
+            ids = [c for c in item.candidates if c in ids] + [i for i in ids if i not in item.candidates]
+            return [(LEVEL, f"{item.step}.{i}") for i in ids] + [(OTHER, item.step)]
         entries = {d.id for d in self.live.base.faq}
         return [(FAQ, c) for c in item.candidates[:3] if c in entries] + [(OOS, "")]
 

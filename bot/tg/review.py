@@ -149,9 +149,12 @@ class ReviewHandlers:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(item.ts))
         lines.append(r.t("review.meta", lang, language=item.lang, when=when))
         lines.append(f"\n<blockquote>{esc(item.text[:1000])}</blockquote>")
-        titles = [kb.by_id[c].title(lang) for c in item.candidates if c in kb.by_id]
-        if titles and item.kind != TYPED:
-            lines.append(r.t("review.nearest", lang, entries="; ".join(titles)))
+        if item.kind == TYPED and step is not None:
+            names = [step.option(c).label(lang) for c in item.candidates if step.option(c) is not None]
+        else:
+            names = [kb.by_id[c].title(lang) for c in item.candidates if c in kb.by_id]
+        if names:
+            lines.append(r.t("review.nearest", lang, entries="; ".join(names)))
         rows: list[list[InlineKeyboardButton]] = []
         for kind, target in self.reviewer.choices(item):
             if kind == FAQ:
