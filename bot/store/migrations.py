@@ -66,17 +66,20 @@ def _sqlite_v3(db: sqlite3.Connection) -> None:
 # The review loop (bot/content, bot/tg/review.py): the unanswered-question log becomes the review queue.
 # Its rows gain what an operator needs to decide (kind, the step on screen, the nearest entries, the
 # score) and a status; decisions become examples of the content overlay, whose version replicas poll.
-REVIEW_COLUMNS = (("kind", "TEXT NOT NULL DEFAULT 'fallback'"), ("step", "TEXT"), ("candidates", "TEXT"),
-                  ("score", "REAL"), ("status", "TEXT NOT NULL DEFAULT 'open'"))
+REVIEW_COLUMNS = (("kind", "ALTER TABLE unanswered ADD COLUMN kind TEXT NOT NULL DEFAULT 'fallback'"),
+                  ("step", "ALTER TABLE unanswered ADD COLUMN step TEXT"),
+                  ("candidates", "ALTER TABLE unanswered ADD COLUMN candidates TEXT"),
+                  ("score", "ALTER TABLE unanswered ADD COLUMN score REAL"),
+                  ("status", "ALTER TABLE unanswered ADD COLUMN status TEXT NOT NULL DEFAULT 'open'"))
 
 
 def _sqlite_v4(db: sqlite3.Connection) -> None:
     """Review queue columns on `unanswered` (old rows: open fallbacks, `nearest` as their one candidate),
     the content overlay and its version."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(unanswered)")}
-    for column, kind in REVIEW_COLUMNS:
+    for column, statement in REVIEW_COLUMNS:
         if column not in columns:
-            db.execute(f"ALTER TABLE unanswered ADD COLUMN {column} {kind}")
+            db.execute(statement)
     db.execute("UPDATE unanswered SET candidates = json_array(nearest) WHERE candidates IS NULL AND nearest IS NOT NULL")
     db.execute("CREATE INDEX IF NOT EXISTS unanswered_open ON unanswered(status, id)")
     db.execute("CREATE TABLE IF NOT EXISTS content_overlay (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, "

@@ -55,7 +55,6 @@ INSERT INTO sessions(key, data, updated) VALUES($13, $14, $1)
 ON CONFLICT(key) DO UPDATE SET data=excluded.data, updated=excluded.updated
 """
 
-_ITEM = "SELECT id, ts, lang, text, kind, step, candidates, score FROM unanswered"
 # $1 the review item (NULL: none), $2/$3 done/open, $4.. the example. Returns whether it was applied.
 _OVERLAY_ADD = """
 WITH item AS (
@@ -233,10 +232,13 @@ class PostgresStore(Store):
 
     async def review_next(self, after: int = 0) -> ReviewItem | None:
         return review_item(await (await self._pool()).fetchrow(
-            f"{_ITEM} WHERE status=$1 AND id>$2 ORDER BY id LIMIT 1", OPEN, after))
+            "SELECT id, ts, lang, text, kind, step, candidates, score FROM unanswered WHERE status=$1 AND id>$2 "
+            "ORDER BY id LIMIT 1", OPEN, after))
 
     async def review_item(self, item_id: int) -> ReviewItem | None:
-        return review_item(await (await self._pool()).fetchrow(f"{_ITEM} WHERE status=$1 AND id=$2", OPEN, item_id))
+        return review_item(await (await self._pool()).fetchrow(
+            "SELECT id, ts, lang, text, kind, step, candidates, score FROM unanswered WHERE status=$1 AND id=$2",
+            OPEN, item_id))
 
     async def review_close(self, item_id: int, delete: bool = False) -> bool:
         pool = await self._pool()

@@ -18,7 +18,6 @@ from bot.store.migrations import migrate_sqlite
 
 _UNANSWERED = ("INSERT INTO unanswered(ts, user_id, lang, text, nearest, kind, step, candidates, score) "
                "VALUES(?,?,?,?,?,?,?,?,?)")
-_ITEM = "SELECT id, ts, lang, text, kind, step, candidates, score FROM unanswered"
 
 
 def _unanswered_row(ts: float, u: Unanswered) -> tuple:
@@ -192,11 +191,14 @@ class SQLiteStore(Store):
         return self.db.execute("SELECT COUNT(*) FROM unanswered WHERE status=?", (OPEN,)).fetchone()[0]
 
     async def review_next(self, after: int = 0) -> ReviewItem | None:
-        return review_item(self.db.execute(f"{_ITEM} WHERE status=? AND id>? ORDER BY id LIMIT 1",
-                                           (OPEN, after)).fetchone())
+        return review_item(self.db.execute(
+            "SELECT id, ts, lang, text, kind, step, candidates, score FROM unanswered WHERE status=? AND id>? "
+            "ORDER BY id LIMIT 1", (OPEN, after)).fetchone())
 
     async def review_item(self, item_id: int) -> ReviewItem | None:
-        return review_item(self.db.execute(f"{_ITEM} WHERE status=? AND id=?", (OPEN, item_id)).fetchone())
+        return review_item(self.db.execute(
+            "SELECT id, ts, lang, text, kind, step, candidates, score FROM unanswered WHERE status=? AND id=?",
+            (OPEN, item_id)).fetchone())
 
     async def review_close(self, item_id: int, delete: bool = False) -> bool:
         if delete:
