@@ -266,7 +266,9 @@ class Renderer:
             return "\n".join(lines)
         if handling == "other_platform":
             blocks = self._other_platforms(answer, lang)
-            if entries:
+            if entries and entries[0].id in self.scope_book.comparison_entries:    # the answer itself
+                blocks.insert(1, self.m.bold(self.scope_t("scope.comparison", lang)) + "\n" + self.entry(entries[0], lang))
+            elif entries:
                 names = self.scope_t("scope.list_sep", lang).join(self.m.esc(p.name(lang)) for p in answer.platforms)
                 blocks.append(self.m.italic(self.scope_t("scope.tiktok_answer", lang, platforms=names, raw=True))
                               + "\n" + self.entry(entries[0], lang))

@@ -26,11 +26,12 @@ CHOOSING_TOPIC = "choosing"
 COVERED_MODES = ("full_managed", "semi_managed")
 MAX_PARTS = 3
 PART_MIN_PROBABILITY = 0.5       # a part's own entry, read from that part alone, at least this sure
-# Where a question splits into parts: question marks, semicolons, and the words that add a question.
-_PART_SPLIT = re.compile(r"[？?；;。\n]+|[，,](?=\s*(?:另外|还有|以及|顺便|再问|那|and|also|plus|what|how|who|when|where|"
-                         r"which|is|are|do|does|can|will))|另外|还有就是|还有|顺便问一下|顺便问下|顺便问|再问一下|以及|"
-                         r"\b(?:and also|also|plus|as well as|besides that|and)\b(?=\s+(?:what|how|who|when|where|which|"
-                         r"is|are|do|does|can|will|should|the))")
+# Where a question may split into parts: punctuation, and the words that add a question. The
+# delimiter is kept: a piece followed by a question mark is a question whatever its words.
+_PART_SPLIT = re.compile(r"([?;。\n,]+|另外|还有就是|还有|顺便问一下|顺便问下|顺便问|再问一下|以及|"
+                         r"\b(?:and also|also|plus|as well as|besides that|and)\b(?=\s+(?:what|how|who|when|where|"
+                         r"which|is|are|do|does|can|will|should|the)\b))")
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1")      # 大不大, 能不能: a Chinese yes-no question
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,17 @@ class FaqAnswerer:
         self.entries = tuple(kb.entries)
         self.book: ScopeBook = understanding.scope.book
         self.choosing_entries = {e.id for e in kb.entries if e.topic == CHOOSING_TOPIC}
+        # entry -> (its mode, the same entry for the other mode)
+        self.counterpart = {a: ("full_managed", b) for a, b in self.book.counterparts}
+        self.counterpart.update({b: ("semi_managed", a) for a, b in self.book.counterparts})
 
     def ask(self, text: object, lang: str = "en") -> Answer:
         return self.answer(self.nlu.read(text, lang=lang))
 
     def answer(self, reading: Reading) -> Answer:
         ranked = [self.kb.by_id[h.id] for h in reading.faq if h.id in self.kb.by_id]
-        top = ranked[0] if reading.answerable and ranked else None
         scope, book = reading.scope, self.book
+        top = self._right_mode(ranked[0], scope.modes) if reading.answerable and ranked else None
         others = [p for p in scope.platforms if p != book.home and p not in scope.background and p in book.platforms]
         modes = [book.modes[m] for m in scope.modes
                  if m in book.modes and not book.modes[m].covered and book.modes[m].platform in (book.home, None)]
@@ -102,22 +106,34 @@ class FaqAnswerer:
         if top is not None:
             if top.id in self.choosing_entries:
                 return make("advice", [top])
-            if routed == "switch_modes" and routed in self.kb.by_id:     # "what is hard about moving to semi"
-                return make("advice", [self.kb.by_id[routed]])
-            return make("answer", [top] + self._other_parts(norm, top, scope))
-        if routed is not None and routed in self.kb.by_id:
-            return make("advice", [self.kb.by_id[routed]])
+            if routed is not None and routed.override and routed.entry in self.kb.by_id:
+                return make("advice", [self.kb.by_id[routed.entry]])   # "全托转半托难在哪": not semi's risks
+            return make("answer", self._parts_answered(norm, top, scope))
+        if routed is not None and routed.entry in self.kb.by_id:
+            return make("advice", [self.kb.by_id[routed.entry]])
         return make("fallback", [])
+
+    def _right_mode(self, entry: FaqEntry, modes: tuple[str, ...]) -> FaqEntry:
+        """The entry for the mode the question names, when it names one of the two and the entry is
+        the other's."""
+        mode, other = self.counterpart.get(entry.id, (None, None))
+        named = [m for m in modes if m in COVERED_MODES]
+        if mode is None or len(named) != 1 or named[0] == mode or other not in self.kb.by_id:
+            return entry
+        return self.kb.by_id[other]
 
     # -- two-part questions ------------------------------------------------------------------
     def parts(self, norm: str) -> list[str]:
-        """The question parts of a message: split where a new question starts; a piece that asks
-        nothing (context, "全托管，") joins the part after it."""
-        pieces = [p.strip(" ,，") for p in _PART_SPLIT.split(norm) if p and p.strip(" ,，")]
+        """The question parts of a message: split where a new question may start; a piece that asks
+        nothing (context: "全托管的话，") joins the part after it."""
+        tokens = _PART_SPLIT.split(norm)
+        pieces = [(tokens[i].strip(), tokens[i + 1] if i + 1 < len(tokens) else "") for i in range(0, len(tokens), 2)]
         parts, carry = [], ""
-        for p in pieces:
-            text = f"{carry} {p}".strip() if carry else p
-            if self.nlu.is_question(p) or "?" in p:
+        for piece, delimiter in pieces:
+            if not piece:
+                continue
+            text = f"{carry} {piece}".strip()
+            if "?" in delimiter or self._asks(piece):
                 parts.append(text)
                 carry = ""
             else:
@@ -129,12 +145,17 @@ class FaqAnswerer:
                 parts.append(carry)
         return parts
 
-    def _other_parts(self, norm: str, top: FaqEntry, scope: Scope) -> list[FaqEntry]:
-        """Entries for the other parts of a two-part question, each read from its own part (with the
-        message's one mode added to a part that names none)."""
+    def _asks(self, piece: str) -> bool:
+        return self.nlu.is_question(piece) or _A_NOT_A.search(piece) is not None or \
+            any(w in piece for w in self.book.question_words)
+
+    def _parts_answered(self, norm: str, top: FaqEntry, scope: Scope) -> list[FaqEntry]:
+        """One entry per part of a two-part question, each read from its own part (a part that names no
+        mode gets the message's one mode); the whole message's entry when fewer than two parts read
+        an entry of their own clearly."""
         parts = self.parts(norm)
         if len(parts) < 2:
-            return []
+            return [top]
         covered = [m for m in scope.modes if m in COVERED_MODES]
         out: list[FaqEntry] = []
         for part in parts:
@@ -145,9 +166,10 @@ class FaqAnswerer:
             if not ok or p < PART_MIN_PROBABILITY:
                 continue
             entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id)
-            if entry is not None and entry.id != top.id and entry not in out:
+            entry = self._right_mode(entry, scope.modes) if entry is not None else None
+            if entry is not None and entry not in out:
                 out.append(entry)
-        return out[:MAX_PARTS - 1]
+        return out[:MAX_PARTS] if len(out) >= 2 else [top]
 
     # -- suggestions ---------------------------------------------------------------------------
     def _related(self, entry: FaqEntry, rest: list[FaqEntry]) -> tuple[FaqEntry, ...]:

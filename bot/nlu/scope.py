@@ -56,11 +56,21 @@ class Mode:
     name: Text
     words: tuple[str, ...]
     covered: bool = False              # the knowledge base answers it (full-, semi-managed, FBT)
-    platform: str | None = None        # whose programme it is; None: any platform's
+    platform: str | None = None        # whose programme it is (implied when no other platform is named)
     requires: tuple[str, ...] = ()     # counted only beside one of these platforms
     not_in: tuple[str, ...] = ()       # longer phrases in which its words mean something else
     facts: tuple[Fact, ...] = ()
     relation: Fact | None = None       # how it relates to full- and semi-managed
+
+
+@dataclass(frozen=True)
+class Route:
+    """Choosing words and the entry they route to; `override`: even over another entry that
+    answered (switching: "全托转半托难在哪" is not about semi-managed's risks)."""
+
+    entry: str
+    words: tuple[str, ...]
+    override: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,10 @@ class ScopeBook:
     platforms: dict[str, Platform]
     modes: dict[str, Mode]
     background_words: tuple[str, ...]
-    choosing: tuple[tuple[str, tuple[str, ...]], ...]      # (entry id, words), first match wins
+    choosing: tuple["Route", ...]                          # first match wins
+    question_words: tuple[str, ...] = ()                   # beside understanding's own: a part that asks
+    counterparts: tuple[tuple[str, str], ...] = ()          # (full-managed entry, semi-managed entry)
+    comparison_entries: tuple[str, ...] = ()                # entries comparing TikTok with other platforms
     ui: dict[str, Text] = field(default_factory=dict)
 
     def source_ids(self) -> set[str]:
@@ -111,9 +124,13 @@ def parse_book(data: dict) -> ScopeBook:
     home = data.get("home", "tiktok")
     if home not in platforms:
         raise ValueError(f"{SCOPE_FILE.name}: home platform {home!r} is not listed")
-    choosing = tuple((c["entry"], tuple(c.get("words") or ())) for c in data.get("choosing") or [])
+    choosing = tuple(Route(c["entry"], tuple(c.get("words") or ()), bool(c.get("override", False)))
+                     for c in data.get("choosing") or [])
     ui = {k: _text(v, f"ui.{k}") for k, v in (data.get("ui") or {}).items()}
-    return ScopeBook(home, platforms, modes, tuple(data.get("background_words") or ()), choosing, ui)
+    return ScopeBook(home, platforms, modes, tuple(data.get("background_words") or ()), choosing,
+                     tuple(normalize(w) for w in data.get("question_words") or ()),
+                     tuple((str(a), str(b)) for a, b in data.get("counterparts") or []),
+                     tuple(data.get("comparison_entries") or ()), ui)
 
 
 @lru_cache(maxsize=4)
@@ -146,8 +163,9 @@ class ScopeReader:
         self.book = book
         self._platforms = [(p.id, word_pattern(p.words)) for p in book.platforms.values()]
         self._modes = [(m, word_pattern(m.words)) for m in book.modes.values()]
+        self._not_in = {m.id: word_pattern(m.not_in) for m in book.modes.values() if m.not_in}
         self._background = word_pattern(book.background_words)
-        self._choosing = [(entry, word_pattern(words)) for entry, words in book.choosing]
+        self._choosing = [(route, word_pattern(route.words)) for route in book.choosing]
 
     @classmethod
     def default(cls) -> "ScopeReader":
@@ -167,15 +185,14 @@ class ScopeReader:
         for mode, pattern in self._modes:
             if pattern is None:
                 continue
-            here = text
-            for phrase in mode.not_in:
-                here = here.replace(prepare(normalize(phrase)), " " * len(prepare(normalize(phrase))))
+            blocked = self._not_in.get(mode.id)
+            here = blocked.sub(lambda b: " " * len(b.group()), text) if blocked else text
             m = pattern.search(here)
             if not m or (mode.requires and not set(mode.requires) & set(platforms)):
                 continue
             modes.append((m.start(), mode.id))
-            if mode.platform and mode.platform != self.book.home and mode.platform not in platforms:
-                found.append((m.start(), mode.platform))
+            if mode.platform and mode.platform != self.book.home and not (set(platforms) - {self.book.home}):
+                found.append((m.start(), mode.platform))     # "Y2模式" is Temu's, unless a platform is named
         platforms = list(dict.fromkeys(pid for _, pid in sorted(found)))
         return Scope(tuple(platforms), tuple(mid for _, mid in sorted(modes)), self._background_of(text, platforms))
 
@@ -195,12 +212,12 @@ class ScopeReader:
                 out.append(pid)
         return tuple(out)
 
-    def choosing(self, norm: str) -> str | None:
-        """The entry a choosing, fit, control or switching question is routed to, or None."""
+    def choosing(self, norm: str) -> Route | None:
+        """Where a choosing, fit, control or switching question is routed, or None."""
         text = prepare(norm)
-        for entry, pattern in self._choosing:
+        for route, pattern in self._choosing:
             if pattern is not None and pattern.search(text):
-                return entry
+                return route
         return None
 
 
