@@ -78,13 +78,26 @@ class FaqAnswerer:
     def ask(self, text: object, lang: str = "en") -> Answer:
         return self.answer(self.nlu.read(text, lang=lang))
 
+    def _subjects(self, scope: Scope) -> tuple[list[str], list[Mode]]:
+        """The other platforms a message asks about (not just as the asker's history), and TikTok's
+        other modes it names."""
+        book = self.book
+        others = [p for p in scope.platforms if p != book.home and p not in scope.background and p in book.platforms]
+        modes = [book.modes[m] for m in scope.modes
+                 if m in book.modes and not book.modes[m].covered and book.modes[m].platform in (book.home, None)]
+        return others, modes
+
+    def scoped(self, reading: Reading) -> bool:
+        """Whether the message asks about another platform or another TikTok mode (the dialogue answers
+        such a question before reading it as a description or an advice question)."""
+        others, modes = self._subjects(reading.scope)
+        return bool(others or modes)
+
     def answer(self, reading: Reading) -> Answer:
         ranked = [self.kb.by_id[h.id] for h in reading.faq if h.id in self.kb.by_id]
         scope, book = reading.scope, self.book
         top = self._right_mode(ranked[0], scope.modes) if reading.answerable and ranked else None
-        others = [p for p in scope.platforms if p != book.home and p not in scope.background and p in book.platforms]
-        modes = [book.modes[m] for m in scope.modes
-                 if m in book.modes and not book.modes[m].covered and book.modes[m].platform in (book.home, None)]
+        others, modes = self._subjects(scope)
 
         def make(handling: str, entries: list[FaqEntry], **kw) -> Answer:
             entries = list(dict.fromkeys(entries))
