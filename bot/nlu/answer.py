@@ -109,19 +109,24 @@ class FaqAnswerer:
         if others:
             return make("other_platform", [top] if top else [],
                         platforms=tuple(book.platforms[p] for p in others))
-        if modes:
-            covered_part = top is not None and any(m in scope.modes for m in COVERED_MODES)
-            return make("other_mode", [top] if covered_part else [], modes=tuple(modes))
         norm = normalize(reading.text)
         routed = self.nlu.scope.choosing(norm)
-        if reading.advice:
-            return make("advice", [top] if top and top.id in self.choosing_entries else [])
+        if modes:
+            # the part about full/semi-managed, if the question has one (never a cross-platform comparison)
+            covered = self.kb.by_id.get(routed.entry) if routed is not None and routed.override else top
+            if covered is not None and (covered.id in book.comparison_entries
+                                        or not any(m in scope.modes for m in COVERED_MODES)):
+                covered = None
+            return make("other_mode", [covered] if covered else [], modes=tuple(modes))
+        if reading.advice:          # in a dialogue: the provisional recommendation; here its entry, if any
+            return make("advice", [top] if top else [])
         if top is not None:
-            if top.id in self.choosing_entries:
-                return make("advice", [top])
-            if routed is not None and routed.override and routed.entry in self.kb.by_id:
+            if top.id not in self.choosing_entries and routed is not None and routed.override \
+                    and routed.entry in self.kb.by_id:
                 return make("advice", [self.kb.by_id[routed.entry]])   # "全托转半托难在哪": not semi's risks
-            return make("answer", self._parts_answered(norm, top, scope))
+            entries = self._parts_answered(norm, top, scope)
+            advice = any(e.id in self.choosing_entries for e in entries)
+            return make("advice" if advice else "answer", entries)
         if routed is not None and routed.entry in self.kb.by_id:
             return make("advice", [self.kb.by_id[routed.entry]])
         return make("fallback", [])
@@ -146,7 +151,8 @@ class FaqAnswerer:
             if not piece:
                 continue
             text = f"{carry} {piece}".strip()
-            if "?" in delimiter or self._asks(piece):
+            named_only = not re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.nlu.scope.without_names(piece))
+            if not named_only and ("?" in delimiter or self._asks(piece)):     # "full managed? who prices?"
                 parts.append(text)
                 carry = ""
             else:

@@ -212,6 +212,14 @@ class ScopeReader:
                 out.append(pid)
         return tuple(out)
 
+    def without_names(self, norm: str) -> str:
+        """The message with every platform and mode word taken out ("tiktok full managed?" -> "?")."""
+        text = prepare(norm)
+        for pattern in [p for _, p in self._platforms] + [p for _, p in self._modes]:
+            if pattern is not None:
+                text = pattern.sub(" ", text)
+        return re.sub(r"\s+", " ", text).strip()
+
     def choosing(self, norm: str) -> Route | None:
         """Where a choosing, fit, control or switching question is routed, or None."""
         text = prepare(norm)
