@@ -267,7 +267,8 @@ class Renderer:
         if handling == "other_platform":
             blocks = self._other_platforms(answer, lang)
             if entries and entries[0].id in self.scope_book.comparison_entries:    # the answer itself
-                blocks.insert(1, self.m.bold(self.scope_t("scope.comparison", lang)) + "\n" + self.entry(entries[0], lang))
+                head = self.m.bold(self.scope_t("scope.comparison", lang))
+                blocks.insert(1, head + "\n" + self.entry(entries[0], lang))
             elif entries:
                 names = self.scope_t("scope.list_sep", lang).join(self.m.esc(p.name(lang)) for p in answer.platforms)
                 blocks.append(self.m.italic(self.scope_t("scope.tiktok_answer", lang, platforms=names, raw=True))
@@ -275,7 +276,8 @@ class Renderer:
         elif handling == "other_mode":
             blocks = self._other_modes(answer, lang)
             if entries:
-                blocks.append(self.m.italic(self.scope_t("scope.covered_part", lang)) + "\n" + self.entry(entries[0], lang))
+                head = self.m.italic(self.scope_t("scope.covered_part", lang))
+                blocks.append(head + "\n" + self.entry(entries[0], lang))
         elif handling == "advice":
             blocks = [self.entry(e, lang) for e in entries] + [self.m.italic(self.scope_t("scope.advice", lang))]
         else:

@@ -101,6 +101,8 @@ CASES = [
     ("全托管利润怎么样？价格是谁定的？", "zh", "answer", ("full_profit", "full_pricing")),
     ("Does full managed need a deposit? Also what's the commission?", "en", "answer", ("deposit", "fees_commission")),
     ("半拖管的尾程谁出钱", "zh", "answer", ("semi_last_mile",)),
+    ("半托?", "zh", "answer", ("semi_definition",)),                  # only a mode's name: what it is
+    ("全托管怎么退出", "zh", "advice", ("switch_modes",)),
     ("英国VAT怎么注册", "zh", "fallback", ()),
     ("tell me a joke", "en", "fallback", ()),
 ]

@@ -28,9 +28,10 @@ MAX_PARTS = 3
 PART_MIN_PROBABILITY = 0.5       # a part's own entry, read from that part alone, at least this sure
 # Where a question may split into parts: punctuation, and the words that add a question. The
 # delimiter is kept: a piece followed by a question mark is a question whatever its words.
-_PART_SPLIT = re.compile(r"([?;。\n,]+|另外|还有就是|还有|顺便问一下|顺便问下|顺便问|再问一下|以及|"
-                         r"\b(?:and also|also|plus|as well as|besides that|and)\b(?=\s+(?:what|how|who|when|where|"
-                         r"which|is|are|do|does|can|will|should|the)\b))")
+_ZH_JOINS = "另外|还有就是|还有|顺便问一下|顺便问下|顺便问|再问一下|以及"
+_EN_JOINS = (r"\b(?:and also|also|plus|as well as|besides that|and)\b"
+             r"(?=\s+(?:what|how|who|when|where|which|is|are|do|does|can|will|should|the)\b)")
+_PART_SPLIT = re.compile(rf"([?;。\n,]+|{_ZH_JOINS}|{_EN_JOINS})")
 _A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1")      # 大不大, 能不能: a Chinese yes-no question
 
 
@@ -118,6 +119,10 @@ class FaqAnswerer:
                                         or not any(m in scope.modes for m in COVERED_MODES)):
                 covered = None
             return make("other_mode", [covered] if covered else [], modes=tuple(modes))
+        named = book.modes.get(scope.modes[0]) if len(scope.modes) == 1 and not others else None
+        if named is not None and named.entry in self.kb.by_id and \
+                not re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.nlu.scope.without_names(norm)):
+            return make("answer", [self.kb.by_id[named.entry]])     # "半托?", "semi?": what it is
         if reading.advice:          # in a dialogue: the provisional recommendation; here its entry, if any
             return make("advice", [top] if top else [])
         if top is not None:
@@ -179,7 +184,7 @@ class FaqAnswerer:
         out: list[FaqEntry] = []
         for part in parts:
             text = part
-            if len(covered) == 1 and not any(m in COVERED_MODES for m in self.nlu.scope.find(part).modes):
+            if len(covered) == 1 and not self.nlu.scope.find(part).modes:
                 text = f"{self.book.modes[covered[0]].name('zh' if has_cjk(part) else 'en')} {part}"
             hits, p, ok = self.nlu.rank_faq(text)
             if not ok or p < PART_MIN_PROBABILITY:

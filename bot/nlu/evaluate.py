@@ -188,7 +188,8 @@ def edge(answerer, items: list[dict]) -> dict:
                      "right": rate(sel), "misleading": _share(sum(r["misleading"] for r in sel), len(sel))}
     out["misses"] = [r for r in rows if not r["right"] or r["misleading"]]
     known = {e.id for e in answerer.kb.entries}
-    labels = {x for r in rows for x in _as_list(r.get("expect")) + [i for p in r.get("parts") or [] for i in _as_list(p)]}
+    labels = {x for r in rows
+              for x in _as_list(r.get("expect")) + [i for p in r.get("parts") or [] for i in _as_list(p)]}
     out["unknown_labels"] = sorted(labels - known)
     return out
 

@@ -56,6 +56,7 @@ class Mode:
     name: Text
     words: tuple[str, ...]
     covered: bool = False              # the knowledge base answers it (full-, semi-managed, FBT)
+    entry: str | None = None           # the entry saying what it is, for a message that only names it
     platform: str | None = None        # whose programme it is (implied when no other platform is named)
     requires: tuple[str, ...] = ()     # counted only beside one of these platforms
     not_in: tuple[str, ...] = ()       # longer phrases in which its words mean something else
@@ -119,8 +120,9 @@ def parse_book(data: dict) -> ScopeBook:
         if m.get("platform") is not None and m["platform"] not in platforms:
             raise ValueError(f"{SCOPE_FILE.name}: mode {m['id']}: unknown platform {m['platform']!r}")
         modes[m["id"]] = Mode(m["id"], _text(m.get("name"), m["id"]), tuple(m.get("words") or ()),
-                              bool(m.get("covered", False)), m.get("platform"), tuple(m.get("requires") or ()),
-                              tuple(m.get("not_in") or ()), _facts(m.get("facts"), m["id"]), relation)
+                              bool(m.get("covered", False)), m.get("entry"), m.get("platform"),
+                              tuple(m.get("requires") or ()), tuple(m.get("not_in") or ()),
+                              _facts(m.get("facts"), m["id"]), relation)
     home = data.get("home", "tiktok")
     if home not in platforms:
         raise ValueError(f"{SCOPE_FILE.name}: home platform {home!r} is not listed")
