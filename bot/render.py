@@ -239,9 +239,9 @@ class Renderer:
     def notice(self, notice: Notice, lang: str) -> str:
         if notice.key == "notice.faq" and notice.answer is not None:
             return self.faq_answer(notice.answer)
-        if notice.key == "notice.not_understood" and getattr(notice.answer, "handling", "fallback") not in (
-                "fallback", "answer"):
-            return self.faq_answer(notice.answer)        # another platform or mode, or advice: never "not understood"
+        if notice.key == "notice.not_understood" and getattr(notice.answer, "handling", None) in (
+                "other_platform", "other_mode"):
+            return self.faq_answer(notice.answer)        # about another platform or mode: say what is known
         if notice.key == "notice.amount_read" and notice.amount is not None:
             return self.amount(notice.amount, notice.step or "", notice.level or "", lang)
         text = self.t(notice.key, lang, **notice.values)
@@ -265,7 +265,7 @@ class Renderer:
                 lines += [f"• {self.m.esc(e.title(lang))}" for e in answer.suggestions]
             return "\n".join(lines)
         if handling == "other_platform":
-            blocks = self._other_platforms(answer, lang)
+            blocks = self._other_platforms(answer, lang) + self._other_modes(answer, lang)
             if entries and entries[0].id in self.scope_book.comparison_entries:    # the answer itself
                 head = self.m.bold(self.scope_t("scope.comparison", lang))
                 blocks.insert(1, head + "\n" + self.entry(entries[0], lang))

@@ -109,7 +109,7 @@ class FaqAnswerer:
 
         if others:
             return make("other_platform", [top] if top else [],
-                        platforms=tuple(book.platforms[p] for p in others))
+                        platforms=tuple(book.platforms[p] for p in others), modes=tuple(modes))
         norm = normalize(reading.text)
         routed = self.nlu.scope.choosing(norm)
         if modes:
