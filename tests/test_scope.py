@@ -200,3 +200,15 @@ async def test_console_answers_each_kind_of_edge_question(services, store, lang,
     for piece in expected:
         assert piece in text, (piece, text)
     assert "I don't have a reliable answer" not in text and "资料里没有可靠答案" not in text
+
+
+def test_bot_check_flags_an_unknown_source_in_scope_yaml(tmp_path):
+    import shutil
+
+    from bot import ROOT
+    from bot.check import check_content
+    shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
+    path = tmp_path / "knowledge" / "scope.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("sources: [X39]", "sources: [X99]"), encoding="utf-8")
+    problems = check_content(tmp_path / "knowledge")
+    assert [(p.file, p.entry) for p in problems] == [("scope.yaml", "source X99")]

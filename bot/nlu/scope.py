@@ -141,6 +141,16 @@ def load_book(path: Path = SCOPE_FILE) -> ScopeBook:
         return parse_book(yaml.safe_load(fh) or {})
 
 
+def check_book(book: ScopeBook, source_ids: set[str], entry_ids: set[str]) -> list[tuple[str, str]]:
+    """(where, what is wrong) for every source or entry id the file names that does not exist."""
+    problems = [(f"source {s}", "unknown source id (knowledge/sources.yaml)")
+                for s in sorted(book.source_ids() - source_ids)]
+    named = {r.entry for r in book.choosing} | {x for pair in book.counterparts for x in pair}
+    named |= set(book.comparison_entries) | {m.entry for m in book.modes.values() if m.entry}
+    problems += [(f"entry {e}", "unknown FAQ entry id (knowledge/faq.yaml)") for e in sorted(named - entry_ids)]
+    return problems
+
+
 def prepare(norm: str) -> str:
     """'-' and '_' read as spaces, so "semi-managed", "semi_managed" and "semi managed" are one word."""
     return re.sub(r"\s+", " ", re.sub(r"[-_]", " ", norm)).strip()
