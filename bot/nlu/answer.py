@@ -25,6 +25,7 @@ HANDLINGS = ("answer", "other_platform", "other_mode", "advice", "fallback")
 CHOOSING_TOPIC = "choosing"
 COVERED_MODES = ("full_managed", "semi_managed")
 MAX_PARTS = 3
+PART_NEAR = 3                    # ...and among the whole message's this many nearest entries
 PART_MIN_PROBABILITY = 0.5       # a part's own entry, read from that part alone, at least this sure
 # Where a question may split into parts: punctuation, and the words that add a question. The
 # delimiter is kept: a piece followed by a question mark is a question whatever its words.
@@ -32,6 +33,10 @@ _ZH_JOINS = "另外|还有就是|还有|顺便问一下|顺便问下|顺便问|�
 _EN_JOINS = (r"\b(?:and also|also|plus|as well as|besides that|and)\b"
              r"(?=\s+(?:what|how|who|when|where|which|is|are|do|does|can|will|should|the)\b)")
 _PART_SPLIT = re.compile(rf"([?;。\n,]+|{_ZH_JOINS}|{_EN_JOINS})")
+# Chinese written without punctuation: a space between Chinese words, or a question particle with more
+# text after it, ends a piece ("全托管利润怎么样 价格谁定", "要保证金吗佣金多少").
+_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+_PARTICLE_END = re.compile(r"(?<=[吗呢])(?=[\u4e00-\u9fff])")
 _A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1")      # 大不大, 能不能: a Chinese yes-no question
 
 
@@ -129,7 +134,9 @@ class FaqAnswerer:
             if top.id not in self.choosing_entries and routed is not None and routed.override \
                     and routed.entry in self.kb.by_id:
                 return make("advice", [self.kb.by_id[routed.entry]])   # "全托转半托难在哪": not semi's risks
-            entries = self._parts_answered(norm, top, scope)
+            near = {h.id for h in reading.faq[:PART_NEAR]} | {self._right_mode(self.kb.by_id[h.id], scope.modes).id
+                                                           for h in reading.faq[:PART_NEAR] if h.id in self.kb.by_id}
+            entries = self._parts_answered(norm, top, scope, near)
             advice = any(e.id in self.choosing_entries for e in entries)
             return make("advice" if advice else "answer", entries)
         if routed is not None and routed.entry in self.kb.by_id:
@@ -149,7 +156,7 @@ class FaqAnswerer:
     def parts(self, norm: str) -> list[str]:
         """The question parts of a message: split where a new question may start; a piece that asks
         nothing (context: "全托管的话，") joins the part after it."""
-        tokens = _PART_SPLIT.split(norm)
+        tokens = _PART_SPLIT.split(_PARTICLE_END.sub("?", _CJK_SPACE.sub(",", norm)))
         pieces = [(tokens[i].strip(), tokens[i + 1] if i + 1 < len(tokens) else "") for i in range(0, len(tokens), 2)]
         parts, carry = [], ""
         for piece, delimiter in pieces:
@@ -173,10 +180,11 @@ class FaqAnswerer:
         return self.nlu.is_question(piece) or _A_NOT_A.search(piece) is not None or \
             any(w in piece for w in self.book.question_words)
 
-    def _parts_answered(self, norm: str, top: FaqEntry, scope: Scope) -> list[FaqEntry]:
+    def _parts_answered(self, norm: str, top: FaqEntry, scope: Scope, near: set[str]) -> list[FaqEntry]:
         """One entry per part of a two-part question, each read from its own part (a part that names no
-        mode gets the message's one mode); the whole message's entry when fewer than two parts read
-        an entry of their own clearly."""
+        mode gets the message's one mode) and among the entries the whole message reads as nearest
+        (`near`: a part's reading the whole disowns is a misreading of a fragment); the whole
+        message's entry when fewer than two parts read an entry of their own clearly."""
         parts = self.parts(norm)
         if len(parts) < 2:
             return [top]
@@ -191,7 +199,7 @@ class FaqAnswerer:
                 continue
             entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id)
             entry = self._right_mode(entry, scope.modes) if entry is not None else None
-            if entry is not None and entry not in out:
+            if entry is not None and entry not in out and entry.id in near:
                 out.append(entry)
         return out[:MAX_PARTS] if len(out) >= 2 else [top]
 
