@@ -124,9 +124,8 @@ class FaqAnswerer:
                                         or not any(m in scope.modes for m in COVERED_MODES)):
                 covered = None
             return make("other_mode", [covered] if covered else [], modes=tuple(modes))
-        named = book.modes.get(scope.modes[0]) if len(scope.modes) == 1 and not others else None
-        if named is not None and named.entry in self.kb.by_id and \
-                not re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.nlu.scope.without_names(norm)):
+        named = book.modes.get(scope.modes[0]) if len(scope.modes) == 1 else None
+        if named is not None and named.entry in self.kb.by_id and self._names_only(norm):
             return make("answer", [self.kb.by_id[named.entry]])     # "半托?", "semi?": what it is
         if reading.advice:          # in a dialogue: the provisional recommendation; here its entry, if any
             return make("advice", [top] if top else [])
@@ -134,8 +133,8 @@ class FaqAnswerer:
             if top.id not in self.choosing_entries and routed is not None and routed.override \
                     and routed.entry in self.kb.by_id:
                 return make("advice", [self.kb.by_id[routed.entry]])   # "全托转半托难在哪": not semi's risks
-            near = {h.id for h in reading.faq[:PART_NEAR]} | {self._right_mode(self.kb.by_id[h.id], scope.modes).id
-                                                           for h in reading.faq[:PART_NEAR] if h.id in self.kb.by_id}
+            nearest = ranked[:PART_NEAR]
+            near = {e.id for e in nearest} | {self._right_mode(e, scope.modes).id for e in nearest}
             entries = self._parts_answered(norm, top, scope, near)
             advice = any(e.id in self.choosing_entries for e in entries)
             return make("advice" if advice else "answer", entries)
@@ -163,8 +162,7 @@ class FaqAnswerer:
             if not piece:
                 continue
             text = f"{carry} {piece}".strip()
-            named_only = not re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.nlu.scope.without_names(piece))
-            if not named_only and ("?" in delimiter or self._asks(piece)):     # "full managed? who prices?"
+            if not self._names_only(piece) and ("?" in delimiter or self._asks(piece)):   # "full managed? who?"
                 parts.append(text)
                 carry = ""
             else:
@@ -175,6 +173,10 @@ class FaqAnswerer:
             else:
                 parts.append(carry)
         return parts
+
+    def _names_only(self, text: str) -> bool:
+        """Nothing but platform and mode names (and punctuation): "半托?", "tiktok full managed"."""
+        return not re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.nlu.scope.without_names(text))
 
     def _asks(self, piece: str) -> bool:
         return self.nlu.is_question(piece) or _A_NOT_A.search(piece) is not None or \
