@@ -15,7 +15,7 @@ from bot.engine.dialogue import AdviceView, ConfirmView, ConflictView, Notice, Q
 from bot.engine.recommend import Recommendation
 from bot.engine.spec import SKIP, UNSURE, Flow, Note, ReadingRules
 from bot.kb.models import FaqEntry, KnowledgeBase
-from bot.nlu.scope import load_book
+from bot.nlu.scope import ScopeBook, load_book
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,10 @@ OURS = "ours"   # the source id of Mode Advisor's own suggestions and rules of t
 
 
 class Renderer:
-    def __init__(self, kb: KnowledgeBase, flow: Flow, markup: Markup = PLAIN, reading: ReadingRules | None = None):
+    def __init__(self, kb: KnowledgeBase, flow: Flow, markup: Markup = PLAIN, reading: ReadingRules | None = None,
+                 scope_book: ScopeBook | None = None):
         self.kb, self.flow, self.m, self.reading = kb, flow, markup, reading
-        self.scope_book = load_book()
+        self.scope_book = scope_book or load_book()       # knowledge/scope.yaml: scope answers' strings
 
     # -- strings ------------------------------------------------------------------------------
     def raw(self, key: str, lang: str, **values: object) -> str:
