@@ -26,7 +26,7 @@ CHOOSING_TOPIC = "choosing"
 COVERED_MODES = ("full_managed", "semi_managed")
 MAX_PARTS = 3
 PART_NEAR = 3                    # ...and among the whole message's this many nearest entries
-PART_MIN_PROBABILITY = 0.5       # a part's own entry, read from that part alone, at least this sure
+PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone, at least this sure
 # Where a question may split into parts: punctuation, and the words that add a question. The
 # delimiter is kept: a piece followed by a question mark is a question whatever its words.
 _ZH_JOINS = "另外|还有就是|还有|顺便问一下|顺便问下|顺便问|再问一下|以及"
@@ -37,6 +37,7 @@ _PART_SPLIT = re.compile(rf"([?;。\n,]+|{_ZH_JOINS}|{_EN_JOINS})")
 # text after it, ends a piece ("全托管利润怎么样 价格谁定", "要保证金吗佣金多少").
 _CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _PARTICLE_END = re.compile(r"(?<=[吗呢])(?=[\u4e00-\u9fff])")
+_EACH = re.compile(r"^([^,?]*?)(?:和|跟|与|以及|及)([^,?]*?)分别([^,?]*)$")
 _A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1")      # 大不大, 能不能: a Chinese yes-no question
 
 
@@ -155,6 +156,9 @@ class FaqAnswerer:
     def parts(self, norm: str) -> list[str]:
         """The question parts of a message: split where a new question may start; a piece that asks
         nothing (context: "全托管的话，") joins the part after it."""
+        both = _EACH.match(norm)                  # "佣金和结算周期分别是多少": two questions sharing one ending
+        if both:
+            norm = f"{both.group(1)}{both.group(3)}?{both.group(2)}{both.group(3)}"
         tokens = _PART_SPLIT.split(_PARTICLE_END.sub("?", _CJK_SPACE.sub(",", norm)))
         pieces = [(tokens[i].strip(), tokens[i + 1] if i + 1 < len(tokens) else "") for i in range(0, len(tokens), 2)]
         parts, carry = [], ""
@@ -179,8 +183,7 @@ class FaqAnswerer:
         return not re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.nlu.scope.without_names(text))
 
     def _asks(self, piece: str) -> bool:
-        return self.nlu.is_question(piece) or _A_NOT_A.search(piece) is not None or \
-            any(w in piece for w in self.book.question_words)
+        return self.nlu.is_question(piece) or _A_NOT_A.search(piece) is not None or self.nlu.scope.asks(piece)
 
     def _parts_answered(self, norm: str, top: FaqEntry, scope: Scope, near: set[str]) -> list[FaqEntry]:
         """One entry per part of a two-part question, each read from its own part (a part that names no
@@ -193,10 +196,10 @@ class FaqAnswerer:
         covered = [m for m in scope.modes if m in COVERED_MODES]
         out: list[FaqEntry] = []
         for part in parts:
-            text = part
-            if len(covered) == 1 and not self.nlu.scope.find(part).modes:
-                text = f"{self.book.modes[covered[0]].name('zh' if has_cjk(part) else 'en')} {part}"
-            hits, p, ok = self.nlu.rank_faq(text)
+            texts = [part]
+            if len(covered) == 1 and not self.nlu.scope.find(part).modes:    # with the message's mode, too
+                texts.append(f"{self.book.modes[covered[0]].name('zh' if has_cjk(part) else 'en')} {part}")
+            hits, p, ok = max((self.nlu.rank_faq(t) for t in texts), key=lambda r: r[1] if r[2] else -1.0)
             if not ok or p < PART_MIN_PROBABILITY:
                 continue
             entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id)

@@ -178,6 +178,7 @@ class ScopeReader:
         self._not_in = {m.id: word_pattern(m.not_in) for m in book.modes.values() if m.not_in}
         self._background = word_pattern(book.background_words)
         self._choosing = [(route, word_pattern(route.words)) for route in book.choosing]
+        self._asks = word_pattern(book.question_words)
 
     @classmethod
     def default(cls) -> "ScopeReader":
@@ -231,6 +232,10 @@ class ScopeReader:
             if pattern is not None:
                 text = pattern.sub(" ", text)
         return re.sub(r"\s+", " ", text).strip()
+
+    def asks(self, norm: str) -> bool:
+        """Whether a piece of a message has one of the file's question words (a part that asks)."""
+        return self._asks is not None and self._asks.search(prepare(norm)) is not None
 
     def choosing(self, norm: str) -> Route | None:
         """Where a choosing, fit, control or switching question is routed, or None."""
