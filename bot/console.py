@@ -89,10 +89,11 @@ class ConsoleChat:
                 self.write(f"{i}. {step.title(self.lang)}")
             self.choosing_change = True
         else:
-            switch = await self.conv.follow_lang(CONSOLE_USER, self.lang, text)
+            written = written_lang(text)
+            switch = await self.conv.follow_lang(CONSOLE_USER, self.lang, written)
             if switch is not None:
                 self.lang = switch.lang         # the interface follows the language the seller writes in
-            ask_lang = written_lang(text) or self.lang
+            ask_lang = written or self.lang     # read in the language it is written in, else the interface's
             _, reply = await self.conv.run(self.key, CONSOLE_USER, lambda s: dialogue.text(s, text, ask_lang))
             self.show(with_hint(reply, switch))
         return True

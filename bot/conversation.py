@@ -6,7 +6,6 @@ from typing import Callable
 
 from bot.engine.dialogue import Notice, Reply, ResultView
 from bot.engine.session import Session
-from bot.kb.lang import written_lang
 from bot.services import Services
 from bot.store import Event, Store, Turn
 from bot.store.base import Unanswered
@@ -42,11 +41,11 @@ class Conversations:
         self.services, self.store = services, store
 
     # -- the interface language ----------------------------------------------------------------
-    async def follow_lang(self, user_id: str, current: str, text: str) -> LangSwitch | None:
-        """Switch the user's interface to the language `text` is evidently written in, when that is the other
-        one and the user has not chosen a language with /lang; None when nothing changes. A message that
-        does not show a language (no letters, "ok", a number, an amount, a platform name) changes nothing."""
-        written = written_lang(text)
+    async def follow_lang(self, user_id: str, current: str, written: str | None) -> LangSwitch | None:
+        """Switch the user's interface to `written`, the language their message evidently is in
+        (bot.kb.lang.written_lang), when that is the other one and they have not chosen a language with
+        /lang; None when nothing changes. A message that shows no language (None: no letters, "ok", a
+        number, an amount, a platform name) changes nothing, and costs no store access."""
         if written is None or written == current:
             return None
         key = LANG_KEY.format(user_id)

@@ -397,7 +397,7 @@ class GroupHandlers:
         if not text.strip():
             await h.reply(update, ctx, h.r.t("group.intro", lang, bot=ctx.bot.username or ""))
             return
-        switch = await h.conv.follow_lang(str(update.effective_user.id), lang, text)
+        switch = await h.conv.follow_lang(str(update.effective_user.id), lang, written_lang(text))
         if switch is not None:
             lang = switch.lang          # the member's card follows the member
         hint = h.r.t(LANG_HINT, lang) if switch is not None and switch.hint else None

@@ -306,11 +306,15 @@ class Handlers:
         """Typed text: an answer, a one-message description, a navigation word or a question."""
         lang = await self.lang(update)
         text = update.effective_message.text or "" if text is None else text
-        written = update.effective_message is not None and update.effective_message.forward_origin is None
-        switch = await self.conv.follow_lang(str(update.effective_user.id), lang, text) if written else None
+        written = written_lang(text)
+        message = update.effective_message
+        if message is not None and message.forward_origin is None:     # a forward: someone else wrote it
+            switch = await self.conv.follow_lang(str(update.effective_user.id), lang, written)
+        else:
+            switch = None
         if switch is not None:
             lang = switch.lang      # from this reply on, the interface speaks the seller's language
-        ask_lang = written_lang(text) or lang   # unclear ("$30k"): the interface's
+        ask_lang = written or lang  # read in the language it is written in; unclear ("$30k"): the interface's
         session, reply = await self.run(update, lambda s: self.dialogue.text(s, text, ask_lang), ctx)
         await self.show(update, ctx, session, with_hint(reply, switch), lang)
 
