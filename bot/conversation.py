@@ -1,4 +1,5 @@
-"""One user action end to end, for any channel: load the session, run the engine, commit, record events."""
+"""One user action end to end, for any channel: load the session, run the engine, commit, record events;
+and the user's interface language, which follows the language they write in (docs/language.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -51,16 +52,18 @@ class Conversations:
         key = LANG_KEY.format(user_id)
         user = await self.store.user(user_id)
         record = await self.store.load_session(key) or {}
-        if user is not None and user.lang_fixed and record.get("by") != FOLLOWED:
+        if record.get("by") == CHOSEN or (user is not None and user.lang_fixed and record.get("by") != FOLLOWED):
             return None                 # chosen with /lang: only /lang changes it
-        await self.store.set_lang(user_id, written)
+        # The record first: a crash between the two writes must not leave a fixed language without it,
+        # which would read as a /lang choice and stop the following.
         await self.store.save_session(key, {"by": FOLLOWED, "hint": 1})
+        await self.store.set_lang(user_id, written)
         return LangSwitch(written, hint=not record.get("hint"))
 
     async def choose_lang(self, user_id: str, lang: str) -> None:
         """An explicit choice (/lang): it sticks until the next choice; messages no longer switch it."""
-        await self.store.set_lang(user_id, lang)
         await self.store.save_session(LANG_KEY.format(user_id), {"by": CHOSEN, "hint": 1})
+        await self.store.set_lang(user_id, lang)
 
     async def run(self, key: str, user_id: str, action: Action, update_id: int | None = None
                   ) -> tuple[Session, Reply]:

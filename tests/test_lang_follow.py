@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.console import ConsoleChat, _loop
-from bot.conversation import Conversations
+from bot.conversation import Conversations, LangSwitch
 from bot.kb.lang import written_lang
 from bot.store import SQLiteStore
 from tests.group_harness import ack, card_of, group_calls, is_result, wait_card
@@ -31,6 +31,24 @@ QUIZ = "/quiz@ModeAdvisorBot"
 ])
 def test_written_lang(text, lang):
     assert written_lang(text) == lang
+
+
+# -- the rules, on both store backends ------------------------------------------------------------------
+async def test_follow_lang_rules_on_both_stores(services, any_store):
+    conv = Conversations(services, any_store)
+    await any_store.touch_user("1", "en")                        # Telegram client in English
+    assert await conv.follow_lang("1", "en", None) is None       # no language shown: nothing, no write
+    assert await conv.follow_lang("1", "en", "en") is None       # the interface's language: nothing
+    assert await conv.follow_lang("1", "en", "zh") == LangSwitch("zh", hint=True)
+    assert (await any_store.touch_user("1", "en")).lang == "zh"  # the client's language no longer replaces it
+    assert await conv.follow_lang("1", "zh", "en") == LangSwitch("en", hint=False)   # back, told once only
+    await conv.choose_lang("1", "zh")                            # /lang: messages never override it
+    assert await conv.follow_lang("1", "zh", "en") is None
+    assert (await any_store.user("1")).lang == "zh"
+    await any_store.set_lang("2", "zh")                          # chosen with /lang before this feature
+    assert await conv.follow_lang("2", "zh", "en") is None
+    assert await conv.follow_lang("3", "en", "zh") == LangSwitch("zh", hint=True)    # someone not seen yet
+    assert (await any_store.user("3")).lang == "zh"
 
 
 # -- private chat over the fake Bot API ------------------------------------------------------------------
