@@ -279,6 +279,9 @@ class Dialogue:
         reading = nlu.read(text, step.id if step is not None else None, lang)
         had_pending = session.pending is not None or bool(session.conflicts)
         session.clear_pending()             # a new message replaces a read-back nobody answered
+        if reading.question and self.answerer is not None and getattr(self.answerer, "scoped", None) \
+                and self.answerer.scoped(reading):       # about another platform or TikTok mode: answered so
+            return self._faq(session, reading, had_pending)
         if reading.advice:
             return self._advise(session, reading, lang)
         typed = step is not None and reading.on_screen == step.id and set(reading.answers) == {step.id}
