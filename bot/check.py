@@ -40,6 +40,14 @@ def check_content(knowledge_dir: Path = KNOWLEDGE_DIR, dialogs_dir: Path = DIALO
                 problems.append(Problem(FLOW_FILE, f"{step.id}.{option.id}", "id",
                                         f"callback data would be {longest} bytes (limit {CALLBACK_LIMIT})"))
     problems += check_examples(flow)
+    try:                                     # knowledge/scope.yaml (bot.nlu.scope): its ids must exist
+        from bot.nlu.scope import check_book, parse_book
+        from bot.problems import read_yaml
+        book = parse_book(read_yaml(knowledge_dir / "scope.yaml", problems) or {})
+        problems += [Problem("scope.yaml", where, "", what) for where, what in
+                     check_book(book, set(kb.sources), {e.id for e in kb.entries})]
+    except (ValueError, KeyError, TypeError) as exc:
+        problems.append(Problem("scope.yaml", "", "", str(exc)))
     for e in kb.entries:
         for lang, questions in (("zh", e.questions_zh), ("en", e.questions_en)):
             if len(questions) < MIN_FAQ_EXAMPLES:

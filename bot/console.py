@@ -5,9 +5,9 @@ import asyncio
 
 from typing import Callable
 
-from bot.conversation import Conversations
+from bot.conversation import Conversations, with_hint
 from bot.engine.dialogue import AdviceView, ConfirmView, ConflictView, QuestionView, Reply, ResultView
-from bot.kb.lang import detect_lang
+from bot.kb.lang import written_lang
 from bot.render import PLAIN
 
 Input = Callable[[str], str]
@@ -78,7 +78,7 @@ class ConsoleChat:
             self.write(self.render.raw("help.text", self.lang))
         elif lowered in ("lang", "/lang", "语言"):
             self.lang = "en" if self.lang == "zh" else "zh"
-            await self.conv.store.set_lang(CONSOLE_USER, self.lang)
+            await self.conv.choose_lang(CONSOLE_USER, self.lang)
             self.write(self.render.raw("lang.set", self.lang))
             await self.act(lambda s: Reply(dialogue.view(s), changed=False))
         elif lowered in ("compare", "/compare", "对比"):
@@ -89,9 +89,13 @@ class ConsoleChat:
                 self.write(f"{i}. {step.title(self.lang)}")
             self.choosing_change = True
         else:
-            ask_lang = detect_lang(text, self.lang)
+            written = written_lang(text)
+            switch = await self.conv.follow_lang(CONSOLE_USER, self.lang, written)
+            if switch is not None:
+                self.lang = switch.lang         # the interface follows the language the seller writes in
+            ask_lang = written or self.lang     # read in the language it is written in, else the interface's
             _, reply = await self.conv.run(self.key, CONSOLE_USER, lambda s: dialogue.text(s, text, ask_lang))
-            self.show(reply)
+            self.show(with_hint(reply, switch))
         return True
 
 

@@ -1,20 +1,69 @@
-"""One user action end to end, for any channel: load the session, run the engine, commit, record events."""
+"""One user action end to end, for any channel: load the session, run the engine, commit, record events;
+and the user's interface language, which follows the language they write in (docs/language.md)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from bot.content.review import for_review
-from bot.engine.dialogue import Reply, ResultView
+from bot.engine.dialogue import Notice, Reply, ResultView
 from bot.engine.session import Session
 from bot.services import Services
 from bot.store import Event, Store, Turn
 
 Action = Callable[[Session], Reply]
 
+# The interface follows the language a seller writes in (docs/language.md). Per user, beside their
+# sessions in the store, under LANG_KEY: {"by": FOLLOWED or CHOSEN, "hint": 1 once told how to switch
+# back}. The language itself is the user's `lang` in the store, marked fixed (so that the Telegram
+# client's language no longer replaces it); with no record, a fixed language was chosen with /lang.
+LANG_KEY = "lang:{}"
+FOLLOWED, CHOSEN = "message", "choice"
+LANG_HINT = "lang.followed"          # the UI string saying how to switch back
+
+
+@dataclass(frozen=True)
+class LangSwitch:
+    """The interface language changed to follow a message."""
+
+    lang: str
+    hint: bool          # the user's first switch: say (once) how to switch back
+
+
+def with_hint(reply: Reply, switch: LangSwitch | None) -> Reply:
+    """The reply with the one-time "how to switch back" notice first, when the switch calls for it."""
+    if switch is None or not switch.hint:
+        return reply
+    return replace(reply, notices=(Notice(LANG_HINT),) + reply.notices)
+
 
 class Conversations:
     def __init__(self, services: Services, store: Store):
         self.services, self.store = services, store
+
+    # -- the interface language ----------------------------------------------------------------
+    async def follow_lang(self, user_id: str, current: str, written: str | None) -> LangSwitch | None:
+        """Switch the user's interface to `written`, the language their message evidently is in
+        (bot.kb.lang.written_lang), when that is the other one and they have not chosen a language with
+        /lang; None when nothing changes. A message that shows no language (None: no letters, "ok", a
+        number, an amount, a platform name) changes nothing, and costs no store access."""
+        if written is None or written == current:
+            return None
+        key = LANG_KEY.format(user_id)
+        user = await self.store.user(user_id)
+        record = await self.store.load_session(key) or {}
+        if record.get("by") == CHOSEN or (user is not None and user.lang_fixed and record.get("by") != FOLLOWED):
+            return None                 # chosen with /lang: only /lang changes it
+        # The record first: a crash between the two writes must not leave a fixed language without it,
+        # which would read as a /lang choice and stop the following.
+        await self.store.save_session(key, {"by": FOLLOWED, "hint": 1})
+        await self.store.set_lang(user_id, written)
+        return LangSwitch(written, hint=not record.get("hint"))
+
+    async def choose_lang(self, user_id: str, lang: str) -> None:
+        """An explicit choice (/lang): it sticks until the next choice; messages no longer switch it."""
+        await self.store.save_session(LANG_KEY.format(user_id), {"by": CHOSEN, "hint": 1})
+        await self.store.set_lang(user_id, lang)
 
     async def run(self, key: str, user_id: str, action: Action, update_id: int | None = None
                   ) -> tuple[Session, Reply]:

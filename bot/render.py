@@ -15,6 +15,7 @@ from bot.engine.dialogue import AdviceView, ConfirmView, ConflictView, Notice, Q
 from bot.engine.recommend import Recommendation
 from bot.engine.spec import SKIP, UNSURE, Flow, Note, ReadingRules
 from bot.kb.models import FaqEntry, KnowledgeBase
+from bot.nlu.scope import ScopeBook, load_book
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Markup:
 
 
 CAPTION_LIMIT = 1024
+ANSWER_LIMIT = 4000     # an FAQ answer's text, under Telegram's 4096 with room to spare
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -41,8 +43,10 @@ OURS = "ours"   # the source id of Mode Advisor's own suggestions and rules of t
 
 
 class Renderer:
-    def __init__(self, kb: KnowledgeBase, flow: Flow, markup: Markup = PLAIN, reading: ReadingRules | None = None):
+    def __init__(self, kb: KnowledgeBase, flow: Flow, markup: Markup = PLAIN, reading: ReadingRules | None = None,
+                 scope_book: ScopeBook | None = None):
         self.kb, self.flow, self.m, self.reading = kb, flow, markup, reading
+        self.scope_book = scope_book or load_book()       # knowledge/scope.yaml: scope answers' strings
 
     # -- strings ------------------------------------------------------------------------------
     def raw(self, key: str, lang: str, **values: object) -> str:
@@ -236,6 +240,9 @@ class Renderer:
     def notice(self, notice: Notice, lang: str) -> str:
         if notice.key == "notice.faq" and notice.answer is not None:
             return self.faq_answer(notice.answer)
+        if notice.key == "notice.not_understood" and getattr(notice.answer, "handling", None) in (
+                "other_platform", "other_mode"):
+            return self.faq_answer(notice.answer)        # about another platform or mode: say what is known
         if notice.key == "notice.amount_read" and notice.amount is not None:
             return self.amount(notice.amount, notice.step or "", notice.level or "", lang)
         text = self.t(notice.key, lang, **notice.values)
@@ -245,15 +252,104 @@ class Renderer:
         return text
 
     def faq_answer(self, answer) -> str:
-        """An FAQ answer in its own language, with its sources; or an honest 'not sure' with topics."""
+        """An FAQ answer in its own language, shaped by how the question was handled (bot.nlu.answer):
+        an entry (one per part of a two-part question), another platform's or TikTok mode's facts with
+        TikTok's answer labelled as TikTok's, advice with the questionnaire offer, or an honest
+        'not sure' with topics. Always within ANSWER_LIMIT: a later block that would not fit is left out."""
         lang = answer.lang
-        if answer.fallback or answer.entry is None:
+        handling = getattr(answer, "handling", "fallback" if answer.fallback or answer.entry is None else "answer")
+        entries = tuple(getattr(answer, "entries", ()) or ((answer.entry,) if answer.entry is not None else ()))
+        if handling == "fallback" or (handling == "answer" and not entries):
             lines = [self.t("faq.unknown", lang)]
             if answer.suggestions:
                 lines.append(self.t("faq.closest", lang))
                 lines += [f"• {self.m.esc(e.title(lang))}" for e in answer.suggestions]
             return "\n".join(lines)
-        return self.entry(answer.entry, lang)
+        if handling == "other_platform":
+            blocks = self._other_platforms(answer, lang) + self._other_modes(answer, lang)
+            if entries and entries[0].id in self.scope_book.comparison_entries:    # the answer itself
+                head = self.m.bold(self.scope_t("scope.comparison", lang))
+                blocks.insert(1, head + "\n" + self.entry(entries[0], lang))
+            elif entries:
+                names = self.scope_t("scope.list_sep", lang).join(self.m.esc(p.name(lang)) for p in answer.platforms)
+                blocks.append(self.m.italic(self.scope_t("scope.tiktok_answer", lang, platforms=names, raw=True))
+                              + "\n" + self.entry(entries[0], lang))
+        elif handling == "other_mode":
+            blocks = self._other_modes(answer, lang)
+            if entries:
+                head = self.m.italic(self.scope_t("scope.covered_part", lang))
+                blocks.append(head + "\n" + self.entry(entries[0], lang))
+        elif handling == "advice":
+            blocks = [self.entry(e, lang) for e in entries] + [self.m.italic(self.scope_t("scope.advice", lang))]
+        else:
+            blocks = [self.entry(entries[0], lang)]
+            blocks += [self.m.bold(self.scope_t("scope.second_part", lang)) + "\n" + self.entry(e, lang)
+                       for e in entries[1:]]
+        return self._fit(blocks)
+
+    def _fit(self, blocks: list[str]) -> str:
+        """Blocks joined by blank lines, leaving out whole later blocks rather than passing ANSWER_LIMIT."""
+        text = blocks[0] if blocks else ""
+        for block in blocks[1:]:
+            if caption_size(text + "\n\n" + block) > ANSWER_LIMIT:
+                continue
+            text += "\n\n" + block
+        return text
+
+    def scope_t(self, key: str, lang: str, raw: bool = False, **values: object) -> str:
+        """A UI string of knowledge/scope.yaml, escaped (values too, unless `raw`: already escaped)."""
+        text = self.scope_book.ui.get(key)
+        if text is None:
+            raise KeyError(f"UI string {key!r} is missing from knowledge/scope.yaml")
+        template = self.m.esc(text(lang))
+        if not values:
+            return template
+        return template.format(**{k: (str(v) if raw else self.m.esc(str(v))) for k, v in values.items()})
+
+    def _facts(self, facts, lang: str) -> list[str]:
+        return [f"• {self.m.esc(f.text(lang))}{self._uncertain(f.sources, lang)}" for f in facts]
+
+    def _source_line(self, facts, lang: str) -> str:
+        ids = list(dict.fromkeys(s for f in facts for s in f.sources if s in self.kb.sources))
+        names = "; ".join(self.kb.sources[s].title(lang) for s in ids)
+        return self.m.italic(self.t("source.line", lang, sources=names))
+
+    def _other_platforms(self, answer, lang: str) -> list[str]:
+        """'Mode Advisor covers TikTok Shop', then each platform: what the sources say, or that they say nothing."""
+        sep = self.scope_t("scope.list_sep", lang)
+        names = sep.join(self.m.esc(p.name(lang)) for p in answer.platforms)
+        blocks = [self.m.bold(self.scope_t("scope.covers", lang, platforms=names, raw=True))]
+        for p in answer.platforms:
+            name = p.name(lang)
+            if p.facts:
+                lines = [self.m.bold(self.scope_t("scope.platform_says", lang, platform=name))]
+                lines += self._facts(p.facts, lang)
+                lines.append(self._source_line(p.facts, lang))
+                blocks.append("\n".join(lines))
+            else:
+                blocks.append(self.scope_t("scope.platform_nothing", lang, platform=name))
+        if any(p.facts for p in answer.platforms):
+            blocks.append(self.scope_t("scope.platform_rest", lang))
+        blocks.append(self.m.italic(self.scope_t("scope.not_tiktok", lang)))
+        return blocks
+
+    def _other_modes(self, answer, lang: str) -> list[str]:
+        """Each of TikTok's other modes: what the sources say, how it relates to full/semi, what they don't cover."""
+        blocks = []
+        for mode in answer.modes:
+            name = mode.name(lang)
+            lines = [self.m.bold(self.scope_t("scope.mode_says", lang, mode=name))]
+            lines += self._facts(mode.facts, lang)
+            facts = list(mode.facts)
+            if mode.relation is not None:
+                lines.append(self.m.bold(self.scope_t("scope.mode_relation", lang)))
+                lines += self._facts((mode.relation,), lang)
+                facts.append(mode.relation)
+            if facts:
+                lines.append(self._source_line(facts, lang))
+            lines.append(self.scope_t("scope.mode_rest", lang, mode=name))
+            blocks.append("\n".join(lines))
+        return blocks
 
     def entry(self, entry: FaqEntry, lang: str) -> str:
         sources = [self.kb.sources[s] for s in entry.sources if s in self.kb.sources]

@@ -11,6 +11,7 @@ from bot.kb.loader import KNOWLEDGE_DIR, load_knowledge
 from bot.kb.models import KnowledgeBase
 from bot.nlu.answer import FaqAnswerer
 from bot.nlu.content import Content, FaqDoc, Level, Slot
+from bot.nlu.scope import SCOPE_FILE, ScopeReader, load_book
 from bot.nlu.understand import CACHE_DIR, Understanding
 from bot.render import PLAIN, Markup, Renderer
 
@@ -26,7 +27,7 @@ class Services:
     dialogue: Dialogue
 
     def renderer(self, markup: Markup = PLAIN) -> Renderer:
-        return Renderer(self.kb, self.flow, markup, self.reading)
+        return Renderer(self.kb, self.flow, markup, self.reading, self.nlu.scope.book)
 
 
 def understanding_content(flow: Flow, reading: ReadingRules, kb: KnowledgeBase) -> Content:
@@ -51,7 +52,8 @@ def build_services(knowledge_dir: Path = KNOWLEDGE_DIR, dialogs_dir: Path = DIAL
     kb = load_knowledge(knowledge_dir)
     flow, rules = load_dialogs(dialogs_dir, source_ids=set(kb.sources))
     reading = load_reading(flow, dialogs_dir)
-    nlu = Understanding(understanding_content(flow, reading, kb), cache_dir=cache_dir)
+    scope = ScopeReader(load_book(knowledge_dir / SCOPE_FILE.name))
+    nlu = Understanding(understanding_content(flow, reading, kb), cache_dir=cache_dir, scope=scope)
     answerer = FaqAnswerer(kb, nlu)
     return Services(kb, flow, rules, reading, nlu, answerer, Dialogue(flow, rules, nlu, answerer))
 

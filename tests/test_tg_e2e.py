@@ -80,9 +80,10 @@ async def test_follow_up_question_is_answered_then_the_question_repeats(fake, bo
     await user.send("全托管谁来定价？")
     shown = await replies(user)
     assert len(shown) == 1                          # one message: the answer, then the pending question
-    answer, again = shown[0].text.split("\n\n", 1)
+    hint, answer, again = shown[0].text.split("\n\n", 2)
+    assert "/lang" in hint                          # the interface follows the seller's language: said once
     assert "来源" in answer                         # answered in Chinese, the language of the question
-    assert again.startswith("Question 1/4")         # the pending question, in the user's language
+    assert again.startswith("第 1/4 题")            # the pending question, in that language too
     assert shown[0].callback_datas[0] == "a:0:factory:none"
     assert (await store.stats())["top_faq"]
 
@@ -191,12 +192,13 @@ async def test_edited_forwarded_long_and_html_texts(fake, bot):
     assert "edited" in (await replies(user))[0].text
     await user.forward("我们是工厂")
     assert "Question 2/4" in (await replies(user))[-1].text   # a forwarded text is read like a typed one
+    # (someone else wrote it: the interface does not follow its language)
     await user.send("<script>alert(1)</script> <b>全托管</b>谁定价 & more")
-    assert "来源" in (await replies(user))[0].text
+    assert "来源" in (await replies(user))[0].text          # typed in Chinese: the interface follows it
     await user.send("长" * 4096)
-    assert "Question 2/4" in (await replies(user))[-1].text
+    assert "第 2/4 题" in (await replies(user))[-1].text
     await user.send("/nonsense with args")
-    assert "don't know that command" in (await replies(user))[0].text
+    assert "我不认识这个命令" in (await replies(user))[0].text
 
 
 async def test_result_compare_faq_and_change_answer(fake, bot):

@@ -51,6 +51,7 @@ class LiveContent:
         self.store, self.poll_seconds, self.retention_days = store, poll_seconds, retention_days
         self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(tempfile.mkdtemp(prefix="nlu-"))
         self.base = understanding_content(services.flow, services.reading, services.kb)
+        self.scope = services.nlu.scope           # the word lists of scope: read at run time, not trained
         answerer = FaqAnswerer(services.kb, services.nlu)
         self.services = replace(services, answerer=answerer,
                                 dialogue=Dialogue(services.flow, services.rules, services.nlu, answerer))
@@ -106,7 +107,7 @@ class LiveContent:
             finally:
                 if pool is not None:    # never wait here: a cancelled training ends by itself
                     pool.shutdown(wait=False, cancel_futures=True)
-        return await asyncio.to_thread(Understanding, content, self.cache_dir)
+        return await asyncio.to_thread(lambda: Understanding(content, self.cache_dir, scope=self.scope))
 
     def _swap(self, nlu: Understanding) -> None:
         """Between two updates (on the event loop, no await): every reader sees the new models at once."""
@@ -154,7 +155,8 @@ def with_overlay(services: Services, store: Store) -> Services:
     overlay = _asyncio.run(read())
     if not overlay:
         return services
-    nlu = Understanding(merge(understanding_content(services.flow, services.reading, services.kb), overlay))
+    content = merge(understanding_content(services.flow, services.reading, services.kb), overlay)
+    nlu = Understanding(content, scope=services.nlu.scope)
     answerer = FaqAnswerer(services.kb, nlu)
     dialogue = Dialogue(services.flow, services.rules, nlu, answerer)
     return replace(services, nlu=nlu, answerer=answerer, dialogue=dialogue)

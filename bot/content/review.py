@@ -1,8 +1,9 @@
 """The review loop, Telegram-free: what is kept for review, and what a decision does.
 
-Kept: a question that fell back ("I don't know" with the nearest entries), a question answered with a
-calibrated confidence below `REVIEW_BELOW`, and a typed answer to the question on screen that was not
-understood. A decision turns the message into an example of the content overlay (bot.content.overlay):
+Kept: a question that fell back ("I don't know" with the nearest entries), a question answered from
+the knowledge base with a calibrated confidence below `REVIEW_BELOW`, and a typed answer to the question
+on screen that was not understood. (Questions about another platform or mode, and advice questions, are
+answered as such, not kept.) A decision turns the message into an example of the content overlay (bot.content.overlay):
 a phrasing of an entry, out of scope, or a level of the step it was typed at (for a typed answer "out
 of scope" means: it answers no question). A decision that would make one example belong to two
 entries or levels is refused and changes nothing.
@@ -42,9 +43,11 @@ def for_review(answer, user_id: str | None, typed_at: str | None = None, nlu=Non
         levels = nearest_levels(nlu, typed_at, answer.query) if nlu is not None else ()
         return Unanswered(answer.query, answer.lang, levels[0] if levels else None, user_id, TYPED, typed_at,
                           levels, round(answer.score, 4))
-    if answer.fallback or answer.entry is None:
+    if answer.fallback:
         return Unanswered(answer.query, answer.lang, ids[0] if ids else None, user_id, FALLBACK, None, ids,
                           round(answer.score, 4))
+    if answer.handling != "answer" or answer.entry is None:
+        return None             # another platform or mode, or advice: answered as such (bot.nlu.answer)
     if answer.score < REVIEW_BELOW:
         ids = (answer.entry.id,) + tuple(i for i in ids if i != answer.entry.id)
         return Unanswered(answer.query, answer.lang, answer.entry.id, user_id, LOW, None, ids[:3],

@@ -85,7 +85,7 @@ class Reply:
     view: View
     notices: tuple[Notice, ...] = ()
     changed: bool = True   # False when nothing moved (the same view again)
-    lang: str | None = None   # a read-back is shown in the language the seller wrote in
+    lang: str | None = None   # a read-back is shown in the language of the message (`text`'s `lang`)
 
 
 class Dialogue:
@@ -261,7 +261,10 @@ class Dialogue:
 
     # -- typed text -------------------------------------------------------------------------
     def text(self, session: Session, text: str, lang: str) -> Reply:
-        """A typed message: a command word, an answer, a description, an advice question or a question."""
+        """A typed message: a command word, an answer, a description, an advice question or a question.
+
+        `lang` is the language the channel reads the message in (the one it is written in, else the
+        interface's); a read-back of what it said comes in that language."""
         nlu = self.nlu
         if nlu is None:
             return self._same(session, Notice("notice.not_understood"))
@@ -276,8 +279,11 @@ class Dialogue:
         reading = nlu.read(text, step.id if step is not None else None, lang)
         had_pending = session.pending is not None or bool(session.conflicts)
         session.clear_pending()             # a new message replaces a read-back nobody answered
+        if reading.question and self.answerer is not None and getattr(self.answerer, "scoped", None) \
+                and self.answerer.scoped(reading):       # about another platform or TikTok mode: answered so
+            return self._faq(session, reading, had_pending)
         if reading.advice:
-            return self._advise(session, reading)
+            return self._advise(session, reading, lang)
         typed = step is not None and reading.on_screen == step.id and set(reading.answers) == {step.id}
         if reading.question and reading.answerable and not (typed and reading.confidence[step.id] >= 0.95):
             return self._faq(session, reading, had_pending)
@@ -290,7 +296,7 @@ class Dialogue:
                 return Reply(reply.view, (notice,) + reply.notices, reply.changed)
             return reply
         if reading.answers:
-            return self._describe(session, reading)
+            return self._describe(session, reading, lang)
         if reading.answerable or reading.question:
             return self._faq(session, reading, had_pending)   # a question: answered, or an honest "I don't know"
         notice = Notice("notice.not_understood", self.answerer.answer(reading) if self.answerer else None)
@@ -301,7 +307,7 @@ class Dialogue:
         notice = Notice("notice.faq", self.answerer.answer(reading)) if self.answerer else Notice("notice.not_understood")
         return self._moved(session, notice) if changed else self._same(session, notice)
 
-    def _describe(self, session: Session, reading: Reading) -> Reply:
+    def _describe(self, session: Session, reading: Reading, lang: str) -> Reply:
         """Answers read from a description: conflicts with earlier answers first, then a read-back."""
         amounts = {s: int(r.amount.value) for s, r in reading.details.items() if r.amount is not None}
         conflicts, new = {}, {}
@@ -322,12 +328,12 @@ class Dialogue:
         session.kind = CONFIRM
         session.conflicts = conflicts or None
         session.amounts = {s: a for s, a in amounts.items() if s in new or s in conflicts}
-        return replace(self._moved(session), lang=reading.lang)
+        return replace(self._moved(session), lang=lang)
 
-    def _advise(self, session: Session, reading: Reading) -> Reply:
+    def _advise(self, session: Session, reading: Reading, lang: str) -> Reply:
         """A question that describes the asker and asks which mode fits: a provisional answer."""
         stated = {s: lvl for s, lvl in reading.answers.items() if self.flow.step(s) is not None}
         session.pending = stated
         session.kind = ADVICE
         session.amounts = {s: int(r.amount.value) for s, r in reading.details.items() if r.amount is not None}
-        return replace(self._moved(session), lang=reading.lang)
+        return replace(self._moved(session), lang=lang)

@@ -31,3 +31,38 @@ def detect_lang(text: str, default: str = "en") -> str:
     if words:
         return "en"
     return default
+
+
+# -- which language a seller evidently writes in (the interface follows it) -----------------------------
+# Latin words that say nothing about the writer's language: Chinese sellers type them as often as English
+# ones do (acknowledgements, platform and trade names, money units). Words of one letter ("k" of "$30k",
+# "w" of "3w"), ALL-CAPS acronyms ("FBA", "OEM", "USD") and words glued to digits are left out as well.
+_NEUTRAL_WORDS = frozenset("""
+ok okay yes no yeah yep nope hi hello hey bye thanks thank thx ty pls please sorry lol haha hmm emm um wow
+amazon tiktok shopee temu shein aliexpress lazada ebay etsy walmart shopify wish ozon tk fba fbm
+taobao tmall jd pdd douyin alibaba rmb cny usd us uk eu sku gmv roi oem odm diy vs etc
+""".split())
+_WORD_RE = re.compile(r"(?<![0-9A-Za-z])[A-Za-z]{2,}(?![0-9A-Za-z])")
+_HANDLE_RE = re.compile(r"[@/][A-Za-z0-9_]+")
+_ENGLISH_WORDS_NEEDED = 2
+
+
+def written_lang(text: str) -> str | None:
+    """The language a message shows its writer uses: 'zh' for Chinese (Simplified or Traditional), 'en' for
+    English, None when it does not tell (no letters, "ok", "1", "$30k", emoji, a platform name alone,
+    Japanese or Korean).
+
+    Stricter than `detect_lang`, which picks the language to answer one message in: a Chinese character
+    is typed with a Chinese input method, so any Chinese message counts ("好的", "我做过Amazon 3年");
+    English counts from two ordinary English words ("not sure", "we have a factory"), never from one
+    word or from names alone ("Amazon, Shopee")."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    lang = detect_lang(text, default="")
+    if lang == "zh":
+        return "zh"
+    if lang != "en":
+        return None
+    plain = _HANDLE_RE.sub(" ", _MARKUP_RE.sub(" ", unicodedata.normalize("NFKC", text[:2000])))
+    words = [w for w in _WORD_RE.findall(plain) if not w.isupper() and w.lower() not in _NEUTRAL_WORDS]
+    return "en" if len(words) >= _ENGLISH_WORDS_NEEDED else None

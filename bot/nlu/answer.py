@@ -1,21 +1,59 @@
-"""FAQ answers for the channels: a Reading's best entry, or an honest fallback with the closest
-entries (the same Answer shape `ask --json` has always printed)."""
+"""FAQ answers for the channels, respecting scope: what kind of question a Reading is and which
+entries answer it (the same Answer every channel renders through bot.render.Renderer.faq_answer).
+
+Handling, first that applies:
+- other_platform: another platform's programme is the subject (named alone or beside TikTok, not just
+  as the asker's history). What the sources say about that platform; TikTok's entry only labelled.
+- other_mode: a TikTok mode or store type the knowledge base does not cover (POP, local or
+  cross-border store). What the sources say; the entry only for a part about full/semi-managed.
+- advice: asks which mode fits (a self-describing question, a choosing entry, or choosing and
+  switching words): the choosing entry if any, and the questionnaire offer. Never "I don't know".
+- answer: one entry, or one per part of a two-part question.
+- fallback: an honest "I don't know" with the closest topics.
+"""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.kb.models import FaqEntry, KnowledgeBase
+from bot.nlu.scope import Mode, Platform, Scope, ScopeBook
+from bot.nlu.text import has_cjk, normalize
 from bot.nlu.understand import Reading, Understanding
+
+HANDLINGS = ("answer", "other_platform", "other_mode", "advice", "fallback")
+CHOOSING_TOPIC = "choosing"
+COVERED_MODES = ("full_managed", "semi_managed")
+MAX_PARTS = 3
+PART_NEAR = 3                    # ...and among the whole message's this many nearest entries
+PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone, at least this sure
+# Where a question may split into parts: punctuation, and the words that add a question. The
+# delimiter is kept: a piece followed by a question mark is a question whatever its words.
+_ZH_JOINS = "另外|还有就是|还有|顺便问一下|顺便问下|顺便问|再问一下|以及"
+_EN_JOINS = (r"\b(?:and also|also|plus|as well as|besides that|and)\b"
+             r"(?=\s+(?:what|how|who|when|where|which|is|are|do|does|can|will|should|the)\b)")
+_PART_SPLIT = re.compile(rf"([?;。\n,]+|{_ZH_JOINS}|{_EN_JOINS})")
+# Chinese written without punctuation: a space between Chinese words, or a question particle with more
+# text after it, ends a piece ("全托管利润怎么样 价格谁定", "要保证金吗佣金多少").
+_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+_PARTICLE_END = re.compile(r"(?<=[吗呢])(?=[\u4e00-\u9fff])")
+_EACH = re.compile(r"^([^,?]*?)(?:和|跟|与|以及|及)([^,?]*?)分别([^,?]*)$")
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1")      # 大不大, 能不能: a Chinese yes-no question
 
 
 @dataclass(frozen=True)
 class Answer:
     query: str
     lang: str
-    entry: FaqEntry | None
+    entry: FaqEntry | None              # the first entry answered (kept for older callers)
     score: float
     fallback: bool
     suggestions: tuple[FaqEntry, ...]
+    handling: str = "answer"            # one of HANDLINGS
+    entries: tuple[FaqEntry, ...] = ()  # every entry answered, in order (TikTok's, when labelled so)
+    scope: Scope = Scope()
+    platforms: tuple[Platform, ...] = ()   # other platforms it speaks about
+    modes: tuple[Mode, ...] = ()           # TikTok's other modes it speaks about
 
     def to_dict(self) -> dict:
         return {
@@ -23,6 +61,9 @@ class Answer:
             "lang": self.lang,
             "answer": self.entry.answer(self.lang) if self.entry is not None else None,
             "entry": self.entry.id if self.entry is not None else None,
+            "entries": [e.id for e in self.entries],
+            "handling": self.handling,
+            "scope": self.scope.to_dict(),
             "score": round(self.score, 4),
             "fallback": self.fallback,
             "suggestions": [{"id": e.id, "title": e.title(self.lang)} for e in self.suggestions],
@@ -30,24 +71,144 @@ class Answer:
 
 
 class FaqAnswerer:
-    """`ask(text, lang)`: what bot.tg.inline, groups and the CLI call."""
+    """`ask(text, lang)` / `answer(reading)`: what the dialogue, bot.tg.inline, groups and the CLI call."""
 
     def __init__(self, kb: KnowledgeBase, understanding: Understanding):
         self.kb, self.nlu = kb, understanding
         self.entries = tuple(kb.entries)
+        self.book: ScopeBook = understanding.scope.book
+        self.choosing_entries = {e.id for e in kb.entries if e.topic == CHOOSING_TOPIC}
+        # entry -> (its mode, the same entry for the other mode)
+        self.counterpart = {a: ("full_managed", b) for a, b in self.book.counterparts}
+        self.counterpart.update({b: ("semi_managed", a) for a, b in self.book.counterparts})
 
     def ask(self, text: object, lang: str = "en") -> Answer:
         return self.answer(self.nlu.read(text, lang=lang))
 
+    def _subjects(self, scope: Scope) -> tuple[list[str], list[Mode]]:
+        """The other platforms a message asks about (not just as the asker's history), and TikTok's
+        other modes it names."""
+        book = self.book
+        others = [p for p in scope.platforms if p != book.home and p not in scope.background and p in book.platforms]
+        modes = [book.modes[m] for m in scope.modes
+                 if m in book.modes and not book.modes[m].covered and book.modes[m].platform in (book.home, None)]
+        return others, modes
+
+    def scoped(self, reading: Reading) -> bool:
+        """Whether the message asks about another platform or another TikTok mode (the dialogue answers
+        such a question before reading it as a description or an advice question)."""
+        others, modes = self._subjects(reading.scope)
+        return bool(others or modes)
+
     def answer(self, reading: Reading) -> Answer:
         ranked = [self.kb.by_id[h.id] for h in reading.faq if h.id in self.kb.by_id]
-        if reading.answerable and ranked:
-            entry = ranked[0]
-            return Answer(reading.text, reading.lang, entry, reading.faq_probability, False,
-                          self._related(entry, ranked[1:]))
-        return Answer(reading.text, reading.lang, None, reading.faq_probability, True,
-                      tuple(self._pad(ranked[:3])))
+        scope, book = reading.scope, self.book
+        top = self._right_mode(ranked[0], scope.modes) if reading.answerable and ranked else None
+        others, modes = self._subjects(scope)
 
+        def make(handling: str, entries: list[FaqEntry], **kw) -> Answer:
+            entries = list(dict.fromkeys(entries))
+            first = entries[0] if entries else None
+            rest = self._related(first, ranked[1:]) if first else tuple(self._pad(ranked[:3]))
+            return Answer(reading.text, reading.lang, first, reading.faq_probability, handling == "fallback",
+                          rest, handling, tuple(entries), scope, **kw)
+
+        if others:
+            return make("other_platform", [top] if top else [],
+                        platforms=tuple(book.platforms[p] for p in others), modes=tuple(modes))
+        norm = normalize(reading.text)
+        routed = self.nlu.scope.choosing(norm)
+        if modes:
+            # the part about full/semi-managed, if the question has one (never a cross-platform comparison)
+            covered = self.kb.by_id.get(routed.entry) if routed is not None and routed.override else top
+            if covered is not None and (covered.id in book.comparison_entries
+                                        or not any(m in scope.modes for m in COVERED_MODES)):
+                covered = None
+            return make("other_mode", [covered] if covered else [], modes=tuple(modes))
+        named = book.modes.get(scope.modes[0]) if len(scope.modes) == 1 else None
+        if named is not None and named.entry in self.kb.by_id and self._names_only(norm):
+            return make("answer", [self.kb.by_id[named.entry]])     # "半托?", "semi?": what it is
+        if reading.advice:          # in a dialogue: the provisional recommendation; here its entry, if any
+            return make("advice", [top] if top else [])
+        if top is not None:
+            if top.id not in self.choosing_entries and routed is not None and routed.override \
+                    and routed.entry in self.kb.by_id:
+                return make("advice", [self.kb.by_id[routed.entry]])   # "全托转半托难在哪": not semi's risks
+            nearest = ranked[:PART_NEAR]
+            near = {e.id for e in nearest} | {self._right_mode(e, scope.modes).id for e in nearest}
+            entries = self._parts_answered(norm, top, scope, near)
+            advice = any(e.id in self.choosing_entries for e in entries)
+            return make("advice" if advice else "answer", entries)
+        if routed is not None and routed.entry in self.kb.by_id:
+            return make("advice", [self.kb.by_id[routed.entry]])
+        return make("fallback", [])
+
+    def _right_mode(self, entry: FaqEntry, modes: tuple[str, ...]) -> FaqEntry:
+        """The entry for the mode the question names, when it names one of the two and the entry is
+        the other's."""
+        mode, other = self.counterpart.get(entry.id, (None, None))
+        named = [m for m in modes if m in COVERED_MODES]
+        if mode is None or len(named) != 1 or named[0] == mode or other not in self.kb.by_id:
+            return entry
+        return self.kb.by_id[other]
+
+    # -- two-part questions ------------------------------------------------------------------
+    def parts(self, norm: str) -> list[str]:
+        """The question parts of a message: split where a new question may start; a piece that asks
+        nothing (context: "全托管的话，") joins the part after it."""
+        both = _EACH.match(norm)                  # "佣金和结算周期分别是多少": two questions sharing one ending
+        if both:
+            norm = f"{both.group(1)}{both.group(3)}?{both.group(2)}{both.group(3)}"
+        tokens = _PART_SPLIT.split(_PARTICLE_END.sub("?", _CJK_SPACE.sub(",", norm)))
+        pieces = [(tokens[i].strip(), tokens[i + 1] if i + 1 < len(tokens) else "") for i in range(0, len(tokens), 2)]
+        parts, carry = [], ""
+        for piece, delimiter in pieces:
+            if not piece:
+                continue
+            text = f"{carry} {piece}".strip()
+            if not self._names_only(piece) and ("?" in delimiter or self._asks(piece)):   # "full managed? who?"
+                parts.append(text)
+                carry = ""
+            else:
+                carry = text
+        if carry:
+            if parts:
+                parts[-1] = f"{parts[-1]} {carry}"
+            else:
+                parts.append(carry)
+        return parts
+
+    def _names_only(self, text: str) -> bool:
+        """Nothing but platform and mode names (and punctuation): "半托?", "tiktok full managed"."""
+        return not re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.nlu.scope.without_names(text))
+
+    def _asks(self, piece: str) -> bool:
+        return self.nlu.is_question(piece) or _A_NOT_A.search(piece) is not None or self.nlu.scope.asks(piece)
+
+    def _parts_answered(self, norm: str, top: FaqEntry, scope: Scope, near: set[str]) -> list[FaqEntry]:
+        """One entry per part of a two-part question, each read from its own part (a part that names no
+        mode gets the message's one mode) and among the entries the whole message reads as nearest
+        (`near`: a part's reading the whole disowns is a misreading of a fragment); the whole
+        message's entry when fewer than two parts read an entry of their own clearly."""
+        parts = self.parts(norm)
+        if len(parts) < 2:
+            return [top]
+        covered = [m for m in scope.modes if m in COVERED_MODES]
+        out: list[FaqEntry] = []
+        for part in parts:
+            texts = [part]
+            if len(covered) == 1 and not self.nlu.scope.find(part).modes:    # with the message's mode, too
+                texts.append(f"{self.book.modes[covered[0]].name('zh' if has_cjk(part) else 'en')} {part}")
+            hits, p, ok = max((self.nlu.rank_faq(t) for t in texts), key=lambda r: r[1] if r[2] else -1.0)
+            if not ok or p < PART_MIN_PROBABILITY:
+                continue
+            entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id)
+            entry = self._right_mode(entry, scope.modes) if entry is not None else None
+            if entry is not None and entry not in out and entry.id in near:
+                out.append(entry)
+        return out[:MAX_PARTS] if len(out) >= 2 else [top]
+
+    # -- suggestions ---------------------------------------------------------------------------
     def _related(self, entry: FaqEntry, rest: list[FaqEntry]) -> tuple[FaqEntry, ...]:
         out: list[FaqEntry] = []
         seen = {entry.id}

@@ -10,10 +10,13 @@ the held-out sets (eval/holdout, never listed either). eval/holdout_v1 and eval/
 held-out sets, retired: the figures of each were seen once and development went on, so a fresh blind
 set replaced it; they are printed for comparison and never listed.
 
-A directory holds up to three files:
+A directory holds up to four files:
   typed.yaml         items: [{step, lang, text, expect}]       expect: a level or "unsure"
   descriptions.yaml  items: [{lang, text, expect: {step: level}}]   only the facts the text states
   faq.yaml           questions: [{q, lang, expect}]            expect: an entry id or "fallback"
+  edge.yaml          questions: [{q, lang, kind, ...}]         questions around the subject (docs/scope.md):
+                     in_scope (expect), two_part (parts), other_platform (platforms), other_mode (modes),
+                     choosing (expect optional), out_of_scope; read only in eval/dev and eval/holdout
 
 Per language it prints: typed-answer accuracy and wrong-level rate (a miss is not wrong: the
 bot asks again); description slot precision, recall and read-wrong rate (share of stated facts
@@ -42,7 +45,9 @@ TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned o
              for d in RETIRED},
           HOLDOUT: "held-out"}
 UNLISTED = (EXTRA_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
-FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml")
+FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml", "edge.yaml")
+EDGE_DIRS = (DEV, HOLDOUT)     # where an edge set is looked for
+EDGE_KINDS = ("in_scope", "two_part", "other_platform", "other_mode", "choosing", "out_of_scope")
 FALLBACK = "fallback"
 LANGS = ("zh", "en")
 
@@ -50,11 +55,13 @@ LANGS = ("zh", "en")
 def load(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as fh:
         data = yaml.safe_load(fh) or {}
-    key = "questions" if path.name == "faq.yaml" else "items"
+    key = "questions" if path.name in ("faq.yaml", "edge.yaml") else "items"
     items = data.get(key) or []
     for i, item in enumerate(items):
-        need = ("q", "expect") if key == "questions" else (("text", "expect", "step") if path.name == "typed.yaml"
-                                                            else ("text", "expect"))
+        need = ("q", "kind") if path.name == "edge.yaml" else ("q", "expect") if key == "questions" else (
+            ("text", "expect", "step") if path.name == "typed.yaml" else ("text", "expect"))
+        if path.name == "edge.yaml" and isinstance(item, dict) and item.get("kind") not in EDGE_KINDS:
+            raise ValueError(f"{path}: {key}[{i}] has kind {item.get('kind')!r}; one of {', '.join(EDGE_KINDS)}")
         if not isinstance(item, dict) or any(k not in item for k in need):
             raise ValueError(f"{path}: {key}[{i}] needs {', '.join(need)}")
     return items
@@ -119,19 +126,90 @@ def faq(nlu, items: list[dict]) -> dict:
     return out
 
 
+def _as_list(x) -> list:
+    return [] if x is None else list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def edge_verdict(item: dict, answer, choosing: set[str]) -> tuple[bool, bool]:
+    """(handled right, misleading) for one edge question and the Answer it got (bot.nlu.answer).
+
+    Misleading: an answer about the wrong platform, mode or topic given as if it answered: a plain
+    answer (or advice) to another platform's or mode's question, an entry outside the expected ones,
+    or any answer to an out-of-scope question."""
+    kind, handling = item["kind"], answer.handling
+    ids = [e.id for e in answer.entries]
+    answered = handling in ("answer", "advice")
+    if kind == "in_scope":
+        expect = set(_as_list(item.get("expect")))
+        right = answered and bool(ids) and ids[0] in expect
+        return right, answered and bool(ids) and not set(ids) <= expect
+    if kind == "two_part":
+        parts = [set(_as_list(p)) for p in item.get("parts") or []]
+        allowed = set().union(*parts) if parts else set()
+        right = answered and bool(parts) and all(p & set(ids) for p in parts)
+        return right, answered and bool(ids) and not set(ids) <= allowed
+    if kind == "other_platform":
+        return handling == "other_platform", answered
+    if kind == "other_mode":
+        wanted = set(_as_list(item.get("modes")))
+        named = {m.id for m in answer.modes}
+        return handling == "other_mode" and (not wanted or bool(wanted & named)), answered
+    if kind == "choosing":
+        expect = set(_as_list(item.get("expect")))
+        if expect:
+            right = (answered and bool(ids) and ids[0] in expect) or (handling == "advice" and not ids)
+            return right, answered and bool(ids) and not set(ids) <= (expect | choosing)
+        right = handling == "advice" or (answered and bool(ids) and ids[0] in choosing)
+        return right, answered and bool(ids) and not set(ids) <= choosing
+    # out_of_scope: an honest "I don't know", or another platform's/mode's facts with no TikTok entry
+    right = handling == "fallback" or (handling in ("other_platform", "other_mode") and not ids)
+    return right, answered
+
+
+def edge(answerer, items: list[dict]) -> dict:
+    """The edge set through the same FaqAnswerer every channel uses."""
+    choosing = set(answerer.choosing_entries)
+    rows = []
+    for it in items:
+        a = answerer.ask(str(it["q"]), it.get("lang") or "en")
+        right, misleading = edge_verdict(it, a, choosing)
+        rows.append({**it, "right": right, "misleading": misleading, "handling": a.handling,
+                     "got": [e.id for e in a.entries], "p": a.score})
+    out = {}
+    for lang in LANGS + ("all",):
+        sel = [r for r in rows if lang == "all" or r.get("lang") == lang]
+        by = {k: [r for r in sel if r["kind"] == k] for k in EDGE_KINDS}
+        rate = lambda rs: _share(sum(r["right"] for r in rs), len(rs))   # noqa: E731
+        out[lang] = {"n": len(sel), **{f"n_{k}": len(v) for k, v in by.items()},
+                     "in_top1": rate(by["in_scope"]), "two_part": rate(by["two_part"]),
+                     "other_platform": rate(by["other_platform"]), "other_mode": rate(by["other_mode"]),
+                     "choosing": rate(by["choosing"]), "oos_fb": rate(by["out_of_scope"]),
+                     "in_fb": _share(sum(r["handling"] == "fallback" for r in by["in_scope"]), len(by["in_scope"])),
+                     "right": rate(sel), "misleading": _share(sum(r["misleading"] for r in sel), len(sel))}
+    out["misses"] = [r for r in rows if not r["right"] or r["misleading"]]
+    known = {e.id for e in answerer.kb.entries}
+    labels = {x for r in rows
+              for x in _as_list(r.get("expect")) + [i for p in r.get("parts") or [] for i in _as_list(p)]}
+    out["unknown_labels"] = sorted(labels - known)
+    return out
+
+
 def _pct(x: float | None) -> str:
     return "    -  " if x is None else f"{100 * x:6.1f}%"
 
 
-def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout) -> dict:
+def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, answerer=None) -> dict:
     results = {}
-    for name, fn in (("typed.yaml", typed), ("descriptions.yaml", descriptions), ("faq.yaml", faq)):
+    for name, fn in (("typed.yaml", typed), ("descriptions.yaml", descriptions), ("faq.yaml", faq),
+                     ("edge.yaml", edge)):
         path = directory / name
+        if name == "edge.yaml" and (answerer is None or (directory not in EDGE_DIRS and not path.exists())):
+            continue
         if not path.exists():
             print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
                   f"held-out set not present" if directory.name == "holdout" else f"{path}: not present", file=out)
             continue
-        res = fn(nlu, load(path))
+        res = fn(answerer if name == "edge.yaml" else nlu, load(path))
         results[name] = res
         label = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         if name == "typed.yaml":
@@ -147,6 +225,19 @@ def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout) ->
                 r = res[lang]
                 print(f"  {lang:4} {r['n']:4d} {r['facts']:5d} {_pct(r['precision'])} {_pct(r['recall'])} "
                       f"{_pct(r['wrong'])} {_pct(r['lang'])}", file=out)
+        elif name == "edge.yaml":
+            print(f"{label}: questions around the subject (edge set)", file=out)
+            cols = (("n", "n"), ("in-top1", "in_top1"), ("2-part", "two_part"), ("oth-pf", "other_platform"),
+                    ("oth-md", "other_mode"), ("choose", "choosing"), ("oos-fb", "oos_fb"), ("in-fb", "in_fb"),
+                    ("right", "right"), ("mislead", "misleading"))
+            print("  " + f"{'':4}" + "".join(f" {c:>7}" for c, _ in cols), file=out)
+            for lang in LANGS + ("all",):
+                r = res[lang]
+                print(f"  {lang:4} {r['n']:7d}" + "".join(f" {_pct(r[k])}" for _, k in cols[1:]), file=out)
+            r = res["all"]
+            print("  counts: " + ", ".join(f"{k} {r['n_' + k]}" for k in EDGE_KINDS), file=out)
+            if res["unknown_labels"]:
+                print(f"  unknown entry ids in the set: {', '.join(res['unknown_labels'])}", file=out)
         else:
             print(f"{label}: follow-up questions (FAQ)", file=out)
             print(f"  {'':4} {'n':>4} {'in':>4} {'oos':>4} {'top-1':>7} {'in-fb':>7} {'oos-fb':>7}", file=out)
@@ -156,7 +247,13 @@ def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout) ->
                       f"{_pct(r['oos_fb'])}", file=out)
             if res["unknown_labels"]:
                 print(f"  unknown entry ids in the set: {', '.join(res['unknown_labels'])}", file=out)
-        if verbose:
+        if verbose and name == "edge.yaml":
+            for m in res["misses"]:
+                label_ = m.get("expect") or m.get("parts") or m.get("platforms") or m.get("modes") or ""
+                flag = "MISLEADING " if m["misleading"] else ""
+                print(f"    [{m.get('lang')}] {flag}{m['kind']} {label_} got {m['handling']} {m['got']} | {m['q']}",
+                      file=out)
+        elif verbose:
             for m in res["misses"]:
                 text = m.get("text", m.get("q"))
                 extra = f" p={m['p']:.2f} best={m['best']}" if "p" in m else ""
@@ -172,15 +269,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", "-v", action="store_true", help="list every miss")
     args = parser.parse_args(argv)
     from bot.services import load_services
-    nlu = load_services().nlu
+    services = load_services()
+    nlu = services.nlu
     dirs = [DEV, EXTRA, EXTRA_CHECK, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
         title = TITLES.get(d, str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")
-        evaluate_dir(nlu, d, verbose=args.verbose and d not in UNLISTED)
+        evaluate_dir(nlu, d, verbose=args.verbose and d not in UNLISTED, answerer=services.answerer)
     print("typed right/wrong: share of answers read as the expected level / as another level (the rest are asked "
           "again); descriptions: precision and recall of stated facts, wrong = stated facts read as another level, "
-          "lang = read-back language; FAQ: top-1 on in-scope, in-scope and out-of-scope fallback rates")
+          "lang = read-back language; FAQ: top-1 on in-scope, in-scope and out-of-scope fallback rates; edge: "
+          "in-scope top-1, two-part questions with both parts answered, other-platform / other-mode / choosing "
+          "questions handled as docs/scope.md says, out-of-scope fallbacks, in-scope fallbacks, all handled "
+          "right, misleading answers (about the wrong platform, mode or topic, given as if they answered)")
     return 0
 
 

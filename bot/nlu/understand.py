@@ -24,6 +24,7 @@ from bot.nlu.facts import Facts, Terms, amounts, durations
 from bot.nlu.faq import CLASSIFIER_MAX_ENTRIES, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex, Hit
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
+from bot.nlu.scope import Scope, ScopeReader
 from bot.nlu.slots import HEDGE_MIN, HEDGE_SURE, TYPED_CLAUSE_MIN, TYPED_DISAGREE_MARGIN, UNSURE, SlotReader, SlotReading
 from bot.nlu.text import has_cjk, normalize
 
@@ -63,6 +64,7 @@ class Reading:
     answerable: bool                            # faq_probability reaches the threshold
     facts: Facts
     command: str | None = None
+    scope: Scope = Scope()                      # the platforms and modes it names (bot.nlu.scope)
 
     def to_dict(self) -> dict:
         best = self.faq[0] if self.faq else None
@@ -74,6 +76,7 @@ class Reading:
             "faq_nearest": [{"id": h.id, "score": round(h.score, 4)} for h in self.faq[:3]],
             "facts": self.facts.to_dict(), "command": self.command,
             "amounts": {s: round(r.amount.value) for s, r in self.details.items() if r.amount is not None},
+            "scope": self.scope.to_dict(),
         }
 
 
@@ -133,8 +136,10 @@ def _example_words(content: Content) -> list[str]:
 class Understanding:
     """Reads messages; see the package docstring. Never raises on any text."""
 
-    def __init__(self, content: Content, cache_dir: Path | None = CACHE_DIR, threshold: float = THRESHOLD):
+    def __init__(self, content: Content, cache_dir: Path | None = CACHE_DIR, threshold: float = THRESHOLD,
+                 scope: ScopeReader | None = None):
         self.content, self.threshold = content, threshold
+        self.scope = scope or ScopeReader.default()
         words = _example_words(content)                      # what the speller corrects towards
         self.featurize = Featurizer(content.concepts, words)  # questions: with synonym concepts
         self.slot_featurize = Featurizer((), words)           # answers: n-grams only
@@ -264,7 +269,7 @@ class Understanding:
         answers = {s: r.level for s, r in details.items()}
         confidence = {s: round(r.confidence, 4) for s, r in details.items()}
         return Reading(raw, out_lang, answers, confidence, details, on_screen, question, advice, hits, p,
-                       answerable, self.facts(norm), command)
+                       answerable, self.facts(norm), command, self.scope.find(norm))
 
     def _typed(self, step: str, norm: str, described: dict[str, SlotReading], kept: str) -> SlotReading | None:
         """The message as an answer to the question on screen, or None (the question is asked again,

@@ -32,10 +32,11 @@ import re
 from telegram import MessageEntity, Update
 from telegram.constants import ChatMemberStatus
 
+from bot.conversation import LANG_HINT
 from bot.engine.dialogue import Reply, ResultView
 from bot.engine.session import Session
 from bot.engine.spec import RESULT
-from bot.kb.lang import detect_lang
+from bot.kb.lang import written_lang
 from bot.tg import callbacks as cb
 from bot.tg.handlers import Ctx, Handlers
 from bot.tg.outbox import Job
@@ -246,10 +247,11 @@ class GroupHandlers:
             await query.answer(short(h.r.raw("notice.restarted", lang)))
 
     # -- typed answers (mentions and replies) ----------------------------------------------------
-    async def typed(self, update: Update, ctx: Ctx, text: str, lang: str) -> None:
+    async def typed(self, update: Update, ctx: Ctx, text: str, lang: str, hint: str | None = None) -> None:
         """A mention or reply with text, while the member's card is open: read it like in private; answers
         found are taken at once (the card shows them, no confirmation round). The card is edited to show
-        them at most once; the result always comes."""
+        them at most once; the result always comes. `hint` (how to switch the language back, said once)
+        goes with whatever this message is answered with: no group message is spent on it alone."""
         h = self.h
         seen: dict[str, object] = {}
 
@@ -258,7 +260,7 @@ class GroupHandlers:
             if fresh:
                 new_card(session, spent=0)
             before = dict(session.answers)
-            reply = h.dialogue.text(session, text, detect_lang(text, lang))
+            reply = h.dialogue.text(session, text, written_lang(text) or lang)
             if any(n.key == "notice.restarted" for n in reply.notices):
                 new_card(session, spent=0)
                 fresh = True
@@ -280,12 +282,14 @@ class GroupHandlers:
         session, reply = await h.run(update, act)
         faq = next((n.answer for n in reply.notices if n.answer is not None and not n.answer.fallback), None)
         if faq is not None:
-            await h.reply(update, ctx, h.r.faq_answer(faq))
+            await h.reply(update, ctx, "\n\n".join(filter(None, (h.r.faq_answer(faq), hint))))
+            hint = None
         if seen.get("show"):
             note = None
             if session.state != RESULT and not seen["new"]:
                 note = h.r.t("group.card_read", lang) if seen["read"] else \
                     h.r.t("group.card_unread", lang, text=short(text, 60))
+            note = "\n".join(filter(None, (note, hint))) or None
             self.post_card(update, ctx, session, lang, note=note, new=seen["new"])
 
     # -- the private chat ------------------------------------------------------------------------
@@ -393,14 +397,18 @@ class GroupHandlers:
         if not text.strip():
             await h.reply(update, ctx, h.r.t("group.intro", lang, bot=ctx.bot.username or ""))
             return
+        switch = await h.conv.follow_lang(str(update.effective_user.id), lang, written_lang(text))
+        if switch is not None:
+            lang = switch.lang          # the member's card follows the member
+        hint = h.r.t(LANG_HINT, lang) if switch is not None and switch.hint else None
         saved = await h.store.load_session(h.key(update))
         if saved is not None and is_open(h.dialogue.restore(saved)):
-            await self.typed(update, ctx, text, lang)
+            await self.typed(update, ctx, text, lang, hint)
             return
         answer = h.services.answerer.ask(text, lang)
         await h.conv.record_answer(answer, str(update.effective_user.id))
         markup = h.suggestions(answer) if answer.fallback else h.kb.take_the_test(answer.lang, h.link(ctx, "src_group"))
-        await h.reply(update, ctx, h.r.faq_answer(answer), markup)
+        await h.reply(update, ctx, "\n\n".join(filter(None, (h.r.faq_answer(answer), hint))), markup)
 
     async def addressed_command(self, update: Update, ctx: Ctx) -> None:
         """`/unknown@thisbot` in a group: say it is unknown; commands for other bots are left alone."""

@@ -16,10 +16,10 @@ from telegram.ext import ContextTypes
 
 from bot.cards import CardMaker
 from bot.config import Settings
-from bot.conversation import Conversations
+from bot.conversation import Conversations, with_hint
 from bot.engine.dialogue import Notice, Reply, ResultView
 from bot.engine.recommend import recommend
-from bot.kb.lang import detect_lang
+from bot.kb.lang import written_lang
 from bot.render import HTML
 from bot.services import Services
 from bot.store import Store
@@ -306,9 +306,17 @@ class Handlers:
         """Typed text: an answer, a one-message description, a navigation word or a question."""
         lang = await self.lang(update)
         text = update.effective_message.text or "" if text is None else text
-        ask_lang = detect_lang(text, lang)
+        written = written_lang(text)
+        message = update.effective_message
+        if message is not None and message.forward_origin is None:     # a forward: someone else wrote it
+            switch = await self.conv.follow_lang(str(update.effective_user.id), lang, written)
+        else:
+            switch = None
+        if switch is not None:
+            lang = switch.lang      # from this reply on, the interface speaks the seller's language
+        ask_lang = written or lang  # read in the language it is written in; unclear ("$30k"): the interface's
         session, reply = await self.run(update, lambda s: self.dialogue.text(s, text, ask_lang), ctx)
-        await self.show(update, ctx, session, reply, lang)
+        await self.show(update, ctx, session, with_hint(reply, switch), lang)
 
     async def other_message(self, update: Update, ctx: Ctx) -> None:
         """Stickers, photos, voice, locations...: say what the bot reads and show where we are."""
@@ -421,7 +429,7 @@ class Handlers:
     async def view_button(self, update: Update, ctx: Ctx, data: cb.Callback, lang: str) -> None:
         query = update.callback_query
         if data.arg == "lang" and data.arg2 in ("zh", "en"):
-            await self.store.set_lang(str(update.effective_user.id), data.arg2)
+            await self.conv.choose_lang(str(update.effective_user.id), data.arg2)
             lang = data.arg2
             await query.answer(short(self.r.raw("lang.set", lang)))
             await self.reply(update, ctx, self.r.t("lang.set", lang))

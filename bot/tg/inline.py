@@ -8,6 +8,9 @@ language without a font for pictures, as text.
 """
 from __future__ import annotations
 
+import html
+import re
+
 from telegram import (InlineQueryResult, InlineQueryResultArticle, InlineQueryResultCachedPhoto,
                       InputTextMessageContent, Update)
 from telegram.constants import ParseMode
@@ -22,6 +25,14 @@ from bot.tg.render import MESSAGE_LIMIT
 MAX_RESULTS = 50
 PERSONAL_CACHE = 5       # seconds: a result can change as soon as the user changes an answer
 SHARED_CACHE = 300
+
+
+def _plain_first_line(html_text: str, skip_title: bool = False) -> str:
+    """A rendered answer's first (or second) line without tags, for an article's title or description."""
+    lines = [re.sub(r"<[^>]*>", "", ln) for ln in html_text.split("\n") if ln.strip()]
+    if not lines:
+        return ""
+    return html.unescape(lines[1] if skip_title and len(lines) > 1 else lines[0])
 
 
 class InlineHandlers:
@@ -91,7 +102,17 @@ class InlineHandlers:
             results.append(personal)
         if text and normalize(text) not in keywords:
             answer = self.h.services.answerer.ask(text, lang)
-            entries = ([answer.entry] if answer.entry else []) + list(answer.suggestions)
+            # Beside another platform or mode, TikTok's entries are not listed on their own: unlabelled,
+            # they would read as that platform's.
+            entries = [] if answer.handling in ("other_platform", "other_mode") else list(answer.suggestions)
+            if answer.handling == "answer" and len(answer.entries) == 1:
+                entries.insert(0, answer.entry)         # one entry: its own article, as before
+            elif not answer.fallback:                   # scope-aware, two-part or advice: the one rendered answer
+                rendered = self.h.r.faq_answer(answer)
+                title = answer.entry.title(lang) if answer.handling in ("answer", "advice") and answer.entry \
+                    else _plain_first_line(rendered)
+                results.append(self._article(f"a:{answer.handling}", title, _plain_first_line(rendered, skip_title=True),
+                                             rendered, lang, ctx, "inline"))
             for entry in entries:
                 results.append(self._article(f"f:{entry.id}", entry.title(lang), entry.answer(lang)[:200],
                                              self.h.r.entry(entry, lang), lang, ctx, "inline"))

@@ -1,0 +1,251 @@
+"""Scope: which platforms and selling modes a message names (knowledge/scope.yaml).
+
+`ScopeReader.find(norm)` reads a normalised message (bot.nlu.text.normalize: lower case, Traditional
+already Simplified) into a `Scope`. Word lists, what the sources say about each platform and mode
+the knowledge base does not cover, the words that route a question to advice, and the UI strings of
+scope-aware answers all live in the YAML; this module only matches and loads them.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from bot import ROOT
+from bot.kb.models import Text
+from bot.nlu.text import normalize
+
+SCOPE_FILE = ROOT / "knowledge" / "scope.yaml"
+_CLAUSE_SPLIT = re.compile(r"[，,。；;！!？?\n、]+|\s+(?:but|and|so)\s+|但是|不过|但")
+_ASCII_ALNUM = re.compile(r"[a-z0-9]")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The platforms and modes a message names, in the order they first appear. `background`: the
+    platforms named only as the asker's history ("we sold on Amazon for 3 years, ...")."""
+
+    platforms: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
+    background: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"platforms": list(self.platforms), "modes": list(self.modes)}
+
+
+@dataclass(frozen=True)
+class Fact:
+    text: Text
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Platform:
+    id: str
+    name: Text
+    words: tuple[str, ...]
+    facts: tuple[Fact, ...] = ()
+
+
+@dataclass(frozen=True)
+class Mode:
+    id: str
+    name: Text
+    words: tuple[str, ...]
+    covered: bool = False              # the knowledge base answers it (full-, semi-managed, FBT)
+    entry: str | None = None           # the entry saying what it is, for a message that only names it
+    platform: str | None = None        # whose programme it is (implied when no other platform is named)
+    requires: tuple[str, ...] = ()     # counted only beside one of these platforms
+    not_in: tuple[str, ...] = ()       # longer phrases in which its words mean something else
+    facts: tuple[Fact, ...] = ()
+    relation: Fact | None = None       # how it relates to full- and semi-managed
+
+
+@dataclass(frozen=True)
+class Route:
+    """Choosing words and the entry they route to; `override`: even over another entry that
+    answered (switching: "全托转半托难在哪" is not about semi-managed's risks)."""
+
+    entry: str
+    words: tuple[str, ...]
+    override: bool = False
+
+
+@dataclass(frozen=True)
+class ScopeBook:
+    home: str
+    platforms: dict[str, Platform]
+    modes: dict[str, Mode]
+    background_words: tuple[str, ...]
+    choosing: tuple["Route", ...]                          # first match wins
+    question_words: tuple[str, ...] = ()                   # beside understanding's own: a part that asks
+    counterparts: tuple[tuple[str, str], ...] = ()          # (full-managed entry, semi-managed entry)
+    comparison_entries: tuple[str, ...] = ()                # entries comparing TikTok with other platforms
+    ui: dict[str, Text] = field(default_factory=dict)
+
+    def source_ids(self) -> set[str]:
+        facts = [f for p in self.platforms.values() for f in p.facts]
+        facts += [f for m in self.modes.values() for f in (*m.facts, *((m.relation,) if m.relation else ()))]
+        return {s for f in facts for s in f.sources}
+
+
+def _text(raw: object, where: str) -> Text:
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) and raw[k].strip() for k in ("zh", "en")):
+        raise ValueError(f"{SCOPE_FILE.name}: {where} needs zh and en text")
+    return Text(raw["zh"], raw["en"])
+
+
+def _facts(raw: list | None, where: str) -> tuple[Fact, ...]:
+    out = []
+    for i, f in enumerate(raw or []):
+        sources = tuple(f.get("sources") or ())
+        if not sources:
+            raise ValueError(f"{SCOPE_FILE.name}: {where}.facts[{i}] needs sources")
+        out.append(Fact(_text(f.get("text"), f"{where}.facts[{i}]"), sources))
+    return tuple(out)
+
+
+def parse_book(data: dict) -> ScopeBook:
+    platforms = {}
+    for p in data.get("platforms") or []:
+        platforms[p["id"]] = Platform(p["id"], _text(p.get("name"), p["id"]), tuple(p.get("words") or ()),
+                                      _facts(p.get("facts"), p["id"]))
+    modes = {}
+    for m in data.get("modes") or []:
+        rel = m.get("relation")
+        relation = Fact(_text(rel.get("text"), f"{m['id']}.relation"), tuple(rel.get("sources") or ())) if rel else None
+        if m.get("platform") is not None and m["platform"] not in platforms:
+            raise ValueError(f"{SCOPE_FILE.name}: mode {m['id']}: unknown platform {m['platform']!r}")
+        modes[m["id"]] = Mode(m["id"], _text(m.get("name"), m["id"]), tuple(m.get("words") or ()),
+                              bool(m.get("covered", False)), m.get("entry"), m.get("platform"),
+                              tuple(m.get("requires") or ()), tuple(m.get("not_in") or ()),
+                              _facts(m.get("facts"), m["id"]), relation)
+    home = data.get("home", "tiktok")
+    if home not in platforms:
+        raise ValueError(f"{SCOPE_FILE.name}: home platform {home!r} is not listed")
+    choosing = tuple(Route(c["entry"], tuple(c.get("words") or ()), bool(c.get("override", False)))
+                     for c in data.get("choosing") or [])
+    ui = {k: _text(v, f"ui.{k}") for k, v in (data.get("ui") or {}).items()}
+    return ScopeBook(home, platforms, modes, tuple(data.get("background_words") or ()), choosing,
+                     tuple(normalize(w) for w in data.get("question_words") or ()),
+                     tuple((str(a), str(b)) for a, b in data.get("counterparts") or []),
+                     tuple(data.get("comparison_entries") or ()), ui)
+
+
+@lru_cache(maxsize=4)
+def load_book(path: Path = SCOPE_FILE) -> ScopeBook:
+    with Path(path).open(encoding="utf-8") as fh:
+        return parse_book(yaml.safe_load(fh) or {})
+
+
+def check_book(book: ScopeBook, source_ids: set[str], entry_ids: set[str]) -> list[tuple[str, str]]:
+    """(where, what is wrong) for every source or entry id the file names that does not exist."""
+    problems = [(f"source {s}", "unknown source id (knowledge/sources.yaml)")
+                for s in sorted(book.source_ids() - source_ids)]
+    named = {r.entry for r in book.choosing} | {x for pair in book.counterparts for x in pair}
+    named |= set(book.comparison_entries) | {m.entry for m in book.modes.values() if m.entry}
+    problems += [(f"entry {e}", "unknown FAQ entry id (knowledge/faq.yaml)") for e in sorted(named - entry_ids)]
+    return problems
+
+
+def prepare(norm: str) -> str:
+    """'-' and '_' read as spaces, so "semi-managed", "semi_managed" and "semi managed" are one word."""
+    return re.sub(r"\s+", " ", re.sub(r"[-_]", " ", norm)).strip()
+
+
+def word_pattern(words: tuple[str, ...]) -> re.Pattern | None:
+    """One regex for a word list: Latin words stand alone (no letter or digit beside them), a space
+    inside a word may be left out ("semimanaged"), Chinese words match anywhere."""
+    parts = []
+    for w in sorted({prepare(normalize(w)) for w in words if w and w.strip()}, key=len, reverse=True):
+        body = re.escape(w).replace(r"\ ", r"\s?")
+        pre = r"(?<![a-z0-9])" if _ASCII_ALNUM.match(w[0]) else ""
+        post = r"(?![a-z0-9])" if _ASCII_ALNUM.match(w[-1]) else ""
+        parts.append(pre + body + post)
+    return re.compile("|".join(parts)) if parts else None
+
+
+class ScopeReader:
+    """Finds the platforms and modes in a normalised message (see the module docstring)."""
+
+    def __init__(self, book: ScopeBook):
+        self.book = book
+        self._platforms = [(p.id, word_pattern(p.words)) for p in book.platforms.values()]
+        self._modes = [(m, word_pattern(m.words)) for m in book.modes.values()]
+        self._not_in = {m.id: word_pattern(m.not_in) for m in book.modes.values() if m.not_in}
+        self._background = word_pattern(book.background_words)
+        self._choosing = [(route, word_pattern(route.words)) for route in book.choosing]
+        self._asks = word_pattern(book.question_words)
+
+    @classmethod
+    def default(cls) -> "ScopeReader":
+        return _default_reader()
+
+    def find(self, norm: str) -> Scope:
+        text = prepare(norm)
+        if not text:
+            return Scope()
+        found: list[tuple[int, str]] = []
+        for pid, pattern in self._platforms:
+            m = pattern.search(text) if pattern else None
+            if m:
+                found.append((m.start(), pid))
+        platforms = [pid for _, pid in sorted(found)]
+        modes: list[tuple[int, str]] = []
+        for mode, pattern in self._modes:
+            if pattern is None:
+                continue
+            blocked = self._not_in.get(mode.id)
+            here = blocked.sub(lambda b: " " * len(b.group()), text) if blocked else text
+            m = pattern.search(here)
+            if not m or (mode.requires and not set(mode.requires) & set(platforms)):
+                continue
+            modes.append((m.start(), mode.id))
+            if mode.platform and mode.platform != self.book.home and not (set(platforms) - {self.book.home}):
+                found.append((m.start(), mode.platform))     # "Y2模式" is Temu's, unless a platform is named
+        platforms = list(dict.fromkeys(pid for _, pid in sorted(found)))
+        return Scope(tuple(platforms), tuple(mid for _, mid in sorted(modes)), self._background_of(text, platforms))
+
+    def _background_of(self, text: str, platforms: list[str]) -> tuple[str, ...]:
+        """Platforms named only in clauses about the asker's history, beside a clause that does not
+        name them (the question itself)."""
+        if self._background is None:
+            return ()
+        clauses = [c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip()]
+        out = []
+        for pid, pattern in self._platforms:
+            if pid not in platforms or pid == self.book.home or pattern is None:
+                continue
+            mine = [c for c in clauses if pattern.search(c)]
+            rest = [c for c in clauses if not pattern.search(c)]
+            if mine and rest and all(self._background.search(c) for c in mine):
+                out.append(pid)
+        return tuple(out)
+
+    def without_names(self, norm: str) -> str:
+        """The message with every platform and mode word taken out ("tiktok full managed?" -> "?")."""
+        text = prepare(norm)
+        for pattern in [p for _, p in self._platforms] + [p for _, p in self._modes]:
+            if pattern is not None:
+                text = pattern.sub(" ", text)
+        return re.sub(r"\s+", " ", text).strip()
+
+    def asks(self, norm: str) -> bool:
+        """Whether a piece of a message has one of the file's question words (a part that asks)."""
+        return self._asks is not None and self._asks.search(prepare(norm)) is not None
+
+    def choosing(self, norm: str) -> Route | None:
+        """Where a choosing, fit, control or switching question is routed, or None."""
+        text = prepare(norm)
+        for route, pattern in self._choosing:
+            if pattern is not None and pattern.search(text):
+                return route
+        return None
+
+
+@lru_cache(maxsize=1)
+def _default_reader() -> ScopeReader:
+    return ScopeReader(load_book())
