@@ -69,6 +69,17 @@ async def test_a_decision_that_makes_an_example_belong_to_two_entries_or_levels_
     assert await store.overlay_version() == 1
 
 
+async def test_retention_deletes_old_items_and_keeps_new_ones(services, tmp_path):
+    store = SQLiteStore(tmp_path / "bot.sqlite3")
+    await store.record_unanswered("old question", "en", None)
+    store.db.execute("UPDATE unanswered SET ts = ts - 31 * 86400")
+    await store.record_unanswered("new question", "en", None)
+    live = LiveContent(services, store, cache_dir=tmp_path / "cache", retention_days=30)
+    await live._purge()
+    assert [i.text for i in await _items(store)] == ["new question"]
+    await store.close()
+
+
 def test_what_is_kept_for_review(services):
     ask = services.answerer.ask
     fell_back = for_review(ask("how do i bake sourdough bread", "en"), "1")
