@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import os
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
+from bot.content import training
 from bot.content.overlay import merge
 from bot.engine.dialogue import Dialogue
 from bot.nlu.answer import FaqAnswerer
@@ -31,13 +32,8 @@ from bot.store.base import OverlayExample, Store
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 3.0
-TRAIN_NICE = 19         # the training process's niceness: below the bot's replies
+LOAD_SWITCH = 0.0005    # seconds between thread switches while the new models load (Python's default: 0.005)
 PURGE_SECONDS = 3600.0
-
-
-def train_into_cache(content: Content, cache_dir: str) -> str:
-    """In the training process: fit the models and leave them in the cache; returns their hash."""
-    return Understanding(content, cache_dir=Path(cache_dir)).digest
 
 
 class LiveContent:
@@ -92,22 +88,30 @@ class LiveContent:
             return True
 
     async def _train(self, content: Content) -> Understanding:
-        """Train in a process of its own, at a lower priority than the bot's (replies come first on a busy
-        machine); then load the models in a thread. The event loop only waits."""
-        loop = asyncio.get_running_loop()
-        digest = await asyncio.to_thread(content.digest, _model_version())   # hashing all content: ~60 ms
-        if not (self.cache_dir / f"{digest}.json").exists():
-            pool = None
-            try:
-                pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=os.nice, initargs=(TRAIN_NICE,))
-                await loop.run_in_executor(pool, train_into_cache, content, str(self.cache_dir))
-            except (OSError, RuntimeError) as exc:     # no processes here: train in a thread instead
-                log.warning("training in a thread (could not start a training process: %s)", exc)
-            finally:
-                if pool is not None:    # never wait here: a cancelled training ends by itself
-                    pool.shutdown(wait=False, cancel_futures=True)
-        return await asyncio.to_thread(lambda: Understanding(content, self.cache_dir, scope=self.scope))
+        """Train in a process of its own (bot.content.training: one BLAS thread, the lowest priority, so
+        replies come first on a busy machine; with the models cached already it only finds them there),
+        then load the models in a thread. The event loop only waits."""
+        pool = None
+        try:
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=training.setup)
+            await asyncio.get_running_loop().run_in_executor(pool, training.train, content, str(self.cache_dir))
+        except (OSError, RuntimeError) as exc:     # no processes here: the thread below trains
+            log.warning("training in a thread (could not start a training process: %s)", exc)
+        finally:
+            if pool is not None:        # never wait here: a cancelled training ends by itself
+                pool.shutdown(wait=False, cancel_futures=True)
+        return await asyncio.to_thread(self._load, content)
+
+    def _load(self, content: Content) -> Understanding:
+        """Build the understanding from the cached models, in a worker thread. It holds the interpreter
+        lock for a few hundred milliseconds of Python; meanwhile the interpreter hands the lock over
+        every LOAD_SWITCH seconds instead of every 5 ms, so the event loop is not kept waiting."""
+        before = sys.getswitchinterval()
+        sys.setswitchinterval(min(before, LOAD_SWITCH))
+        try:
+            return Understanding(content, self.cache_dir, scope=self.scope)
+        finally:
+            sys.setswitchinterval(before)
 
     def _swap(self, nlu: Understanding) -> None:
         """Between two updates (on the event loop, no await): every reader sees the new models at once."""
@@ -162,6 +166,3 @@ def with_overlay(services: Services, store: Store) -> Services:
     return replace(services, nlu=nlu, answerer=answerer, dialogue=dialogue)
 
 
-def _model_version() -> str:
-    from bot.nlu.understand import model_version
-    return model_version()
