@@ -132,8 +132,11 @@ class LiveContent:
                     await self._purge()
                 except asyncio.CancelledError:
                     raise
-                except Exception:       # noqa: BLE001 - a store hiccup: try again at the next poll
-                    log.exception("could not follow the content overlay")
+                except Exception as exc:   # noqa: BLE001 - a store hiccup: try again at the next poll
+                    if not running():
+                        return                  # stopping: the store is closing under the poll
+                    log.warning("could not follow the content overlay (trying again in %s s): %r",
+                                self.poll_seconds, exc)
             await asyncio.sleep(tick)
 
     async def _purge(self) -> None:
