@@ -383,3 +383,23 @@ def test_a_step_said_no_to_is_not_read_from_the_whole_message(services):
 def test_years_go_on_from_the_platforms_of_the_clause_before(services):
     reading = services.nlu.read("we sell on amazon us and eu for 4 years")
     assert reading.answers.get("experience") == "mature"
+
+
+@pytest.mark.parametrize("text", ["我们有自己的工厂,可以稳定供货", "we own a factory and can supply steadily", "自己有厂，货源稳定"])
+def test_an_own_factory_that_supplies_steadily_is_an_own_factory(services, text):
+    # issue 15: the steady-supply clause alone reads `sourcing`; beside an own factory it agrees (lexicon.both)
+    for step in ("factory", None):
+        assert services.nlu.read(text, step=step).answers.get("factory") == "own_factory"
+    assert services.nlu.read("没有工厂，但货源稳定", step="factory").answers.get("factory") == "sourcing"
+
+
+@pytest.mark.parametrize("step,text,level", [
+    ("experience", "做外贸十年了，都是b2b，只卖给国外批发商", "some"),          # B2B export alone: some
+    ("experience", "we've exported to importers for 15 years", "some"),
+    ("experience", "外贸做了十二年，欧洲有本土团队，了解当地消费者", "mature"),   # the article's semi-managed seller
+    ("experience", "we have been exporting to the us for 10 years, we know local consumers and have a mature ops team there",
+     "mature"),
+])
+def test_export_stops_being_b2b_where_the_seller_runs_the_overseas_side(services, step, text, level):
+    assert services.nlu.read(text, step=step).answers.get(step) == level
+

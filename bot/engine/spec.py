@@ -322,7 +322,7 @@ def _reading(raw, r: Reader, flow: Flow) -> ReadingRules:
     lex = r.mapping(raw.get("lexicon"), "lexicon")
     le = r.at("lexicon")
     optional = {"other_person", "ours", "past_state", "fillers", "price_words", "hedge_words", "dismissals", "the_rest",
-                "maker_words", "unsettled_words"}
+                "maker_words", "unsettled_words", "overseas_operations"}
     lexicon = Lexicon(**{name: le.strings(lex, name, required=name not in optional)
                          for name in Lexicon.__dataclass_fields__ if name not in ("topics", "both", "maker", "unsettled")},
                       topics=_topics(lex.get("topics"), r.at("lexicon.topics"), flow),

@@ -71,6 +71,9 @@ class Lexicon:
     the_rest: tuple[str, ...] = ()              # "其他的不清楚": a hedge about everything else, not the clause before
     price_words: tuple[str, ...] = ()           # "单价", "each": an amount beside them is a price per item
     dismissals: tuple[str, ...] = ()            # a clause that only says no to the one before ("brand? nah")
+    # Where B2B export stops: beside export words, these (a team running shops or marketing abroad,
+    # knowing the local consumers) make the years of export years of selling cross-border.
+    overseas_operations: tuple[str, ...] = ()
     # OEM words beside one of these ("给大牌做OEM", "our factory does OEM") make the seller the maker:
     # (step, level) of `maker`, read by rule; OEM words alone are as often "a factory makes ours".
     maker_words: tuple[str, ...] = ()

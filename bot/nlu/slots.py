@@ -138,7 +138,7 @@ class SlotReader:
                  "cb_words": norm(lex.cross_border_words), "export": norm(lex.export_words),
                  "oem": norm(lex.oem_words), "revenue": norm(lex.revenue_words), "price": norm(lex.price_words),
                  "hedge": norm(lex.hedge_words), "rest": norm(lex.the_rest), "maker": norm(lex.maker_words),
-                 "unsettled": norm(lex.unsettled_words)}
+                 "unsettled": norm(lex.unsettled_words), "operations": norm(lex.overseas_operations)}
         lists.update(Cues.lists(lex))
         self.words = lru_cache(maxsize=512)(WordLists(lists).scan)
         self.cues = Cues(lex)
@@ -262,8 +262,11 @@ class SlotReader:
         rule: YearsRule = self.content.years
         if "oem" in words:
             return None             # years of making goods for others are not selling cross-border
-        cross_border = "cb_platforms" in words or "cb_words" in words
-        export = "export" in words
+        # Export that runs its own operations abroad ("深耕美国市场十年，有成熟的本土运营团队") is selling
+        # cross-border, the source article's semi-managed seller; B2B export alone is `some`.
+        operates = "export" in words and "operations" in words
+        cross_border = "cb_platforms" in words or "cb_words" in words or operates
+        export = "export" in words and not operates
         domestic = "dom_platforms" in words
         found = durations(clause)
         if not found:
@@ -425,8 +428,12 @@ class SlotReader:
         prev: list[SlotReading] = []            # the definite readings of the clause before
         dismissed: set[str] = set()
         prev_words: dict = {}
-        for clause in clauses(norm):
+        split = clauses(norm)
+        operations = tuple(w for c in split for w in self.words(c).get("operations", ()))
+        for clause in split:
             words = self.words(clause)
+            if operations:              # the message says who runs the overseas side (see _years_level)
+                words = {**words, "operations": operations}
             cue = self.cues.read(clause, words)
             if cue.other_person:                # "my cousin runs a big amazon store": not the seller
                 prev, prev_words = [], {}
@@ -527,7 +534,7 @@ def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | Non
         # "need the cash flow, also want a brand": both ends of the question, said (not denied)
         said_levels = {r.level: r for c, r in found if r.level != UNSURE and not negated(c)}
         said = set(said_levels)
-        if len(said) >= 2 and said <= set(both) and (both[2] in said or {both[0], both[1]} <= said):
+        if len(said) >= 2 and {r.level for _, r in found if r.level != UNSURE} <= set(both) and (both[2] in said or {both[0], both[1]} <= said):
             # ...or one end beside "both" ("orders now, a brand over time"): "both" includes that end
             parts = [said_levels[lvl] for lvl in both if lvl in said]
             return SlotReading(parts[0].step, both[2], min(r.confidence for r in parts), parts[-1].clause,
