@@ -403,3 +403,13 @@ def test_an_own_factory_that_supplies_steadily_is_an_own_factory(services, text)
 def test_export_stops_being_b2b_where_the_seller_runs_the_overseas_side(services, step, text, level):
     assert services.nlu.read(text, step=step).answers.get(step) == level
 
+
+
+@pytest.mark.parametrize("text,step,level", [
+    ("we have years of experience doing livestreams", "content", "strong"),   # "experience" lent to content
+    ("we have experience with videos", "content", "some"),
+    ("有一些拍视频的经验", "content", "some"),
+])
+def test_experience_with_videos_is_content_not_selling_experience(services, text, step, level):
+    answers = services.nlu.read(text).answers
+    assert answers.get(step) == level and "experience" not in answers, answers
