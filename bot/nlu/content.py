@@ -64,11 +64,9 @@ class Lexicon:
     advice_entries: tuple[str, ...]
     # Clause cues (bot.nlu.cues): who a clause is about, whether it states a past state, filler words.
     other_person: tuple[str, ...] = ()
-    ours: tuple[str, ...] = ()
     past_state: tuple[str, ...] = ()
     fillers: tuple[str, ...] = ()
     hedge_words: tuple[str, ...] = ()           # "不确定", "not decided": a clause saying it is not sure
-    the_rest: tuple[str, ...] = ()              # "其他的不清楚": a hedge about everything else, not the clause before
     price_words: tuple[str, ...] = ()           # "单价", "each": an amount beside them is a price per item
     dismissals: tuple[str, ...] = ()            # a clause that only says no to the one before ("brand? nah")
     # Where B2B export stops: beside export words, these (a team running shops or marketing abroad,

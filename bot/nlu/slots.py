@@ -11,8 +11,7 @@ dialogs/reading.yaml) that override the classifier for their step.
 
 Before a clause is weighed, its cues (bot.nlu.cues) say what it can be about: a clause about
 someone else ("my cousin runs a big amazon store") or a state that has ended ("used to have a
-factory") answers nothing about the seller now; a clause naming a step as its topic ("资金这块...")
-answers only that step; a hedge naming a step ("经验的话不好说", "budget not decided") is "not sure"
+factory") answers nothing about the seller now; a hedge naming a step ("经验的话不好说", "budget not decided") is "not sure"
 about that step only; a bare hedge ("不知道算不算", "idk tbh") makes what the clause before it said,
 or the question on screen, "not sure"; "experience: none" reads "none" as an answer to experience.
 
@@ -44,14 +43,11 @@ HEDGE = "hedge"
 DESCRIPTION_MIN = 0.45    # a clause's reading of a step needs at least this probability
 TYPED_MIN = 0.65          # a typed answer: probability among the step's levels (NONE set aside); a miss beats a wrong level
 TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
-TYPED_CLAUSE_MIN = 0.5        # a typed answer read from one clause only (the whole message unread) needs this
 TYPED_DISAGREE_MARGIN = 0.1   # the whole message and its clauses read different levels this close: ask again
 HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, is "not sure"
-HEDGE_SURE = 0.7          # this hedge-like, it is "not sure" whatever else it mentions
-OPTIONAL_MIN = 0.6        # optional questions are seldom the point of a description: a higher bar
+HEDGE_SURE = 0.7          # a clause this hedge-like is "not sure" whatever else it mentions
 SECOND_FACT_MIN = 0.3     # ...a level behind "nothing about me" in a two-fact clause, with
 SECOND_FACT_SHARE = 0.8   # ...at least this share of the probability the levels have
-SECOND_FACT_LEAD = 0.1          # ...and, with no first fact in the clause, leading any other by this
 SECOND_FACT_OPTIONAL_MIN = 0.4   # ...higher for the optional steps, as for a first fact
 SHARED_CLAUSE_MIN = 0.6   # a second step read from the same clause needs at least this
 SHARED_RULED_MIN = 0.7    # ...beside a step read by a rule from that clause
@@ -137,7 +133,7 @@ class SlotReader:
         lists = {"cb_platforms": norm(lex.cross_border_platforms), "dom_platforms": norm(lex.domestic_platforms),
                  "cb_words": norm(lex.cross_border_words), "export": norm(lex.export_words),
                  "oem": norm(lex.oem_words), "revenue": norm(lex.revenue_words), "price": norm(lex.price_words),
-                 "hedge": norm(lex.hedge_words), "rest": norm(lex.the_rest), "maker": norm(lex.maker_words),
+                 "hedge": norm(lex.hedge_words), "maker": norm(lex.maker_words),
                  "unsettled": norm(lex.unsettled_words), "operations": norm(lex.overseas_operations)}
         lists.update(Cues.lists(lex))
         self.words = lru_cache(maxsize=512)(WordLists(lists).scan)
@@ -257,7 +253,7 @@ class SlotReader:
         amount = max(found, key=lambda a: a.value)
         return _bands(amount.value, rule.bands), amount
 
-    def _years_level(self, clause: str, on_screen: bool, words: dict) -> tuple[str, float | None, str] | None:
+    def _years_level(self, clause: str, words: dict) -> tuple[str, float | None, str] | None:
         """(level, years, which rule) for a clause stating years or platforms of selling."""
         rule: YearsRule = self.content.years
         if "oem" in words:
@@ -282,9 +278,6 @@ class SlotReader:
             return rule.export_level, years, "export"
         if domestic:
             return rule.domestic_level, years, "domestic"
-        if on_screen and not any(k.startswith("topic:") and k != f"topic:{rule.step}" for k in words):
-            # "3 yrs" typed at the experience question; "工厂干了二十年" is years of something else
-            return _bands(years, rule.bands), years, "years"
         return None
 
     def all_probabilities(self, vec: SparseVec) -> dict[str, list[float]]:
@@ -322,8 +315,8 @@ class SlotReader:
                 if ruled is not None and (ruled[1].value >= 1000 or step == on_screen):
                     out.append(SlotReading(step, ruled[0], 0.9, clause, amount=ruled[1], source="amount"))
                     continue
-            if step == self.content.years.step and not (level == lowest_experience and p[best] >= 0.5):
-                ruled_y = self._years_level(clause, step == on_screen, words)
+            if step == self.content.years.step:
+                ruled_y = self._years_level(clause, words)
                 if ruled_y is not None:
                     out.append(SlotReading(step, ruled_y[0], 0.9, clause, years=ruled_y[1], source=ruled_y[2]))
                     continue
@@ -339,8 +332,7 @@ class SlotReader:
                     out.append(SlotReading(step, priced[0], 0.9, clause, amount=priced[1], source="price"))
                     continue
             slot = self._slot.get(step)
-            needed = DESCRIPTION_MIN if (slot is None or slot.core or step == on_screen) else OPTIONAL_MIN
-            if level != NONE and p[best] >= needed:
+            if level != NONE and p[best] >= DESCRIPTION_MIN:
                 out.append(SlotReading(step, level, p[best], clause))
             elif level == NONE and len(p) > 2:
                 # A clause stating two facts ("义乌有个小工厂做饰品"): the other fact's words pull
@@ -363,11 +355,6 @@ class SlotReader:
             # "~$4k to start": the number explains the clause's words; beside a faint first fact,
             # a fainter second one is noise.
             second_facts = []
-        elif not out and len(second_facts) > 1:
-            # Faint second facts and no first one: only one that clearly leads the others stands.
-            second_facts.sort(key=lambda r: -r.confidence)
-            lead = second_facts[0].confidence - second_facts[1].confidence
-            second_facts = second_facts[:1] if lead >= SECOND_FACT_LEAD else []
         return out + second_facts
 
     @staticmethod
@@ -471,9 +458,7 @@ class SlotReader:
                 readings = [SlotReading(t, unsettled[1], 0.8, clause, source="unsettled")
                             if unsettled is not None and t == unsettled[0]
                             else SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in topical]
-            elif cue.marked and cue.key is None:
-                readings = [r for r in readings if r.step in cue.marked]     # "资金这块...": that step only
-            elif says_unsure and "rest" not in words and not any(r.source in RULED for r in definite) and (
+            elif says_unsure and not any(r.source in RULED for r in definite) and (
                     hedge >= HEDGE_SURE or (hedge >= BARE_HEDGE_MIN and not definite)):
                 # A bare hedge ("不知道算不算", "idk tbh"): about what the clause before said, else the
                 # question on screen.
