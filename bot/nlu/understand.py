@@ -121,23 +121,13 @@ class _Models:
         return cls(Vectorizer(meta["vocab"], meta["idf"]), slots, hedge, faq_vec, faq)
 
 
-def _example_words(content: Content) -> list[str]:
-    texts = [t for slot in content.slots for lvl in slot.levels for ts in lvl.examples.values() for t in ts]
-    texts += [t for slot in content.slots for ts in slot.unsure.values() for t in ts]
-    texts += [t for ts in (*content.unsure.values(), *content.other.values(), *content.out_of_scope.values()) for t in ts]
-    texts += [t for d in content.faq for t in d.titles + tuple(q for qs in d.questions.values() for q in qs)]
-    texts += [t for _, terms in content.concepts for t in terms]
-    return [w for t in texts for w in re.findall(r"[a-z]+", normalize(t))]
-
-
 class Understanding:
     """Reads messages; see the package docstring. Never raises on any text."""
 
     def __init__(self, content: Content, cache_dir: Path | None = CACHE_DIR, threshold: float = THRESHOLD):
         self.content, self.threshold = content, threshold
-        words = _example_words(content)                      # what the speller corrects towards
-        self.featurize = Featurizer(content.concepts, words)  # questions: with synonym concepts
-        self.slot_featurize = Featurizer((), words)           # answers: n-grams only
+        self.featurize = Featurizer(content.concepts)        # questions: with synonym concepts
+        self.slot_featurize = Featurizer()                   # answers: n-grams only
         self.digest = content.digest(model_version())
         use_classifier = len(content.faq) <= CLASSIFIER_MAX_ENTRIES
         models = self._load(cache_dir)
