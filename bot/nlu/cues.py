@@ -1,9 +1,9 @@
 """Clause cues from the word lists of dialogs/reading.yaml: who a clause is about, whether it states
-a state that has ended, which step it names as its topic, and the filler words around a short answer.
+a state that has ended, which steps it names, and the filler words around a short answer ("嗯 没有").
 
 These are what a reader notices before weighing the words: "我表哥在义乌开厂" says nothing about the
-seller's own supply; "used to have a factory" nothing about the present; "资金这块一百万以内都能动" is
-about capital and nothing else; "经验的话不好说" is "not sure" about experience only.
+seller's own supply; "used to have a factory" nothing about the present; "经验的话不好说" is "not sure"
+about experience only.
 """
 from __future__ import annotations
 

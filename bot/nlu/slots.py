@@ -55,9 +55,8 @@ SECOND_BESIDE_MIN = 0.8   # a second fact beside a first one only when that firs
 MAX_FAQ_NEGATIVES = 1500  # knowledge-base questions the step models see as "says nothing about me"
 CONTRAST_MIN = 0.6        # a clause after "but" overrides the others only when read this clearly
 SAID_MIN = 0.75           # what a clause says is beats what another says is not, when read this clearly
-CLEAR_MARGIN = 0.4        # two clauses disagreeing: the stronger wins only by this much
 BARE_HEDGE_MIN = 0.3      # a clause with a hedge word, nothing else read, this hedge-like: a bare hedge
-RULED = ("amount", "years", "domestic", "export", "price", "maker", "short", "key", "unsettled")     # readings from rules, not from the words
+RULED = ("amount", "years", "domestic", "export", "maker", "short", "key", "unsettled")     # readings from rules, not from the words
 
 
 # Feature weights of the step models (beside idf): an English word's character n-grams are there
@@ -87,7 +86,7 @@ class SlotReading:
     amount: Amount | None = None   # the amount a capital level was read from
     years: float | None = None     # the years an experience level was read from
     second: bool = False           # read as the second fact of a clause about something else
-    source: str = "model"          # model, amount, years, domestic, export, price, hedge, key
+    source: str = "model"          # model, amount, years, domestic, export, maker, hedge, key...
 
 
 @dataclass(frozen=True)
@@ -132,7 +131,7 @@ class SlotReader:
         # Every word list a clause is checked against, scanned in one pass per clause (WordLists).
         lists = {"cb_platforms": norm(lex.cross_border_platforms), "dom_platforms": norm(lex.domestic_platforms),
                  "cb_words": norm(lex.cross_border_words), "export": norm(lex.export_words),
-                 "oem": norm(lex.oem_words), "revenue": norm(lex.revenue_words), "price": norm(lex.price_words),
+                 "oem": norm(lex.oem_words), "revenue": norm(lex.revenue_words),
                  "hedge": norm(lex.hedge_words), "maker": norm(lex.maker_words),
                  "unsettled": norm(lex.unsettled_words), "operations": norm(lex.overseas_operations)}
         lists.update(Cues.lists(lex))
@@ -232,17 +231,6 @@ class SlotReader:
     def hedge_probability(self, norm: str) -> float:
         return self.hedge.proba(self.vector(norm))[0]
 
-    def _price_level(self, clause: str, words: dict) -> tuple[str, Amount] | None:
-        """A price per item at or above the rule's bound ("$800 each"): its level (ours, reading.yaml)."""
-        rule = self.content.amounts.price
-        if rule is None or "price" not in words:
-            return None
-        found = amounts(clause, self.content.amounts.usd_rate)
-        if not found:
-            return None
-        top = max(found, key=lambda a: a.value)
-        return (rule[1], top) if top.value >= rule[2] else None
-
     def _amount_level(self, clause: str, bare_ok: bool, words: dict) -> tuple[str, Amount] | None:
         rule: AmountRule = self.content.amounts
         if "revenue" in words:
@@ -301,7 +289,6 @@ class SlotReader:
         if words is None:
             words = self.words(clause)
         lowest_experience = self._lowest(self.content.years.step)
-        price = self.content.amounts.price
         maker = self.content.lexicon.maker or None
         for step in steps:
             model = self.models.get(step)
@@ -326,11 +313,6 @@ class SlotReader:
             if step == self.content.years.step and "oem" in words and level not in (NONE, UNSURE, lowest_experience) \
                     and "cb_platforms" not in words and "cb_words" not in words:
                 continue            # years of OEM for others are not selling experience, whatever the model reads
-            if price is not None and step == price[0]:
-                priced = self._price_level(clause, words)
-                if priced is not None:
-                    out.append(SlotReading(step, priced[0], 0.9, clause, amount=priced[1], source="price"))
-                    continue
             slot = self._slot.get(step)
             if level != NONE and p[best] >= DESCRIPTION_MIN:
                 out.append(SlotReading(step, level, p[best], clause))
@@ -344,12 +326,11 @@ class SlotReader:
                     second_facts.append(SlotReading(step, model.classes[second], p[second], clause, second=True))
         ruled = any(r.source in RULED for r in out)
         if len(out) > 1:
-            # One clause read by several steps from the same words ("直播刚起步" vs "刚起步"): only
-            # the strongest reading stands, unless the others are strong in their own right; beside
-            # a number read by a rule ("$800+ each"), the words read by a model need more.
+            # One clause read by several steps from the same words ("直播刚起步" vs "刚起步", "years of
+            # experience doing livestreams"): only the strongest reading stands, unless the others are
+            # strong in their own right; beside an amount read by a rule, the words read by a model need more.
             top = max(r.confidence for r in out)
-            counted = any(r.source in ("amount", "price") for r in out)    # years explain fewer of the words
-            floor = SHARED_RULED_MIN if counted else SHARED_CLAUSE_MIN
+            floor = SHARED_RULED_MIN if any(r.source == "amount" for r in out) else SHARED_CLAUSE_MIN
             out = [r for r in out if r.source in RULED or r.confidence >= floor or r.confidence == top]
         if ruled or (out and max(r.confidence for r in out) < SECOND_BESIDE_MIN):
             # "~$4k to start": the number explains the clause's words; beside a faint first fact,
@@ -543,7 +524,4 @@ def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | Non
             and max(r.confidence for r in said) >= SAID_MIN:
         # "没厂，我们是贸易公司": what a clause says is beats what another says is not
         return max(said, key=lambda r: r.confidence)
-    ranked = sorted(definite, key=lambda r: -r.confidence)
-    if len(ranked) >= 2 and ranked[0].confidence - ranked[1].confidence >= CLEAR_MARGIN and len(levels) == 2:
-        return ranked[0]
     return None
