@@ -38,9 +38,6 @@ _DISMISS_EN = re.compile(r"\b(?:(?:is|are|'s)\s+)?(?:not|isn't|aren't|isnt|arent
                          r"|\b(?:doesn't|doesnt|don't|dont|does not|do not)\s+(?:really\s+)?matter\b"
                          r"|\bcan wait\b|\b(?:is|are) secondary\b|\bwho cares\b|\bnot bothered\b")
 NEG_ZH = ("没有", "没", "不是", "不", "无", "非", "未", "别", "从没", "从来没", "从未", "尚未", "还没")
-# Words that start or end with a negator's character and negate nothing: "非常稳定", "不错", "特别".
-NEG_ZH_NOT = frozenset("不错 不少 不断 不仅 不管 不论 不光 不然 不过 不久 非常 无论 未来 别的 别人 没错".split())
-NEG_ZH_NOT_BEFORE = frozenset("特别 区别 分别 级别 类别 差别 个别 识别 告别".split())
 _NEG_ZH_RE = re.compile("|".join(sorted(NEG_ZH, key=len, reverse=True)))
 NEG_EN = frozenset({"not", "no", "never", "dont", "don't", "doesnt", "doesn't", "didnt", "didn't", "isnt", "isn't",
                     "arent", "aren't", "wasnt", "haven't", "havent", "hasn't", "hasnt", "without", "cannot", "can't",
@@ -69,11 +66,9 @@ def stem(word: str) -> str:
 
 
 def negated(text: str) -> bool:
-    """Whether a (normalised) clause says no: a Chinese negator that negates, or an English one."""
-    for hit in _NEG_ZH_RE.finditer(text):
-        j = hit.start()
-        if text[j:j + 2] not in NEG_ZH_NOT and not (j and text[j - 1:j + 1] in NEG_ZH_NOT_BEFORE):
-            return True
+    """Whether a (normalised) clause says no: a Chinese negator or an English one."""
+    if _NEG_ZH_RE.search(text):
+        return True
     if _POSTPOSED_NEG.search(text) or _DISMISS_EN.search(text):     # "订单其次", "brand is secondary"
         return True
     return any(w in NEG_EN or w.endswith("n't") for w in re.findall(r"[a-z']+", text))
@@ -167,9 +162,7 @@ class Featurizer:
             for k in range(0, m.start()):
                 scope[k] = True
         for hit in _NEG_ZH_RE.finditer(run):
-            j, end = hit.start(), hit.end()
-            if run[j:j + 2] in NEG_ZH_NOT or (j and run[j - 1:j + 1] in NEG_ZH_NOT_BEFORE):
-                continue
+            end = hit.end()
             for k in range(end, min(n, end + NEG_ZH_SPAN)):
                 scope[k] = True
         # Negated: its own features, never the plain ones. An n-gram reaching into a negator's
