@@ -235,7 +235,7 @@ class Understanding:
             if slot.step in described:
                 details[slot.step] = described[slot.step]
                 on_screen = slot.step
-        elif slot is not None:
+        elif slot is not None and slot.step not in found.ambiguous:     # clauses disagreeing: ask, never guess
             typed = self._typed(slot.step, norm, described, found.kept)
             details[slot.step] = typed        # None: left unread (asked again), whatever a clause read
             if typed is not None:
