@@ -159,12 +159,29 @@ def test_other_mode_answer_says_what_is_known_and_what_is_not(services):
 
 
 def test_ask_json_reports_handling_entries_and_scope(services):
-    data = services.answerer.ask("全托管要保证金吗？佣金多少？", "zh").to_dict()
+    def ask(q, lang):
+        a = services.answerer.ask(q, lang)
+        return a.to_dict(services.renderer(PLAIN).faq_answer(a))
+    data = ask("全托管要保证金吗？佣金多少？", "zh")
     assert data["handling"] == "answer" and data["entries"][:2] == ["deposit", "fees_commission"]
     assert data["entry"] == "deposit" and data["scope"] == {"platforms": [], "modes": ["full_managed"]}
-    other = services.answerer.ask("Temu Y2模式是什么", "zh").to_dict()
+    other = ask("Temu Y2模式是什么", "zh")
     assert other["handling"] == "other_platform" and other["scope"]["platforms"] == ["temu"]
     json.dumps(other, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("question, lang", [(q, lang) for q, lang, h, _ in CASES])
+def test_ask_json_answer_is_the_text_shown_for_every_handling_but_fallback(services, question, lang, capsys):
+    """`ask --json`: `answer` is the plain text the user sees (what `ask` prints), null only on fallback."""
+    from bot.__main__ import main
+    assert main(["ask", question, "--lang", lang, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert main(["ask", question, "--lang", lang]) == 0
+    shown = capsys.readouterr().out.rstrip("\n")
+    if data["handling"] == "fallback":
+        assert data["answer"] is None and data["fallback"] is True
+    else:
+        assert data["answer"] == shown and "<b>" not in shown
 
 
 def test_a_long_two_part_answer_leaves_out_a_block_rather_than_pass_the_limit(services):

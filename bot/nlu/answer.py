@@ -55,11 +55,14 @@ class Answer:
     platforms: tuple[Platform, ...] = ()   # other platforms it speaks about
     modes: tuple[Mode, ...] = ()           # TikTok's other modes it speaks about
 
-    def to_dict(self) -> dict:
+    def to_dict(self, text: str | None) -> dict:
+        """The JSON contract of `ask --json` (docs/scope.md). `text`: what the user is shown, rendered by
+        the channel (bot.render.Renderer.faq_answer, plain text); `answer` carries it for every handling
+        but fallback, where it is null (the honest "I don't know" is not an answer)."""
         return {
             "query": self.query,
             "lang": self.lang,
-            "answer": self.entry.answer(self.lang) if self.entry is not None else None,
+            "answer": text if self.handling != "fallback" else None,
             "entry": self.entry.id if self.entry is not None else None,
             "entries": [e.id for e in self.entries],
             "handling": self.handling,
