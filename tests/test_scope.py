@@ -103,6 +103,19 @@ CASES = [
     ("半拖管的尾程谁出钱", "zh", "answer", ("semi_last_mile",)),
     ("半托?", "zh", "answer", ("semi_definition",)),                  # only a mode's name: what it is
     ("全托管怎么退出", "zh", "advice", ("switch_modes",)),
+    # parts: a numbered list, "+", "whats" without its apostrophe; an "or ..." alternative is one question
+    ("两个问题：1.全托管的佣金多少 2.多久回款", "zh", "answer", ("fees_commission", "settlement")),
+    ("1) what's FBT 2) who pays customs in semi managed", "en", "answer", ("fbt", "semi_customs")),
+    ("who sets prices in semi managed + who pays the last mile", "en", "answer", ("semi_pricing", "semi_last_mile")),
+    ("whats semi managed and who sets prices in it", "en", "answer", ("semi_definition", "semi_pricing")),
+    ("is full managed profitable, or is it a race to the bottom", "en", "answer", ("full_profit",)),
+    # another platform only as the asker's history beside TikTok: advice, not another platform's facts
+    ("10 years on Shopee, big team. full or semi for tiktok?", "en", "advice", ()),
+    ("在虾皮卖了很多年 现在想做TK 选全托还是半托", "zh", "advice", ()),
+    ("Temu、SHEIN和TK的全托管有什么不同", "zh", "other_platform", ()),     # names in a list are no history
+    ("Temu. what is semi managed there?", "en", "other_platform", ()),
+    ("what are local shops on tiktok", "en", "other_mode", ()),            # a plural is the same word
+    ("we have no warehouse abroad and little money. which one?", "en", "advice", ()),
     ("英国VAT怎么注册", "zh", "fallback", ()),
     ("tell me a joke", "en", "fallback", ()),
 ]

@@ -32,7 +32,13 @@ PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone
 _ZH_JOINS = "另外|还有就是|还有|顺便问一下|顺便问下|顺便问|再问一下|以及"
 _EN_JOINS = (r"\b(?:and also|also|plus|as well as|besides that|and)\b"
              r"(?=\s+(?:what|how|who|when|where|which|is|are|do|does|can|will|should|the)\b)")
-_PART_SPLIT = re.compile(rf"([?;。\n,]+|{_ZH_JOINS}|{_EN_JOINS})")
+# A numbered list ("1. ... 2. ...", "1、", "2)", "①", "q2:") and a "+" between questions split too.
+_NUMBERED = r"(?<![\d.])\d\s?[.、)](?!\d)|\(\d\)|[①②③④⑤]|\bq\d\s?[:.]"
+_PART_SPLIT = re.compile(rf"([?;。\n,]+|\.\s|{_NUMBERED}|\s\+\s?|\+\s|\s&\s|{_ZH_JOINS}|{_EN_JOINS})")
+# A piece that offers an alternative ("..., or is it ...", "还是...") goes on asking the question before it.
+_ALTERNATIVE = re.compile(r"^(?:or|or else|还是|或者|或是)\b|^(?:还是|或者|或是)")
+# Where an English yes-no question may start after a preface ("Two q's: is it open in the US"):
+_PREFACE = re.compile(r"^[^:]{0,40}:\s*")
 # Chinese written without punctuation: a space between Chinese words, or a question particle with more
 # text after it, ends a piece ("全托管利润怎么样 价格谁定", "要保证金吗佣金多少").
 _CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
@@ -131,8 +137,12 @@ class FaqAnswerer:
         named = book.modes.get(scope.modes[0]) if len(scope.modes) == 1 else None
         if named is not None and named.entry in self.kb.by_id and self._names_only(norm):
             return make("answer", [self.kb.by_id[named.entry]])     # "半托?", "semi?": what it is
-        if reading.advice:          # in a dialogue: the provisional recommendation; here its entry, if any
-            return make("advice", [top] if top else [])
+        if reading.advice:          # in a dialogue: the provisional recommendation; here its choosing entry, if any
+            return make("advice", [top] if top is not None and top.id in self.choosing_entries else [])
+        if reading.answers and top is not None and top.id not in self.choosing_entries:
+            chosen = self._choosing_question(norm)      # describes itself, then asks which mode
+            if chosen is not None:
+                return make("advice", [chosen])
         if top is not None:
             if top.id not in self.choosing_entries and routed is not None and routed.override \
                     and routed.entry in self.kb.by_id:
@@ -162,11 +172,12 @@ class FaqAnswerer:
         both = _EACH.match(norm)                  # "佣金和结算周期分别是多少": two questions sharing one ending
         if both:
             norm = f"{both.group(1)}{both.group(3)}?{both.group(2)}{both.group(3)}"
-        tokens = _PART_SPLIT.split(_PARTICLE_END.sub("?", _CJK_SPACE.sub(",", norm)))
-        pieces = [(tokens[i].strip(), tokens[i + 1] if i + 1 < len(tokens) else "") for i in range(0, len(tokens), 2)]
         parts, carry = [], ""
-        for piece, delimiter in pieces:
+        for piece, delimiter in self._pieces(norm):
             if not piece:
+                continue
+            if parts and not carry and _ALTERNATIVE.match(piece):     # "does it pay, or is it a trap?"
+                parts[-1] = f"{parts[-1]} {piece}"
                 continue
             text = f"{carry} {piece}".strip()
             if not self._names_only(piece) and ("?" in delimiter or self._asks(piece)):   # "full managed? who?"
@@ -181,12 +192,29 @@ class FaqAnswerer:
                 parts.append(carry)
         return parts
 
+    @staticmethod
+    def _pieces(norm: str) -> list[tuple[str, str]]:
+        """(piece, the delimiter after it): the message cut wherever a new question may start."""
+        tokens = _PART_SPLIT.split(_PARTICLE_END.sub("?", _CJK_SPACE.sub(",", norm)))
+        return [(tokens[i].strip(), tokens[i + 1] if i + 1 < len(tokens) else "") for i in range(0, len(tokens), 2)]
+
+    def _choosing_question(self, norm: str) -> FaqEntry | None:
+        """The choosing entry the message's last asking piece reads on its own ("..., zero time for
+        content. which one"): what a self-describing message asks, whatever its description reads as."""
+        asking = [p for p, d in self._pieces(norm) if p and ("?" in d or self._asks(p))]
+        if len(asking) != 1:            # two questions: each part is answered on its own
+            return None
+        hits, p, ok = self.nlu.rank_faq(asking[-1])
+        entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id) if ok and hits else None
+        return entry if entry is not None and entry.id in self.choosing_entries else None
+
     def _names_only(self, text: str) -> bool:
         """Nothing but platform and mode names (and punctuation): "半托?", "tiktok full managed"."""
         return not re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.nlu.scope.without_names(text))
 
     def _asks(self, piece: str) -> bool:
-        return self.nlu.is_question(piece) or _A_NOT_A.search(piece) is not None or self.nlu.scope.asks(piece)
+        return (self.nlu.is_question(piece) or self.nlu.is_question(_PREFACE.sub("", piece))
+                or _A_NOT_A.search(piece) is not None or self.nlu.scope.asks(piece))
 
     def _parts_answered(self, norm: str, top: FaqEntry, scope: Scope, near: set[str]) -> list[FaqEntry]:
         """One entry per part of a two-part question, each read from its own part (a part that names no

@@ -19,7 +19,10 @@ from bot.kb.models import Text
 from bot.nlu.text import normalize
 
 SCOPE_FILE = ROOT / "knowledge" / "scope.yaml"
-_CLAUSE_SPLIT = re.compile(r"[，,。；;！!？?\n、]+|\s+(?:but|and|so)\s+|但是|不过|但")
+# Clauses: punctuation (a full stop before a space too: "team in the US. Full or semi?"), a space between
+# Chinese words (Chinese written without punctuation), and the connectives that start a new clause.
+_CLAUSE_SPLIT = re.compile(r"[，,。；;！!？?\n、]+|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])"
+                           r"|\s+(?:but|and|so)\s+|但是|不过|但")
 _ASCII_ALNUM = re.compile(r"[a-z0-9]")
 
 
@@ -158,12 +161,15 @@ def prepare(norm: str) -> str:
 
 def word_pattern(words: tuple[str, ...]) -> re.Pattern | None:
     """One regex for a word list: Latin words stand alone (no letter or digit beside them), a space
-    inside a word may be left out ("semimanaged"), Chinese words match anywhere."""
+    inside a word may be left out ("semimanaged"), an English word of four letters or more may take a
+    plural 's' ("cross-border shops", "local sellers"), Chinese words match anywhere."""
     parts = []
     for w in sorted({prepare(normalize(w)) for w in words if w and w.strip()}, key=len, reverse=True):
         body = re.escape(w).replace(r"\ ", r"\s?")
         pre = r"(?<![a-z0-9])" if _ASCII_ALNUM.match(w[0]) else ""
         post = r"(?![a-z0-9])" if _ASCII_ALNUM.match(w[-1]) else ""
+        if re.search(r"[a-z]{4}$", w) and not w.endswith("s"):
+            body += "s?"
         parts.append(pre + body + post)
     return re.compile("|".join(parts)) if parts else None
 
@@ -211,19 +217,29 @@ class ScopeReader:
 
     def _background_of(self, text: str, platforms: list[str]) -> tuple[str, ...]:
         """Platforms named only in clauses about the asker's history, beside a clause that does not
-        name them (the question itself)."""
+        name them (the question itself). A clause is history when it has a background word ("we sold
+        on Amazon for 3 years"), or when it is a plain statement naming no selling mode and another
+        clause names TikTok ("8 figures on Amazon, team in the US. Full or semi for TikTok Shop?")."""
         if self._background is None:
             return ()
         clauses = [c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip()]
+        home = dict(self._platforms).get(self.book.home)
+        tiktok_elsewhere = home is not None and any(home.search(c) for c in clauses)
         out = []
         for pid, pattern in self._platforms:
             if pid not in platforms or pid == self.book.home or pattern is None:
                 continue
             mine = [c for c in clauses if pattern.search(c)]
             rest = [c for c in clauses if not pattern.search(c)]
-            if mine and rest and all(self._background.search(c) for c in mine):
+            if mine and rest and all(self._background.search(c) or (
+                    tiktok_elsewhere and not home.search(c) and not self._names_a_mode(c) and not self.asks(c)
+                    and re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.without_names(c)))    # says more than a name
+                    for c in mine):
                 out.append(pid)
         return tuple(out)
+
+    def _names_a_mode(self, clause: str) -> bool:
+        return any(p is not None and p.search(clause) for _, p in self._modes)
 
     def without_names(self, norm: str) -> str:
         """The message with every platform and mode word taken out ("tiktok full managed?" -> "?")."""
