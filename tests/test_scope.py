@@ -116,6 +116,10 @@ CASES = [
     ("Temu. what is semi managed there?", "en", "other_platform", ()),
     ("what are local shops on tiktok", "en", "other_mode", ()),            # a plural is the same word
     ("we have no warehouse abroad and little money. which one?", "en", "advice", ()),
+    ("到底要给平台多少控制权", "zh", "advice", ("help_me_choose",)),
+    ("帮我选一下，我们有工厂，资金不多", "zh", "advice", ()),
+    # "十几个人" is a number, not a second question: the one question is which mode
+    ("做了三年shopee 仓库十几个人 打算上tiktok 推荐什么模式", "zh", "advice", ("help_me_choose",)),
     ("英国VAT怎么注册", "zh", "fallback", ()),
     ("tell me a joke", "en", "fallback", ()),
 ]

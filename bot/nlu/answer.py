@@ -199,13 +199,17 @@ class FaqAnswerer:
         return [(tokens[i].strip(), tokens[i + 1] if i + 1 < len(tokens) else "") for i in range(0, len(tokens), 2)]
 
     def _choosing_question(self, norm: str) -> FaqEntry | None:
-        """The choosing entry the message's last asking piece reads on its own ("..., zero time for
-        content. which one"): what a self-describing message asks, whatever its description reads as."""
+        """The choosing entry the message's one asking piece reads on its own ("..., zero time for
+        content. which one"), or routes to by its choosing words when it reads nothing: what a
+        self-describing message asks, whatever its description reads as."""
         asking = [p for p, d in self._pieces(norm) if p and ("?" in d or self._asks(p))]
         if len(asking) != 1:            # two questions: each part is answered on its own
             return None
         hits, p, ok = self.nlu.rank_faq(asking[-1])
         entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id) if ok and hits else None
+        if entry is None:                   # nothing read on its own: its choosing words, if any ("推荐什么模式")
+            route = self.nlu.scope.choosing(asking[-1])
+            entry = self.kb.by_id.get(route.entry) if route is not None else None
         return entry if entry is not None and entry.id in self.choosing_entries else None
 
     def _names_only(self, text: str) -> bool:

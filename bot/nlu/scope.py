@@ -24,6 +24,7 @@ SCOPE_FILE = ROOT / "knowledge" / "scope.yaml"
 _CLAUSE_SPLIT = re.compile(r"[，,。；;！!？?\n、]+|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])"
                            r"|\s+(?:but|and|so)\s+|但是|不过|但")
 _ASCII_ALNUM = re.compile(r"[a-z0-9]")
+_APPROXIMATE = re.compile(r"[0-9一二两三四五六七八九十百千万]几|几[十百千万]")
 
 
 @dataclass(frozen=True)
@@ -250,8 +251,10 @@ class ScopeReader:
         return re.sub(r"\s+", " ", text).strip()
 
     def asks(self, norm: str) -> bool:
-        """Whether a piece of a message has one of the file's question words (a part that asks)."""
-        return self._asks is not None and self._asks.search(prepare(norm)) is not None
+        """Whether a piece of a message has one of the file's question words (a part that asks). An
+        approximate number ("二十几个人", "几十万") asks nothing."""
+        text = _APPROXIMATE.sub(" ", prepare(norm))
+        return self._asks is not None and self._asks.search(text) is not None
 
     def choosing(self, norm: str) -> Route | None:
         """Where a choosing, fit, control or switching question is routed, or None."""
