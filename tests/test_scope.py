@@ -62,6 +62,19 @@ def test_a_platform_named_as_the_askers_history_is_background():
     assert scope("我们做亚马逊三年了，想问下TK全托管谁定价").background == ("amazon",)
     assert scope("temu全托管和tiktok全托管有什么区别").background == ()
     assert scope("做了3年亚马逊").background == ()        # nothing else asked: not just background
+    # a sentence stating something about the asker before one naming TikTok
+    assert scope("Amazon seller, 7 figures. Is tiktok semi managed for us?").background == ("amazon",)
+    assert scope("亚马逊卖家转tk 全托还是半托").background == ("amazon",)
+    # but not after TikTok, nor a bare name in a list, nor a sentence naming another platform's mode
+    assert scope("can I run tiktok full managed and shein at the same time").background == ()
+    assert scope("Temu、SHEIN和TK的全托管有什么不同").background == ()
+    assert scope("Shopee SIP. Is tiktok full managed the same?").background == ()
+
+
+def test_the_question_is_read_without_the_askers_history(services):
+    """'速卖通做了两年，现在tk全托管怎么入驻' fell back: its history clause clouded the reading."""
+    answer = services.answerer.ask("速卖通做了两年，现在tk全托管怎么入驻", "zh")
+    assert answer.handling == "answer" and answer.entries[0].id == "full_onboarding"
 
 
 def test_scope_yaml_sources_and_entries_exist(services):
@@ -116,6 +129,8 @@ CASES = [
     ("Temu. what is semi managed there?", "en", "other_platform", ()),
     ("what are local shops on tiktok", "en", "other_mode", ()),            # a plural is the same word
     ("we have no warehouse abroad and little money. which one?", "en", "advice", ()),
+    ("I run 4 stores already. Which mode suits a seller like me?", "en", "advice", ()),
+    ("全托管佣金多少+多久回款", "zh", "answer", ("fees_commission", "settlement")),
     ("到底要给平台多少控制权", "zh", "advice", ("help_me_choose",)),
     ("帮我选一下，我们有工厂，资金不多", "zh", "advice", ()),
     # "十几个人" is a number, not a second question: the one question is which mode

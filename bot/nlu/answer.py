@@ -34,7 +34,7 @@ _EN_JOINS = (r"\b(?:and also|also|plus|as well as|besides that|and)\b"
              r"(?=\s+(?:what|how|who|when|where|which|is|are|do|does|can|will|should|the)\b)")
 # A numbered list ("1. ... 2. ...", "1、", "2)", "①", "q2:") and a "+" between questions split too.
 _NUMBERED = r"(?<![\d.])\d\s?[.、)](?!\d)|\(\d\)|[①②③④⑤]|\bq\d\s?[:.]"
-_PART_SPLIT = re.compile(rf"([?;。\n,]+|\.\s|{_NUMBERED}|\s\+\s?|\+\s|\s&\s|{_ZH_JOINS}|{_EN_JOINS})")
+_PART_SPLIT = re.compile(rf"([?;。\n,]+|\.\s|{_NUMBERED}|\s?\+\s?|\s&\s|{_ZH_JOINS}|{_EN_JOINS})")
 # A piece that offers an alternative ("..., or is it ...", "还是...") goes on asking the question before it.
 _ALTERNATIVE = re.compile(r"^(?:or|or else|还是|或者|或是)\b|^(?:还是|或者|或是)")
 # Where an English yes-no question may start after a preface ("Two q's: is it open in the US"):
@@ -112,7 +112,13 @@ class FaqAnswerer:
     def answer(self, reading: Reading) -> Answer:
         ranked = [self.kb.by_id[h.id] for h in reading.faq if h.id in self.kb.by_id]
         scope, book = reading.scope, self.book
-        top = self._right_mode(ranked[0], scope.modes) if reading.answerable and ranked else None
+        answerable = reading.answerable
+        if scope.background:        # the question read without the asker's history, when that reads surer
+            hits, p, ok = self.nlu.rank_faq(self.nlu.scope.without_background(normalize(reading.text), scope))
+            if ok and (not answerable or p > reading.faq_probability):
+                ids = [self.nlu.content.faq[h.entry].id for h in hits]
+                ranked, answerable = [self.kb.by_id[i] for i in ids if i in self.kb.by_id], True
+        top = self._right_mode(ranked[0], scope.modes) if answerable and ranked else None
         others, modes = self._subjects(scope)
 
         def make(handling: str, entries: list[FaqEntry], **kw) -> Answer:
@@ -139,7 +145,7 @@ class FaqAnswerer:
             return make("answer", [self.kb.by_id[named.entry]])     # "半托?", "semi?": what it is
         if reading.advice:          # in a dialogue: the provisional recommendation; here its choosing entry, if any
             return make("advice", [top] if top is not None and top.id in self.choosing_entries else [])
-        if reading.answers and top is not None and top.id not in self.choosing_entries:
+        if top is not None and top.id not in self.choosing_entries:
             chosen = self._choosing_question(norm)      # describes itself, then asks which mode
             if chosen is not None:
                 return make("advice", [chosen])

@@ -19,9 +19,11 @@ from bot.kb.models import Text
 from bot.nlu.text import normalize
 
 SCOPE_FILE = ROOT / "knowledge" / "scope.yaml"
-# Clauses: punctuation (a full stop before a space too: "team in the US. Full or semi?"), a space between
-# Chinese words (Chinese written without punctuation), and the connectives that start a new clause.
-_CLAUSE_SPLIT = re.compile(r"[，,。；;！!？?\n、]+|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])"
+# Clauses: punctuation (a full stop before a space too: "team in the US. Full or semi?"), a space beside
+# a Chinese word (Chinese written without punctuation: "亚马逊卖家转tk 全托还是半托"), and the connectives that start a new clause.
+# Sentences: the same without the connectives ("tiktok full managed and shein too" is one sentence).
+_SENTENCE_SPLIT = re.compile(r"[，,。；;！!？?\n、]+|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])")
+_CLAUSE_SPLIT = re.compile(r"[，,。；;！!？?\n、]+|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])"
                            r"|\s+(?:but|and|so)\s+|但是|不过|但")
 _ASCII_ALNUM = re.compile(r"[a-z0-9]")
 _APPROXIMATE = re.compile(r"[0-9一二两三四五六七八九十百千万]几|几[十百千万]")
@@ -219,25 +221,42 @@ class ScopeReader:
     def _background_of(self, text: str, platforms: list[str]) -> tuple[str, ...]:
         """Platforms named only in clauses about the asker's history, beside a clause that does not
         name them (the question itself). A clause is history when it has a background word ("we sold
-        on Amazon for 3 years"), or when it is a plain statement naming no selling mode and another
-        clause names TikTok ("8 figures on Amazon, team in the US. Full or semi for TikTok Shop?")."""
+        on Amazon for 3 years"), or when it is a sentence of its own that states (asks nothing, names
+        no selling mode, says more than a name) before a sentence naming TikTok ("8 figures on Amazon,
+        team in the US. Full or semi for TikTok Shop?"; not "tiktok full managed, and shein too?")."""
         if self._background is None:
             return ()
         clauses = [c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip()]
+        sentences = [c.strip() for c in _SENTENCE_SPLIT.split(text) if c and c.strip()]
         home = dict(self._platforms).get(self.book.home)
-        tiktok_elsewhere = home is not None and any(home.search(c) for c in clauses)
+        first_home = next((i for i, c in enumerate(sentences) if home is not None and home.search(c)), None)
         out = []
         for pid, pattern in self._platforms:
             if pid not in platforms or pid == self.book.home or pattern is None:
                 continue
             mine = [c for c in clauses if pattern.search(c)]
             rest = [c for c in clauses if not pattern.search(c)]
-            if mine and rest and all(self._background.search(c) or (
-                    tiktok_elsewhere and not home.search(c) and not self._names_a_mode(c) and not self.asks(c)
-                    and re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.without_names(c)))    # says more than a name
-                    for c in mine):
+            if mine and rest and all(self._background.search(c) for c in mine):
+                out.append(pid)
+                continue
+            stated = [i for i, c in enumerate(sentences) if pattern.search(c)]
+            if stated and first_home is not None and all(
+                    i < first_home and self._states(sentences[i]) for i in stated):
                 out.append(pid)
         return tuple(out)
+
+    def _states(self, sentence: str) -> bool:
+        """A statement about the asker: asks nothing, names no mode, says more than a platform's name."""
+        return (not self.asks(sentence) and not self._names_a_mode(sentence)
+                and re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.without_names(sentence)) is not None)
+
+    def without_background(self, norm: str, scope: Scope) -> str:
+        """The message without its sentences about the asker's history (what the question itself says)."""
+        if not scope.background:
+            return norm
+        patterns = [p for pid, p in self._platforms if pid in scope.background and p is not None]
+        kept = [c for c in _SENTENCE_SPLIT.split(prepare(norm)) if c.strip() and not any(p.search(c) for p in patterns)]
+        return ", ".join(c.strip() for c in kept)
 
     def _names_a_mode(self, clause: str) -> bool:
         return any(p is not None and p.search(clause) for _, p in self._modes)
