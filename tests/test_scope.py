@@ -221,6 +221,51 @@ def test_a_long_two_part_answer_leaves_out_a_block_rather_than_pass_the_limit(se
     assert r._fit(["a" * 3000, "b" * 3000, "c" * 500]) == "a" * 3000 + "\n\n" + "c" * 500
 
 
+# -- every channel answers the same way ----------------------------------------------------------------
+# One question of each edge kind in each language (language, question, handling). The console, private
+# chat, group mentions and inline mode must show what Renderer.faq_answer renders for the FaqAnswerer's
+# answer (tests/test_tg_scope.py runs the same table over the fake Bot API).
+SAME_EVERYWHERE = [
+    ("zh", "半托管的售后谁负责？", "answer"),                                     # in scope
+    ("en", "who sets the prices under full managed?", "answer"),
+    ("zh", "全托管利润怎么样？价格是谁定的？", "answer"),                           # two parts
+    ("en", "how long until full managed pays out, and is there a deposit?", "answer"),
+    ("zh", "SHEIN半托管是怎么运作的", "other_platform"),                          # another platform
+    ("en", "how does AliExpress Choice work for sellers?", "other_platform"),
+    ("zh", "TikTok本土店和跨境店有什么区别？", "other_mode"),                      # another TikTok mode
+    ("en", "what is a POP store on tiktok shop?", "other_mode"),
+    ("zh", "全托转半托难在哪？", "advice"),                                       # choosing / switching
+    ("en", "how do I choose between the two modes?", "advice"),
+    ("zh", "英国VAT怎么注册？", "fallback"),                                      # out of scope
+    ("en", "what's the weather like in Paris?", "fallback"),
+]
+
+
+@pytest.mark.parametrize("lang, question, handling", SAME_EVERYWHERE)
+def test_the_table_covers_each_kind_as_labelled(services, lang, question, handling):
+    assert services.answerer.ask(question, lang).handling == handling
+
+
+def shown_the_same(services, lang: str, question: str, text: str) -> None:
+    """`text` (what a channel showed, as plain text) holds the rendered answer; a fallback, its topics."""
+    answer = services.answerer.ask(question, lang)
+    if answer.fallback:
+        for entry in answer.suggestions:
+            assert entry.title(lang) in text, (entry.id, text)
+        assert not any(e.answer(lang) in text for e in services.kb.entries)      # no entry given as an answer
+    else:
+        assert services.renderer(PLAIN).faq_answer(answer) in text, (question, text[:800])
+
+
+@pytest.mark.parametrize("lang, question, handling", SAME_EVERYWHERE)
+async def test_console_shows_what_every_channel_shows(services, store, lang, question, handling):
+    c, out = chat(services, store, lang)
+    await c.start()
+    out.clear()
+    await c.handle(question)
+    shown_the_same(services, lang, question, "\n".join(out))
+
+
 # -- the console, both languages ----------------------------------------------------------------------
 def chat(services, store, lang):
     lines: list[str] = []
