@@ -69,6 +69,9 @@ def test_a_platform_named_as_the_askers_history_is_background():
     assert scope("can I run tiktok full managed and shein at the same time").background == ()
     assert scope("Temu、SHEIN和TK的全托管有什么不同").background == ()
     assert scope("Shopee SIP. Is tiktok full managed the same?").background == ()
+    # moving to TikTok: what came before is history, even another platform's programme
+    assert scope("两年temu半托了 准备做tk 半托管尾程谁出").background == ("temu",)
+    assert scope("been on temu semi for a while, thinking about tiktok. who pays the last mile?").background == ("temu",)
 
 
 def test_the_question_is_read_without_the_askers_history(services):
@@ -131,6 +134,7 @@ CASES = [
     ("we have no warehouse abroad and little money. which one?", "en", "advice", ()),
     ("I run 4 stores already. Which mode suits a seller like me?", "en", "advice", ()),
     ("全托管佣金多少+多久回款", "zh", "answer", ("fees_commission", "settlement")),
+    ("半托管有保证金吗 回款周期多长", "zh", "answer", ("deposit", "settlement")),      # 多长 asks
     ("到底要给平台多少控制权", "zh", "advice", ("help_me_choose",)),
     ("帮我选一下，我们有工厂，资金不多", "zh", "advice", ()),
     # "十几个人" is a number, not a second question: the one question is which mode

@@ -91,6 +91,7 @@ class ScopeBook:
     counterparts: tuple[tuple[str, str], ...] = ()          # (full-managed entry, semi-managed entry)
     comparison_entries: tuple[str, ...] = ()                # entries comparing TikTok with other platforms
     ui: dict[str, Text] = field(default_factory=dict)
+    moving_words: tuple[str, ...] = ()                     # "转tk", "thinking about tiktok": what came before is history
 
     def source_ids(self) -> set[str]:
         facts = [f for p in self.platforms.values() for f in p.facts]
@@ -138,7 +139,7 @@ def parse_book(data: dict) -> ScopeBook:
     return ScopeBook(home, platforms, modes, tuple(data.get("background_words") or ()), choosing,
                      tuple(normalize(w) for w in data.get("question_words") or ()),
                      tuple((str(a), str(b)) for a, b in data.get("counterparts") or []),
-                     tuple(data.get("comparison_entries") or ()), ui)
+                     tuple(data.get("comparison_entries") or ()), ui, tuple(data.get("moving_words") or ()))
 
 
 @lru_cache(maxsize=4)
@@ -186,6 +187,7 @@ class ScopeReader:
         self._modes = [(m, word_pattern(m.words)) for m in book.modes.values()]
         self._not_in = {m.id: word_pattern(m.not_in) for m in book.modes.values() if m.not_in}
         self._background = word_pattern(book.background_words)
+        self._moving = word_pattern(book.moving_words)
         self._choosing = [(route, word_pattern(route.words)) for route in book.choosing]
         self._asks = word_pattern(book.question_words)
 
@@ -240,8 +242,9 @@ class ScopeReader:
                 out.append(pid)
                 continue
             stated = [i for i, c in enumerate(sentences) if pattern.search(c)]
-            if stated and first_home is not None and all(
-                    i < first_home and self._states(sentences[i]) for i in stated):
+            moving = first_home is not None and self._moving is not None and self._moving.search(sentences[first_home])
+            if stated and first_home is not None and all(i < first_home and (
+                    self._states(sentences[i]) or (moving and not self.asks(sentences[i]))) for i in stated):
                 out.append(pid)
         return tuple(out)
 
