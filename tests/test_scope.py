@@ -134,6 +134,11 @@ CASES = [
     ("we have no warehouse abroad and little money. which one?", "en", "advice", ()),
     ("I run 4 stores already. Which mode suits a seller like me?", "en", "advice", ()),
     ("全托管佣金多少+多久回款", "zh", "answer", ("fees_commission", "settlement")),
+    # a joining word or sign makes both sides parts, even without question words
+    ("semi managed: fees & payout timing", "en", "answer", ("semi_fees", "settlement")),
+    ("tell me two things: when does full managed pay out and whether there is a deposit", "en", "answer",
+     ("settlement", "deposit")),
+    ("Q1 who sets prices in full managed Q2 who handles customs", "en", "answer", ("full_pricing", "full_customs")),
     ("半托管有保证金吗 回款周期多长", "zh", "answer", ("deposit", "settlement")),      # 多长 asks
     ("到底要给平台多少控制权", "zh", "advice", ("help_me_choose",)),
     ("帮我选一下，我们有工厂，资金不多", "zh", "advice", ()),

@@ -31,10 +31,14 @@ PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone
 # delimiter is kept: a piece followed by a question mark is a question whatever its words.
 _ZH_JOINS = "另外|还有就是|还有|顺便问一下|顺便问下|顺便问|再问一下|以及"
 _EN_JOINS = (r"\b(?:and also|also|plus|as well as|besides that|and)\b"
-             r"(?=\s+(?:what|how|who|when|where|which|is|are|do|does|can|will|should|the)\b)")
+             r"(?=\s+(?:what|how|who|when|where|which|is|are|do|does|can|will|should|the|whether|if)\b)")
 # A numbered list ("1. ... 2. ...", "1、", "2)", "①", "q2:") and a "+" between questions split too.
-_NUMBERED = r"(?<![\d.])\d\s?[.、)](?!\d)|\(\d\)|[①②③④⑤]|\bq\d\s?[:.]"
+_NUMBERED = r"(?<![\d.])\d\s?[.、)](?!\d)|\(\d\)|[①②③④⑤]|\bq\d\b\s?[:.]?"
 _PART_SPLIT = re.compile(rf"([?;。\n,]+|\.\s|{_NUMBERED}|\s?\+\s?|\s&\s|{_ZH_JOINS}|{_EN_JOINS})")
+# Delimiters that join two questions: the pieces on both sides ask, whatever their words ("deposit amount &
+# commission rate"); after a numbered item's marker, the piece asks (the one before it may be a preface).
+_JOINED = re.compile(rf"^\s*(?:[;+&]|{_ZH_JOINS}|and also|also|plus|as well as|besides that|and)\s*$")
+_ITEM = re.compile(rf"^\s*(?:{_NUMBERED})\s*$")
 # A piece that offers an alternative ("..., or is it ...", "还是...") goes on asking the question before it.
 _ALTERNATIVE = re.compile(r"^(?:or|or else|还是|或者|或是)\b|^(?:还是|或者|或是)")
 # Where an English yes-no question may start after a preface ("Two q's: is it open in the US"):
@@ -178,15 +182,17 @@ class FaqAnswerer:
         both = _EACH.match(norm)                  # "佣金和结算周期分别是多少": two questions sharing one ending
         if both:
             norm = f"{both.group(1)}{both.group(3)}?{both.group(2)}{both.group(3)}"
-        parts, carry = [], ""
+        parts, carry, before = [], "", ""
         for piece, delimiter in self._pieces(norm):
+            joined = bool(_JOINED.match(delimiter) or _JOINED.match(before) or _ITEM.match(before))
+            before = delimiter
             if not piece:
                 continue
             if parts and not carry and _ALTERNATIVE.match(piece):     # "does it pay, or is it a trap?"
                 parts[-1] = f"{parts[-1]} {piece}"
                 continue
             text = f"{carry} {piece}".strip()
-            if not self._names_only(piece) and ("?" in delimiter or self._asks(piece)):   # "full managed? who?"
+            if not self._names_only(piece) and ("?" in delimiter or joined or self._asks(piece)):   # "full managed? who?"
                 parts.append(text)
                 carry = ""
             else:
