@@ -71,7 +71,8 @@ def test_a_platform_named_as_the_askers_history_is_background():
     assert scope("Shopee SIP. Is tiktok full managed the same?").background == ()
     # moving to TikTok: what came before is history, even another platform's programme
     assert scope("两年temu半托了 准备做tk 半托管尾程谁出").background == ("temu",)
-    assert scope("been on temu semi for a while, thinking about tiktok. who pays the last mile?").background == ("temu",)
+    found = scope("been on temu semi for a while, thinking about tiktok. who pays the last mile?")
+    assert found.background == ("temu",)
 
 
 def test_the_question_is_read_without_the_askers_history(services):

@@ -192,7 +192,7 @@ class FaqAnswerer:
                 parts[-1] = f"{parts[-1]} {piece}"
                 continue
             text = f"{carry} {piece}".strip()
-            if not self._names_only(piece) and ("?" in delimiter or joined or self._asks(piece)):   # "full managed? who?"
+            if not self._names_only(piece) and ("?" in delimiter or joined or self._asks(piece)):  # "full? who?"
                 parts.append(text)
                 carry = ""
             else:

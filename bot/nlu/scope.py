@@ -19,12 +19,12 @@ from bot.kb.models import Text
 from bot.nlu.text import normalize
 
 SCOPE_FILE = ROOT / "knowledge" / "scope.yaml"
-# Clauses: punctuation (a full stop before a space too: "team in the US. Full or semi?"), a space beside
-# a Chinese word (Chinese written without punctuation: "亚马逊卖家转tk 全托还是半托"), and the connectives that start a new clause.
-# Sentences: the same without the connectives ("tiktok full managed and shein too" is one sentence).
-_SENTENCE_SPLIT = re.compile(r"[，,。；;！!？?\n、]+|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])")
-_CLAUSE_SPLIT = re.compile(r"[，,。；;！!？?\n、]+|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])"
-                           r"|\s+(?:but|and|so)\s+|但是|不过|但")
+# Sentences end at punctuation (a full stop before a space too: "team in the US. Full or semi?") and at a
+# space beside a Chinese word (Chinese written without punctuation: "亚马逊卖家转tk 全托还是半托"); clauses
+# also at the connectives ("tiktok full managed and shein too" is one sentence, two clauses).
+_SENTENCE_ENDS = r"[，,。；;！!？?\n、]+|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])"
+_SENTENCE_SPLIT = re.compile(_SENTENCE_ENDS)
+_CLAUSE_SPLIT = re.compile(_SENTENCE_ENDS + r"|\s+(?:but|and|so)\s+|但是|不过|但")
 _ASCII_ALNUM = re.compile(r"[a-z0-9]")
 _APPROXIMATE = re.compile(r"[0-9一二两三四五六七八九十百千万]几|几[十百千万]")
 
@@ -225,13 +225,16 @@ class ScopeReader:
         name them (the question itself). A clause is history when it has a background word ("we sold
         on Amazon for 3 years"), or when it is a sentence of its own that states (asks nothing, names
         no selling mode, says more than a name) before a sentence naming TikTok ("8 figures on Amazon,
-        team in the US. Full or semi for TikTok Shop?"; not "tiktok full managed, and shein too?")."""
+        team in the US. Full or semi for TikTok Shop?"; not "tiktok full managed, and shein too?"), or
+        any sentence that asks nothing before a TikTok sentence with a moving word ("做亚马逊fba的 转tk全托管")."""
         if self._background is None:
             return ()
         clauses = [c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip()]
         sentences = [c.strip() for c in _SENTENCE_SPLIT.split(text) if c and c.strip()]
         home = dict(self._platforms).get(self.book.home)
         first_home = next((i for i, c in enumerate(sentences) if home is not None and home.search(c)), None)
+        moving = (first_home is not None and self._moving is not None
+                  and self._moving.search(sentences[first_home]) is not None)
         out = []
         for pid, pattern in self._platforms:
             if pid not in platforms or pid == self.book.home or pattern is None:
@@ -242,7 +245,6 @@ class ScopeReader:
                 out.append(pid)
                 continue
             stated = [i for i, c in enumerate(sentences) if pattern.search(c)]
-            moving = first_home is not None and self._moving is not None and self._moving.search(sentences[first_home])
             if stated and first_home is not None and all(i < first_home and (
                     self._states(sentences[i]) or (moving and not self.asks(sentences[i]))) for i in stated):
                 out.append(pid)
