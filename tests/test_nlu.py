@@ -234,7 +234,8 @@ def test_hostile_input_never_raises(services, text):
         r = services.nlu.read(text, step=step, lang="zh")
         json.dumps(r.to_dict(), ensure_ascii=False)
         assert all(0 <= c <= 1 for c in r.confidence.values())
-    services.answerer.ask(text, "en").to_dict()
+    answer = services.answerer.ask(text, "en")
+    json.dumps(answer.to_dict(services.renderer().faq_answer(answer)), ensure_ascii=False)
 
 
 @pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
