@@ -138,10 +138,11 @@ def cmd_ask(args) -> int:
     from bot.render import PLAIN
     services = _services(overlay=True)
     answer = services.answerer.ask(args.question, args.lang)
+    text = services.renderer(PLAIN).faq_answer(answer)
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(answer.to_dict(text), ensure_ascii=False, indent=2))
     else:
-        print(services.renderer(PLAIN).faq_answer(answer))
+        print(text)
     return 0
 
 

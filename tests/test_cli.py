@@ -51,6 +51,11 @@ def test_ask_json_contract(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["fallback"] is True and data["answer"] is None and data["entry"] is None
     assert len(data["suggestions"]) == 3
+    # another TikTok mode with no entry answered: the text shown, not null
+    assert main(["ask", "TikTok Shop POP模式是什么", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["handling"] == "other_mode" and data["entry"] is None
+    assert "自运营（POP）店" in data["answer"] and "<b>" not in data["answer"]
 
 
 def test_understand_json_contract(capsys):

@@ -75,6 +75,11 @@ KNOWN_COINCIDENCES = {"not sure yet", "we don't care much about branding", "全�
                       "what fees are there in semi managed", "is full managed available in the us",
                       "FBT是什么", "半托管利润怎么算", "haven't thought about it",
                       "how can cross border sellers sell in the uk"}
+# Short questions of the blind edge set (eval/dev/edge_blind.yaml) that its writer, who never saw the
+# examples, happened to word like examples written before it arrived.
+KNOWN_COINCIDENCES |= {"全託管是什麼", "全託管清關誰負責", "who sets the price in semi managed", "全托管国际运费谁出",
+                       "全托管佣金多少", "全託管傭金多少", "全托管要交保证金吗", "全托管回款周期", "全托管和半托管哪个好",
+                       "help me choose a mode", "出口退税怎么办理"}
 
 
 def _sentences(node, inside: bool = False):

@@ -62,6 +62,23 @@ def test_a_platform_named_as_the_askers_history_is_background():
     assert scope("我们做亚马逊三年了，想问下TK全托管谁定价").background == ("amazon",)
     assert scope("temu全托管和tiktok全托管有什么区别").background == ()
     assert scope("做了3年亚马逊").background == ()        # nothing else asked: not just background
+    # a sentence stating something about the asker before one naming TikTok
+    assert scope("Amazon seller, 7 figures. Is tiktok semi managed for us?").background == ("amazon",)
+    assert scope("亚马逊卖家转tk 全托还是半托").background == ("amazon",)
+    # but not after TikTok, nor a bare name in a list, nor a sentence naming another platform's mode
+    assert scope("can I run tiktok full managed and shein at the same time").background == ()
+    assert scope("Temu、SHEIN和TK的全托管有什么不同").background == ()
+    assert scope("Shopee SIP. Is tiktok full managed the same?").background == ()
+    # moving to TikTok: what came before is history, even another platform's programme
+    assert scope("两年temu半托了 准备做tk 半托管尾程谁出").background == ("temu",)
+    found = scope("been on temu semi for a while, thinking about tiktok. who pays the last mile?")
+    assert found.background == ("temu",)
+
+
+def test_the_question_is_read_without_the_askers_history(services):
+    """'速卖通做了两年，现在tk全托管怎么入驻' fell back: its history clause clouded the reading."""
+    answer = services.answerer.ask("速卖通做了两年，现在tk全托管怎么入驻", "zh")
+    assert answer.handling == "answer" and answer.entries[0].id == "full_onboarding"
 
 
 def test_scope_yaml_sources_and_entries_exist(services):
@@ -103,6 +120,31 @@ CASES = [
     ("半拖管的尾程谁出钱", "zh", "answer", ("semi_last_mile",)),
     ("半托?", "zh", "answer", ("semi_definition",)),                  # only a mode's name: what it is
     ("全托管怎么退出", "zh", "advice", ("switch_modes",)),
+    # parts: a numbered list, "+", "whats" without its apostrophe; an "or ..." alternative is one question
+    ("两个问题：1.全托管的佣金多少 2.多久回款", "zh", "answer", ("fees_commission", "settlement")),
+    ("1) what's FBT 2) who pays customs in semi managed", "en", "answer", ("fbt", "semi_customs")),
+    ("who sets prices in semi managed + who pays the last mile", "en", "answer", ("semi_pricing", "semi_last_mile")),
+    ("whats semi managed and who sets prices in it", "en", "answer", ("semi_definition", "semi_pricing")),
+    ("is full managed profitable, or is it a race to the bottom", "en", "answer", ("full_profit",)),
+    # another platform only as the asker's history beside TikTok: advice, not another platform's facts
+    ("10 years on Shopee, big team. full or semi for tiktok?", "en", "advice", ()),
+    ("在虾皮卖了很多年 现在想做TK 选全托还是半托", "zh", "advice", ()),
+    ("Temu、SHEIN和TK的全托管有什么不同", "zh", "other_platform", ()),     # names in a list are no history
+    ("Temu. what is semi managed there?", "en", "other_platform", ()),
+    ("what are local shops on tiktok", "en", "other_mode", ()),            # a plural is the same word
+    ("we have no warehouse abroad and little money. which one?", "en", "advice", ()),
+    ("I run 4 stores already. Which mode suits a seller like me?", "en", "advice", ()),
+    ("全托管佣金多少+多久回款", "zh", "answer", ("fees_commission", "settlement")),
+    # a joining word or sign makes both sides parts, even without question words
+    ("semi managed: fees & payout timing", "en", "answer", ("semi_fees", "settlement")),
+    ("tell me two things: when does full managed pay out and whether there is a deposit", "en", "answer",
+     ("settlement", "deposit")),
+    ("Q1 who sets prices in full managed Q2 who handles customs", "en", "answer", ("full_pricing", "full_customs")),
+    ("半托管有保证金吗 回款周期多长", "zh", "answer", ("deposit", "settlement")),      # 多长 asks
+    ("到底要给平台多少控制权", "zh", "advice", ("help_me_choose",)),
+    ("帮我选一下，我们有工厂，资金不多", "zh", "advice", ()),
+    # "十几个人" is a number, not a second question: the one question is which mode
+    ("做了三年shopee 仓库十几个人 打算上tiktok 推荐什么模式", "zh", "advice", ("help_me_choose",)),
     ("英国VAT怎么注册", "zh", "fallback", ()),
     ("tell me a joke", "en", "fallback", ()),
 ]
@@ -159,17 +201,79 @@ def test_other_mode_answer_says_what_is_known_and_what_is_not(services):
 
 
 def test_ask_json_reports_handling_entries_and_scope(services):
-    data = services.answerer.ask("全托管要保证金吗？佣金多少？", "zh").to_dict()
+    def ask(q, lang):
+        a = services.answerer.ask(q, lang)
+        return a.to_dict(services.renderer(PLAIN).faq_answer(a))
+    data = ask("全托管要保证金吗？佣金多少？", "zh")
     assert data["handling"] == "answer" and data["entries"][:2] == ["deposit", "fees_commission"]
     assert data["entry"] == "deposit" and data["scope"] == {"platforms": [], "modes": ["full_managed"]}
-    other = services.answerer.ask("Temu Y2模式是什么", "zh").to_dict()
+    other = ask("Temu Y2模式是什么", "zh")
     assert other["handling"] == "other_platform" and other["scope"]["platforms"] == ["temu"]
     json.dumps(other, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("question, lang", [(q, lang) for q, lang, h, _ in CASES])
+def test_ask_json_answer_is_the_text_shown_for_every_handling_but_fallback(services, question, lang, capsys):
+    """`ask --json`: `answer` is the plain text the user sees (what `ask` prints), null only on fallback."""
+    from bot.__main__ import main
+    assert main(["ask", question, "--lang", lang, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert main(["ask", question, "--lang", lang]) == 0
+    shown = capsys.readouterr().out.rstrip("\n")
+    if data["handling"] == "fallback":
+        assert data["answer"] is None and data["fallback"] is True
+    else:
+        assert data["answer"] == shown and "<b>" not in shown
 
 
 def test_a_long_two_part_answer_leaves_out_a_block_rather_than_pass_the_limit(services):
     r = services.renderer(HTML)
     assert r._fit(["a" * 3000, "b" * 3000, "c" * 500]) == "a" * 3000 + "\n\n" + "c" * 500
+
+
+# -- every channel answers the same way ----------------------------------------------------------------
+# One question of each edge kind in each language (language, question, handling). The console, private
+# chat, group mentions and inline mode must show what Renderer.faq_answer renders for the FaqAnswerer's
+# answer (tests/test_tg_scope.py runs the same table over the fake Bot API).
+SAME_EVERYWHERE = [
+    ("zh", "半托管的售后谁负责？", "answer"),                                     # in scope
+    ("en", "who sets the prices under full managed?", "answer"),
+    ("zh", "全托管利润怎么样？价格是谁定的？", "answer"),                           # two parts
+    ("en", "how long until full managed pays out, and is there a deposit?", "answer"),
+    ("zh", "SHEIN半托管是怎么运作的", "other_platform"),                          # another platform
+    ("en", "how does AliExpress Choice work for sellers?", "other_platform"),
+    ("zh", "TikTok本土店和跨境店有什么区别？", "other_mode"),                      # another TikTok mode
+    ("en", "what is a POP store on tiktok shop?", "other_mode"),
+    ("zh", "全托转半托难在哪？", "advice"),                                       # choosing / switching
+    ("en", "how do I choose between the two modes?", "advice"),
+    ("zh", "英国VAT怎么注册？", "fallback"),                                      # out of scope
+    ("en", "what's the weather like in Paris?", "fallback"),
+]
+
+
+@pytest.mark.parametrize("lang, question, handling", SAME_EVERYWHERE)
+def test_the_table_covers_each_kind_as_labelled(services, lang, question, handling):
+    assert services.answerer.ask(question, lang).handling == handling
+
+
+def shown_the_same(services, lang: str, question: str, text: str) -> None:
+    """`text` (what a channel showed, as plain text) holds the rendered answer; a fallback, its topics."""
+    answer = services.answerer.ask(question, lang)
+    if answer.fallback:
+        for entry in answer.suggestions:
+            assert entry.title(lang) in text, (entry.id, text)
+        assert not any(e.answer(lang) in text for e in services.kb.entries)      # no entry given as an answer
+    else:
+        assert services.renderer(PLAIN).faq_answer(answer) in text, (question, text[:800])
+
+
+@pytest.mark.parametrize("lang, question, handling", SAME_EVERYWHERE)
+async def test_console_shows_what_every_channel_shows(services, store, lang, question, handling):
+    c, out = chat(services, store, lang)
+    await c.start()
+    out.clear()
+    await c.handle(question)
+    shown_the_same(services, lang, question, "\n".join(out))
 
 
 # -- the console, both languages ----------------------------------------------------------------------

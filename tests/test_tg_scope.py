@@ -79,3 +79,44 @@ async def test_inline_mode(fake, bot, lang_code, question, must):
     # beside another platform or mode, TikTok's entries are not listed on their own (unlabelled)
     if "Temu" in question or "Shopee" in question or "跨境店" in question:
         assert not any(r["id"].startswith("f:") for r in answer["results"])
+
+
+# -- every channel shows the same answer: the console's table (tests/test_scope.py), over the fake -------
+from tests.test_scope import SAME_EVERYWHERE, shown_the_same  # noqa: E402
+
+TG_LANG = {"zh": "zh-hans", "en": "en"}
+
+
+@pytest.mark.parametrize("lang, question, handling", SAME_EVERYWHERE)
+async def test_private_chat_shows_what_every_channel_shows(fake, bot, services, lang, question, handling):
+    user = fake.user(7400 + SAME_EVERYWHERE.index((lang, question, handling)), "Kai", language_code=TG_LANG[lang])
+    await user.send("/start")
+    await replies(user)
+    await user.send(question)
+    shown_the_same(services, lang, question, "\n".join(m.text or "" for m in await replies(user)))
+
+
+@pytest.mark.parametrize("lang, question, handling", SAME_EVERYWHERE)
+async def test_group_mention_shows_what_every_channel_shows(fake, bot, services, lang, question, handling):
+    i = SAME_EVERYWHERE.index((lang, question, handling))
+    group = fake.group(-100950 - i, "Sellers")
+    user = fake.user(7500 + i, "Lin", language_code=TG_LANG[lang])
+    group.add_member(user)
+    await user.send(f"@ModeAdvisorBot {question}", chat=group)
+    shown_the_same(services, lang, question, (await group.next_reply()).text)
+
+
+@pytest.mark.parametrize("lang, question, handling", SAME_EVERYWHERE)
+async def test_inline_mode_shows_what_every_channel_shows(fake, bot, services, lang, question, handling):
+    """The first result is the answer (a fallback lists the closest topics as results instead)."""
+    import html
+    import re
+    user = fake.user(7600 + SAME_EVERYWHERE.index((lang, question, handling)), "Ren", language_code=TG_LANG[lang])
+    results = (await answered(fake, await user.inline_query(question)))["results"]
+    answer = services.answerer.ask(question, lang)
+    if answer.fallback:
+        titles = [r["title"] for r in results]
+        assert [e.title(lang) for e in answer.suggestions] == titles[:len(answer.suggestions)]
+        return
+    text = results[0]["input_message_content"]["message_text"]
+    shown_the_same(services, lang, question, html.unescape(re.sub(r"<[^>]*>", "", text)))

@@ -321,8 +321,8 @@ def _reading(raw, r: Reader, flow: Flow) -> ReadingRules:
             ee.fail(key, f"unknown level {getattr(years, key)!r}")
     lex = r.mapping(raw.get("lexicon"), "lexicon")
     le = r.at("lexicon")
-    optional = {"other_person", "ours", "past_state", "fillers", "price_words", "hedge_words", "dismissals", "the_rest",
-                "maker_words", "unsettled_words"}
+    optional = {"other_person", "past_state", "fillers", "hedge_words", "dismissals",
+                "maker_words", "unsettled_words", "overseas_operations"}
     lexicon = Lexicon(**{name: le.strings(lex, name, required=name not in optional)
                          for name in Lexicon.__dataclass_fields__ if name not in ("topics", "both", "maker", "unsettled")},
                       topics=_topics(lex.get("topics"), r.at("lexicon.topics"), flow),
@@ -330,8 +330,7 @@ def _reading(raw, r: Reader, flow: Flow) -> ReadingRules:
                       maker=_level_ref(lex.get("maker"), r.at("lexicon.maker"), flow),
                       unsettled=_level_ref(lex.get("unsettled"), r.at("lexicon.unsettled"), flow))
     other = r.per_lang(raw, "other")
-    return ReadingRules(AmountRule(cap_step.id if cap_step else "", float(rate), bands,
-                                   _item_price(raw.get("item_price"), r.at("item_price"), flow)),
+    return ReadingRules(AmountRule(cap_step.id if cap_step else "", float(rate), bands),
                         assumptions, years, lexicon, other)
 
 
@@ -374,23 +373,6 @@ def _level_ref(raw, r: Reader, flow: Flow) -> tuple[str, str] | None:
         r.fail("level", f"unknown step or level {raw.get('step')!r}.{level!r}")
         return None
     return step.id, level
-
-
-def _item_price(raw, r: Reader, flow: Flow) -> tuple[str, str, float] | None:
-    """item_price: {step, level, from}: a price per item of at least `from` CNY reads as that level (optional)."""
-    if raw is None:
-        return None
-    raw = r.mapping(raw, "item_price")
-    step = flow.step(r.string(raw, "step"))
-    level = r.string(raw, "level")
-    start = raw.get("from")
-    if step is None or step.option(level) is None:
-        r.fail("level", f"unknown step or level {raw.get('step')!r}.{level!r}")
-        return None
-    if not isinstance(start, (int, float)) or isinstance(start, bool) or start <= 0:
-        r.fail("from", "expected a positive number")
-        return None
-    return step.id, level, float(start)
 
 
 def load_reading(flow: Flow, directory: Path = DIALOGS_DIR, problems: list[Problem] | None = None) -> ReadingRules:

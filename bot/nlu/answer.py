@@ -31,8 +31,18 @@ PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone
 # delimiter is kept: a piece followed by a question mark is a question whatever its words.
 _ZH_JOINS = "另外|还有就是|还有|顺便问一下|顺便问下|顺便问|再问一下|以及"
 _EN_JOINS = (r"\b(?:and also|also|plus|as well as|besides that|and)\b"
-             r"(?=\s+(?:what|how|who|when|where|which|is|are|do|does|can|will|should|the)\b)")
-_PART_SPLIT = re.compile(rf"([?;。\n,]+|{_ZH_JOINS}|{_EN_JOINS})")
+             r"(?=\s+(?:what|how|who|when|where|which|is|are|do|does|can|will|should|the|whether|if)\b)")
+# A numbered list ("1. ... 2. ...", "1、", "2)", "①", "q2:") and a "+" between questions split too.
+_NUMBERED = r"(?<![\d.])\d\s?[.、)](?!\d)|\(\d\)|[①②③④⑤]|\bq\d\b\s?[:.]?"
+_PART_SPLIT = re.compile(rf"([?;。\n,]+|\.\s|{_NUMBERED}|\s?\+\s?|\s&\s|{_ZH_JOINS}|{_EN_JOINS})")
+# Delimiters that join two questions: the pieces on both sides ask, whatever their words ("deposit amount &
+# commission rate"); after a numbered item's marker, the piece asks (the one before it may be a preface).
+_JOINED = re.compile(rf"^\s*(?:[;+&]|{_ZH_JOINS}|and also|also|plus|as well as|besides that|and)\s*$")
+_ITEM = re.compile(rf"^\s*(?:{_NUMBERED})\s*$")
+# A piece that offers an alternative ("..., or is it ...", "还是...") goes on asking the question before it.
+_ALTERNATIVE = re.compile(r"^(?:or|or else|还是|或者|或是)\b|^(?:还是|或者|或是)")
+# Where an English yes-no question may start after a preface ("Two q's: is it open in the US"):
+_PREFACE = re.compile(r"^[^:]{0,40}:\s*")
 # Chinese written without punctuation: a space between Chinese words, or a question particle with more
 # text after it, ends a piece ("全托管利润怎么样 价格谁定", "要保证金吗佣金多少").
 _CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
@@ -55,11 +65,14 @@ class Answer:
     platforms: tuple[Platform, ...] = ()   # other platforms it speaks about
     modes: tuple[Mode, ...] = ()           # TikTok's other modes it speaks about
 
-    def to_dict(self) -> dict:
+    def to_dict(self, text: str | None) -> dict:
+        """The JSON contract of `ask --json` (docs/scope.md). `text`: what the user is shown, rendered by
+        the channel (bot.render.Renderer.faq_answer, plain text); `answer` carries it for every handling
+        but fallback, where it is null (the honest "I don't know" is not an answer)."""
         return {
             "query": self.query,
             "lang": self.lang,
-            "answer": self.entry.answer(self.lang) if self.entry is not None else None,
+            "answer": text if self.handling != "fallback" else None,
             "entry": self.entry.id if self.entry is not None else None,
             "entries": [e.id for e in self.entries],
             "handling": self.handling,
@@ -103,7 +116,13 @@ class FaqAnswerer:
     def answer(self, reading: Reading) -> Answer:
         ranked = [self.kb.by_id[h.id] for h in reading.faq if h.id in self.kb.by_id]
         scope, book = reading.scope, self.book
-        top = self._right_mode(ranked[0], scope.modes) if reading.answerable and ranked else None
+        answerable = reading.answerable
+        if scope.background:        # the question read without the asker's history, when that reads surer
+            hits, p, ok = self.nlu.rank_faq(self.nlu.scope.without_background(normalize(reading.text), scope))
+            if ok and (not answerable or p > reading.faq_probability):
+                ids = [self.nlu.content.faq[h.entry].id for h in hits]
+                ranked, answerable = [self.kb.by_id[i] for i in ids if i in self.kb.by_id], True
+        top = self._right_mode(ranked[0], scope.modes) if answerable and ranked else None
         others, modes = self._subjects(scope)
 
         def make(handling: str, entries: list[FaqEntry], **kw) -> Answer:
@@ -128,8 +147,12 @@ class FaqAnswerer:
         named = book.modes.get(scope.modes[0]) if len(scope.modes) == 1 else None
         if named is not None and named.entry in self.kb.by_id and self._names_only(norm):
             return make("answer", [self.kb.by_id[named.entry]])     # "半托?", "semi?": what it is
-        if reading.advice:          # in a dialogue: the provisional recommendation; here its entry, if any
-            return make("advice", [top] if top else [])
+        if reading.advice:          # in a dialogue: the provisional recommendation; here its choosing entry, if any
+            return make("advice", [top] if top is not None and top.id in self.choosing_entries else [])
+        if top is not None and top.id not in self.choosing_entries:
+            chosen = self._choosing_question(norm)      # describes itself, then asks which mode
+            if chosen is not None:
+                return make("advice", [chosen])
         if top is not None:
             if top.id not in self.choosing_entries and routed is not None and routed.override \
                     and routed.entry in self.kb.by_id:
@@ -159,14 +182,17 @@ class FaqAnswerer:
         both = _EACH.match(norm)                  # "佣金和结算周期分别是多少": two questions sharing one ending
         if both:
             norm = f"{both.group(1)}{both.group(3)}?{both.group(2)}{both.group(3)}"
-        tokens = _PART_SPLIT.split(_PARTICLE_END.sub("?", _CJK_SPACE.sub(",", norm)))
-        pieces = [(tokens[i].strip(), tokens[i + 1] if i + 1 < len(tokens) else "") for i in range(0, len(tokens), 2)]
-        parts, carry = [], ""
-        for piece, delimiter in pieces:
+        parts, carry, before = [], "", ""
+        for piece, delimiter in self._pieces(norm):
+            joined = bool(_JOINED.match(delimiter) or _JOINED.match(before) or _ITEM.match(before))
+            before = delimiter
             if not piece:
                 continue
+            if parts and not carry and _ALTERNATIVE.match(piece):     # "does it pay, or is it a trap?"
+                parts[-1] = f"{parts[-1]} {piece}"
+                continue
             text = f"{carry} {piece}".strip()
-            if not self._names_only(piece) and ("?" in delimiter or self._asks(piece)):   # "full managed? who?"
+            if not self._names_only(piece) and ("?" in delimiter or joined or self._asks(piece)):  # "full? who?"
                 parts.append(text)
                 carry = ""
             else:
@@ -178,12 +204,33 @@ class FaqAnswerer:
                 parts.append(carry)
         return parts
 
+    @staticmethod
+    def _pieces(norm: str) -> list[tuple[str, str]]:
+        """(piece, the delimiter after it): the message cut wherever a new question may start."""
+        tokens = _PART_SPLIT.split(_PARTICLE_END.sub("?", _CJK_SPACE.sub(",", norm)))
+        return [(tokens[i].strip(), tokens[i + 1] if i + 1 < len(tokens) else "") for i in range(0, len(tokens), 2)]
+
+    def _choosing_question(self, norm: str) -> FaqEntry | None:
+        """The choosing entry the message's one asking piece reads on its own ("..., zero time for
+        content. which one"), or routes to by its choosing words when it reads nothing: what a
+        self-describing message asks, whatever its description reads as."""
+        asking = [p for p, d in self._pieces(norm) if p and ("?" in d or self._asks(p))]
+        if len(asking) != 1:            # two questions: each part is answered on its own
+            return None
+        hits, p, ok = self.nlu.rank_faq(asking[-1])
+        entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id) if ok and hits else None
+        if entry is None:                   # nothing read on its own: its choosing words, if any ("推荐什么模式")
+            route = self.nlu.scope.choosing(asking[-1])
+            entry = self.kb.by_id.get(route.entry) if route is not None else None
+        return entry if entry is not None and entry.id in self.choosing_entries else None
+
     def _names_only(self, text: str) -> bool:
         """Nothing but platform and mode names (and punctuation): "半托?", "tiktok full managed"."""
         return not re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.nlu.scope.without_names(text))
 
     def _asks(self, piece: str) -> bool:
-        return self.nlu.is_question(piece) or _A_NOT_A.search(piece) is not None or self.nlu.scope.asks(piece)
+        return (self.nlu.is_question(piece) or self.nlu.is_question(_PREFACE.sub("", piece))
+                or _A_NOT_A.search(piece) is not None or self.nlu.scope.asks(piece))
 
     def _parts_answered(self, norm: str, top: FaqEntry, scope: Scope, near: set[str]) -> list[FaqEntry]:
         """One entry per part of a two-part question, each read from its own part (a part that names no

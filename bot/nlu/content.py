@@ -29,14 +29,11 @@ class Slot:
 
 @dataclass(frozen=True)
 class AmountRule:
-    """Rule of thumb (ours): an amount below `below` CNY is `level`; the last has no bound.
-    `price`: (step, level, from CNY) - a price per item of at least `from` reads as that level
-    ("$800 each" is high-ticket); None when reading.yaml has no `item_price`."""
+    """Rule of thumb (ours): an amount below `below` CNY is `level`; the last has no bound."""
 
     step: str
     usd_rate: float
     bands: tuple[tuple[str, float | None], ...]
-    price: tuple[str, str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,13 +61,13 @@ class Lexicon:
     advice_entries: tuple[str, ...]
     # Clause cues (bot.nlu.cues): who a clause is about, whether it states a past state, filler words.
     other_person: tuple[str, ...] = ()
-    ours: tuple[str, ...] = ()
     past_state: tuple[str, ...] = ()
-    fillers: tuple[str, ...] = ()
+    fillers: tuple[str, ...] = ()               # "嗯", "lol": dropped around a short answer ("嗯 没有")
     hedge_words: tuple[str, ...] = ()           # "不确定", "not decided": a clause saying it is not sure
-    the_rest: tuple[str, ...] = ()              # "其他的不清楚": a hedge about everything else, not the clause before
-    price_words: tuple[str, ...] = ()           # "单价", "each": an amount beside them is a price per item
     dismissals: tuple[str, ...] = ()            # a clause that only says no to the one before ("brand? nah")
+    # Where B2B export stops: beside export words, these (a team running shops or marketing abroad,
+    # knowing the local consumers) make the years of export years of selling cross-border.
+    overseas_operations: tuple[str, ...] = ()
     # OEM words beside one of these ("给大牌做OEM", "our factory does OEM") make the seller the maker:
     # (step, level) of `maker`, read by rule; OEM words alone are as often "a factory makes ours".
     maker_words: tuple[str, ...] = ()

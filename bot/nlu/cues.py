@@ -1,9 +1,9 @@
 """Clause cues from the word lists of dialogs/reading.yaml: who a clause is about, whether it states
-a state that has ended, which step it names as its topic, and the filler words around a short answer.
+a state that has ended, which steps it names, and the filler words around a short answer ("嗯 没有").
 
 These are what a reader notices before weighing the words: "我表哥在义乌开厂" says nothing about the
-seller's own supply; "used to have a factory" nothing about the present; "资金这块一百万以内都能动" is
-about capital and nothing else; "经验的话不好说" is "not sure" about experience only.
+seller's own supply; "used to have a factory" nothing about the present; "经验的话不好说" is "not sure"
+about experience only.
 """
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from bot.nlu.content import Lexicon
 from bot.nlu.text import normalize
 
-# What marks a word as the topic of its clause: "资金这块...", "经验的话...", "budget: ...".
-_TOPIC_MARK_ZH = ("的话", "这块", "这一块", "这方面", "方面", "这边", "上面", "呢", ":", "：")
 _OPENERS = (r"(?:虽然|虽说|尽管|但是|但|不过|可是|其实|although|though|but|and|also|plus|however|even though)?\s*"
             r"(?:我有个|我有一个|有个|有一个|i have an?|i've got an?|there's an?|there is an?)?\s*")
 
@@ -24,7 +22,6 @@ class Cue:
     other_person: bool = False          # about someone else ("my cousin runs a big amazon store")
     past: bool = False                  # a state that has ended ("used to have a factory")
     topics: tuple[str, ...] = ()        # steps the clause names
-    marked: tuple[str, ...] = ()        # ...named as its topic ("资金这块", "budget:")
     key: str | None = None              # "experience: none": the step named before a colon
     value: str = ""                     # ...and what follows it
 
@@ -59,22 +56,15 @@ class Cues:
     @staticmethod
     def lists(lexicon: Lexicon) -> dict[str, tuple[str, ...]]:
         """The word lists `read` looks up in a clause's scan (bot.nlu.facts.WordLists)."""
-        out = {"ours": tuple(normalize(w) for w in lexicon.ours), "past": tuple(normalize(w) for w in lexicon.past_state)}
+        out = {"past": tuple(normalize(w) for w in lexicon.past_state)}
         out.update({f"topic:{step}": tuple(normalize(w) for w in words) for step, words in lexicon.topics})
         return out
 
     def read(self, clause: str, words: dict[str, tuple[str, ...]]) -> Cue:
         """The cues of a clause, given its scan against `lists` (see the module docstring)."""
-        other = "ours" not in words and self._other is not None and self._other.search(clause) is not None
+        other = self._other is not None and self._other.search(clause) is not None
         past = "past" in words
-        topics, marked = [], []
-        for name, step in self._topic_steps:
-            found = words.get(name)
-            if found:
-                topics.append(step)
-                if any(clause.startswith(w) and clause[len(w):].lstrip().startswith(_TOPIC_MARK_ZH) for w in found) or \
-                        any(w + m in clause for w in found if not w.isascii() for m in _TOPIC_MARK_ZH[:6]):
-                    marked.append(step)
+        topics = [step for name, step in self._topic_steps if words.get(name)]
         key = value = None
         if self._key is not None and (":" in clause or "：" in clause):
             m = self._key.match(clause)
@@ -82,7 +72,7 @@ class Cues:
                 key, value = self._topic_of.get(m.group(1)), m.group(2).strip()
         if not (other or past or topics or key):
             return NO_CUE
-        return Cue(other, past, tuple(topics), tuple(marked), key, value or "")
+        return Cue(other, past, tuple(topics), key, value or "")
 
     def strip_fillers(self, text: str) -> str:
         """"嗯 有" -> "有", "hmm idk" -> "idk", "lol no" -> "no" (a few passes: fillers stack)."""

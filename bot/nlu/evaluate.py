@@ -6,6 +6,7 @@
 `--all` reports, each on its own: the original development sets (eval/dev), the extra set a second
 blind writer wrote that is tuned on (eval/dev/extra), its untouched third kept as a check of
 generalisation (eval/dev/extra_check: never tuned on, so `--verbose` does not list its misses), and
+the blind set written for the ablation of the reading rules (eval/ablation: not tuned on, not listed), and
 the held-out sets (eval/holdout, never listed either). eval/holdout_v1 and eval/holdout_v2 are earlier
 held-out sets, retired: the figures of each were seen once and development went on, so a fresh blind
 set replaced it; they are printed for comparison and never listed.
@@ -17,6 +18,8 @@ A directory holds up to four files:
   edge.yaml          questions: [{q, lang, kind, ...}]         questions around the subject (docs/scope.md):
                      in_scope (expect), two_part (parts), other_platform (platforms), other_mode (modes),
                      choosing (expect optional), out_of_scope; read only in eval/dev and eval/holdout
+  edge_blind.yaml    the same schema: eval/dev's second edge set, written blind by someone who never saw
+                     the code or the first set (development: tuned on after its first figures were kept)
 
 Per language it prints: typed-answer accuracy and wrong-level rate (a miss is not wrong: the
 bot asks again); description slot precision, recall and read-wrong rate (share of stated facts
@@ -37,16 +40,18 @@ from bot import ROOT
 DEV = ROOT / "eval" / "dev"
 EXTRA = DEV / "extra"
 EXTRA_CHECK = DEV / "extra_check"
+ABLATION = ROOT / "eval" / "ablation"
 HOLDOUT = ROOT / "eval" / "holdout"
 RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2")
 TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned on)",
           EXTRA_CHECK: "development, extra kept untouched (second writer, not tuned on)",
           **{d: f"retired held-out {d.name[-2:]} (its figures were seen once, then development went on; not tuned on)"
              for d in RETIRED},
-          HOLDOUT: "held-out"}
-UNLISTED = (EXTRA_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
-FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml", "edge.yaml")
-EDGE_DIRS = (DEV, HOLDOUT)     # where an edge set is looked for
+          ABLATION: "ablation (blind, written to weigh the reading rules; not tuned on)", HOLDOUT: "held-out"}
+UNLISTED = (EXTRA_CHECK, ABLATION, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
+FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml", "edge.yaml", "edge_blind.yaml")
+EDGE_FILES = ("edge.yaml", "edge_blind.yaml")
+EDGE_DIRS = (DEV, HOLDOUT)     # where an edge set is looked for (edge_blind.yaml: only where present)
 EDGE_KINDS = ("in_scope", "two_part", "other_platform", "other_mode", "choosing", "out_of_scope")
 FALLBACK = "fallback"
 LANGS = ("zh", "en")
@@ -55,12 +60,13 @@ LANGS = ("zh", "en")
 def load(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as fh:
         data = yaml.safe_load(fh) or {}
-    key = "questions" if path.name in ("faq.yaml", "edge.yaml") else "items"
+    is_edge = path.name in EDGE_FILES
+    key = "questions" if path.name == "faq.yaml" or is_edge else "items"
     items = data.get(key) or []
     for i, item in enumerate(items):
-        need = ("q", "kind") if path.name == "edge.yaml" else ("q", "expect") if key == "questions" else (
+        need = ("q", "kind") if is_edge else ("q", "expect") if key == "questions" else (
             ("text", "expect", "step") if path.name == "typed.yaml" else ("text", "expect"))
-        if path.name == "edge.yaml" and isinstance(item, dict) and item.get("kind") not in EDGE_KINDS:
+        if is_edge and isinstance(item, dict) and item.get("kind") not in EDGE_KINDS:
             raise ValueError(f"{path}: {key}[{i}] has kind {item.get('kind')!r}; one of {', '.join(EDGE_KINDS)}")
         if not isinstance(item, dict) or any(k not in item for k in need):
             raise ValueError(f"{path}: {key}[{i}] needs {', '.join(need)}")
@@ -201,15 +207,17 @@ def _pct(x: float | None) -> str:
 def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, answerer=None) -> dict:
     results = {}
     for name, fn in (("typed.yaml", typed), ("descriptions.yaml", descriptions), ("faq.yaml", faq),
-                     ("edge.yaml", edge)):
+                     ("edge.yaml", edge), ("edge_blind.yaml", edge)):
         path = directory / name
-        if name == "edge.yaml" and (answerer is None or (directory not in EDGE_DIRS and not path.exists())):
+        if name in EDGE_FILES and (answerer is None or (directory not in EDGE_DIRS and not path.exists())):
+            continue
+        if name == "edge_blind.yaml" and not path.exists():
             continue
         if not path.exists():
             print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
                   f"held-out set not present" if directory.name == "holdout" else f"{path}: not present", file=out)
             continue
-        res = fn(answerer if name == "edge.yaml" else nlu, load(path))
+        res = fn(answerer if name in EDGE_FILES else nlu, load(path))
         results[name] = res
         label = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         if name == "typed.yaml":
@@ -225,8 +233,9 @@ def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, an
                 r = res[lang]
                 print(f"  {lang:4} {r['n']:4d} {r['facts']:5d} {_pct(r['precision'])} {_pct(r['recall'])} "
                       f"{_pct(r['wrong'])} {_pct(r['lang'])}", file=out)
-        elif name == "edge.yaml":
-            print(f"{label}: questions around the subject (edge set)", file=out)
+        elif name in EDGE_FILES:
+            what = "edge set" if name == "edge.yaml" else "blind edge set: another writer, never saw the code"
+            print(f"{label}: questions around the subject ({what})", file=out)
             cols = (("n", "n"), ("in-top1", "in_top1"), ("2-part", "two_part"), ("oth-pf", "other_platform"),
                     ("oth-md", "other_mode"), ("choose", "choosing"), ("oos-fb", "oos_fb"), ("in-fb", "in_fb"),
                     ("right", "right"), ("mislead", "misleading"))
@@ -247,7 +256,7 @@ def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, an
                       f"{_pct(r['oos_fb'])}", file=out)
             if res["unknown_labels"]:
                 print(f"  unknown entry ids in the set: {', '.join(res['unknown_labels'])}", file=out)
-        if verbose and name == "edge.yaml":
+        if verbose and name in EDGE_FILES:
             for m in res["misses"]:
                 label_ = m.get("expect") or m.get("parts") or m.get("platforms") or m.get("modes") or ""
                 flag = "MISLEADING " if m["misleading"] else ""
@@ -271,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.services import load_services
     services = load_services()
     nlu = services.nlu
-    dirs = [DEV, EXTRA, EXTRA_CHECK, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
+    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
         title = TITLES.get(d, str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")

@@ -11,10 +11,7 @@ mixed Chinese and English without a word segmenter:
   few items emit "~" features *instead of* their plain ones, so "没有工厂" shares nothing with
   "有工厂" but the negator's own n-grams, and a model learns what a negated word means;
 * concept tokens "§<group>" for the synonym groups of knowledge/synonyms.yaml (全托 = 全託管 =
-  fully managed...);
-* English spelling: an unknown word of 5+ letters becomes the most frequent word of the examples
-  with the same first letter within one edit (two from 8 letters), so "comission", "manged" and
-  "inventroy" meet their words before anything else is computed.
+  fully managed...).
 
 No jieba: its dictionary load (~1 s) would dominate start-up, and n-grams cope better with the
 shorthand sellers type.
@@ -22,7 +19,6 @@ shorthand sellers type.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from functools import lru_cache
 from typing import Iterable
 
@@ -41,18 +37,13 @@ _DISMISS_EN = re.compile(r"\b(?:(?:is|are|'s)\s+)?(?:not|isn't|aren't|isnt|arent
                          r"(?:important|priority|our focus|the focus|the point|a big deal|a must|essential|crucial|needed)\b"
                          r"|\b(?:doesn't|doesnt|don't|dont|does not|do not)\s+(?:really\s+)?matter\b"
                          r"|\bcan wait\b|\b(?:is|are) secondary\b|\bwho cares\b|\bnot bothered\b")
-# Connectives that end an English negation's scope: "no factory but stable suppliers".
-_SCOPE_END = frozenset({"but", "however", "though", "tho", "although", "yet", "and", "so", "while", "whereas", "instead"})
 NEG_ZH = ("没有", "没", "不是", "不", "无", "非", "未", "别", "从没", "从来没", "从未", "尚未", "还没")
-# Words that start or end with a negator's character and negate nothing: "非常稳定", "不错", "特别".
-NEG_ZH_NOT = frozenset("不错 不少 不断 不仅 不管 不论 不光 不然 不过 不久 非常 无论 未来 别的 别人 没错".split())
-NEG_ZH_NOT_BEFORE = frozenset("特别 区别 分别 级别 类别 差别 个别 识别 告别".split())
 _NEG_ZH_RE = re.compile("|".join(sorted(NEG_ZH, key=len, reverse=True)))
 NEG_EN = frozenset({"not", "no", "never", "dont", "don't", "doesnt", "doesn't", "didnt", "didn't", "isnt", "isn't",
                     "arent", "aren't", "wasnt", "haven't", "havent", "hasn't", "hasnt", "without", "cannot", "can't",
                     "cant", "wont", "won't", "hardly", "neither", "nor", "nothing", "none", "zero", "lack", "lacking",
                     "fewer", "less", "forget"})     # "forget the brand, just orders": the brand is said no to
-NEG_EN_SPAN = 10      # words after an English negator in its scope (punctuation and connectives end it first)
+NEG_EN_SPAN = 10      # words after an English negator in its scope (punctuation ends it first)
 NEG_ZH_SPAN = 4       # characters after a Chinese negator
 STOP_EN = frozenset("a an the of to in on at is are am was were be been i we my our me us it its this that "
                     "for and or with as by from do does did".split())
@@ -74,68 +65,10 @@ def stem(word: str) -> str:
     return word
 
 
-def _osa(a: str, b: str, cap: int) -> int:
-    """Optimal-string-alignment distance, cap + 1 as soon as it must exceed cap."""
-    if abs(len(a) - len(b)) > cap:
-        return cap + 1
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                v = min(v, prev2[j - 2] + 1)
-            cur[j] = v
-        if min(cur) > cap:
-            return cap + 1
-        prev2, prev = prev, cur
-    return prev[-1]
-
-
-class Speller:
-    """Unknown English words -> the nearest word of the examples (see the module docstring)."""
-
-    MIN_LEN = 5
-
-    def __init__(self, words: Iterable[str]):
-        self.counts = Counter(w for w in words if w.isalpha() and w.isascii())
-        self.neighbours: dict[str, list[str]] = {}
-        for w in self.counts:
-            if len(w) >= self.MIN_LEN - 1:
-                for key in {w[:i] + w[i + 1:] for i in range(len(w))} | {w}:
-                    self.neighbours.setdefault(key, []).append(w)
-        self._cache: dict[str, str] = {}
-
-    def __call__(self, word: str) -> str:
-        if len(word) < self.MIN_LEN or word in self.counts or not word.isalpha():
-            return word
-        hit = self._cache.get(word)
-        if hit is None:
-            cap = 1 if len(word) < 8 else 2
-            best, best_key = word, None
-            for key in {word[:i] + word[i + 1:] for i in range(len(word))} | {word}:
-                for cand in self.neighbours.get(key, ()):
-                    if cand[0] != word[0] or len(cand) < self.MIN_LEN:
-                        continue
-                    d = _osa(word, cand, cap)
-                    if d <= cap and (best_key is None or (d, -self.counts[cand], cand) < best_key):
-                        best, best_key = cand, (d, -self.counts[cand], cand)
-            hit = best
-            if len(self._cache) < 20000:
-                self._cache[word] = hit
-        return hit
-
-
-_WORD_RE = re.compile(r"[a-z]{5,}")
-
-
 def negated(text: str) -> bool:
-    """Whether a (normalised) clause says no: a Chinese negator that negates, or an English one."""
-    for hit in _NEG_ZH_RE.finditer(text):
-        j = hit.start()
-        if text[j:j + 2] not in NEG_ZH_NOT and not (j and text[j - 1:j + 1] in NEG_ZH_NOT_BEFORE):
-            return True
+    """Whether a (normalised) clause says no: a Chinese negator or an English one."""
+    if _NEG_ZH_RE.search(text):
+        return True
     if _POSTPOSED_NEG.search(text) or _DISMISS_EN.search(text):     # "订单其次", "brand is secondary"
         return True
     return any(w in NEG_EN or w.endswith("n't") for w in re.findall(r"[a-z']+", text))
@@ -144,7 +77,7 @@ def negated(text: str) -> bool:
 class Featurizer:
     """Text -> list of feature strings (repeats kept). Built once per content."""
 
-    def __init__(self, concepts: Iterable[tuple[str, Iterable[str]]] = (), vocabulary: Iterable[str] = ()):
+    def __init__(self, concepts: Iterable[tuple[str, Iterable[str]]] = ()):
         """`concepts`: synonym groups (id, terms); none for the questionnaire's models, whose
         examples say "工厂" in every sense (有工厂, 没有工厂, 找工厂代工)."""
         terms: dict[str, str] = {}
@@ -160,13 +93,6 @@ class Featurizer:
         cjk = sorted((t for t in terms if not t.isascii()), key=len, reverse=True)
         self._latin_re = re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, latin)) + r")(?![a-z])") if latin else None
         self._cjk_re = re.compile("|".join(map(re.escape, cjk))) if cjk else None
-        words = list(vocabulary)
-        self.speller = Speller(words) if words else None
-
-    def spell(self, text: str) -> str:
-        if self.speller is None:
-            return text
-        return _WORD_RE.sub(lambda m: self.speller(m.group(0)), text)
 
     def concepts(self, text: str) -> list[str]:
         out = []
@@ -176,7 +102,6 @@ class Featurizer:
         return out
 
     def __call__(self, text: str, extra: Iterable[str] = ()) -> list[str]:
-        text = self.spell(text)
         out: list[str] = list(extra)
         out += self.concepts(text)
         dismissed = -1                       # English words before this position are dismissed
@@ -206,8 +131,6 @@ class Featurizer:
                     out.append("w:<neg>")
                     prev_word = "<neg>"
                     continue
-                if word in _SCOPE_END:
-                    neg_words = 0
                 if word.isdigit():
                     word = "<num>"
                 w = stem(word)
@@ -239,9 +162,7 @@ class Featurizer:
             for k in range(0, m.start()):
                 scope[k] = True
         for hit in _NEG_ZH_RE.finditer(run):
-            j, end = hit.start(), hit.end()
-            if run[j:j + 2] in NEG_ZH_NOT or (j and run[j - 1:j + 1] in NEG_ZH_NOT_BEFORE):
-                continue
+            end = hit.end()
             for k in range(end, min(n, end + NEG_ZH_SPAN)):
                 scope[k] = True
         # Negated: its own features, never the plain ones. An n-gram reaching into a negator's

@@ -19,8 +19,14 @@ from bot.kb.models import Text
 from bot.nlu.text import normalize
 
 SCOPE_FILE = ROOT / "knowledge" / "scope.yaml"
-_CLAUSE_SPLIT = re.compile(r"[，,。；;！!？?\n、]+|\s+(?:but|and|so)\s+|但是|不过|但")
+# Sentences end at punctuation (a full stop before a space too: "team in the US. Full or semi?") and at a
+# space beside a Chinese word (Chinese written without punctuation: "亚马逊卖家转tk 全托还是半托"); clauses
+# also at the connectives ("tiktok full managed and shein too" is one sentence, two clauses).
+_SENTENCE_ENDS = r"[，,。；;！!？?\n、]+|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])"
+_SENTENCE_SPLIT = re.compile(_SENTENCE_ENDS)
+_CLAUSE_SPLIT = re.compile(_SENTENCE_ENDS + r"|\s+(?:but|and|so)\s+|但是|不过|但")
 _ASCII_ALNUM = re.compile(r"[a-z0-9]")
+_APPROXIMATE = re.compile(r"[0-9一二两三四五六七八九十百千万]几|几[十百千万]")
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class ScopeBook:
     counterparts: tuple[tuple[str, str], ...] = ()          # (full-managed entry, semi-managed entry)
     comparison_entries: tuple[str, ...] = ()                # entries comparing TikTok with other platforms
     ui: dict[str, Text] = field(default_factory=dict)
+    moving_words: tuple[str, ...] = ()                     # "转tk", "thinking about tiktok": what came before is history
 
     def source_ids(self) -> set[str]:
         facts = [f for p in self.platforms.values() for f in p.facts]
@@ -132,7 +139,7 @@ def parse_book(data: dict) -> ScopeBook:
     return ScopeBook(home, platforms, modes, tuple(data.get("background_words") or ()), choosing,
                      tuple(normalize(w) for w in data.get("question_words") or ()),
                      tuple((str(a), str(b)) for a, b in data.get("counterparts") or []),
-                     tuple(data.get("comparison_entries") or ()), ui)
+                     tuple(data.get("comparison_entries") or ()), ui, tuple(data.get("moving_words") or ()))
 
 
 @lru_cache(maxsize=4)
@@ -158,12 +165,15 @@ def prepare(norm: str) -> str:
 
 def word_pattern(words: tuple[str, ...]) -> re.Pattern | None:
     """One regex for a word list: Latin words stand alone (no letter or digit beside them), a space
-    inside a word may be left out ("semimanaged"), Chinese words match anywhere."""
+    inside a word may be left out ("semimanaged"), an English word of four letters or more may take a
+    plural 's' ("cross-border shops", "local sellers"), Chinese words match anywhere."""
     parts = []
     for w in sorted({prepare(normalize(w)) for w in words if w and w.strip()}, key=len, reverse=True):
         body = re.escape(w).replace(r"\ ", r"\s?")
         pre = r"(?<![a-z0-9])" if _ASCII_ALNUM.match(w[0]) else ""
         post = r"(?![a-z0-9])" if _ASCII_ALNUM.match(w[-1]) else ""
+        if re.search(r"[a-z]{4}$", w) and not w.endswith("s"):
+            body += "s?"
         parts.append(pre + body + post)
     return re.compile("|".join(parts)) if parts else None
 
@@ -177,6 +187,7 @@ class ScopeReader:
         self._modes = [(m, word_pattern(m.words)) for m in book.modes.values()]
         self._not_in = {m.id: word_pattern(m.not_in) for m in book.modes.values() if m.not_in}
         self._background = word_pattern(book.background_words)
+        self._moving = word_pattern(book.moving_words)
         self._choosing = [(route, word_pattern(route.words)) for route in book.choosing]
         self._asks = word_pattern(book.question_words)
 
@@ -211,10 +222,19 @@ class ScopeReader:
 
     def _background_of(self, text: str, platforms: list[str]) -> tuple[str, ...]:
         """Platforms named only in clauses about the asker's history, beside a clause that does not
-        name them (the question itself)."""
+        name them (the question itself). A clause is history when it has a background word ("we sold
+        on Amazon for 3 years"), or when it is a sentence of its own that states (asks nothing, names
+        no selling mode, says more than a name) before a sentence naming TikTok ("8 figures on Amazon,
+        team in the US. Full or semi for TikTok Shop?"; not "tiktok full managed, and shein too?"), or
+        any sentence that asks nothing before a TikTok sentence with a moving word ("做亚马逊fba的 转tk全托管")."""
         if self._background is None:
             return ()
         clauses = [c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip()]
+        sentences = [c.strip() for c in _SENTENCE_SPLIT.split(text) if c and c.strip()]
+        home = dict(self._platforms).get(self.book.home)
+        first_home = next((i for i, c in enumerate(sentences) if home is not None and home.search(c)), None)
+        moving = (first_home is not None and self._moving is not None
+                  and self._moving.search(sentences[first_home]) is not None)
         out = []
         for pid, pattern in self._platforms:
             if pid not in platforms or pid == self.book.home or pattern is None:
@@ -223,7 +243,28 @@ class ScopeReader:
             rest = [c for c in clauses if not pattern.search(c)]
             if mine and rest and all(self._background.search(c) for c in mine):
                 out.append(pid)
+                continue
+            stated = [i for i, c in enumerate(sentences) if pattern.search(c)]
+            if stated and first_home is not None and all(i < first_home and (
+                    self._states(sentences[i]) or (moving and not self.asks(sentences[i]))) for i in stated):
+                out.append(pid)
         return tuple(out)
+
+    def _states(self, sentence: str) -> bool:
+        """A statement about the asker: asks nothing, names no mode, says more than a platform's name."""
+        return (not self.asks(sentence) and not self._names_a_mode(sentence)
+                and re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.without_names(sentence)) is not None)
+
+    def without_background(self, norm: str, scope: Scope) -> str:
+        """The message without its sentences about the asker's history (what the question itself says)."""
+        if not scope.background:
+            return norm
+        patterns = [p for pid, p in self._platforms if pid in scope.background and p is not None]
+        kept = [c for c in _SENTENCE_SPLIT.split(prepare(norm)) if c.strip() and not any(p.search(c) for p in patterns)]
+        return ", ".join(c.strip() for c in kept)
+
+    def _names_a_mode(self, clause: str) -> bool:
+        return any(p is not None and p.search(clause) for _, p in self._modes)
 
     def without_names(self, norm: str) -> str:
         """The message with every platform and mode word taken out ("tiktok full managed?" -> "?")."""
@@ -234,8 +275,10 @@ class ScopeReader:
         return re.sub(r"\s+", " ", text).strip()
 
     def asks(self, norm: str) -> bool:
-        """Whether a piece of a message has one of the file's question words (a part that asks)."""
-        return self._asks is not None and self._asks.search(prepare(norm)) is not None
+        """Whether a piece of a message has one of the file's question words (a part that asks). An
+        approximate number ("二十几个人", "几十万") asks nothing."""
+        text = _APPROXIMATE.sub(" ", prepare(norm))
+        return self._asks is not None and self._asks.search(text) is not None
 
     def choosing(self, norm: str) -> Route | None:
         """Where a choosing, fit, control or switching question is routed, or None."""

@@ -11,8 +11,7 @@ dialogs/reading.yaml) that override the classifier for their step.
 
 Before a clause is weighed, its cues (bot.nlu.cues) say what it can be about: a clause about
 someone else ("my cousin runs a big amazon store") or a state that has ended ("used to have a
-factory") answers nothing about the seller now; a clause naming a step as its topic ("资金这块...")
-answers only that step; a hedge naming a step ("经验的话不好说", "budget not decided") is "not sure"
+factory") answers nothing about the seller now; a hedge naming a step ("经验的话不好说", "budget not decided") is "not sure"
 about that step only; a bare hedge ("不知道算不算", "idk tbh") makes what the clause before it said,
 or the question on screen, "not sure"; "experience: none" reads "none" as an answer to experience.
 
@@ -44,14 +43,11 @@ HEDGE = "hedge"
 DESCRIPTION_MIN = 0.45    # a clause's reading of a step needs at least this probability
 TYPED_MIN = 0.65          # a typed answer: probability among the step's levels (NONE set aside); a miss beats a wrong level
 TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
-TYPED_CLAUSE_MIN = 0.5        # a typed answer read from one clause only (the whole message unread) needs this
 TYPED_DISAGREE_MARGIN = 0.1   # the whole message and its clauses read different levels this close: ask again
 HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, is "not sure"
-HEDGE_SURE = 0.7          # this hedge-like, it is "not sure" whatever else it mentions
-OPTIONAL_MIN = 0.6        # optional questions are seldom the point of a description: a higher bar
+HEDGE_SURE = 0.7          # a clause this hedge-like is "not sure" whatever else it mentions
 SECOND_FACT_MIN = 0.3     # ...a level behind "nothing about me" in a two-fact clause, with
 SECOND_FACT_SHARE = 0.8   # ...at least this share of the probability the levels have
-SECOND_FACT_LEAD = 0.1          # ...and, with no first fact in the clause, leading any other by this
 SECOND_FACT_OPTIONAL_MIN = 0.4   # ...higher for the optional steps, as for a first fact
 SHARED_CLAUSE_MIN = 0.6   # a second step read from the same clause needs at least this
 SHARED_RULED_MIN = 0.7    # ...beside a step read by a rule from that clause
@@ -59,9 +55,8 @@ SECOND_BESIDE_MIN = 0.8   # a second fact beside a first one only when that firs
 MAX_FAQ_NEGATIVES = 1500  # knowledge-base questions the step models see as "says nothing about me"
 CONTRAST_MIN = 0.6        # a clause after "but" overrides the others only when read this clearly
 SAID_MIN = 0.75           # what a clause says is beats what another says is not, when read this clearly
-CLEAR_MARGIN = 0.4        # two clauses disagreeing: the stronger wins only by this much
 BARE_HEDGE_MIN = 0.3      # a clause with a hedge word, nothing else read, this hedge-like: a bare hedge
-RULED = ("amount", "years", "domestic", "export", "price", "maker", "short", "key", "unsettled")     # readings from rules, not from the words
+RULED = ("amount", "years", "domestic", "export", "maker", "short", "key", "unsettled")     # readings from rules, not from the words
 
 
 # Feature weights of the step models (beside idf): an English word's character n-grams are there
@@ -91,7 +86,7 @@ class SlotReading:
     amount: Amount | None = None   # the amount a capital level was read from
     years: float | None = None     # the years an experience level was read from
     second: bool = False           # read as the second fact of a clause about something else
-    source: str = "model"          # model, amount, years, domestic, export, price, hedge, key
+    source: str = "model"          # model, amount, years, domestic, export, maker, hedge, key...
 
 
 @dataclass(frozen=True)
@@ -136,9 +131,9 @@ class SlotReader:
         # Every word list a clause is checked against, scanned in one pass per clause (WordLists).
         lists = {"cb_platforms": norm(lex.cross_border_platforms), "dom_platforms": norm(lex.domestic_platforms),
                  "cb_words": norm(lex.cross_border_words), "export": norm(lex.export_words),
-                 "oem": norm(lex.oem_words), "revenue": norm(lex.revenue_words), "price": norm(lex.price_words),
-                 "hedge": norm(lex.hedge_words), "rest": norm(lex.the_rest), "maker": norm(lex.maker_words),
-                 "unsettled": norm(lex.unsettled_words)}
+                 "oem": norm(lex.oem_words), "revenue": norm(lex.revenue_words),
+                 "hedge": norm(lex.hedge_words), "maker": norm(lex.maker_words),
+                 "unsettled": norm(lex.unsettled_words), "operations": norm(lex.overseas_operations)}
         lists.update(Cues.lists(lex))
         self.words = lru_cache(maxsize=512)(WordLists(lists).scan)
         self.cues = Cues(lex)
@@ -236,17 +231,6 @@ class SlotReader:
     def hedge_probability(self, norm: str) -> float:
         return self.hedge.proba(self.vector(norm))[0]
 
-    def _price_level(self, clause: str, words: dict) -> tuple[str, Amount] | None:
-        """A price per item at or above the rule's bound ("$800 each"): its level (ours, reading.yaml)."""
-        rule = self.content.amounts.price
-        if rule is None or "price" not in words:
-            return None
-        found = amounts(clause, self.content.amounts.usd_rate)
-        if not found:
-            return None
-        top = max(found, key=lambda a: a.value)
-        return (rule[1], top) if top.value >= rule[2] else None
-
     def _amount_level(self, clause: str, bare_ok: bool, words: dict) -> tuple[str, Amount] | None:
         rule: AmountRule = self.content.amounts
         if "revenue" in words:
@@ -257,13 +241,16 @@ class SlotReader:
         amount = max(found, key=lambda a: a.value)
         return _bands(amount.value, rule.bands), amount
 
-    def _years_level(self, clause: str, on_screen: bool, words: dict) -> tuple[str, float | None, str] | None:
+    def _years_level(self, clause: str, words: dict) -> tuple[str, float | None, str] | None:
         """(level, years, which rule) for a clause stating years or platforms of selling."""
         rule: YearsRule = self.content.years
         if "oem" in words:
             return None             # years of making goods for others are not selling cross-border
-        cross_border = "cb_platforms" in words or "cb_words" in words
-        export = "export" in words
+        # Export that runs its own operations abroad ("深耕美国市场十年，有成熟的本土运营团队") is selling
+        # cross-border, the source article's semi-managed seller; B2B export alone is `some`.
+        operates = "export" in words and "operations" in words
+        cross_border = "cb_platforms" in words or "cb_words" in words or operates
+        export = "export" in words and not operates
         domestic = "dom_platforms" in words
         found = durations(clause)
         if not found:
@@ -279,9 +266,6 @@ class SlotReader:
             return rule.export_level, years, "export"
         if domestic:
             return rule.domestic_level, years, "domestic"
-        if on_screen and not any(k.startswith("topic:") and k != f"topic:{rule.step}" for k in words):
-            # "3 yrs" typed at the experience question; "工厂干了二十年" is years of something else
-            return _bands(years, rule.bands), years, "years"
         return None
 
     def all_probabilities(self, vec: SparseVec) -> dict[str, list[float]]:
@@ -305,7 +289,6 @@ class SlotReader:
         if words is None:
             words = self.words(clause)
         lowest_experience = self._lowest(self.content.years.step)
-        price = self.content.amounts.price
         maker = self.content.lexicon.maker or None
         for step in steps:
             model = self.models.get(step)
@@ -319,8 +302,8 @@ class SlotReader:
                 if ruled is not None and (ruled[1].value >= 1000 or step == on_screen):
                     out.append(SlotReading(step, ruled[0], 0.9, clause, amount=ruled[1], source="amount"))
                     continue
-            if step == self.content.years.step and not (level == lowest_experience and p[best] >= 0.5):
-                ruled_y = self._years_level(clause, step == on_screen, words)
+            if step == self.content.years.step:
+                ruled_y = self._years_level(clause, words)
                 if ruled_y is not None:
                     out.append(SlotReading(step, ruled_y[0], 0.9, clause, years=ruled_y[1], source=ruled_y[2]))
                     continue
@@ -330,14 +313,8 @@ class SlotReader:
             if step == self.content.years.step and "oem" in words and level not in (NONE, UNSURE, lowest_experience) \
                     and "cb_platforms" not in words and "cb_words" not in words:
                 continue            # years of OEM for others are not selling experience, whatever the model reads
-            if price is not None and step == price[0]:
-                priced = self._price_level(clause, words)
-                if priced is not None:
-                    out.append(SlotReading(step, priced[0], 0.9, clause, amount=priced[1], source="price"))
-                    continue
             slot = self._slot.get(step)
-            needed = DESCRIPTION_MIN if (slot is None or slot.core or step == on_screen) else OPTIONAL_MIN
-            if level != NONE and p[best] >= needed:
+            if level != NONE and p[best] >= DESCRIPTION_MIN:
                 out.append(SlotReading(step, level, p[best], clause))
             elif level == NONE and len(p) > 2:
                 # A clause stating two facts ("义乌有个小工厂做饰品"): the other fact's words pull
@@ -349,22 +326,16 @@ class SlotReader:
                     second_facts.append(SlotReading(step, model.classes[second], p[second], clause, second=True))
         ruled = any(r.source in RULED for r in out)
         if len(out) > 1:
-            # One clause read by several steps from the same words ("直播刚起步" vs "刚起步"): only
-            # the strongest reading stands, unless the others are strong in their own right; beside
-            # a number read by a rule ("$800+ each"), the words read by a model need more.
+            # One clause read by several steps from the same words ("直播刚起步" vs "刚起步", "years of
+            # experience doing livestreams"): only the strongest reading stands, unless the others are
+            # strong in their own right; beside an amount read by a rule, the words read by a model need more.
             top = max(r.confidence for r in out)
-            counted = any(r.source in ("amount", "price") for r in out)    # years explain fewer of the words
-            floor = SHARED_RULED_MIN if counted else SHARED_CLAUSE_MIN
+            floor = SHARED_RULED_MIN if any(r.source == "amount" for r in out) else SHARED_CLAUSE_MIN
             out = [r for r in out if r.source in RULED or r.confidence >= floor or r.confidence == top]
         if ruled or (out and max(r.confidence for r in out) < SECOND_BESIDE_MIN):
             # "~$4k to start": the number explains the clause's words; beside a faint first fact,
             # a fainter second one is noise.
             second_facts = []
-        elif not out and len(second_facts) > 1:
-            # Faint second facts and no first one: only one that clearly leads the others stands.
-            second_facts.sort(key=lambda r: -r.confidence)
-            lead = second_facts[0].confidence - second_facts[1].confidence
-            second_facts = second_facts[:1] if lead >= SECOND_FACT_LEAD else []
         return out + second_facts
 
     @staticmethod
@@ -425,8 +396,12 @@ class SlotReader:
         prev: list[SlotReading] = []            # the definite readings of the clause before
         dismissed: set[str] = set()
         prev_words: dict = {}
-        for clause in clauses(norm):
+        split = clauses(norm)
+        operations = tuple(w for c in split for w in self.words(c).get("operations", ()))
+        for clause in split:
             words = self.words(clause)
+            if operations:              # the message says who runs the overseas side (see _years_level)
+                words = {**words, "operations": operations}
             cue = self.cues.read(clause, words)
             if cue.other_person:                # "my cousin runs a big amazon store": not the seller
                 prev, prev_words = [], {}
@@ -464,9 +439,7 @@ class SlotReader:
                 readings = [SlotReading(t, unsettled[1], 0.8, clause, source="unsettled")
                             if unsettled is not None and t == unsettled[0]
                             else SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in topical]
-            elif cue.marked and cue.key is None:
-                readings = [r for r in readings if r.step in cue.marked]     # "资金这块...": that step only
-            elif says_unsure and "rest" not in words and not any(r.source in RULED for r in definite) and (
+            elif says_unsure and not any(r.source in RULED for r in definite) and (
                     hedge >= HEDGE_SURE or (hedge >= BARE_HEDGE_MIN and not definite)):
                 # A bare hedge ("不知道算不算", "idk tbh"): about what the clause before said, else the
                 # question on screen.
@@ -527,7 +500,7 @@ def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | Non
         # "need the cash flow, also want a brand": both ends of the question, said (not denied)
         said_levels = {r.level: r for c, r in found if r.level != UNSURE and not negated(c)}
         said = set(said_levels)
-        if len(said) >= 2 and said <= set(both) and (both[2] in said or {both[0], both[1]} <= said):
+        if len(said) >= 2 and {r.level for _, r in found if r.level != UNSURE} <= set(both) and (both[2] in said or {both[0], both[1]} <= said):
             # ...or one end beside "both" ("orders now, a brand over time"): "both" includes that end
             parts = [said_levels[lvl] for lvl in both if lvl in said]
             return SlotReading(parts[0].step, both[2], min(r.confidence for r in parts), parts[-1].clause,
@@ -551,7 +524,4 @@ def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | Non
             and max(r.confidence for r in said) >= SAID_MIN:
         # "没厂，我们是贸易公司": what a clause says is beats what another says is not
         return max(said, key=lambda r: r.confidence)
-    ranked = sorted(definite, key=lambda r: -r.confidence)
-    if len(ranked) >= 2 and ranked[0].confidence - ranked[1].confidence >= CLEAR_MARGIN and len(levels) == 2:
-        return ranked[0]
     return None

@@ -19,7 +19,6 @@ _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,80}>|&[a-zA-Z]{2,8};|&#\d{1,6};")
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+")
 _FIFTY_RE = re.compile(r"(?<![\d.])50\s?(?:/|-|:)\s?50(?![\d.])")
 _BRAND_NEW_RE = re.compile(r"\bbrand[- ]new\b")
-_WITH_RE = re.compile(r"(?<![a-z])w/(o)?\s?")
 
 _converter = None
 _CHANGED: frozenset[str] | None = None     # characters t2s can change; None: unknown, always convert
@@ -94,8 +93,6 @@ def normalize(text: object, limit: int | None = MAX_CHARS) -> str:
         text = _BRAND_NEW_RE.sub("brandnew", text)
     if "50" in text:                          # "50/50" is "half and half", not two numbers
         text = _FIFTY_RE.sub(" fifty-fifty ", text)
-    if "w/" in text:                          # "w/ stable factories", "w/o a team"
-        text = _WITH_RE.sub(lambda m: "without " if m.group(1) else "with ", text)
     if limit is not None:
         text = text[: limit + limit // 2]
     if has_cjk(text):
@@ -108,24 +105,18 @@ def normalize(text: object, limit: int | None = MAX_CHARS) -> str:
 
 # Clause boundaries: punctuation, then connectives. A connective of contrast marks the clause
 # that follows it as overriding what came before about the same thing ("不是工厂，但有供应商"); one
-# of concession marks its clause as the weaker ("虽然我家是开厂的，但那是我爸的"); "but also", "但也"
-# add rather than contrast. In Chinese typed without punctuation, a space between two Chinese words
-# is a comma ("东莞自己有厂 做手机壳的 亚马逊做了五年").
+# of concession marks its clause as the weaker ("虽然我家是开厂的，但那是我爸的"). In Chinese typed
+# without punctuation, a space between two Chinese words is a comma ("东莞自己有厂 做手机壳的 亚马逊做了五年").
 _PUNCT_SPLIT = re.compile(r"[，。；;！!？?\n、…]+|,(?!\d{3})|\.(?!\d)|\s+-\s+|\s*/\s+")
 _CONTRAST_ZH = ("但是", "但", "不过", "可是", "然而", "只是", "却", "而是", "倒是")
-_CONTRAST_ADVERB_ZH = ("倒是", "却")      # come after the topic they contrast: the clause stays whole
 _CONCESSION_ZH = ("虽然", "虽说", "尽管", "即使", "就算", "哪怕")
 _CONTRAST_EN = ("but", "however", "though", "tho", "actually", "instead", "whereas")
 _CONCESSION_EN = ("although", "even though", "even if", "despite")
 _JOIN_EN = ("and", "also", "plus", "while", "with", "so")
-_ADDITIVE = ("also", "too", "as well", "still want", "也", "还", "同时", "而且", "并且")
-_ADDITIVE_END = (" too", " as well", " also")
 _EN_SPLIT = re.compile(r"\b(" + "|".join(sorted(_CONCESSION_EN + _CONTRAST_EN + _JOIN_EN, key=len, reverse=True))
                        + r")\b")
 _ZH_SPLIT = re.compile("(" + "|".join(sorted(_CONTRAST_ZH + _CONCESSION_ZH + ("而且", "并且", "另外", "同时"),
                                              key=len, reverse=True)) + ")")
-_BOTH_RE = re.compile(r"\b(?:both|either|neither|between)\b(?!.*\band\b)")
-_TRAILING_CONTRAST = re.compile(r"\s+(?:tho|though)$")
 _NEGATED_HEAD = ("不是", "没有", "没", "不", "无")
 
 
@@ -139,9 +130,6 @@ class Clause(str):
 
 def _clause(text: str, contrast: bool, concession: bool = False) -> Clause:
     c = Clause(text.strip(" ,.'\"“”‘’()（）[]【】:：-"))
-    if _TRAILING_CONTRAST.search(c):          # "i do have stable suppliers tho"
-        c = Clause(_TRAILING_CONTRAST.sub("", c))
-        contrast = True
     c.contrast = contrast and not concession
     c.concession = concession
     return c
@@ -164,12 +152,6 @@ def _space_split(chunk: str) -> list[str]:
     return out
 
 
-def _additive(rest: str) -> bool:
-    """"but also ...", "but orders matter too", "但订单也要": the contrast adds rather than overrides."""
-    rest = rest.strip()
-    return rest.startswith(_ADDITIVE) or rest.endswith(_ADDITIVE_END) or "也" in rest[:6]
-
-
 def clauses(norm: str) -> list[Clause]:
     """Split a normalised message into clauses, at most MAX_CLAUSES, empty ones dropped."""
     out: list[Clause] = []
@@ -181,14 +163,8 @@ def clauses(norm: str) -> list[Clause]:
         cur, cur_contrast, cur_concession = parts[0], False, False
         for i in range(1, len(parts), 2):
             word, rest = parts[i], parts[i + 1]
-            contrast = word in _CONTRAST_EN and not _additive(rest)
+            contrast = word in _CONTRAST_EN
             concession = word in _CONCESSION_EN
-            if not rest.strip() and word in ("tho", "though"):     # "...suppliers tho": this clause contrasts
-                cur_contrast = True
-                continue
-            if word == "and" and _BOTH_RE.search(cur):       # "both sales and a brand": one thing said
-                cur = cur + word + rest
-                continue
             if cur.strip():
                 split.append((cur, cur_contrast, cur_concession))
                 cur, cur_contrast, cur_concession = rest, contrast, concession
@@ -201,11 +177,7 @@ def clauses(norm: str) -> list[Clause]:
             cur, cur_contrast, cur_concession = parts[0], contrast, concession
             for i in range(1, len(parts), 2):
                 word, rest = parts[i], parts[i + 1]
-                is_contrast = word in _CONTRAST_ZH and not _additive(rest)
-                if word in _CONTRAST_ADVERB_ZH:     # "供应商倒是挺稳": said of the clause's own topic
-                    cur_contrast = cur_contrast or is_contrast
-                    cur = cur + word + rest
-                    continue
+                is_contrast = word in _CONTRAST_ZH
                 if len(cur.strip()) >= 2:
                     out.append(_clause(cur, cur_contrast, cur_concession))
                     cur, cur_contrast, cur_concession = rest, is_contrast, word in _CONCESSION_ZH
@@ -214,10 +186,7 @@ def clauses(norm: str) -> list[Clause]:
                     cur_concession = cur_concession or word in _CONCESSION_ZH
                     cur = cur + word + rest
             if cur.strip():
-                # "不是工厂，是贸易商": a clause opening with 是 after a negated one corrects it.
-                corrects = (cur.lstrip().startswith("是") and bool(out) and any(n in out[-1] for n in ("不是", "没有", "没"))
-                            and not any(n in cur for n in ("不", "没")))
-                out.append(_clause(cur, cur_contrast or corrects, cur_concession))
+                out.append(_clause(cur, cur_contrast, cur_concession))
         if len(out) >= MAX_CLAUSES:
             break
     return [c for c in out if c][:MAX_CLAUSES]

@@ -25,7 +25,7 @@ from bot.nlu.faq import CLASSIFIER_MAX_ENTRIES, KNN_THRESHOLD, THRESHOLD, FaqCla
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
 from bot.nlu.scope import Scope, ScopeReader
-from bot.nlu.slots import HEDGE_MIN, HEDGE_SURE, TYPED_CLAUSE_MIN, TYPED_DISAGREE_MARGIN, UNSURE, SlotReader, SlotReading
+from bot.nlu.slots import HEDGE_MIN, TYPED_DISAGREE_MARGIN, UNSURE, SlotReader, SlotReading
 from bot.nlu.text import has_cjk, normalize
 
 log = logging.getLogger(__name__)
@@ -124,15 +124,6 @@ class _Models:
         return cls(Vectorizer(meta["vocab"], meta["idf"]), slots, hedge, faq_vec, faq)
 
 
-def _example_words(content: Content) -> list[str]:
-    texts = [t for slot in content.slots for lvl in slot.levels for ts in lvl.examples.values() for t in ts]
-    texts += [t for slot in content.slots for ts in slot.unsure.values() for t in ts]
-    texts += [t for ts in (*content.unsure.values(), *content.other.values(), *content.out_of_scope.values()) for t in ts]
-    texts += [t for d in content.faq for t in d.titles + tuple(q for qs in d.questions.values() for q in qs)]
-    texts += [t for _, terms in content.concepts for t in terms]
-    return [w for t in texts for w in re.findall(r"[a-z]+", normalize(t))]
-
-
 class Understanding:
     """Reads messages; see the package docstring. Never raises on any text."""
 
@@ -140,9 +131,8 @@ class Understanding:
                  scope: ScopeReader | None = None):
         self.content, self.threshold = content, threshold
         self.scope = scope or ScopeReader.default()
-        words = _example_words(content)                      # what the speller corrects towards
-        self.featurize = Featurizer(content.concepts, words)  # questions: with synonym concepts
-        self.slot_featurize = Featurizer((), words)           # answers: n-grams only
+        self.featurize = Featurizer(content.concepts)        # questions: with synonym concepts
+        self.slot_featurize = Featurizer()                   # answers: n-grams only
         self.digest = content.digest(model_version())
         use_classifier = len(content.faq) <= CLASSIFIER_MAX_ENTRIES
         models = self._load(cache_dir)
@@ -272,31 +262,24 @@ class Understanding:
                        answerable, self.facts(norm), command, self.scope.find(norm))
 
     def _typed(self, step: str, norm: str, described: dict[str, SlotReading], kept: str) -> SlotReading | None:
-        """The message as an answer to the question on screen, or None (the question is asked again,
-        even when a clause read something: the whole message and its clauses read two levels about as
-        clearly, or only one clause reads it, faintly). `kept`: the message without its clauses about
-        someone else or a past state, which the whole-message model reads."""
+        """The message as an answer to the question on screen, or None (asked again). `kept`: the message
+        without its clauses about someone else or a past state, which the whole-message model reads."""
         exact = self.slots.exact(step, norm)
         if exact is not None:
             return SlotReading(step, exact, 1.0, norm)
         if not kept:
             return None             # every clause was about someone else or the past
         mine = described.get(step)
-        if mine is not None and mine.source == "unsettled":      # "供应商还没定下来": a fact, not a doubt
-            return mine
-        hedge = self.slots.hedge_probability(kept)
-        if hedge >= HEDGE_SURE:        # "hard to tell how much risk we could take": never guessed into a level
-            return SlotReading(step, UNSURE, round(hedge, 4), norm)
-        if mine is not None and (mine.amount is not None or mine.years is not None or mine.source in ("hedge", "both")):
-            return mine
+        if mine is not None and (mine.amount is not None or mine.years is not None
+                                 or mine.source in ("hedge", "both", "unsettled")):
+            return mine             # a stated number, a hedge, both ends, "供应商还没定下来": read by a rule
         typed = self.slots.typed(step, kept)
         if typed is not None and mine is not None and mine.level != typed.level \
                 and abs(typed.confidence - mine.confidence) < TYPED_DISAGREE_MARGIN:
             return None             # "equal parts orders and brand": the clauses say brand, the whole says both
         if typed is not None and (mine is None or mine.level == typed.level or typed.confidence >= mine.confidence):
             return typed
-        if mine is not None and (mine.source != "model" or mine.confidence >= TYPED_CLAUSE_MIN):
-            return mine             # a faint clause reading the whole message does not back: ask again
-        if hedge >= HEDGE_MIN:
+        hedge = self.slots.hedge_probability(kept) if mine is None else 0.0
+        if hedge >= HEDGE_MIN:      # "hard to tell how much risk we could take": not sure, never a guessed level
             return SlotReading(step, UNSURE, round(hedge, 4), norm)
-        return None
+        return mine
