@@ -19,6 +19,7 @@ BENCHES = {
     "cards": "bench.cards",
     "replicas": "bench.replicas",
     "flood": "bench.flood_budget",
+    "review": "bench.review",
 }
 
 

@@ -1,4 +1,4 @@
-"""Command line: run | console | recommend | ask | understand | check | diagram."""
+"""Command line: run | console | recommend | ask | understand | check | diagram | content."""
 from __future__ import annotations
 
 import argparse
@@ -8,26 +8,89 @@ import sys
 from bot import LANGS
 
 
-def _services():
+def _services(overlay: bool = False):
+    """The content files' services; with `overlay`, the examples decided in /review merged in (from the
+    store DATABASE_URL names, when there is one)."""
     from bot.problems import ContentError
     from bot.services import load_services
     try:
-        return load_services()
+        services = load_services()
     except ContentError as exc:
         print("Content problems (run `python -m bot check`):", file=sys.stderr)
         print(str(exc), file=sys.stderr)
         raise SystemExit(1)
+    if overlay:
+        from bot.check import overlay_store
+        from bot.config import Settings
+        from bot.content.live import with_overlay
+        store = overlay_store(Settings.load().database_url)
+        if store is not None:
+            return with_overlay(services, store)
+    return services
 
 
 def cmd_check(args) -> int:
-    from bot.check import check_content
+    import asyncio
+
+    from bot.check import check_content, check_overlay, overlay_store
+    from bot.config import Settings
     problems = check_content()
+    store = None if problems else overlay_store(Settings.load().database_url)
+    if store is not None:
+        async def overlay() -> list:
+            try:
+                return await check_overlay(store)
+            finally:
+                await store.close()
+        problems = asyncio.run(overlay())
     for p in problems:
         print(p)
     if problems:
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return 1
-    print("Content OK: dialogs/ and knowledge/ are valid.")
+    print("Content OK: dialogs/ and knowledge/ are valid" + (", and so is the overlay in the store." if store else "."))
+    return 0
+
+
+def cmd_content(args) -> int:
+    """`content export`: the overlay as a YAML patch; `content apply FILE`: append a patch to the files;
+    `content clear`: empty the overlay."""
+    from pathlib import Path
+
+    from bot import ROOT
+    from bot.content import patch
+    if args.action == "apply":
+        try:
+            changed = patch.apply(patch.load(Path(args.file).read_text(encoding="utf-8")), Path(args.root or ROOT))
+        except (OSError, patch.PatchError) as exc:
+            print(f"cannot apply {args.file}: {exc}", file=sys.stderr)
+            return 1
+        print("changed: " + (", ".join(changed) if changed else "nothing (every example is there already)"))
+        if changed:
+            print("now run `python -m bot check`, commit the files, deploy, then `python -m bot content clear`")
+        return 0
+    import asyncio
+
+    from bot.config import Settings
+    from bot.store import open_store
+    store = open_store(Settings.load().database_url, pool_size=1)
+
+    async def run(what):
+        await store.open()
+        try:
+            return await what()
+        finally:
+            await store.close()
+    if args.action == "clear":
+        print(f"{asyncio.run(run(store.overlay_clear))} example(s) removed from the overlay")
+        return 0
+    overlay = asyncio.run(run(store.overlay_examples))
+    text = patch.dump(overlay)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{len(overlay)} example(s) written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -73,7 +136,7 @@ def cmd_recommend(args) -> int:
 
 def cmd_ask(args) -> int:
     from bot.render import PLAIN
-    services = _services()
+    services = _services(overlay=True)
     answer = services.answerer.ask(args.question, args.lang)
     text = services.renderer(PLAIN).faq_answer(answer)
     if args.json:
@@ -85,7 +148,7 @@ def cmd_ask(args) -> int:
 
 def cmd_understand(args) -> int:
     """What understanding reads in one message (the public contract used by evaluation)."""
-    services = _services()
+    services = _services(overlay=True)
     steps = [s.id for s in services.flow.steps]
     if args.step is not None and args.step not in steps:
         print(f"unknown step {args.step!r}; valid steps: {', '.join(steps)}", file=sys.stderr)
@@ -106,7 +169,8 @@ def cmd_console(args) -> int:
     from bot.conversation import Conversations
     from bot.store import open_store
     settings = Settings.load()
-    run_console(Conversations(_services(), open_store(settings.database_url)), args.lang, settings.default_lang)
+    run_console(Conversations(_services(overlay=True), open_store(settings.database_url)), args.lang,
+                settings.default_lang)
     return 0
 
 
@@ -144,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     und.add_argument("--json", action="store_true")
     sub.add_parser("check", help="validate dialogs/ and knowledge/")
     sub.add_parser("diagram", help="print the questionnaire state machine as a Mermaid diagram")
+    content = sub.add_parser("content", help="the content overlay decided in /review (docs/review.md)")
+    content_sub = content.add_subparsers(dest="action", required=True)
+    export = content_sub.add_parser("export", help="write the overlay as a YAML patch for knowledge/ and dialogs/")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    apply = content_sub.add_parser("apply", help="append a patch's examples to knowledge/ and dialogs/")
+    apply.add_argument("file")
+    apply.add_argument("--root", help="the checkout to change (default: this one)")
+    content_sub.add_parser("clear", help="empty the overlay once its patch is applied and deployed")
     return parser
 
 
@@ -153,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         from bot.kb.lang import detect_lang
         args.lang = detect_lang(args.question, "en")
     handlers = {"run": cmd_run, "console": cmd_console, "recommend": cmd_recommend, "ask": cmd_ask,
-                "understand": cmd_understand, "check": cmd_check, "diagram": cmd_diagram}
+                "understand": cmd_understand, "check": cmd_check, "diagram": cmd_diagram, "content": cmd_content}
     if args.command is None:
         args.command, args.lang = "run", None
     return handlers[args.command](args)

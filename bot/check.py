@@ -87,3 +87,26 @@ def check_examples(flow) -> list[Problem]:
                                                 f"short answer {t!r} is also claimed by {step.id}.{short[key]}"))
                     short[key] = option.id
     return problems
+
+
+# -- the content overlay (examples decided in review, kept in the store: bot/content) -----------------------
+def overlay_store(database_url: str):
+    """The store holding the overlay, or None when there is none to check (an SQLite file not made yet)."""
+    from bot.store import open_store, sqlite_path
+    if database_url.startswith("sqlite:"):
+        path = sqlite_path(database_url)
+        if path == ":memory:" or not Path(path).exists():
+            return None
+    return open_store(database_url, pool_size=1)
+
+
+async def check_overlay(store, knowledge_dir: Path = KNOWLEDGE_DIR, dialogs_dir: Path = DIALOGS_DIR) -> list[Problem]:
+    """The overlay over the files: every target exists, no example belongs to two entries or levels."""
+    from bot.content.overlay import check_overlay as problems_of
+    from bot.services import understanding_content
+    kb = load_knowledge(knowledge_dir)
+    flow, _ = load_dialogs(dialogs_dir, source_ids=set(kb.sources))
+    base = understanding_content(flow, load_reading(flow, dialogs_dir), kb)
+    await store.open()
+    overlay = await store.overlay_examples()
+    return [Problem("overlay", "", "", message) for message in problems_of(base, overlay)]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from bot.content.review import for_review
 from bot.engine.dialogue import Notice, Reply, ResultView
 from bot.engine.session import Session
 from bot.services import Services
 from bot.store import Event, Store, Turn
-from bot.store.base import Unanswered
 
 Action = Callable[[Session], Reply]
 
@@ -79,12 +79,14 @@ class Conversations:
         else:
             session = self.services.dialogue.restore(data)
         before = dict(session.answers)
+        on_screen = session.state if self.services.flow.step(session.state) is not None else None
         reply = action(session)
         if any(n.key == "notice.restarted" for n in reply.notices):
             turn.events.append(Event("quiz_started", user_id))
         for notice in reply.notices:
             if notice.answer is not None:
-                self._count_answer(turn, notice.answer, user_id)
+                typed_at = on_screen if notice.key == "notice.not_understood" else None
+                self._count_answer(turn, notice.answer, user_id, typed_at)
         if reply.changed and isinstance(reply.view, ResultView) and before != session.answers:
             rec = reply.view.recommendation
             turn.result = (user_id, rec.mode, rec.borderline, dict(session.answers))
@@ -93,27 +95,19 @@ class Conversations:
         await self.store.commit_turn(turn)
         return session, reply
 
-    @staticmethod
-    def _counted(answer, user_id: str | None) -> Event | Unanswered | None:
-        """An answered FAQ entry counts as an event; an unanswered question is kept to improve the content."""
+    def _count_answer(self, turn: Turn, answer, user_id: str | None, typed_at: str | None = None) -> None:
+        """An answered FAQ entry counts as an event; a question it could not answer (or answered below
+        the confidence line) and a typed answer not understood are kept for review (bot.content.review)."""
         if not (answer.fallback or answer.entry is None):
-            return Event("faq", user_id, answer.entry.id)
-        if answer.query.strip():
-            nearest = answer.suggestions[0].id if answer.suggestions else None
-            return Unanswered(answer.query, answer.lang, nearest, user_id)
-        return None
-
-    def _count_answer(self, turn: Turn, answer, user_id: str | None) -> None:
-        item = self._counted(answer, user_id)
-        if isinstance(item, Event):
-            turn.events.append(item)
-        elif item is not None:
+            turn.events.append(Event("faq", user_id, answer.entry.id))
+        item = for_review(answer, user_id, typed_at, self.services.dialogue.nlu)
+        if item is not None:
             turn.unanswered.append(item)
 
     async def record_answer(self, answer, user_id: str | None) -> None:
         """The same counting for an FAQ answer given outside a dialogue turn (group mentions)."""
-        item = self._counted(answer, user_id)
-        if isinstance(item, Event):
-            await self.store.record(item.kind, item.user_id, item.detail)
-        elif item is not None:
-            await self.store.record_unanswered(item.text, item.lang, item.nearest, item.user_id)
+        if not (answer.fallback or answer.entry is None):
+            await self.store.record("faq", user_id, answer.entry.id)
+        item = for_review(answer, user_id)
+        if item is not None:
+            await self.store.record_unanswered(item.text, item.lang, item.nearest, item.user_id, item)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -217,6 +218,62 @@ async def test_a_second_poller_on_the_same_database_is_refused(pg_url):
             await x.close()
 
 
+# -- the review queue and the content overlay (bot/content) -------------------------------------------------
+async def test_review_queue_and_overlay(any_store):
+    from bot.content.overlay import example
+    s = any_store
+    typed = Unanswered("we resell stuff", "en", "full_pricing", "7", "typed", "factory", ("full_pricing", "fbt"), 0.1)
+    await s.commit_turn(Turn("7:7", SESSION, unanswered=[typed], update_id=901))
+    await s.record_unanswered("weather?", "en", None, "8")                      # the old log's call still works
+    low = Unanswered("who sets prices", "zh", "full_pricing", None, "low", None, ("full_pricing",), 0.3)
+    await s.record_unanswered(low.text, low.lang, low.nearest, None, low)
+    assert await s.review_waiting() == 3 and (await s.stats())["review_waiting"] == 3
+    first = await s.review_next()
+    assert (first.text, first.kind, first.step, first.candidates, first.score) == \
+        ("we resell stuff", "typed", "factory", ("full_pricing", "fbt"), 0.1)
+    second = await s.review_next(first.id)
+    assert (second.text, second.kind, second.candidates) == ("weather?", "fallback", ())
+    third = await s.review_next(second.id)
+    assert (third.kind, third.lang, third.score) == ("low", "zh", 0.3) and await s.review_next(third.id) is None
+    # a decision: the example added, the item closed and the version moved in one go; a second time: refused
+    ex = example("level", "factory.sourcing", "en", "we resell stuff")
+    assert await s.overlay_add(ex, first.id) is True
+    assert await s.overlay_add(ex, first.id) is False
+    assert await s.overlay_examples() == [ex] and await s.overlay_version() == 1
+    assert await s.review_item(first.id) is None and await s.review_waiting() == 2
+    assert await s.review_close(second.id, delete=True) and not await s.review_close(second.id)
+    assert await s.review_close(third.id) and await s.review_waiting() == 0
+    assert await s.overlay_add(example("oos", "", "zh", "天气"))                 # no item behind it (tests, tools)
+    assert await s.overlay_version() == 2 and len(await s.overlay_examples()) == 2
+    await s.record_unanswered("old one", "en", None)
+    assert await s.review_purge(time.time() + 1) >= 1 and await s.review_waiting() == 0   # retention
+    assert await s.overlay_clear() == 2 and await s.overlay_examples() == [] and await s.overlay_version() == 3
+
+
+@pytest.mark.postgres
+async def test_a_postgres_database_at_version_4_upgrades_with_its_unanswered_questions(pg_url, monkeypatch):
+    import asyncpg
+
+    from bot.store import migrations
+    conn = await asyncpg.connect(pg_url)
+    try:
+        monkeypatch.setattr(migrations, "PG_MIGRATIONS", migrations.PG_MIGRATIONS[:4])
+        assert await migrations.migrate_postgres(conn) == [1, 2, 3, 4]
+        await conn.execute("INSERT INTO unanswered(ts, user_id, lang, text, nearest) VALUES (1, '5', 'zh', '风险大吗', "
+                           "'full_risks')")
+        monkeypatch.undo()
+    finally:
+        await conn.close()
+    store = open_store(pg_url)
+    await store.open()
+    try:
+        assert store.migrated == [5]
+        item = await store.review_next()
+        assert (item.text, item.kind, item.candidates) == ("风险大吗", "fallback", ("full_risks",))
+    finally:
+        await store.close()
+
+
 # -- migrations -------------------------------------------------------------------------------------------
 async def test_migrations_are_versioned_and_applied_once(tmp_path):
     path = tmp_path / "new.sqlite3"
@@ -250,11 +307,16 @@ def _old_file(tmp_path: Path, fixture: str) -> Path:
     return path
 
 
+OLD_UNANSWERED = "id, ts, user_id, lang, text, nearest"     # the columns before the review queue (v4)
+
+
 def _rows(path: Path) -> dict[str, list[tuple]]:
     db = sqlite3.connect(path)
     try:
-        return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()   # noqa: S608 - fixed names
-                for t in ("users", "sessions", "results", "events", "groups", "unanswered")}
+        rows = {t: db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()   # noqa: S608 - fixed names
+                for t in ("users", "sessions", "results", "events", "groups")}
+        rows["unanswered"] = db.execute(f"SELECT {OLD_UNANSWERED} FROM unanswered ORDER BY 1").fetchall()  # noqa: S608
+        return rows
     finally:
         db.close()
 
@@ -279,6 +341,11 @@ async def test_a_file_from_before_the_async_store_upgrades_in_place_with_nothing
     assert (stats["users"], stats["quizzes_started"], stats["quizzes_completed"], stats["groups"]) == (2, 1, 1, 1)
     await store.commit_turn(Turn("1001:1001", {"s": "result", "a": ANSWERS}, [Event("quiz_started", "1001")],
                                  update_id=504))          # and it takes new writes
+    # the old unanswered questions wait for review, their nearest entry as the one candidate (v4)
+    item = await store.review_next()
+    assert (item.text, item.lang, item.kind, item.candidates) == ("what is the weather", "en", "fallback",
+                                                                  ("full_pricing",))
+    assert await store.review_waiting() == 1 and await store.overlay_version() == 0
     await store.close()
     assert SQLiteStore(path).migrated == []
 
@@ -293,5 +360,7 @@ async def test_a_file_from_the_first_async_store_upgrades_in_place(tmp_path):
     assert await store.claim(601) == HANDLED
     assert await store.claim(602) == COMMITTED            # committed before a crash: resumed, not applied again
     assert await store.last_result("2001") == ANSWERS
+    item = await store.review_next()                      # kept for review, with no nearest entry
+    assert (item.text, item.candidates, item.step) == ("风险大吗", (), None)
     assert json.loads(before["results"][0][3]) == ANSWERS
     await store.close()

@@ -1,6 +1,7 @@
 """The store interface every backend implements, and the records it exchanges."""
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,12 +36,59 @@ class Event:
     detail: str | None = None
 
 
+# What a review item is (bot/content/review.py): a question that fell back, one answered below the
+# confidence line, or a typed answer to the question on screen that was not understood.
+FALLBACK, LOW, TYPED = "fallback", "low", "typed"
+OPEN, DONE = "open", "done"
+
+
 @dataclass(frozen=True)
 class Unanswered:
+    """A message kept for review (the table keeps its old name: it is the old unanswered-question log)."""
+
     text: str
     lang: str
     nearest: str | None
     user_id: str | None = None
+    kind: str = FALLBACK
+    step: str | None = None                    # the question on screen, for a typed answer
+    candidates: tuple[str, ...] = ()           # nearest FAQ entries, best first
+    score: float | None = None                 # the answer's confidence
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    id: int
+    ts: float
+    lang: str
+    text: str
+    kind: str
+    step: str | None
+    candidates: tuple[str, ...]
+    score: float | None
+
+
+def review_item(row) -> ReviewItem | None:
+    """A row (id, ts, lang, text, kind, step, candidates, score) as a ReviewItem (both backends)."""
+    if row is None:
+        return None
+    try:
+        candidates = tuple(c for c in json.loads(row[6] or "[]") if isinstance(c, str))
+    except ValueError:
+        candidates = ()
+    return ReviewItem(row[0], row[1], row[2] or "en", row[3], row[4], row[5], candidates, row[7])
+
+
+@dataclass(frozen=True)
+class OverlayExample:
+    """One example decided in review: `kind` faq (target: entry id), oos (target: "" - out of scope),
+    level (target: "step.level"), other (target: step - a message that answers no question)."""
+
+    kind: str
+    target: str
+    lang: str
+    text: str
+    norm: str
 
 
 @dataclass
@@ -127,7 +175,9 @@ class Store(ABC):
 
     @abstractmethod
     async def record_unanswered(self, text: str, lang: str, nearest: str | None,
-                                user_id: str | None = None) -> None: ...
+                                user_id: str | None = None, item: Unanswered | None = None) -> None:
+        """Keep a message for review (`item`, when given, carries everything; the other arguments are
+        the old log's)."""
 
     @abstractmethod
     async def stats(self, latest: int = 10) -> dict[str, Any]: ...
@@ -145,6 +195,43 @@ class Store(ABC):
     async def save_card_file(self, key: str, file_id: str) -> None:
         """Remember (or replace) the file_id of an uploaded picture card."""
     # -- end of picture cards --------------------------------------------------------------------
+
+    # -- the review queue and the content overlay (bot/content) ---------------------------------
+    @abstractmethod
+    async def review_waiting(self) -> int:
+        """How many items wait for review."""
+
+    @abstractmethod
+    async def review_next(self, after: int = 0) -> ReviewItem | None:
+        """The first open item with an id above `after` (the oldest first)."""
+
+    @abstractmethod
+    async def review_item(self, item_id: int) -> ReviewItem | None:
+        """An item that is still open, or None (decided, deleted or expired)."""
+
+    @abstractmethod
+    async def review_close(self, item_id: int, delete: bool = False) -> bool:
+        """Mark an open item decided (or delete it); False when it was not open any more."""
+
+    @abstractmethod
+    async def review_purge(self, before: float) -> int:
+        """Delete review items older than `before` (a timestamp): the retention setting."""
+
+    @abstractmethod
+    async def overlay_add(self, example: OverlayExample, item_id: int | None = None) -> bool:
+        """Add an example to the overlay, close the item it came from and move the overlay version, in one
+        transaction. False (and nothing changed) when the item was not open any more."""
+
+    @abstractmethod
+    async def overlay_examples(self) -> list[OverlayExample]: ...
+
+    @abstractmethod
+    async def overlay_clear(self) -> int:
+        """Empty the overlay (its examples are in the files now) and move its version; returns how many."""
+
+    @abstractmethod
+    async def overlay_version(self) -> int:
+        """A number that moves on every change of the overlay (replicas poll it)."""
 
     @abstractmethod
     async def close(self) -> None: ...

@@ -63,10 +63,39 @@ def _sqlite_v3(db: sqlite3.Connection) -> None:
                "updated REAL NOT NULL)")
 
 
+# The review loop (bot/content, bot/tg/review.py): the unanswered-question log becomes the review queue.
+# Its rows gain what an operator needs to decide (kind, the step on screen, the nearest entries, the
+# score) and a status; decisions become examples of the content overlay, whose version replicas poll.
+REVIEW_COLUMNS = (("kind", "ALTER TABLE unanswered ADD COLUMN kind TEXT NOT NULL DEFAULT 'fallback'"),
+                  ("step", "ALTER TABLE unanswered ADD COLUMN step TEXT"),
+                  ("candidates", "ALTER TABLE unanswered ADD COLUMN candidates TEXT"),
+                  ("score", "ALTER TABLE unanswered ADD COLUMN score REAL"),
+                  ("status", "ALTER TABLE unanswered ADD COLUMN status TEXT NOT NULL DEFAULT 'open'"))
+
+
+def _sqlite_v4(db: sqlite3.Connection) -> None:
+    """Review queue columns on `unanswered` (old rows: open fallbacks, `nearest` as their one candidate),
+    the content overlay and its version."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(unanswered)")}
+    for column, statement in REVIEW_COLUMNS:
+        if column not in columns:
+            db.execute(statement)
+    db.execute("UPDATE unanswered SET candidates = json_array(nearest) WHERE candidates IS NULL AND nearest IS NOT NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS unanswered_open ON unanswered(status, id)")
+    db.execute("CREATE TABLE IF NOT EXISTS content_overlay (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, "
+               "target TEXT NOT NULL, lang TEXT NOT NULL, text TEXT NOT NULL, norm TEXT NOT NULL, "
+               "created REAL NOT NULL, UNIQUE(kind, target, norm))")
+    db.execute("CREATE TABLE IF NOT EXISTS overlay_version (one INTEGER PRIMARY KEY CHECK (one = 1), "
+               "version INTEGER NOT NULL)")
+    db.execute("INSERT OR IGNORE INTO overlay_version(one, version) VALUES(1, 0)")
+
+
 SQLITE_MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "baseline: users, sessions, results, events, groups, unanswered, handled_updates", _sqlite_v1),
     (2, "update claims (owner, claimed, finished); seen_updates carried over", _sqlite_v2),
     (3, "picture cards: card_files (content key -> Telegram file_id)", _sqlite_v3),
+    (4, "review queue on unanswered (kind, step, candidates, score, status); content_overlay, overlay_version",
+     _sqlite_v4),
 ]
 
 
@@ -225,11 +254,25 @@ PG_V4 = """
 CREATE TABLE card_files (key text PRIMARY KEY, file_id text NOT NULL, updated double precision NOT NULL);
 """
 
+PG_V5 = """
+ALTER TABLE unanswered ADD COLUMN kind text NOT NULL DEFAULT 'fallback', ADD COLUMN step text,
+  ADD COLUMN candidates text, ADD COLUMN score double precision, ADD COLUMN status text NOT NULL DEFAULT 'open';
+UPDATE unanswered SET candidates = json_build_array(nearest)::text WHERE nearest IS NOT NULL;
+CREATE INDEX unanswered_open ON unanswered(status, id);
+CREATE TABLE content_overlay (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind text NOT NULL, target text NOT NULL, lang text NOT NULL,
+  text text NOT NULL, norm text NOT NULL, created double precision NOT NULL, UNIQUE(kind, target, norm));
+CREATE TABLE overlay_version (one int PRIMARY KEY CHECK (one = 1), version bigint NOT NULL);
+INSERT INTO overlay_version(one, version) VALUES (1, 0);
+"""
+
 PG_MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "baseline: users, sessions, results, events, groups, unanswered, handled_updates", PG_V1),
     (2, "shared flood budget: flood_slots, flood_pauses, flood_take(), flood_finish()", PG_V2),
     (3, "update claims in one round trip: claim_update(), finish_update()", PG_V3),
     (4, "picture cards: card_files (content key -> Telegram file_id)", PG_V4),
+    (5, "review queue on unanswered (kind, step, candidates, score, status); content_overlay, overlay_version",
+     PG_V5),
 ]
 MIGRATION_LOCK = 0x6D6F6465_6D696772   # advisory lock key: one replica migrates, the others wait
 

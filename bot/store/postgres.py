@@ -21,7 +21,8 @@ from typing import Any
 
 import asyncpg
 
-from bot.store.base import BUSY, COMMITTED, EXPORT_QUERIES, HANDLED, Store, Turn, User
+from bot.store.base import (BUSY, COMMITTED, DONE, EXPORT_QUERIES, HANDLED, OPEN, OverlayExample, ReviewItem, Store,
+                            Turn, Unanswered, User, review_item)
 from bot.store.migrations import migrate_postgres
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,9 @@ WITH ev AS (
   INSERT INTO events(ts, user_id, kind, detail)
   SELECT $1, u, k, d FROM unnest($2::text[], $3::text[], $4::text[]) AS t(u, k, d)),
 un AS (
-  INSERT INTO unanswered(ts, user_id, lang, text, nearest)
-  SELECT $1, u, l, x, n FROM unnest($5::text[], $6::text[], $7::text[], $8::text[]) AS t(u, l, x, n)),
+  INSERT INTO unanswered(ts, user_id, lang, text, nearest, kind, step, candidates, score)
+  SELECT $1, u, l, x, n, k, s, c, sc FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $17::text[],
+    $18::text[], $19::text[], $20::float8[]) AS t(u, l, x, n, k, s, c, sc)),
 rs AS (
   INSERT INTO results(user_id, mode, borderline, answers, created)
   SELECT $9, $10, $11, $12, $1 WHERE $9::text IS NOT NULL
@@ -52,6 +54,21 @@ mk AS (
 INSERT INTO sessions(key, data, updated) VALUES($13, $14, $1)
 ON CONFLICT(key) DO UPDATE SET data=excluded.data, updated=excluded.updated
 """
+
+# $1 the review item (NULL: none), $2/$3 done/open, $4.. the example. Returns whether it was applied.
+_OVERLAY_ADD = """
+WITH item AS (
+  UPDATE unanswered SET status=$2 WHERE id=$1 AND status=$3 RETURNING id),
+go AS (
+  SELECT 1 WHERE $1::bigint IS NULL OR EXISTS (SELECT 1 FROM item)),
+ins AS (
+  INSERT INTO content_overlay(kind, target, lang, text, norm, created)
+  SELECT $4, $5, $6, $7, $8, $9 FROM go ON CONFLICT DO NOTHING),
+ver AS (
+  UPDATE overlay_version SET version=version+1 WHERE EXISTS (SELECT 1 FROM go) RETURNING 1)
+SELECT EXISTS (SELECT 1 FROM go)
+"""
+
 
 def liveness_key(owner: int) -> int:
     """The advisory lock a live process holds for its whole life (taken in bot/coord/pg.py)."""
@@ -177,7 +194,10 @@ class PostgresStore(Store):
             [u.text[:1000] for u in turn.unanswered], [u.nearest for u in turn.unanswered],
             user_id, mode, None if borderline is None else int(borderline),
             None if answers is None else _json(answers),
-            turn.key, _json(turn.session), turn.update_id, self.owner)
+            turn.key, _json(turn.session), turn.update_id, self.owner,
+            [u.kind for u in turn.unanswered], [u.step for u in turn.unanswered],
+            [_json(list(u.candidates)) if u.candidates else None for u in turn.unanswered],
+            [u.score for u in turn.unanswered])
 
     async def last_result(self, user_id: str) -> dict[str, str] | None:
         data = await (await self._pool()).fetchval("SELECT answers FROM results WHERE user_id=$1", user_id)
@@ -198,10 +218,57 @@ class PostgresStore(Store):
         await (await self._pool()).execute("INSERT INTO events(ts, user_id, kind, detail) VALUES($1,$2,$3,$4)",
                                            time.time(), user_id, kind, detail)
 
-    async def record_unanswered(self, text: str, lang: str, nearest: str | None, user_id: str | None = None) -> None:
+    async def record_unanswered(self, text: str, lang: str, nearest: str | None, user_id: str | None = None,
+                                item: Unanswered | None = None) -> None:
+        u = item or Unanswered(text, lang, nearest, user_id)
         await (await self._pool()).execute(
-            "INSERT INTO unanswered(ts, user_id, lang, text, nearest) VALUES($1,$2,$3,$4,$5)",
-            time.time(), user_id, lang, text[:1000], nearest)
+            "INSERT INTO unanswered(ts, user_id, lang, text, nearest, kind, step, candidates, score) "
+            "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9)", time.time(), u.user_id, u.lang, u.text[:1000], u.nearest, u.kind,
+            u.step, _json(list(u.candidates)) if u.candidates else None, u.score)
+
+    # -- the review queue and the content overlay -------------------------------------------------
+    async def review_waiting(self) -> int:
+        return await (await self._pool()).fetchval("SELECT COUNT(*) FROM unanswered WHERE status=$1", OPEN)
+
+    async def review_next(self, after: int = 0) -> ReviewItem | None:
+        return review_item(await (await self._pool()).fetchrow(
+            "SELECT id, ts, lang, text, kind, step, candidates, score FROM unanswered WHERE status=$1 AND id>$2 "
+            "ORDER BY id LIMIT 1", OPEN, after))
+
+    async def review_item(self, item_id: int) -> ReviewItem | None:
+        return review_item(await (await self._pool()).fetchrow(
+            "SELECT id, ts, lang, text, kind, step, candidates, score FROM unanswered WHERE status=$1 AND id=$2",
+            OPEN, item_id))
+
+    async def review_close(self, item_id: int, delete: bool = False) -> bool:
+        pool = await self._pool()
+        if delete:
+            done = await pool.execute("DELETE FROM unanswered WHERE id=$1 AND status=$2", item_id, OPEN)
+        else:
+            done = await pool.execute("UPDATE unanswered SET status=$1 WHERE id=$2 AND status=$3", DONE, item_id, OPEN)
+        return done.endswith(" 1")
+
+    async def review_purge(self, before: float) -> int:
+        done = await (await self._pool()).execute("DELETE FROM unanswered WHERE ts<$1", before)
+        return int(done.split()[-1])
+
+    async def overlay_add(self, example: OverlayExample, item_id: int | None = None) -> bool:
+        """One statement: the item closed, the example added, the version moved - or nothing, when the
+        item was not open any more (another admin decided it first)."""
+        return await (await self._pool()).fetchval(_OVERLAY_ADD, item_id, DONE, OPEN, example.kind, example.target,
+                                                   example.lang, example.text, example.norm, time.time())
+
+    async def overlay_examples(self) -> list[OverlayExample]:
+        rows = await (await self._pool()).fetch("SELECT kind, target, lang, text, norm FROM content_overlay ORDER BY id")
+        return [OverlayExample(*row) for row in rows]
+
+    async def overlay_clear(self) -> int:
+        return await (await self._pool()).fetchval(
+            "WITH gone AS (DELETE FROM content_overlay RETURNING 1), ver AS (UPDATE overlay_version "
+            "SET version=version+1 RETURNING 1) SELECT count(*) FROM gone")
+
+    async def overlay_version(self) -> int:
+        return await (await self._pool()).fetchval("SELECT version FROM overlay_version")
 
     async def stats(self, latest: int = 10) -> dict[str, Any]:
         pool = await self._pool()
@@ -228,6 +295,7 @@ class PostgresStore(Store):
                     "SELECT detail, COUNT(*) n FROM events WHERE kind='deeplink' GROUP BY detail "
                     "ORDER BY n DESC, detail LIMIT 10")],
                 "groups": await count("SELECT COUNT(*) FROM groups WHERE active=1"),
+                "review_waiting": await count("SELECT COUNT(*) FROM unanswered WHERE status=$1", OPEN),
             }
 
     async def export_rows(self, table: str) -> tuple[list[str], list[tuple]]:

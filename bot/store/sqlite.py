@@ -12,10 +12,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.store.base import COMMITTED, EXPORT_QUERIES, HANDLED, HANDLED_KEEP, Store, Turn, User
+from bot.store.base import (COMMITTED, DONE, EXPORT_QUERIES, HANDLED, HANDLED_KEEP, OPEN, OverlayExample, Store, Turn,
+                            Unanswered, User, review_item)
 from bot.store.migrations import migrate_sqlite
 
+_UNANSWERED = ("INSERT INTO unanswered(ts, user_id, lang, text, nearest, kind, step, candidates, score) "
+               "VALUES(?,?,?,?,?,?,?,?,?)")
 
+
+def _unanswered_row(ts: float, u: Unanswered) -> tuple:
+    return (ts, u.user_id, u.lang, u.text[:1000], u.nearest, u.kind, u.step,
+            _json(list(u.candidates)) if u.candidates else None, u.score)
 
 
 def sqlite_path(database_url: str) -> str:
@@ -138,8 +145,7 @@ class SQLiteStore(Store):
                 self.db.execute("INSERT INTO events(ts, user_id, kind, detail) VALUES(?,?,?,?)",
                                 (now, e.user_id, e.kind, e.detail))
             for u in turn.unanswered:
-                self.db.execute("INSERT INTO unanswered(ts, user_id, lang, text, nearest) VALUES(?,?,?,?,?)",
-                                (now, u.user_id, u.lang, u.text[:1000], u.nearest))
+                self.db.execute(_UNANSWERED, _unanswered_row(now, u))
             if turn.result is not None:
                 user_id, mode, borderline, answers = turn.result
                 self.db.execute(
@@ -175,9 +181,69 @@ class SQLiteStore(Store):
         self.db.execute("INSERT INTO events(ts, user_id, kind, detail) VALUES(?,?,?,?)",
                         (time.time(), user_id, kind, detail))
 
-    async def record_unanswered(self, text: str, lang: str, nearest: str | None, user_id: str | None = None) -> None:
-        self.db.execute("INSERT INTO unanswered(ts, user_id, lang, text, nearest) VALUES(?,?,?,?,?)",
-                        (time.time(), user_id, lang, text[:1000], nearest))
+    async def record_unanswered(self, text: str, lang: str, nearest: str | None, user_id: str | None = None,
+                                item: Unanswered | None = None) -> None:
+        item = item or Unanswered(text, lang, nearest, user_id)
+        self.db.execute(_UNANSWERED, _unanswered_row(time.time(), item))
+
+    # -- the review queue and the content overlay -------------------------------------------------
+    async def review_waiting(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM unanswered WHERE status=?", (OPEN,)).fetchone()[0]
+
+    async def review_next(self, after: int = 0) -> ReviewItem | None:
+        return review_item(self.db.execute(
+            "SELECT id, ts, lang, text, kind, step, candidates, score FROM unanswered WHERE status=? AND id>? "
+            "ORDER BY id LIMIT 1", (OPEN, after)).fetchone())
+
+    async def review_item(self, item_id: int) -> ReviewItem | None:
+        return review_item(self.db.execute(
+            "SELECT id, ts, lang, text, kind, step, candidates, score FROM unanswered WHERE status=? AND id=?",
+            (OPEN, item_id)).fetchone())
+
+    async def review_close(self, item_id: int, delete: bool = False) -> bool:
+        if delete:
+            return self.db.execute("DELETE FROM unanswered WHERE id=? AND status=?", (item_id, OPEN)).rowcount == 1
+        return self.db.execute("UPDATE unanswered SET status=? WHERE id=? AND status=?",
+                               (DONE, item_id, OPEN)).rowcount == 1
+
+    async def review_purge(self, before: float) -> int:
+        return self.db.execute("DELETE FROM unanswered WHERE ts<?", (before,)).rowcount
+
+    async def overlay_add(self, example: OverlayExample, item_id: int | None = None) -> bool:
+        self.db.execute("SAVEPOINT overlay")
+        try:
+            if item_id is not None and self.db.execute("UPDATE unanswered SET status=? WHERE id=? AND status=?",
+                                                       (DONE, item_id, OPEN)).rowcount != 1:
+                self.db.execute("RELEASE overlay")
+                return False
+            self.db.execute("INSERT INTO content_overlay(kind, target, lang, text, norm, created) VALUES(?,?,?,?,?,?) "
+                            "ON CONFLICT DO NOTHING", (example.kind, example.target, example.lang, example.text,
+                                                      example.norm, time.time()))
+            self.db.execute("UPDATE overlay_version SET version=version+1")
+        except BaseException:
+            self.db.execute("ROLLBACK TO overlay")
+            self.db.execute("RELEASE overlay")
+            raise
+        self.db.execute("RELEASE overlay")
+        return True
+
+    async def overlay_examples(self) -> list[OverlayExample]:
+        return [OverlayExample(*row) for row in self.db.execute(
+            "SELECT kind, target, lang, text, norm FROM content_overlay ORDER BY id")]
+
+    async def overlay_clear(self) -> int:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            gone = self.db.execute("DELETE FROM content_overlay").rowcount
+            self.db.execute("UPDATE overlay_version SET version=version+1")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        return gone
+
+    async def overlay_version(self) -> int:
+        return self.db.execute("SELECT version FROM overlay_version").fetchone()[0]
 
     async def stats(self, latest: int = 10) -> dict[str, Any]:
         q = self.db.execute
@@ -199,6 +265,7 @@ class SQLiteStore(Store):
             "deeplinks": q("SELECT detail, COUNT(*) n FROM events WHERE kind='deeplink' GROUP BY detail "
                            "ORDER BY n DESC, detail LIMIT 10").fetchall(),
             "groups": count("SELECT COUNT(*) FROM groups WHERE active=1"),
+            "review_waiting": count("SELECT COUNT(*) FROM unanswered WHERE status=?", OPEN),
         }
 
     async def export_rows(self, table: str) -> tuple[list[str], list[tuple]]:

@@ -1,5 +1,5 @@
-"""Admin commands (ADMIN_USER_IDS only): /stats, /export, /post <channel>. Everyone else gets the
-same reply as for an unknown command, so the commands do not even show they exist."""
+"""Admin commands (ADMIN_USER_IDS only): /stats, /export, /post <channel> (and /review: bot/tg/review.py).
+Everyone else gets the same reply as for an unknown command, so the commands do not even show they exist."""
 from __future__ import annotations
 
 import csv
@@ -43,6 +43,7 @@ class AdminHandlers:
         lines += [f"• {esc(str(src))}: {n}" for src, n in s["deeplinks"]] or [h.r.t("stats.none", lang)]
         lines += ["", h.r.t("stats.top_faq", lang)]
         lines += [f"• {esc(str(e))}: {n}" for e, n in s["top_faq"]] or [h.r.t("stats.none", lang)]
+        lines += ["", h.r.t("stats.review", lang, waiting=s.get("review_waiting", 0))]
         lines += ["", h.r.t("stats.unanswered", lang)]
         lines += [f"• [{esc(str(lg))}] {esc(t[:200])}" for _, lg, t, _ in s["unanswered"]] or [h.r.t("stats.none", lang)]
         await h.send(ctx, update.effective_chat.id, "\n".join(lines))

@@ -11,6 +11,7 @@ from telegram.ext import (Application, ApplicationBuilder, CallbackContext, Call
                           filters)
 
 from bot.config import Settings
+from bot.content.live import LiveContent
 from bot.coord import Coordination, coordination_for
 from bot.health import Health
 from bot.metrics import UPDATE_SECONDS, UPDATES, MeteredStore, observe_flood
@@ -24,6 +25,7 @@ from bot.tg.handlers import Handlers
 from bot.tg.inline import InlineHandlers
 from bot.tg.limits import TelegramLimits
 from bot.tg.request import RetryingRequest
+from bot.tg.review import ReviewHandlers
 
 log = logging.getLogger(__name__)
 CONNECTIONS = 8          # HTTP connections to the Bot API (polling has its own)
@@ -44,6 +46,8 @@ def build_application(settings: Settings, services: Services | None = None, stor
     store = store or open_store(settings.database_url, settings.database_pool_size)
     metered = MeteredStore(store)
     coordination = coordination or coordination_for(metered)
+    live = LiveContent(services, metered, retention_days=settings.review_retention_days)   # follows the overlay
+    services = live.services
     h = Handlers(services, metered, settings)
     groups, inline, admin = GroupHandlers(h), InlineHandlers(h), AdminHandlers(h)
     urls = {}
@@ -60,18 +64,22 @@ def build_application(settings: Settings, services: Services | None = None, stor
         rate_limiter=TelegramLimits(max_retries=3, make_window=coordination.make_window(),
                                     share_pause=coordination.share_pause, observe=observe_flood)
         if settings.flood_limit else None)
-    app = ApplicationBuilder().bot(bot).post_init(_post_init(h)).build()
+    app = ApplicationBuilder().bot(bot).post_init(_post_init(h, live)).build()
     app.bot_data["handlers"] = h
     app.bot_data["store"] = store
     app.bot_data["coordination"] = coordination
     app.bot_data["health"] = Health(store, coordination, bot, lambda: max(request.last_ok, polling.last_ok))
     app.bot_data["dispatcher"] = _dispatcher(app, h, coordination)
+    app.bot_data["live"] = live
 
     new = filters.UpdateType.MESSAGE          # an edited "/quiz" must not restart anything: edits go to h.edited
     for name in COMMANDS:
         app.add_handler(CommandHandler(name, h.choose_lang if name == "lang" else getattr(h, name), filters=new))
     for name in ("stats", "export", "post"):
         app.add_handler(CommandHandler(name, getattr(admin, name), filters=new))
+    review = ReviewHandlers(h, live)
+    app.add_handler(CommandHandler("review", review.command, filters=new))
+    app.add_handler(CallbackQueryHandler(review.button, pattern=r"^r:"))
     app.add_handler(CallbackQueryHandler(h.button))
     app.add_handler(ChatMemberHandler(groups.member_change, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(InlineQueryHandler(inline.query))
@@ -87,6 +95,17 @@ def build_application(settings: Settings, services: Services | None = None, stor
     app.add_handler(MessageHandler(group & messages & filters.TEXT & ~filters.COMMAND, groups.message))
     app.add_error_handler(h.error)
     return app
+
+
+def _until_stopped(app: Application):
+    """True until the application, once started, stops (post_init runs before it starts)."""
+    started = False
+
+    def running() -> bool:
+        nonlocal started
+        started = started or app.running
+        return app.running or not started
+    return running
 
 
 def update_kind(update: Update) -> str:
@@ -140,9 +159,11 @@ def _dispatcher(app: Application, h: Handlers, coordination: Coordination) -> Ch
     return ChatDispatcher(handle, late_answer=h.answer_late)
 
 
-def _post_init(h: Handlers):
+def _post_init(h: Handlers, live: LiveContent):
     async def post_init(app: Application) -> None:
-        """Register commands, description and short description in both languages."""
+        """Register commands, description and short description in both languages; follow the content
+        overlay until the application stops."""
+        app.bot_data["live_task"] = asyncio.get_running_loop().create_task(live.follow(_until_stopped(app)))
         r = h.r
         for lang, code in (("en", None), ("zh", "zh")):
             commands = [BotCommand(c, r.raw(f"command.{c}", lang)) for c in COMMANDS]

@@ -5,6 +5,7 @@
     c:<rev>:<step>            change one answer from the result
     g:<card>:<step>[:<opt>]   a group card: answer <step> with <opt>, or (no option) show the question
     v:<view>[:<arg>]          stateless views: compare | faq | topic:<id> | entry:<id> | lang:<zh|en> | quiz | result | ask
+    r:<item>:<decision>[:<x>] admins' review (bot/tg/review.py): f:<entry> | l:<level> | o | s | d on review item <item>
 
 Buttons of a dialogue carry the session revision, so a press on an older message (or from before
 a restart of the bot, or of an older questionnaire) is recognised as stale. In groups, dialogue
@@ -21,12 +22,13 @@ LIMIT = 64
 _PART = re.compile(r"^[a-z0-9_]{1,24}$")
 NAV = ("back", "restart", "skip", "finish", "yes", "no", "change", "optional", "keep", "take")
 VIEWS = ("compare", "faq", "topic", "entry", "lang", "quiz", "result", "ask")
+REVIEW = ("f", "l", "o", "s", "d")     # a phrasing of an entry, a level, out of scope, skip, delete
 
 
 @dataclass(frozen=True)
 class Callback:
-    kind: str                 # "a", "n", "c", "g" or "v"
-    rev: int | None = None    # the session revision ("g": the card's number)
+    kind: str                 # "a", "n", "c", "g", "v" or "r"
+    rev: int | None = None    # the session revision ("g": the card's number; "r": the review item)
     arg: str = ""
     arg2: str = ""
     owner: int | None = None  # in groups: the member the button belongs to
@@ -63,6 +65,10 @@ def view(name: str, arg: str = "") -> str:
     return encode("v", name, arg) if arg else encode("v", name)
 
 
+def review(item: int, decision: str, arg: str = "") -> str:
+    return encode("r", item, decision, arg) if arg else encode("r", item, decision)
+
+
 def parse(data: str | None) -> Callback | None:
     """The callback a button carries, or None for anything forged, truncated or unknown."""
     if not data or len(data.encode("utf-8", "replace")) > LIMIT:
@@ -87,6 +93,8 @@ def parse(data: str | None) -> Callback | None:
         if kind == "g" and len(rest) in (1, 2):
             return Callback("g", rev, rest[0], rest[1] if len(rest) == 2 else "", owner)
         return None
+    if kind == "r" and len(rest) in (2, 3) and rest[0].isdigit() and rest[1] in REVIEW:
+        return Callback("r", int(rest[0]), rest[1], rest[2] if len(rest) == 3 else "")
     if kind == "v" and rest and rest[0] in VIEWS and len(rest) <= 2:
         return Callback("v", None, rest[0], rest[1] if len(rest) == 2 else "")
     return None

@@ -1,0 +1,171 @@
+"""Keeps one process's understanding in step with the content overlay in the store.
+
+Every few seconds the process reads the overlay's version (one tiny query). When it moved, the overlay
+is read, merged over the files' content, and a new `Understanding` is trained in a separate process
+(spawned for the job and gone after it: training is CPU-bound Python, and in a thread it would hold the
+interpreter lock and slow every reply) into the model cache, keyed by the content's hash. The finished
+models are loaded in a worker thread and swapped in between two updates: nothing waits for training,
+nothing restarts. Every replica does the same, so a decision made on one shows on all within
+`POLL_SECONDS` plus a training run (on one host they share the cache: the first to train serves the
+others).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from bot.content import training
+from bot.content.overlay import merge
+from bot.engine.dialogue import Dialogue
+from bot.nlu.answer import FaqAnswerer
+from bot.nlu.content import Content
+from bot.nlu.understand import CACHE_DIR, Understanding
+from bot.services import Services, understanding_content
+from bot.store.base import OverlayExample, Store
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 3.0
+LOAD_SWITCH = 0.0005    # seconds between thread switches while the new models load (Python's default: 0.005)
+PURGE_SECONDS = 3600.0
+
+
+class LiveContent:
+    """The process's services with an understanding that follows the overlay (see the module doc).
+
+    `services` is a copy of the given services with a dialogue and an FAQ answerer of its own, so a swap
+    never touches services shared with anything else (the tests' `load_services()`)."""
+
+    def __init__(self, services: Services, store: Store, cache_dir: Path | None = CACHE_DIR,
+                 poll_seconds: float = POLL_SECONDS, retention_days: float = 0.0):
+        self.store, self.poll_seconds, self.retention_days = store, poll_seconds, retention_days
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(tempfile.mkdtemp(prefix="nlu-"))
+        self.base = understanding_content(services.flow, services.reading, services.kb)
+        self.scope = services.nlu.scope           # the word lists of scope: read at run time, not trained
+        answerer = FaqAnswerer(services.kb, services.nlu)
+        self.services = replace(services, answerer=answerer,
+                                dialogue=Dialogue(services.flow, services.rules, services.nlu, answerer))
+        self.version: int | None = None           # the overlay version the understanding in use reflects
+        self.overlay: list[OverlayExample] = []
+        self.swaps = 0
+        self.last_training_s: float | None = None
+        self._refreshing = asyncio.Lock()
+        self._purged = 0.0
+
+    @property
+    def nlu(self) -> Understanding:
+        return self.services.dialogue.nlu
+
+    def content(self, overlay: list[OverlayExample] | None = None) -> Content:
+        """The files' content with an overlay (the one in use when not given) merged in."""
+        return merge(self.base, self.overlay if overlay is None else overlay)
+
+    # -- following the store -------------------------------------------------------------------------
+    async def refresh(self) -> bool:
+        """Catch up with the overlay in the store; True when a new understanding was swapped in."""
+        async with self._refreshing:
+            version = await self.store.overlay_version()
+            if version == self.version:
+                return False
+            overlay = await self.store.overlay_examples()
+            if self.version is None and not overlay:     # start-up with an empty overlay: the files' models
+                self.version = version
+                return False
+            content = self.content(overlay)
+            started = time.perf_counter()
+            nlu = await self._train(content)
+            self.last_training_s = time.perf_counter() - started
+            self._swap(nlu)
+            self.overlay, self.version = overlay, version
+            log.info("understanding retrained with %d overlay example(s) (version %s) in %.1f s",
+                     len(overlay), version, self.last_training_s)
+            return True
+
+    async def _train(self, content: Content) -> Understanding:
+        """Train in a process of its own (bot.content.training: one BLAS thread, the lowest priority, so
+        replies come first on a busy machine; with the models cached already it only finds them there),
+        then load the models in a thread. The event loop only waits."""
+        pool = None
+        try:
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=training.setup)
+            await asyncio.get_running_loop().run_in_executor(pool, training.train, content, str(self.cache_dir))
+        except (OSError, RuntimeError) as exc:     # no processes here: the thread below trains
+            log.warning("training in a thread (could not start a training process: %s)", exc)
+        finally:
+            if pool is not None:        # never wait here: a cancelled training ends by itself
+                pool.shutdown(wait=False, cancel_futures=True)
+        return await asyncio.to_thread(self._load, content)
+
+    def _load(self, content: Content) -> Understanding:
+        """Build the understanding from the cached models, in a worker thread. It holds the interpreter
+        lock for a few hundred milliseconds of Python; meanwhile the interpreter hands the lock over
+        every LOAD_SWITCH seconds instead of every 5 ms, so the event loop is not kept waiting."""
+        before = sys.getswitchinterval()
+        sys.setswitchinterval(min(before, LOAD_SWITCH))
+        try:
+            return Understanding(content, self.cache_dir, scope=self.scope)
+        finally:
+            sys.setswitchinterval(before)
+
+    def _swap(self, nlu: Understanding) -> None:
+        """Between two updates (on the event loop, no await): every reader sees the new models at once."""
+        self.services.answerer.nlu = nlu
+        self.services.dialogue.nlu = nlu
+        object.__setattr__(self.services, "nlu", nlu)   # Services is frozen; this one copy is ours
+        self.swaps += 1
+
+    async def follow(self, running=lambda: True) -> None:
+        """Poll the overlay version until `running()` turns false; purge expired review items hourly."""
+        tick = min(0.5, self.poll_seconds)
+        next_poll = 0.0
+        while running():
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + self.poll_seconds
+                try:
+                    await self.refresh()
+                    await self._purge()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:   # noqa: BLE001 - a store hiccup: try again at the next poll
+                    if not running():
+                        return                  # stopping: the store is closing under the poll
+                    log.warning("could not follow the content overlay (trying again in %s s): %r",
+                                self.poll_seconds, exc)
+            await asyncio.sleep(tick)
+
+    async def _purge(self) -> None:
+        if self.retention_days <= 0 or time.monotonic() - self._purged < PURGE_SECONDS and self._purged:
+            return
+        self._purged = time.monotonic()
+        gone = await self.store.review_purge(time.time() - self.retention_days * 86400)
+        if gone:
+            log.info("review: %d item(s) older than %s days deleted", gone, self.retention_days)
+
+
+def with_overlay(services: Services, store: Store) -> Services:
+    """For one-shot commands (`ask`, `understand`, the console): the services with the overlay in `store`
+    merged in, trained here if the cache does not have them (blocking: nothing else waits)."""
+    import asyncio as _asyncio
+
+    async def read() -> list[OverlayExample]:
+        await store.open()
+        try:
+            return await store.overlay_examples()
+        finally:
+            await store.close()
+    overlay = _asyncio.run(read())
+    if not overlay:
+        return services
+    content = merge(understanding_content(services.flow, services.reading, services.kb), overlay)
+    nlu = Understanding(content, scope=services.nlu.scope)
+    answerer = FaqAnswerer(services.kb, nlu)
+    dialogue = Dialogue(services.flow, services.rules, nlu, answerer)
+    return replace(services, nlu=nlu, answerer=answerer, dialogue=dialogue)
+
+
