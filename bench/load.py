@@ -52,6 +52,53 @@ from tests.group_harness import call_text  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 QUESTIONS = ("全托管谁来定价？", "who pays the first-leg freight in semi-managed?")
 TELEGRAM_RATE = 30.0   # messages per second, Telegram's overall limit (and the fake's)
+PROFILE: list[Path] = []   # --profile DIR: py-spy collapsed stacks (py-spy raw format) of the bot's runs go there
+
+
+# -- CPU and memory of a process and its children (/proc) --------------------------------------------
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process under `pid` (children, their children...)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat(int(entry))) is not None:
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def process_tree_cpu(pid: int) -> float:
+    """utime + stime of `pid` and its live descendants, plus cutime + cstime (children that ended), seconds."""
+    total = 0
+    fields = _stat(pid)
+    if fields is not None:
+        total += sum(int(x) for x in fields[11:15])
+    for child in descendants(pid):
+        if (fields := _stat(child)) is not None:
+            total += sum(int(x) for x in fields[11:15])
+    return total / CLK_TCK
+
+
+def _peak_rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
 
 
 # -- the bot under test, as a process ----------------------------------------------------------------
@@ -92,17 +139,20 @@ class BotProcess:
         return await self.ready(since, timeout)
 
     def cpu_seconds(self) -> float:
-        """utime + stime of the process so far."""
-        with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        """CPU (utime + stime) so far of the bot and of all its descendants (the card workers): those
+        alive now, and those that ended and were waited for (cutime + cstime)."""
+        return process_tree_cpu(self.proc.pid)
 
     def peak_rss_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
+        """The bot's peak RSS plus its live descendants' (the card workers): memory the bot needs."""
+        return sum(_peak_rss_kb(pid) for pid in [self.proc.pid, *descendants(self.proc.pid)]) / 1024
+
+    def profile(self, out: Path) -> subprocess.Popen:
+        """py-spy (when installed) sampling the bot and its workers until the bot exits: a flame graph in `out`."""
+        spy = Path(sys.executable).with_name("py-spy")
+        return subprocess.Popen([str(spy), "record", "--pid", str(self.proc.pid), "--subprocesses", "--rate", "250",
+                                 "--format", "raw" if out.suffix == ".txt" else "flamegraph", "-o", str(out)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -269,6 +319,7 @@ async def measured(scenario: str, module: str, users: int, flood: bool, drive: C
             bot = BotProcess(fake, Path(tmp), module=module, args=("run",) if module == "bot" else (),
                              flood_limit=flood)
             await bot.start_and_wait()
+            spy = bot.profile(PROFILE[0] / f"{scenario}-{label or module}.txt") if PROFILE else None
             await asyncio.sleep(0.3)          # let post_init calls finish before measuring
             first_update = len(fake.updates.records)
             tally = Tally()
@@ -277,6 +328,8 @@ async def measured(scenario: str, module: str, users: int, flood: bool, drive: C
             wall, own = time.monotonic() - wall0, time.process_time() - own0
             cpu, rss = bot.cpu_seconds() - cpu0, bot.peak_rss_mb()
             await bot.stop()
+            if spy is not None:
+                await asyncio.to_thread(spy.wait, 60)
             records = fake.updates.records[first_update:]
             calls = [c for c in fake.call_log if c.method != "getUpdates" and c.at >= wall0 and c.done_at]
             fake_time = sum(c.done_at - c.at for c in calls)
@@ -761,9 +814,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--members", type=int, default=5, help="members of the busy group")
     parser.add_argument("--seed", type=int, default=20240611)
+    parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks (py-spy raw format) of the bot's runs to this directory "
+                        "(pip install py-spy; a tool, not a dependency)")
     parser.add_argument("--quick", action="store_true", help="small runs (10 users, 60 in the burst, 3 kills)")
     parser.add_argument("--only", nargs="+", choices=("saturation", "human", "burst", "crash", "group"))
     args = parser.parse_args(argv or [])
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE[:] = [args.profile.resolve()]
     if args.quick:
         args.users, args.burst_users, args.rounds, args.repeat, args.crash_users, args.kills = 10, 60, 1, 1, 8, 3
     return args

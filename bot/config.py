@@ -44,6 +44,7 @@ class Settings:
     webhook_max_connections: int = 40      # setWebhook's max_connections: updates Telegram sends at once
     health_port: int = 0                   # polling mode: serve /healthz, /readyz, /metrics here (0: off)
     health_listen: str = "127.0.0.1"
+    card_workers: int = 1                  # processes drawing picture cards (bot.cards.worker), at least 1
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> "Settings":
@@ -67,4 +68,5 @@ class Settings:
             poll_timeout=int(get("POLL_TIMEOUT", "10") or 10),
             database_pool_size=int(get("DATABASE_POOL_SIZE", "10") or 10),
             webhook_max_connections=int(get("WEBHOOK_MAX_CONNECTIONS", "40") or 40),
-            health_port=int(get("HEALTH_PORT", "0") or 0), health_listen=get("HEALTH_LISTEN", "127.0.0.1"))
+            health_port=int(get("HEALTH_PORT", "0") or 0), health_listen=get("HEALTH_LISTEN", "127.0.0.1"),
+            card_workers=max(1, int(get("CARD_WORKERS", "1") or 1)))
