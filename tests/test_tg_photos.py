@@ -5,6 +5,8 @@ keeps its pictures."""
 from __future__ import annotations
 
 import logging
+import time
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
@@ -17,7 +19,7 @@ from bot.engine.recommend import recommend
 from bot.engine.spec import SKIP
 from bot.render import HTML
 from bot.services import load_services
-from bot.tg.photos import CAPTION_LIMIT, caption_size, fits_caption, refused_file
+from bot.tg.photos import CAPTION_LIMIT, Picture, caption_size, fits_caption, refused_file
 from tests.group_harness import ack, group_calls, is_result, uploaded, wait_card
 from tests.tg_harness import ADMIN_ID, replies, running_bot
 
@@ -191,3 +193,38 @@ def test_refused_file_ids_are_recognised():
         assert refused_file(BadRequest(text)), text
     for text in ("Chat not found", "Message caption is too long", "Not enough rights to send photos to the chat"):
         assert not refused_file(BadRequest(text)), text
+
+
+async def test_a_result_reached_while_a_card_is_being_drawn_does_not_wait_for_it(fake, tmp_path, monkeypatch):
+    ann, bob = fake.user(6101, "Ann", language_code="en"), fake.user(6102, "Bob", language_code="en")
+    async with running_bot(fake, tmp_path / "bot.sqlite3") as (app, store):
+        photos = app.bot_data["handlers"].photos
+        real, held = photos.result, []
+
+        def result(rec, lang, name):
+            """Ann's card holds the only card worker for 4 s (it then comes back without a picture)."""
+            picture = real(rec, lang, name)
+            if not held:
+                held.append(picture.key)
+                return Picture(picture.key, partial(time.sleep, 4))
+            return picture
+        monkeypatch.setattr(photos, "result", result)
+        for user in (ann, bob):
+            await user.send("/start")
+            await replies(user)
+            for label in SEMI:
+                await user.press(text=label)
+                await replies(user)
+        await ann.press(text="✅ Show my result")
+        assert (await ann.next_reply(5)).via == "editMessageText"      # Ann's text result; her card is drawn now
+        pressed = time.monotonic()
+        await bob.press(text="✅ Show my result")
+        shown = await bob.next_reply(5)
+        waited = time.monotonic() - pressed
+        assert shown.via == "editMessageText" and "Trade-offs" in shown.text
+        assert waited < 2.5, f"Bob's result waited {waited:.1f} s for Ann's card"
+        assert not [m for m in fake.world.chats[ann.chat_id].events if m.kind == "photo"]   # still drawing
+        late = await ann.next_reply(8)                                   # Ann's drawing came back empty: text
+        assert late.kind != "photo" and late.text.startswith("Recommendation: Semi-managed")
+        assert {"📤 Share my result", "🔄 Restart"} <= set(late.button_texts)
+        assert (await bob.next_reply(8)).kind == "photo"                  # Bob's card, drawn after Ann's
