@@ -47,7 +47,7 @@ if str(ROOT) not in sys.path:
 
 from tests.fakebot import FakeTelegram, FakeUsageError  # noqa: E402
 from tests.fakebot.records import SEND_METHODS  # noqa: E402
-from tests.group_harness import call_text  # noqa: E402
+from tests.group_harness import call_text, uploaded  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 QUESTIONS = ("全托管谁来定价？", "who pays the first-leg freight in semi-managed?")
@@ -312,12 +312,12 @@ def errors_of(fake: FakeTelegram, bot: BotProcess, tally: Tally) -> tuple[int, l
 
 
 async def measured(scenario: str, module: str, users: int, flood: bool, drive: Callable,
-                   label: str | None = None) -> Figures:
+                   label: str | None = None, env: dict[str, str] | None = None) -> Figures:
     """Start the bot (`module`) against a fresh fake, run `drive(fake, tally)`, collect figures."""
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         async with FakeTelegram(flood_limits=flood) as fake:
             bot = BotProcess(fake, Path(tmp), module=module, args=("run",) if module == "bot" else (),
-                             flood_limit=flood)
+                             flood_limit=flood, extra_env=env)
             await bot.start_and_wait()
             spy = bot.profile(PROFILE[0] / f"{scenario}-{label or module}.txt") if PROFILE else None
             await asyncio.sleep(0.3)          # let post_init calls finish before measuring
@@ -327,6 +327,8 @@ async def measured(scenario: str, module: str, users: int, flood: bool, drive: C
             extra = await drive(fake, tally) or {}
             wall, own = time.monotonic() - wall0, time.process_time() - own0
             cpu, rss = bot.cpu_seconds() - cpu0, bot.peak_rss_mb()
+            extra["bot_rss_mb"] = _peak_rss_kb(bot.proc.pid) / 1024
+            extra["workers"] = len(descendants(bot.proc.pid))
             await bot.stop()
             if spy is not None:
                 await asyncio.to_thread(spy.wait, 60)
@@ -340,6 +342,10 @@ async def measured(scenario: str, module: str, users: int, flood: bool, drive: C
             missing = sum(1 for r in records if not r.replied_at)
             if missing:
                 notes.append(f"{missing} updates got no reply")
+            photos = [c for c in fake.call_log if c.method == "sendPhoto" and c.at >= wall0 and c.status == 200]
+            extra.setdefault("photos", len(photos))
+            extra.setdefault("new_cards", sum(1 for c in photos if uploaded(c)))
+            extra.setdefault("bot_rss_mb", _peak_rss_kb(bot.proc.pid) / 1024)
             return Figures(scenario, label or module, users, len(records), wall,
                            percentile(latencies, .50) * 1000, percentile(latencies, .95) * 1000,
                            percentile(latencies, .99) * 1000, cpu / max(1, len(records)) * 1000, rss,
@@ -698,6 +704,20 @@ async def crash_run(users: int = 10, kills: int = 5, seed: int = 7, up: tuple[fl
     return report
 
 
+NO_CARDS = {"CARD_FONT": "off"}
+
+
+def with_cards() -> dict[str, str]:
+    """The bot's environment with picture cards on (CARD_FONT from this environment unless it is "off")."""
+    setting = os.environ.get("CARD_FONT", "")
+    return {"CARD_FONT": "" if setting.lower() == "off" else setting}
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if len(ordered) % 2 else sum(ordered[len(ordered) // 2 - 1:][:2]) / 2
+
+
 # -- printing -----------------------------------------------------------------------------------------------
 def print_table(rows: list[Figures]) -> None:
     print(f"{'scenario':<11} {'bot':<9} {'users':>5} {'updates':>7} {'upd/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
@@ -718,18 +738,29 @@ async def run(args: argparse.Namespace) -> None:
     rows: list[Figures] = []
     ratios = None
     if "saturation" in only:
-        # Alternating pairs, best throughput of each: the machine may be busy with other work.
-        runs: dict[str, list[Figures]] = {"ours": [], "baseline": []}
+        # Alternating runs (no new cards, baseline, a card at every result), the ratios pair by pair: the machine
+        # is shared, so a figure is only compared with the runs beside it.
+        runs: dict[str, list[Figures]] = {"no cards": [], "baseline": [], "cards": []}
         for _ in range(args.repeat):
-            for label, module in (("ours", "bot"), ("baseline", "bench.baseline_bot")):
-                drive = closed_loop(flow, args.users, args.rounds, args.seed, ours=label == "ours")
-                runs[label].append(await measured("saturation", module, args.users, False, drive, label))
-        ours, base = (max(runs[k], key=lambda f: f.rate) for k in ("ours", "baseline"))
-        rows += [ours, base]
-        ratios = (ours.cpu_per_update_ms / base.cpu_per_update_ms if base.cpu_per_update_ms else float("nan"),
-                  ours.rate / base.rate if base.rate else float("nan"), ours.errors)
+            for label, module, env in (("no cards", "bot", NO_CARDS), ("baseline", "bench.baseline_bot", None),
+                                       ("cards", "bot", with_cards())):
+                drive = closed_loop(flow, args.users, args.rounds, args.seed, ours=module == "bot")
+                runs[label].append(await measured("saturation", module, args.users, False, drive, label, env))
+        rows += [f for trio in zip(*runs.values()) for f in trio]
+        ratios = {label: ([f.cpu_per_update_ms / b.cpu_per_update_ms for f, b in zip(runs[label], runs["baseline"])],
+                          [f.rate / b.rate for f, b in zip(runs[label], runs["baseline"])],
+                          sum(f.errors for f in runs[label]))
+                  for label in ("no cards", "cards")}
+        card_runs = runs["cards"]
+    human_pairs: list[tuple[Figures, Figures]] = []
     if "human" in only:
-        rows.append(await measured("human", "bot", args.users, True, human_paced(flow, args.users, args.seed), "ours"))
+        for _ in range(args.pairs):    # with cards, then CARD_FONT=off, back to back
+            pair = []
+            for env in (with_cards(), NO_CARDS):
+                pair.append(await measured("human", "bot", args.users, True, human_paced(flow, args.users, args.seed),
+                                           "cards" if env is not NO_CARDS else "no cards", env))
+            human_pairs.append(tuple(pair))
+            rows += pair
     burst_fig = None
     if "burst" in only:
         burst_fig = await measured("burst", "bot", args.burst_users, True, burst(args.burst_users), "ours")
@@ -741,14 +772,26 @@ async def run(args: argparse.Namespace) -> None:
         print("latency: update available -> first reply call in that chat; CPU: bot process utime+stime per update; "
               "harness CPU: fake + users (this process) busy share of wall time")
     if ratios:
-        cpu_ratio, rate_ratio, errors = ratios
-        print(f"saturation ours/baseline (best of {args.repeat} alternating runs each): CPU per update "
-              f"{cpu_ratio:.2f}x (target <= 1.5x), throughput {rate_ratio:.2f}x (target >= 0.67x), "
-              f"errors {errors} (target 0)")
-    for f in rows:
-        if f.scenario == "human":
-            print(f"human-paced: p99 {f.p99:.0f} ms (target < 200), 429s {f.flood_429} (target 0), "
-                  f"errors {f.errors} (target 0)")
+        for label, (cpu, rate, errors) in ratios.items():
+            what = ("without new cards (CARD_FONT=off)" if label == "no cards" else
+                    "with cards (the card worker's CPU included)")
+            print(f"questionnaire loop {what}, bot/baseline, median of {len(cpu)} alternating pairs: CPU per update "
+                  f"{median(cpu):.2f}x ({', '.join(f'{x:.2f}' for x in cpu)}), throughput {median(rate):.2f}x "
+                  f"({', '.join(f'{x:.2f}' for x in rate)}), errors {errors}"
+                  + ("; targets <= 0.90x, >= 0.95x, 0" if label == "no cards" else ""))
+        new = sum(f.extra["new_cards"] for f in card_runs)
+        results = sum(f.extra["photos"] for f in card_runs)
+        print(f"  with cards: {new} of {results} result pictures were new cards (drawn and uploaded), the rest sent "
+              f"by file_id; peak memory {median([f.extra['bot_rss_mb'] for f in card_runs]):.0f} MB the bot, "
+              f"{median([f.rss_mb for f in card_runs]):.0f} MB with its {card_runs[0].extra['workers']} child "
+              f"process(es) (sum of peak RSS: pages they share are counted twice)")
+    if human_pairs:
+        ratio = [c.p99 / o.p99 for c, o in human_pairs]
+        print(f"human-paced private chats, reply p99 with cards / CARD_FONT=off, {len(ratio)} back-to-back pairs: "
+              + ", ".join(f"{c.p99:.0f}/{o.p99:.0f} ms" for c, o in human_pairs)
+              + f"; median ratio {median(ratio):.2f}x (target <= 1.15x); 429s "
+              f"{sum(c.flood_429 + o.flood_429 for c, o in human_pairs)} (target 0), errors "
+              f"{sum(c.errors + o.errors for c, o in human_pairs)} (target 0)")
     if burst_fig:
         x = burst_fig.extra
         print(f"burst: {x['served']}/{burst_fig.users} users served in {x['all_served_s']:.1f} s; {x['messages']} "
@@ -772,7 +815,7 @@ async def run(args: argparse.Namespace) -> None:
 async def group_report(flow: Flow, args: argparse.Namespace) -> None:
     """Alternating runs with and without the busy group (the machine is shared: timings are noisy)."""
     pairs = []
-    for _ in range(args.repeat):
+    for _ in range(args.group_pairs):
         busy = await measured("group", "bot", args.users, True,
                               busy_group(flow, args.users, args.members, args.seed, True), "ours")
         calm = await measured("group", "bot", args.users, True,
@@ -780,7 +823,7 @@ async def group_report(flow: Flow, args: argparse.Namespace) -> None:
         pairs.append((busy, calm))
     print(f"Busy group: {args.members} members of one group start within 1 s and answer their cards by buttons "
           f"(1-3 s apart), beside {args.users} human-paced private users; the fake enforces Telegram's limits "
-          f"(20/min per group, edits counted like sends); {args.repeat} alternating pair(s)")
+          f"(20/min per group, edits counted like sends); {args.group_pairs} alternating pair(s)")
     print(f"{'run':>3} {'reached':>7} {'press p95':>9} {'press max':>9} {'result p95':>10} {'grp/member':>10} "
           f"{'429s':>5} {'late':>4} {'busy':>4} {'errors':>6} {'private p99':>11} {'without group':>13} {'change':>7}")
     for i, (busy, calm) in enumerate(pairs, 1):
@@ -809,7 +852,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=50, help="users in saturation and human-paced runs")
     parser.add_argument("--burst-users", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3, help="questionnaires per user slot in the closed loop")
-    parser.add_argument("--repeat", type=int, default=2, help="saturation pairs (ours, baseline); best of each")
+    parser.add_argument("--repeat", type=int, default=3, help="saturation rounds (no cards, baseline, cards)")
+    parser.add_argument("--group-pairs", type=int, default=2, help="busy-group pairs (with, without the group)")
+    parser.add_argument("--pairs", type=int, default=3, help="human-paced pairs (cards, CARD_FONT=off)")
     parser.add_argument("--crash-users", type=int, default=30)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--members", type=int, default=5, help="members of the busy group")
@@ -824,6 +869,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         PROFILE[:] = [args.profile.resolve()]
     if args.quick:
         args.users, args.burst_users, args.rounds, args.repeat, args.crash_users, args.kills = 10, 60, 1, 1, 8, 3
+        args.pairs = args.group_pairs = 1
     return args
 
 

@@ -34,6 +34,7 @@ from bot.cards.fonts import FontChoice, FontSet
 log = logging.getLogger(__name__)
 DRAW_TIMEOUT = 10.0        # seconds: a draw taking longer means a stuck worker; it is replaced
 DEFAULT_WORKERS = 1        # one core draws; the other stays with the bot (2-core machines)
+NICE = 10                  # the workers' scheduling priority below the bot's
 
 _fonts: FontSet | None = None      # in a worker process: the bot's chosen faces, fonts loaded on use
 
@@ -42,6 +43,10 @@ _fonts: FontSet | None = None      # in a worker process: the bot's chosen faces
 def _init_worker(choices: dict[str, FontChoice | None], reasons: dict[str, str]) -> None:
     global _fonts
     _fonts = FontSet(choices, reasons)
+    try:
+        os.nice(NICE)      # a card is background work: on a busy machine the bot's replies get the CPU first
+    except OSError:
+        pass
 
 
 def render(card: ResultCard | CompareCard) -> bytes:

@@ -133,8 +133,9 @@ class CardPhotos:
         self.cards, self.store = cards, store
         self._ids: OrderedDict[str, str] = OrderedDict()
         self._uploading: dict[str, asyncio.Future] = {}     # key -> the file_id of an upload under way
-        if drawer is None:
-            drawer = Drawer(CardWorkers(cards.fonts, warm_up=_warm_up_cards(cards)) if cards is not None else None)
+        if drawer is None:       # no font for any language (CARD_FONT=off): nothing to draw, no workers
+            drawing = cards is not None and any(cards.can_draw(lang) for lang in cards.fonts.choices)
+            drawer = Drawer(CardWorkers(cards.fonts, warm_up=_warm_up_cards(cards)) if drawing else None)
         self.drawer = drawer
         self._follow_ups = asyncio.Lock()
 
