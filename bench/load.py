@@ -3,11 +3,12 @@ Bot API server, which runs in this process together with the simulated users.
 
 Scenarios (figures only, nothing is asserted):
 
-  saturation   closed loop, 50 users, flood limiter off; the same harness then drives
-               bench/baseline_bot.py (bare python-telegram-bot, no logic) for the ratios
+  saturation   closed loop, 50 users, flood limiter off, three runs in turn, --repeat times: the bot
+               with CARD_FONT=off (no new cards), bench/baseline_bot.py (bare python-telegram-bot, no
+               logic), the bot with cards (most results a new card); ratios to the baseline pair by pair
   human        flood limiter on and the fake enforcing Telegram's limits with 429s; 50 users each
                pausing a seeded 1-3 s before every action (the first one too, so they do not all
-               start in the same instant)
+               start in the same instant); --pairs back-to-back pairs, with cards then CARD_FONT=off
   burst        flood limiter on, limits enforced; 300 users send /start at the same moment
   crash        users under load while the bot is SIGKILLed at seeded random moments and restarted
   group        limits enforced (edits like sends); 5 members of one group send /quiz@bot within the
@@ -16,13 +17,15 @@ Scenarios (figures only, nothing is asserted):
 
 A user of the first three: /start, four core answers and "Show my result" by buttons, then two
 follow-up questions typed as text. Latency is the fake's: from the update becoming available to
-the bot's first reply in that chat. Bot CPU is utime+stime of the bot process (/proc/<pid>/stat)
-while the users run; peak RSS is its VmHWM.
+the bot's first reply in that chat. Bot CPU is utime+stime of the bot process and of every process
+under it (the card workers and their forkserver; /proc/<pid>/stat, ended children by cutime+cstime)
+while the users run; peak memory is the bot's VmHWM, and the sum with its children's.
 
-    python -m bench load                     # everything, ~6 minutes
-    python -m bench.load --quick             # smaller runs
-    python -m bench.load --users 20 --only saturation human
+    python -m bench load                            # everything, ~12 minutes on a shared 2-core machine
+    python -m bench load --only saturation human    # issue 16's figures, ~5-6 minutes
+    python -m bench.load --quick                    # smaller runs
     python -m bench.load --only group --members 5
+    python -m bench load --only saturation --repeat 1 --profile /tmp/prof   # py-spy stacks of each run
 """
 from __future__ import annotations
 

@@ -12,46 +12,29 @@ import asyncio
 import logging
 import time
 
-import httpx
 from telegram.error import NetworkError, TimedOut
-from telegram.request import HTTPXRequest
 
 from bot.metrics import TELEGRAM_CALLS, TELEGRAM_ERRORS
+from bot.tg.transport import BotApiRequest, Unanswered
 
 log = logging.getLogger(__name__)
 RETRY_PAUSES = (0.2, 0.5, 1.0)
 READ_TIMEOUT = 30.0
 # Connection failures where the request cannot have been processed (nothing was answered).
-_UNSENT = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_UNSENT = (Unanswered,)
 
 
-class RetryingRequest(HTTPXRequest):
+class RetryingRequest(BotApiRequest):
     def __init__(self, pauses: tuple[float, ...] = RETRY_PAUSES, **kwargs):
         kwargs.setdefault("read_timeout", READ_TIMEOUT)
         super().__init__(**kwargs)
         self.pauses = pauses
         self.last_ok = 0.0          # monotonic time of the last answer from the Bot API (readiness)
-        # Requests beyond the pool's connections wait here, not in httpcore's pool, which looks at every
-        # connection for every queued request each time one finishes: with 50 chats at once that was a
-        # tenth of the bot's CPU (issue 16's profile).
-        self._slots = asyncio.Semaphore(max(1, kwargs.get("connection_pool_size") or 1))
-        self._slot_wait = kwargs.get("pool_timeout") or 1.0
 
     async def do_request(self, url: str, method: str, *args, **kwargs) -> tuple[int, bytes]:
         endpoint = url.rsplit("/", 1)[-1]
         TELEGRAM_CALLS.labels(endpoint).inc()
-        if self._slots.locked():
-            try:
-                await asyncio.wait_for(self._slots.acquire(), self._slot_wait)
-            except asyncio.TimeoutError:
-                TELEGRAM_ERRORS.labels(endpoint, "timeout").inc()
-                raise TimedOut("Pool timeout: all connections to the Bot API are busy") from None
-        else:
-            await self._slots.acquire()
-        try:
-            return await self._attempts(endpoint, url, method, *args, **kwargs)
-        finally:
-            self._slots.release()
+        return await self._attempts(endpoint, url, method, *args, **kwargs)
 
     async def _attempts(self, endpoint: str, url: str, method: str, *args, **kwargs) -> tuple[int, bytes]:
         for attempt, pause in enumerate((*self.pauses, None)):
