@@ -864,6 +864,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks (py-spy raw format) of the bot's runs to this directory "
                         "(pip install py-spy; a tool, not a dependency)")
+    parser.add_argument("--fake-decode", choices=("on", "off"), default="on",
+                        help="off: the fake reads an uploaded photo's header only instead of decoding it (a "
+                        "diagnostic: the decode runs on the harness's event loop and delays every chat's timing)")
     parser.add_argument("--quick", action="store_true", help="small runs (10 users, 60 in the burst, 3 kills)")
     parser.add_argument("--only", nargs="+", choices=("saturation", "human", "burst", "crash", "group"))
     args = parser.parse_args(argv or [])
@@ -876,8 +879,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _photo_header_only(data: bytes) -> tuple[int, int]:
+    """The fake's photo check without decoding the pixels (--fake-decode off)."""
+    import io
+
+    from PIL import Image
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
 def main(argv: list[str] | None = None) -> None:
-    asyncio.run(run(parse_args(argv)))
+    args = parse_args(argv)
+    if args.fake_decode == "off":
+        import tests.fakebot.validate as fake_checks
+        fake_checks.check_photo = _photo_header_only
+        print("(diagnostic: the fake does not decode uploaded photos)")
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
