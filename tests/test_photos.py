@@ -133,3 +133,15 @@ async def test_a_card_worker_that_dies_is_restarted_and_its_card_goes_out_as_tex
     finally:
         photos.close()
     assert not workers.running
+
+
+async def test_a_results_picture_leaves_the_last_fifth_of_the_overall_budget_to_replies():
+    limits = TelegramLimits(overall_per_second=10)
+    limits.overall.finished.extend([time.monotonic()] * 8)     # 2 of 10 free: kept for other chats' replies
+    bot = PhotoBot(rate_limiter=limits)
+    photos = CardPhotos(cards=None, store=MemoryStore())
+    follow_up = asyncio.ensure_future(photos.send_follow_up(bot, 1, card(), "picture"))
+    await asyncio.sleep(0.3)
+    assert bot.calls == [] and limits.overall.delay() == 0     # a reply would go now; the picture waits
+    await asyncio.wait_for(follow_up, 3)
+    assert bot.calls == [(1, "upload")]

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 REMEMBERED = 4096              # file_ids kept in memory, in front of the store
 UPLOAD_WAIT = 2.0              # seconds a send waits for the same card's upload under way elsewhere
 FOLLOW_UP_WAIT = 5.0           # seconds a result's picture may wait for room in the overall flood budget
+FOLLOW_UP_ROOM = 0.2           # share of the overall budget's current second a picture leaves to replies
 
 
 def fits_caption(text: str) -> bool:
@@ -218,7 +219,7 @@ class CardPhotos:
             async with self._follow_ups:
                 if isinstance(limits, TelegramLimits):
                     give_up = time.monotonic() + FOLLOW_UP_WAIT
-                    while limits.overall.delay() > 0 and time.monotonic() < give_up:
+                    while _crowded(limits.overall) and time.monotonic() < give_up:
                         await asyncio.sleep(0.05)
                 yield
         return await self._send(bot, chat_id, picture, caption, markup, giving_way)
@@ -279,6 +280,17 @@ class CardPhotos:
         except Exception:  # noqa: BLE001 - a card that cannot be drawn is shown as text
             log.exception("drawing card %s failed; it goes out as text", picture.key)
             return None
+
+
+def _crowded(window) -> bool:
+    """Whether the overall budget has too little room for a follow-up picture: it leaves FOLLOW_UP_ROOM of
+    the current second (5 of Telegram's 29 messages) to other chats' replies, so that a burst of results
+    does not push the next replies into waiting for the budget. (A window shared between processes,
+    which cannot say how full it is, only whether a call would wait: the picture waits for no wait.)"""
+    used = getattr(window, "_used", None)
+    if used is None:
+        return window.delay() > 0
+    return used(time.monotonic()) + window.waiting >= window.limit - int(window.limit * FOLLOW_UP_ROOM)
 
 
 def _warm_up_cards(cards: CardMaker) -> tuple:
