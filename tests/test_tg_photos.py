@@ -5,6 +5,8 @@ keeps its pictures."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from functools import partial
 
@@ -21,7 +23,7 @@ from bot.render import HTML
 from bot.services import load_services
 from bot.tg.photos import CAPTION_LIMIT, Picture, caption_size, fits_caption, refused_file
 from tests.group_harness import ack, group_calls, is_result, uploaded, wait_card
-from tests.tg_harness import ADMIN_ID, replies, running_bot
+from tests.tg_harness import ADMIN_ID, assert_clean, replies, running_bot
 
 SERVICES = load_services()
 FLOW = SERVICES.flow
@@ -229,3 +231,34 @@ async def test_a_result_reached_while_a_card_is_being_drawn_does_not_wait_for_it
         assert late.kind != "photo" and late.text.startswith("Recommendation: Semi-managed")
         assert {"📤 Share my result", "🔄 Restart"} <= set(late.button_texts)
         assert (await bob.next_reply(8)).kind == "photo"                  # Bob's card, drawn after Ann's
+
+
+async def test_a_card_worker_killed_while_drawing_a_result_is_replaced_and_the_result_still_goes_out(fake, tmp_path,
+                                                                                                    monkeypatch):
+    eve, fay = fake.user(6201, "Eve", language_code="en"), fake.user(6202, "Fay", language_code="en")
+    async with running_bot(fake, tmp_path / "bot.sqlite3") as (app, store):
+        photos = app.bot_data["handlers"].photos
+        workers = photos.drawer.workers
+        [first] = workers.pids()
+        real = photos.result
+
+        def result(rec, lang, name):
+            """Eve's card takes long enough to kill its worker while it draws."""
+            picture = real(rec, lang, name)
+            return Picture(picture.key, partial(time.sleep, 30)) if workers.restarts == 0 else picture
+        monkeypatch.setattr(photos, "result", result)
+        await eve.send("/start")
+        await replies(eve)
+        for label in SEMI:
+            await eve.press(text=label)
+            await replies(eve)
+        await eve.press(text="✅ Show my result")
+        assert (await eve.next_reply(5)).via == "editMessageText"      # the detailed text result
+        os.kill(first, signal.SIGKILL)
+        late = await eve.next_reply(10)                                 # the card's caption and buttons, as text
+        assert late.kind != "photo" and late.text.startswith("Recommendation: Semi-managed")
+        assert {"📤 Share my result", "🔄 Restart"} <= set(late.button_texts)
+        assert workers.restarts == 1 and first not in workers.pids()
+        shown = await quiz_in_private(fay, SEMI)                        # the new worker draws the next card
+        assert shown[-1].kind == "photo"
+    assert_clean(fake)
