@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -13,6 +15,7 @@ from functools import partial
 
 from telegram import Chat, Message, PhotoSize
 
+from bot import ROOT
 from bot.cards import CardMaker
 from bot.engine.recommend import recommend
 from bot.services import load_services
@@ -145,3 +148,39 @@ async def test_a_results_picture_leaves_the_last_fifth_of_the_overall_budget_to_
     assert bot.calls == [] and limits.overall.delay() == 0     # a reply would go now; the picture waits
     await asyncio.wait_for(follow_up, 3)
     assert bot.calls == [(1, "upload")]
+
+
+KILLED_BOT = '''
+import asyncio, os, signal, sys
+sys.path.insert(0, {root!r})
+from bot.cards import find_fonts
+from bot.cards.worker import CardWorkers
+
+
+async def main():
+    workers = CardWorkers(find_fonts(""))
+    workers.start()
+    await workers.run(os.getpid)
+    print(*workers.pids(), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)          # no chance to stop its workers
+
+if __name__ == "__main__":
+    asyncio.run(main())
+'''
+
+
+def test_card_workers_end_when_the_bot_is_killed_outright(tmp_path):
+    script = tmp_path / "bot.py"
+    script.write_text(KILLED_BOT.format(root=str(ROOT)))
+    bot = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        [worker] = [int(pid) for pid in bot.stdout.readline().split()]
+        assert bot.wait(10) == -signal.SIGKILL
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{worker}") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not os.path.exists(f"/proc/{worker}"), "the card worker outlived its bot"
+    finally:
+        bot.stdout.close()
+        if bot.poll() is None:
+            bot.kill()

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,18 +36,45 @@ log = logging.getLogger(__name__)
 DRAW_TIMEOUT = 10.0        # seconds: a draw taking longer means a stuck worker; it is replaced
 DEFAULT_WORKERS = 1        # one core draws; the other stays with the bot (2-core machines)
 NICE = 10                  # the workers' scheduling priority below the bot's
+BOT_WATCH = 1.0            # seconds between a worker's checks that the bot is still there
 
 _fonts: FontSet | None = None      # in a worker process: the bot's chosen faces, fonts loaded on use
 
 
 # -- in the worker process ------------------------------------------------------------------------
-def _init_worker(choices: dict[str, FontChoice | None], reasons: dict[str, str]) -> None:
+def _init_worker(choices: dict[str, FontChoice | None], reasons: dict[str, str], bot_pid: int) -> None:
     global _fonts
     _fonts = FontSet(choices, reasons)
     try:
         os.nice(NICE)      # a card is background work: on a busy machine the bot's replies get the CPU first
     except OSError:
         pass
+    threading.Thread(target=_end_with, args=(bot_pid,), name="bot watch", daemon=True).start()
+
+
+def _end_with(bot_pid: int) -> None:
+    """Exit when the bot is gone. A bot stopped normally stops its workers, but one killed outright (kill -9)
+    cannot, and a worker waits on its job queue forever (keeping the forkserver alive with it)."""
+    while True:
+        time.sleep(BOT_WATCH)
+        if not _alive(bot_pid):
+            os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")    # a zombie is dead too
+    except FileNotFoundError:
+        return False
+    except OSError:                          # no /proc here: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
 
 
 def render(card: ResultCard | CompareCard) -> bytes:
@@ -110,7 +138,7 @@ class CardWorkers:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(self.size, mp_context=_context(), initializer=_init_worker,
-                                   initargs=(self.fonts.choices, self.fonts.reasons))
+                                   initargs=(self.fonts.choices, self.fonts.reasons, os.getpid()))
         for _ in range(self.size):                      # one submit per process: they all start now
             pool.submit(_warm_up, self.warm)
         return pool
