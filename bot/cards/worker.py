@@ -21,6 +21,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -45,11 +46,16 @@ _fonts: FontSet | None = None      # in a worker process: the bot's chosen faces
 def _init_worker(choices: dict[str, FontChoice | None], reasons: dict[str, str], bot_pid: int) -> None:
     global _fonts
     _fonts = FontSet(choices, reasons)
+    _lower_priority()
+    threading.Thread(target=_end_with, args=(bot_pid,), name="bot watch", daemon=True).start()
+
+
+def _lower_priority() -> None:
+    """Nice NICE: a card is background work; on a busy machine the bot's replies get the CPU first."""
     try:
-        os.nice(NICE)      # a card is background work: on a busy machine the bot's replies get the CPU first
+        os.nice(max(0, NICE - os.nice(0)))
     except OSError:
         pass
-    threading.Thread(target=_end_with, args=(bot_pid,), name="bot watch", daemon=True).start()
 
 
 def _end_with(bot_pid: int) -> None:
@@ -103,6 +109,10 @@ def _warm_up(cards: tuple[ResultCard | CompareCard, ...]) -> int:
     for card in cards:
         render(card)
     return os.getpid()
+
+
+if any("multiprocessing.forkserver" in arg for arg in getattr(sys, "orig_argv", ())):
+    _lower_priority()    # this is the forkserver preloading us: its imports give way to the bot's replies too
 
 
 # -- in the bot -----------------------------------------------------------------------------------
