@@ -3,6 +3,11 @@
     python -m bench                  # every benchmark, in the order below
     python -m bench nlu              # one of them
     python -m bench load --quick     # one of them, with its own arguments
+
+Issue 16's figures alone: `python -m bench load --only saturation human` (~5-6 min: CPU per update and
+throughput against the baseline with and without cards, human-paced p99 with cards vs CARD_FONT=off)
+and `python -m bench cards` (~10 s: drawing times, card worker request -> PNG bytes). See
+docs/cards-and-performance.md.
 """
 from __future__ import annotations
 

@@ -4,8 +4,10 @@ Cold = the card is drawn and encoded (the image cache was cleared; fonts stay lo
 rasterised stays stamped, as in a running bot where labels, headings and reasons recur). The first draw
 of a card in a process also rasterises its text (and the very first loads the fonts): it is reported on
 its own as the worst case. Cached = the same
-card asked again: the content key is computed and the stored bytes returned. Prints figures; asserts
-nothing. Targets (issue 10): p99 < 60 ms cold, < 1 ms cached, a card < 300 KB.
+card asked again: the content key is computed and the stored bytes returned. Then the way the bot gets
+a card: its content sent to a card worker process (bot.cards.worker), the PNG bytes back. Prints
+figures; asserts nothing. Targets (issues 10, 16): p99 < 60 ms cold and request -> PNG bytes in the
+worker, < 1 ms cached, a card < 300 KB.
 
     python -m bench cards
     python -m bench.cards --rounds 100
@@ -13,6 +15,8 @@ nothing. Targets (issue 10): p99 < 60 ms cold, < 1 ms cached, a card < 300 KB.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import statistics
 import sys
 import time
@@ -23,7 +27,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot import LANGS  # noqa: E402
+from functools import partial  # noqa: E402
+
 from bot.cards import CardMaker  # noqa: E402
+from bot.cards.worker import NICE, CardWorkers, render_timed  # noqa: E402
 from bot.cards.__main__ import SAMPLES  # noqa: E402
 from bot.engine.recommend import recommend  # noqa: E402
 from bot.services import load_services  # noqa: E402
@@ -77,6 +84,43 @@ def main(argv: list[str] | None = None) -> None:
                   f"{_pct(cold, 0.99) * 1000:9.1f} {statistics.median(cached) * 1000:11.3f} "
                   f"{_pct(cached, 0.99) * 1000:11.3f} {len(png) / 1024:7.1f}")
     print("ms per card; first = the first draw in this process for that card (the very first also loads fonts)")
+    asyncio.run(_in_worker(cards, recs, args.rounds))
+
+
+async def _in_worker(cards: CardMaker, recs: dict, rounds: int) -> None:
+    """What the bot sees: a card's content handed to the card worker process -> its PNG bytes back."""
+    contents = [content[1] for lang in LANGS for content in
+                [*(cards.result_content(rec, lang, BOT) for rec in recs.values()), cards.compare_content(lang, BOT)]
+                if content is not None]
+    if not contents:
+        print("card worker: no font, no cards")
+        return
+    started = time.perf_counter()
+    workers = CardWorkers(cards.fonts, size=1, warm_up=tuple(contents[-1:]))
+    workers.start()
+    await workers.run(os.getpid)                          # the worker is up (and warmed up)
+    up = time.perf_counter() - started
+    trips, inside = [], []
+    try:
+        for _ in range(rounds):
+            for card in contents:
+                t0 = time.perf_counter()
+                png, took = await workers.run(partial(render_timed, card))
+                trips.append(time.perf_counter() - t0)
+                inside.append(took)
+        cpu = _tree_cpu(workers.pids())
+    finally:
+        workers.close()
+    print(f"card worker (a separate process, nice {NICE}): started and warmed up in {up * 1000:.0f} ms; "
+          f"{len(trips)} cards drawn anew, request -> PNG bytes p50 {statistics.median(trips) * 1000:.1f} ms, "
+          f"p99 {_pct(trips, 0.99) * 1000:.1f} ms (target < 60 ms); drawing inside the worker p50 "
+          f"{statistics.median(inside) * 1000:.1f} ms, p99 {_pct(inside, 0.99) * 1000:.1f} ms; worker CPU "
+          f"{cpu / len(trips) * 1000:.1f} ms per card")
+
+
+def _tree_cpu(pids: list[int]) -> float:
+    from bench.load import process_tree_cpu
+    return sum(process_tree_cpu(pid) for pid in pids)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@ Bot API server, which runs in this process together with the simulated users.
 
 Scenarios (figures only, nothing is asserted):
 
-  saturation   closed loop, 50 users, flood limiter off; the same harness then drives
-               bench/baseline_bot.py (bare python-telegram-bot, no logic) for the ratios
+  saturation   closed loop, 50 users, flood limiter off, three runs in turn, --repeat times: the bot
+               with CARD_FONT=off (no new cards), bench/baseline_bot.py (bare python-telegram-bot, no
+               logic), the bot with cards (most results a new card); ratios to the baseline pair by pair
   human        flood limiter on and the fake enforcing Telegram's limits with 429s; 50 users each
                pausing a seeded 1-3 s before every action (the first one too, so they do not all
-               start in the same instant)
+               start in the same instant); --pairs back-to-back pairs, with cards then CARD_FONT=off
   burst        flood limiter on, limits enforced; 300 users send /start at the same moment
   crash        users under load while the bot is SIGKILLed at seeded random moments and restarted
   group        limits enforced (edits like sends); 5 members of one group send /quiz@bot within the
@@ -16,13 +17,15 @@ Scenarios (figures only, nothing is asserted):
 
 A user of the first three: /start, four core answers and "Show my result" by buttons, then two
 follow-up questions typed as text. Latency is the fake's: from the update becoming available to
-the bot's first reply in that chat. Bot CPU is utime+stime of the bot process (/proc/<pid>/stat)
-while the users run; peak RSS is its VmHWM.
+the bot's first reply in that chat. Bot CPU is utime+stime of the bot process and of every process
+under it (the card workers and their forkserver; /proc/<pid>/stat, ended children by cutime+cstime)
+while the users run; peak memory is the bot's VmHWM, and the sum with its children's.
 
-    python -m bench load                     # everything, ~6 minutes
-    python -m bench.load --quick             # smaller runs
-    python -m bench.load --users 20 --only saturation human
+    python -m bench load                            # everything, ~12 minutes on a shared 2-core machine
+    python -m bench load --only saturation human    # issue 16's figures, ~5-6 minutes
+    python -m bench.load --quick                    # smaller runs
     python -m bench.load --only group --members 5
+    python -m bench load --only saturation --repeat 1 --profile /tmp/prof   # py-spy stacks of each run
 """
 from __future__ import annotations
 
@@ -47,11 +50,58 @@ if str(ROOT) not in sys.path:
 
 from tests.fakebot import FakeTelegram, FakeUsageError  # noqa: E402
 from tests.fakebot.records import SEND_METHODS  # noqa: E402
-from tests.group_harness import call_text  # noqa: E402
+from tests.group_harness import call_text, uploaded  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 QUESTIONS = ("全托管谁来定价？", "who pays the first-leg freight in semi-managed?")
 TELEGRAM_RATE = 30.0   # messages per second, Telegram's overall limit (and the fake's)
+PROFILE: list[Path] = []   # --profile DIR: py-spy collapsed stacks (py-spy raw format) of the bot's runs go there
+
+
+# -- CPU and memory of a process and its children (/proc) --------------------------------------------
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process under `pid` (children, their children...)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat(int(entry))) is not None:
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def process_tree_cpu(pid: int) -> float:
+    """utime + stime of `pid` and its live descendants, plus cutime + cstime (children that ended), seconds."""
+    total = 0
+    fields = _stat(pid)
+    if fields is not None:
+        total += sum(int(x) for x in fields[11:15])
+    for child in descendants(pid):
+        if (fields := _stat(child)) is not None:
+            total += sum(int(x) for x in fields[11:15])
+    return total / CLK_TCK
+
+
+def _peak_rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
 
 
 # -- the bot under test, as a process ----------------------------------------------------------------
@@ -92,17 +142,20 @@ class BotProcess:
         return await self.ready(since, timeout)
 
     def cpu_seconds(self) -> float:
-        """utime + stime of the process so far."""
-        with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        """CPU (utime + stime) so far of the bot and of all its descendants (the card workers): those
+        alive now, and those that ended and were waited for (cutime + cstime)."""
+        return process_tree_cpu(self.proc.pid)
 
     def peak_rss_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
+        """The bot's peak RSS plus its live descendants' (the card workers): memory the bot needs."""
+        return sum(_peak_rss_kb(pid) for pid in [self.proc.pid, *descendants(self.proc.pid)]) / 1024
+
+    def profile(self, out: Path) -> subprocess.Popen:
+        """py-spy (when installed) sampling the bot and its workers until the bot exits: a flame graph in `out`."""
+        spy = Path(sys.executable).with_name("py-spy")
+        return subprocess.Popen([str(spy), "record", "--pid", str(self.proc.pid), "--subprocesses", "--rate", "250",
+                                 "--format", "raw" if out.suffix == ".txt" else "flamegraph", "-o", str(out)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -262,13 +315,14 @@ def errors_of(fake: FakeTelegram, bot: BotProcess, tally: Tally) -> tuple[int, l
 
 
 async def measured(scenario: str, module: str, users: int, flood: bool, drive: Callable,
-                   label: str | None = None) -> Figures:
+                   label: str | None = None, env: dict[str, str] | None = None) -> Figures:
     """Start the bot (`module`) against a fresh fake, run `drive(fake, tally)`, collect figures."""
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         async with FakeTelegram(flood_limits=flood) as fake:
             bot = BotProcess(fake, Path(tmp), module=module, args=("run",) if module == "bot" else (),
-                             flood_limit=flood)
+                             flood_limit=flood, extra_env=env)
             await bot.start_and_wait()
+            spy = bot.profile(PROFILE[0] / f"{scenario}-{label or module}.txt") if PROFILE else None
             await asyncio.sleep(0.3)          # let post_init calls finish before measuring
             first_update = len(fake.updates.records)
             tally = Tally()
@@ -276,7 +330,11 @@ async def measured(scenario: str, module: str, users: int, flood: bool, drive: C
             extra = await drive(fake, tally) or {}
             wall, own = time.monotonic() - wall0, time.process_time() - own0
             cpu, rss = bot.cpu_seconds() - cpu0, bot.peak_rss_mb()
+            extra["bot_rss_mb"] = _peak_rss_kb(bot.proc.pid) / 1024
+            extra["workers"] = len(descendants(bot.proc.pid))
             await bot.stop()
+            if spy is not None:
+                await asyncio.to_thread(spy.wait, 60)
             records = fake.updates.records[first_update:]
             calls = [c for c in fake.call_log if c.method != "getUpdates" and c.at >= wall0 and c.done_at]
             fake_time = sum(c.done_at - c.at for c in calls)
@@ -287,6 +345,10 @@ async def measured(scenario: str, module: str, users: int, flood: bool, drive: C
             missing = sum(1 for r in records if not r.replied_at)
             if missing:
                 notes.append(f"{missing} updates got no reply")
+            photos = [c for c in fake.call_log if c.method == "sendPhoto" and c.at >= wall0 and c.status == 200]
+            extra.setdefault("photos", len(photos))
+            extra.setdefault("new_cards", sum(1 for c in photos if uploaded(c)))
+            extra.setdefault("bot_rss_mb", _peak_rss_kb(bot.proc.pid) / 1024)
             return Figures(scenario, label or module, users, len(records), wall,
                            percentile(latencies, .50) * 1000, percentile(latencies, .95) * 1000,
                            percentile(latencies, .99) * 1000, cpu / max(1, len(records)) * 1000, rss,
@@ -645,6 +707,20 @@ async def crash_run(users: int = 10, kills: int = 5, seed: int = 7, up: tuple[fl
     return report
 
 
+NO_CARDS = {"CARD_FONT": "off"}
+
+
+def with_cards() -> dict[str, str]:
+    """The bot's environment with picture cards on (CARD_FONT from this environment unless it is "off")."""
+    setting = os.environ.get("CARD_FONT", "")
+    return {"CARD_FONT": "" if setting.lower() == "off" else setting}
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if len(ordered) % 2 else sum(ordered[len(ordered) // 2 - 1:][:2]) / 2
+
+
 # -- printing -----------------------------------------------------------------------------------------------
 def print_table(rows: list[Figures]) -> None:
     print(f"{'scenario':<11} {'bot':<9} {'users':>5} {'updates':>7} {'upd/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
@@ -665,18 +741,29 @@ async def run(args: argparse.Namespace) -> None:
     rows: list[Figures] = []
     ratios = None
     if "saturation" in only:
-        # Alternating pairs, best throughput of each: the machine may be busy with other work.
-        runs: dict[str, list[Figures]] = {"ours": [], "baseline": []}
+        # Alternating runs (no new cards, baseline, a card at every result), the ratios pair by pair: the machine
+        # is shared, so a figure is only compared with the runs beside it.
+        runs: dict[str, list[Figures]] = {"no cards": [], "baseline": [], "cards": []}
         for _ in range(args.repeat):
-            for label, module in (("ours", "bot"), ("baseline", "bench.baseline_bot")):
-                drive = closed_loop(flow, args.users, args.rounds, args.seed, ours=label == "ours")
-                runs[label].append(await measured("saturation", module, args.users, False, drive, label))
-        ours, base = (max(runs[k], key=lambda f: f.rate) for k in ("ours", "baseline"))
-        rows += [ours, base]
-        ratios = (ours.cpu_per_update_ms / base.cpu_per_update_ms if base.cpu_per_update_ms else float("nan"),
-                  ours.rate / base.rate if base.rate else float("nan"), ours.errors)
+            for label, module, env in (("no cards", "bot", NO_CARDS), ("baseline", "bench.baseline_bot", None),
+                                       ("cards", "bot", with_cards())):
+                drive = closed_loop(flow, args.users, args.rounds, args.seed, ours=module == "bot")
+                runs[label].append(await measured("saturation", module, args.users, False, drive, label, env))
+        rows += [f for trio in zip(*runs.values()) for f in trio]
+        ratios = {label: ([f.cpu_per_update_ms / b.cpu_per_update_ms for f, b in zip(runs[label], runs["baseline"])],
+                          [f.rate / b.rate for f, b in zip(runs[label], runs["baseline"])],
+                          sum(f.errors for f in runs[label]))
+                  for label in ("no cards", "cards")}
+        card_runs = runs["cards"]
+    human_pairs: list[tuple[Figures, Figures]] = []
     if "human" in only:
-        rows.append(await measured("human", "bot", args.users, True, human_paced(flow, args.users, args.seed), "ours"))
+        for _ in range(args.pairs):    # with cards, then CARD_FONT=off, back to back
+            pair = []
+            for env in (with_cards(), NO_CARDS):
+                pair.append(await measured("human", "bot", args.users, True, human_paced(flow, args.users, args.seed),
+                                           "cards" if env is not NO_CARDS else "no cards", env))
+            human_pairs.append(tuple(pair))
+            rows += pair
     burst_fig = None
     if "burst" in only:
         burst_fig = await measured("burst", "bot", args.burst_users, True, burst(args.burst_users), "ours")
@@ -688,14 +775,26 @@ async def run(args: argparse.Namespace) -> None:
         print("latency: update available -> first reply call in that chat; CPU: bot process utime+stime per update; "
               "harness CPU: fake + users (this process) busy share of wall time")
     if ratios:
-        cpu_ratio, rate_ratio, errors = ratios
-        print(f"saturation ours/baseline (best of {args.repeat} alternating runs each): CPU per update "
-              f"{cpu_ratio:.2f}x (target <= 1.5x), throughput {rate_ratio:.2f}x (target >= 0.67x), "
-              f"errors {errors} (target 0)")
-    for f in rows:
-        if f.scenario == "human":
-            print(f"human-paced: p99 {f.p99:.0f} ms (target < 200), 429s {f.flood_429} (target 0), "
-                  f"errors {f.errors} (target 0)")
+        for label, (cpu, rate, errors) in ratios.items():
+            what = ("without new cards (CARD_FONT=off)" if label == "no cards" else
+                    "with cards (the card worker's CPU included)")
+            print(f"questionnaire loop {what}, bot/baseline, median of {len(cpu)} alternating pairs: CPU per update "
+                  f"{median(cpu):.2f}x ({', '.join(f'{x:.2f}' for x in cpu)}), throughput {median(rate):.2f}x "
+                  f"({', '.join(f'{x:.2f}' for x in rate)}), errors {errors}"
+                  + ("; targets <= 0.90x, >= 0.95x, 0" if label == "no cards" else ""))
+        new = sum(f.extra["new_cards"] for f in card_runs)
+        results = sum(f.extra["photos"] for f in card_runs)
+        print(f"  with cards: {new} of {results} result pictures were new cards (drawn and uploaded), the rest sent "
+              f"by file_id; peak memory {median([f.extra['bot_rss_mb'] for f in card_runs]):.0f} MB the bot, "
+              f"{median([f.rss_mb for f in card_runs]):.0f} MB with its {card_runs[0].extra['workers']} child "
+              f"process(es) (sum of peak RSS: pages they share are counted twice)")
+    if human_pairs:
+        ratio = [c.p99 / o.p99 for c, o in human_pairs]
+        print(f"human-paced private chats, reply p99 with cards / CARD_FONT=off, {len(ratio)} back-to-back pairs: "
+              + ", ".join(f"{c.p99:.0f}/{o.p99:.0f} ms" for c, o in human_pairs)
+              + f"; median ratio {median(ratio):.2f}x (target <= 1.15x); 429s "
+              f"{sum(c.flood_429 + o.flood_429 for c, o in human_pairs)} (target 0), errors "
+              f"{sum(c.errors + o.errors for c, o in human_pairs)} (target 0)")
     if burst_fig:
         x = burst_fig.extra
         print(f"burst: {x['served']}/{burst_fig.users} users served in {x['all_served_s']:.1f} s; {x['messages']} "
@@ -719,7 +818,7 @@ async def run(args: argparse.Namespace) -> None:
 async def group_report(flow: Flow, args: argparse.Namespace) -> None:
     """Alternating runs with and without the busy group (the machine is shared: timings are noisy)."""
     pairs = []
-    for _ in range(args.repeat):
+    for _ in range(args.group_pairs):
         busy = await measured("group", "bot", args.users, True,
                               busy_group(flow, args.users, args.members, args.seed, True), "ours")
         calm = await measured("group", "bot", args.users, True,
@@ -727,7 +826,7 @@ async def group_report(flow: Flow, args: argparse.Namespace) -> None:
         pairs.append((busy, calm))
     print(f"Busy group: {args.members} members of one group start within 1 s and answer their cards by buttons "
           f"(1-3 s apart), beside {args.users} human-paced private users; the fake enforces Telegram's limits "
-          f"(20/min per group, edits counted like sends); {args.repeat} alternating pair(s)")
+          f"(20/min per group, edits counted like sends); {args.group_pairs} alternating pair(s)")
     print(f"{'run':>3} {'reached':>7} {'press p95':>9} {'press max':>9} {'result p95':>10} {'grp/member':>10} "
           f"{'429s':>5} {'late':>4} {'busy':>4} {'errors':>6} {'private p99':>11} {'without group':>13} {'change':>7}")
     for i, (busy, calm) in enumerate(pairs, 1):
@@ -756,21 +855,46 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=50, help="users in saturation and human-paced runs")
     parser.add_argument("--burst-users", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3, help="questionnaires per user slot in the closed loop")
-    parser.add_argument("--repeat", type=int, default=2, help="saturation pairs (ours, baseline); best of each")
+    parser.add_argument("--repeat", type=int, default=3, help="saturation rounds (no cards, baseline, cards)")
+    parser.add_argument("--group-pairs", type=int, default=2, help="busy-group pairs (with, without the group)")
+    parser.add_argument("--pairs", type=int, default=3, help="human-paced pairs (cards, CARD_FONT=off)")
     parser.add_argument("--crash-users", type=int, default=30)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--members", type=int, default=5, help="members of the busy group")
     parser.add_argument("--seed", type=int, default=20240611)
+    parser.add_argument("--profile", type=Path, help="write py-spy collapsed stacks (py-spy raw format) of the bot's runs to this directory "
+                        "(pip install py-spy; a tool, not a dependency)")
+    parser.add_argument("--fake-decode", choices=("on", "off"), default="on",
+                        help="off: the fake reads an uploaded photo's header only instead of decoding it (a "
+                        "diagnostic: the decode runs on the harness's event loop and delays every chat's timing)")
     parser.add_argument("--quick", action="store_true", help="small runs (10 users, 60 in the burst, 3 kills)")
     parser.add_argument("--only", nargs="+", choices=("saturation", "human", "burst", "crash", "group"))
     args = parser.parse_args(argv or [])
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE[:] = [args.profile.resolve()]
     if args.quick:
         args.users, args.burst_users, args.rounds, args.repeat, args.crash_users, args.kills = 10, 60, 1, 1, 8, 3
+        args.pairs = args.group_pairs = 1
     return args
 
 
+def _photo_header_only(data: bytes) -> tuple[int, int]:
+    """The fake's photo check without decoding the pixels (--fake-decode off)."""
+    import io
+
+    from PIL import Image
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
+
+
 def main(argv: list[str] | None = None) -> None:
-    asyncio.run(run(parse_args(argv)))
+    args = parse_args(argv)
+    if args.fake_decode == "off":
+        import tests.fakebot.validate as fake_checks
+        fake_checks.check_photo = _photo_header_only
+        print("(diagnostic: the fake does not decode uploaded photos)")
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ class Settings:
     health_port: int = 0                   # polling mode: serve /healthz, /readyz, /metrics here (0: off)
     health_listen: str = "127.0.0.1"
     review_retention_days: float = 90.0    # review items older than this are deleted (0: kept for ever)
+    card_workers: int = 1                  # processes drawing picture cards (bot.cards.worker), at least 1
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> "Settings":
@@ -69,4 +70,5 @@ class Settings:
             database_pool_size=int(get("DATABASE_POOL_SIZE", "10") or 10),
             webhook_max_connections=int(get("WEBHOOK_MAX_CONNECTIONS", "40") or 40),
             health_port=int(get("HEALTH_PORT", "0") or 0), health_listen=get("HEALTH_LISTEN", "127.0.0.1"),
-            review_retention_days=float(get("REVIEW_RETENTION_DAYS", "90") or 90))
+            review_retention_days=float(get("REVIEW_RETENTION_DAYS", "90") or 90),
+            card_workers=max(1, int(get("CARD_WORKERS", "1") or 1)))

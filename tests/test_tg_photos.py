@@ -5,6 +5,10 @@ keeps its pictures."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
@@ -17,9 +21,9 @@ from bot.engine.recommend import recommend
 from bot.engine.spec import SKIP
 from bot.render import HTML
 from bot.services import load_services
-from bot.tg.photos import CAPTION_LIMIT, caption_size, fits_caption, refused_file
+from bot.tg.photos import CAPTION_LIMIT, Picture, caption_size, fits_caption, refused_file
 from tests.group_harness import ack, group_calls, is_result, uploaded, wait_card
-from tests.tg_harness import ADMIN_ID, replies, running_bot
+from tests.tg_harness import ADMIN_ID, assert_clean, replies, running_bot
 
 SERVICES = load_services()
 FLOW = SERVICES.flow
@@ -32,10 +36,11 @@ FULL_ZH = ("还没有稳定货源", "新手，没做过跨境", "资金有限", 
 async def quiz_in_private(user, labels, finish: str = "✅ Show my result") -> list:
     await user.send("/start")
     await replies(user)
-    for label in (*labels, finish):
+    for label in labels:
         await user.press(text=label)
-        shown = await replies(user)
-    return shown
+        await replies(user)
+    await user.press(text=finish)
+    return await replies(user, quiet=1.5)      # the picture follows the text once a worker has drawn it
 
 
 def photos_to(fake, chat_id) -> list:
@@ -191,3 +196,69 @@ def test_refused_file_ids_are_recognised():
         assert refused_file(BadRequest(text)), text
     for text in ("Chat not found", "Message caption is too long", "Not enough rights to send photos to the chat"):
         assert not refused_file(BadRequest(text)), text
+
+
+async def test_a_result_reached_while_a_card_is_being_drawn_does_not_wait_for_it(fake, tmp_path, monkeypatch):
+    ann, bob = fake.user(6101, "Ann", language_code="en"), fake.user(6102, "Bob", language_code="en")
+    async with running_bot(fake, tmp_path / "bot.sqlite3") as (app, store):
+        photos = app.bot_data["handlers"].photos
+        real, held = photos.result, []
+
+        def result(rec, lang, name):
+            """Ann's card holds the only card worker for 4 s (it then comes back without a picture)."""
+            picture = real(rec, lang, name)
+            if not held:
+                held.append(picture.key)
+                return Picture(picture.key, partial(time.sleep, 4))
+            return picture
+        monkeypatch.setattr(photos, "result", result)
+        for user in (ann, bob):
+            await user.send("/start")
+            await replies(user)
+            for label in SEMI:
+                await user.press(text=label)
+                await replies(user)
+        await ann.press(text="✅ Show my result")
+        assert (await ann.next_reply(5)).via == "editMessageText"      # Ann's text result; her card is drawn now
+        pressed = time.monotonic()
+        await bob.press(text="✅ Show my result")
+        shown = await bob.next_reply(5)
+        waited = time.monotonic() - pressed
+        assert shown.via == "editMessageText" and "Trade-offs" in shown.text
+        assert waited < 2.5, f"Bob's result waited {waited:.1f} s for Ann's card"
+        assert not [m for m in fake.world.chats[ann.chat_id].events if m.kind == "photo"]   # still drawing
+        late = await ann.next_reply(8)                                   # Ann's drawing came back empty: text
+        assert late.kind != "photo" and late.text.startswith("Recommendation: Semi-managed")
+        assert {"📤 Share my result", "🔄 Restart"} <= set(late.button_texts)
+        assert (await bob.next_reply(8)).kind == "photo"                  # Bob's card, drawn after Ann's
+
+
+async def test_a_card_worker_killed_while_drawing_a_result_is_replaced_and_the_result_still_goes_out(fake, tmp_path,
+                                                                                                    monkeypatch):
+    eve, fay = fake.user(6201, "Eve", language_code="en"), fake.user(6202, "Fay", language_code="en")
+    async with running_bot(fake, tmp_path / "bot.sqlite3") as (app, store):
+        photos = app.bot_data["handlers"].photos
+        workers = photos.drawer.workers
+        [first] = workers.pids()
+        real = photos.result
+
+        def result(rec, lang, name):
+            """Eve's card takes long enough to kill its worker while it draws."""
+            picture = real(rec, lang, name)
+            return Picture(picture.key, partial(time.sleep, 30)) if workers.restarts == 0 else picture
+        monkeypatch.setattr(photos, "result", result)
+        await eve.send("/start")
+        await replies(eve)
+        for label in SEMI:
+            await eve.press(text=label)
+            await replies(eve)
+        await eve.press(text="✅ Show my result")
+        assert (await eve.next_reply(5)).via == "editMessageText"      # the detailed text result
+        os.kill(first, signal.SIGKILL)
+        late = await eve.next_reply(10)                                 # the card's caption and buttons, as text
+        assert late.kind != "photo" and late.text.startswith("Recommendation: Semi-managed")
+        assert {"📤 Share my result", "🔄 Restart"} <= set(late.button_texts)
+        assert workers.restarts == 1 and first not in workers.pids()
+        shown = await quiz_in_private(fay, SEMI)                        # the new worker draws the next card
+        assert shown[-1].kind == "photo"
+    assert_clean(fake)

@@ -40,6 +40,8 @@ async def running_bot(fake: FakeTelegram, db: Path, **overrides):
         stop.set()
         await poller
         await app.stop()
+        if app.post_shutdown:
+            await app.post_shutdown(app)
         await app.shutdown()
         await store.close()
 

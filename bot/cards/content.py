@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.engine.recommend import Recommendation
-from bot.engine.spec import UNSURE, Flow
-from bot.kb.models import KnowledgeBase
-from bot.render import Renderer
+if TYPE_CHECKING:   # imported where used: a card worker unpickles these dataclasses without loading the bot
+    from bot.engine.recommend import Recommendation
+    from bot.engine.spec import Flow
+    from bot.kb.models import KnowledgeBase
+    from bot.render import Renderer
 
 MODES = ("full", "semi")
 MAX_REASONS = 3
@@ -91,6 +93,8 @@ def _footer(r: Renderer, lang: str, bot_username: str, cta_key: str, **values: o
 
 def result_card(kb: KnowledgeBase, flow: Flow, rec: Recommendation, lang: str, bot_username: str) -> ResultCard:
     """The result card's data; the same verdict, confidence and reasons as Renderer.result/result_card."""
+    from bot.engine.spec import UNSURE
+    from bot.render import Renderer
     r = Renderer(kb, flow)
     names = (r.mode_name("full", lang), r.mode_name("semi", lang))
     if rec.borderline:
@@ -135,6 +139,7 @@ def _split_summary(summary: str) -> tuple[str, tuple[str, ...]]:
 
 def compare_card(kb: KnowledgeBase, flow: Flow, lang: str, bot_username: str) -> CompareCard:
     """The two modes side by side: each mode's summary from modes.yaml (as Renderer.compare_card)."""
+    from bot.render import Renderer
     r = Renderer(kb, flow)
     full, semi = r.mode_name("full", lang), r.mode_name("semi", lang)
     panels = []

@@ -1,8 +1,12 @@
 """CardMaker: the one object channels use to get picture cards, drawn once per content.
 
     cards = CardMaker.for_services(services)          # fonts are looked for once, here
-    png = cards.result_png(recommendation, lang, "ModeAdvisorBot")
+    png = cards.result_png(recommendation, lang, "ModeAdvisorBot")     # drawn in this process
     if png is None: ...                               # no font for that language: send the text result
+
+The bot itself does not draw in its process: it takes `result_content` / `compare_content` (the key
+and what the card shows) and has bot.cards.worker draw it in another process. `result_png` and
+`compare_png` draw here, for `make cards`, the benchmark and tests.
 
 `result_key` / `compare_key` give a stable hash of what a card shows without drawing it, so a
 channel can keep the file_id of an uploaded card under it and reuse that file_id after a restart.
@@ -85,6 +89,24 @@ class CardMaker:
 
     def _compare(self, lang: str, bot_username: str) -> CompareCard:
         return compare_card(self.kb, self.flow, lang, bot_username)
+
+    def result_content(self, rec: Recommendation, lang: str, bot_username: str) -> tuple[str, ResultCard] | None:
+        """(key, what the result card shows), to draw elsewhere (bot.cards.worker); None without a font."""
+        if not self.can_draw(lang):
+            _tell_once(self.fonts, lang)
+            return None
+        card = self._result(rec, lang, bot_username)
+        return self._key(card), card
+
+    def compare_content(self, lang: str, bot_username: str) -> tuple[str, CompareCard] | None:
+        if not self.can_draw(lang):
+            _tell_once(self.fonts, lang)
+            return None
+        card = self._compare(lang, bot_username)
+        return self._key(card), card
+
+    def key_of(self, card: ResultCard | CompareCard) -> str:
+        return self._key(card)
 
     def _key(self, card: ResultCard | CompareCard) -> str:
         font = self._font_ids.get(card.lang, "")

@@ -64,7 +64,8 @@ def build_application(settings: Settings, services: Services | None = None, stor
         rate_limiter=TelegramLimits(max_retries=3, make_window=coordination.make_window(),
                                     share_pause=coordination.share_pause, observe=observe_flood)
         if settings.flood_limit else None)
-    app = ApplicationBuilder().bot(bot).post_init(_post_init(h, live)).build()
+    app = (ApplicationBuilder().bot(bot).post_init(_post_init(h, live, settings))
+           .post_shutdown(_post_shutdown(h)).build())
     app.bot_data["handlers"] = h
     app.bot_data["store"] = store
     app.bot_data["coordination"] = coordination
@@ -159,10 +160,11 @@ def _dispatcher(app: Application, h: Handlers, coordination: Coordination) -> Ch
     return ChatDispatcher(handle, late_answer=h.answer_late)
 
 
-def _post_init(h: Handlers, live: LiveContent):
+def _post_init(h: Handlers, live: LiveContent, settings: Settings):
     async def post_init(app: Application) -> None:
-        """Register commands, description and short description in both languages; follow the content
-        overlay until the application stops."""
+        """Start the card workers; register commands, description and short description in both languages;
+        follow the content overlay until the application stops."""
+        h.photos.start(settings.card_workers)
         app.bot_data["live_task"] = asyncio.get_running_loop().create_task(live.follow(_until_stopped(app)))
         r = h.r
         for lang, code in (("en", None), ("zh", "zh")):
@@ -171,3 +173,10 @@ def _post_init(h: Handlers, live: LiveContent):
             await app.bot.set_my_description(r.raw("bot.description", lang), language_code=code)
             await app.bot.set_my_short_description(r.raw("bot.short_description", lang), language_code=code)
     return post_init
+
+
+def _post_shutdown(h: Handlers):
+    async def post_shutdown(app: Application) -> None:
+        """Stop the card workers."""
+        h.photos.close()
+    return post_shutdown

@@ -104,6 +104,8 @@ async def serve(app: Application, settings: Settings, receive, polling: bool) ->
                 await receive(stop)
             finally:
                 await app.stop()
+                if app.post_shutdown:
+                    await app.post_shutdown(app)        # the card workers stop with the bot
     finally:
         await coordination.close()                      # releases this process's locks
         await store.close()

@@ -12,20 +12,19 @@ import asyncio
 import logging
 import time
 
-import httpx
 from telegram.error import NetworkError, TimedOut
-from telegram.request import HTTPXRequest
 
 from bot.metrics import TELEGRAM_CALLS, TELEGRAM_ERRORS
+from bot.tg.transport import BotApiRequest, Unanswered
 
 log = logging.getLogger(__name__)
 RETRY_PAUSES = (0.2, 0.5, 1.0)
 READ_TIMEOUT = 30.0
 # Connection failures where the request cannot have been processed (nothing was answered).
-_UNSENT = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_UNSENT = (Unanswered,)
 
 
-class RetryingRequest(HTTPXRequest):
+class RetryingRequest(BotApiRequest):
     def __init__(self, pauses: tuple[float, ...] = RETRY_PAUSES, **kwargs):
         kwargs.setdefault("read_timeout", READ_TIMEOUT)
         super().__init__(**kwargs)
@@ -35,6 +34,9 @@ class RetryingRequest(HTTPXRequest):
     async def do_request(self, url: str, method: str, *args, **kwargs) -> tuple[int, bytes]:
         endpoint = url.rsplit("/", 1)[-1]
         TELEGRAM_CALLS.labels(endpoint).inc()
+        return await self._attempts(endpoint, url, method, *args, **kwargs)
+
+    async def _attempts(self, endpoint: str, url: str, method: str, *args, **kwargs) -> tuple[int, bytes]:
         for attempt, pause in enumerate((*self.pauses, None)):
             try:
                 code, payload = await super().do_request(url, method, *args, **kwargs)
