@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot.engine.recommend import Recommendation
 from bot.engine.spec import UNSURE, Flow
 from bot.kb.models import KnowledgeBase
+from bot.links import QUIZ, start_link
 from bot.render import Renderer
 
 MODES = ("full", "semi")
@@ -75,8 +76,8 @@ class CompareCard:
 
 
 def quiz_link(bot_username: str) -> str:
-    """The deep link that starts the questionnaire (bot.tg.deeplink reads `quiz`)."""
-    return f"https://t.me/{bot_username.lstrip('@')}?start=quiz"
+    """The deep link that starts the questionnaire, printed on every card."""
+    return start_link(bot_username, QUIZ) or ""
 
 
 def max_weight(flow: Flow) -> int:
