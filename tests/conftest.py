@@ -55,7 +55,10 @@ SKIP_POSTGRES = os.environ.get("SKIP_POSTGRES", "") not in ("", "0")
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "postgres: needs the throwaway PostgreSQL server (tests/pg_server.py)")
+    config.addinivalue_line("markers", "postgres: needs the throwaway PostgreSQL server (tests/pg_server.py); "
+                                       "set by itself on tests that use pg_url or the postgres store")
+    config.addinivalue_line("markers", "crash: starts the bot as its own process (SIGKILL, SIGTERM, restarts)")
+    config.addinivalue_line("markers", "load: many simulated users or a long randomised run against the live bot")
     if SKIP_POSTGRES and os.environ.get("CI"):
         raise pytest.UsageError("SKIP_POSTGRES is refused on CI: the PostgreSQL tests must run there")
 
@@ -65,7 +68,11 @@ def _needs_postgres(item) -> bool:
         "postgres" in getattr(getattr(item, "callspec", None), "id", "")
 
 
+@pytest.hookimpl(tryfirst=True)        # before `-m` selects: `-m "not postgres"` sees the marks set here
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _needs_postgres(item) and item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
     if not SKIP_POSTGRES:
         return
     left_out = [item for item in items if _needs_postgres(item)]
@@ -73,6 +80,19 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if not _needs_postgres(item)]
         config.hook.pytest_deselected(items=left_out)
         config._postgres_left_out = len(left_out)
+
+
+# With pytest-xdist (`make test`) the workers collect, not the controller: each worker hands its count of
+# PostgreSQL tests left out back to the controller, which prints the warning once.
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["postgres_left_out"] = getattr(session.config, "_postgres_left_out", 0)
+
+
+def pytest_testnodedown(node, error):
+    left_out = getattr(node, "workeroutput", {}).get("postgres_left_out", 0)
+    node.config._postgres_left_out = max(getattr(node.config, "_postgres_left_out", 0), left_out)
 
 
 def pytest_terminal_summary(terminalreporter, config):

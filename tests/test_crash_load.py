@@ -12,7 +12,10 @@ import pytest
 from bench.load import BotProcess, crash_run, wait_view
 from tests.fakebot import FakeTelegram, free_port
 
+pytestmark = pytest.mark.crash   # the bot as its own process (make test-fast leaves these out)
 
+
+@pytest.mark.load
 async def test_sigkill_at_random_moments_under_load_every_user_finishes_with_their_answers():
     report = await crash_run(users=10, kills=5, seed=11, limit=120)
     assert report.kills == 5

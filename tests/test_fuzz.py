@@ -336,6 +336,7 @@ async def act(fake: FakeTelegram, group, user, sent: list, blocked: set, action)
 IDS = itertools.count(10_000_000, 2)
 
 
+@pytest.mark.load
 @FUZZ
 @given(st.lists(tg_actions, min_size=1, max_size=8), names,
        st.sampled_from(["en", "zh-hans", "zh-TW", "ar", None, "x" * 10]))

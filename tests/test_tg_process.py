@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from tests.fakebot import FakeTelegram
 from tests.tg_harness import replies
+
+pytestmark = pytest.mark.crash   # the bot as its own process (make test-fast leaves these out)
 
 ROOT = Path(__file__).resolve().parent.parent
 
