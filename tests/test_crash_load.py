@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from bench.load import BotProcess, crash_run, wait_view
+from tests.process_harness import BotProcess, crash_run, wait_view
 from tests.fakebot import FakeTelegram, free_port
 
 pytestmark = pytest.mark.crash   # the bot as its own process (make test-fast leaves these out)

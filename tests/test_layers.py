@@ -97,3 +97,10 @@ def test_no_import_cycles_between_modules():
 def test_picture_cards_do_not_import_the_telegram_adapter():
     for path in (BOT / "cards").rglob("*.py"):
         assert not {n for n in imports(path) if n.startswith("bot.tg")}, path
+
+
+def test_tests_do_not_import_the_benchmarks():
+    """What tests and benchmarks share lives in tests/ (process_harness, replica_harness, proxy); bench/ may
+    import it, never the other way round."""
+    for path in (BOT.parent / "tests").rglob("*.py"):
+        assert not {n for n in imports(path) if n == "bench" or n.startswith("bench.")}, path

@@ -9,7 +9,7 @@ import time
 import aiohttp
 import pytest
 
-from bench.load import BotProcess, wait_view
+from tests.process_harness import BotProcess, wait_view
 from tests.fakebot import FakeTelegram, free_port
 
 pytestmark = pytest.mark.crash   # the bot as its own process (make test-fast leaves these out)

@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bench.load import BotProcess, wait_view
+from tests.process_harness import BotProcess, wait_view
 from tests.fakebot import free_port
 from tests.tg_harness import ADMIN_ID, replies, running_webhook_bot
 
