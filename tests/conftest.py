@@ -59,32 +59,20 @@ def _is_long(item) -> bool:
     return any(item.get_closest_marker(m) for m in ("crash", "load")) or item.module.__name__.endswith("test_replicas")
 
 
-class _LongTestsFirst:
-    """With pytest-xdist's worksteal, each worker starts with an equal slice of the collection and idle
-    workers later take the *end* of a busy worker's slice. A long test at the end of a slice starts last and
-    makes the run wait for it; so the long tests are dealt out to the start of every worker's slice."""
+LONG_LANES = ("long-a", "long-b")
 
-    @pytest.hookimpl(trylast=True)          # after `-m` and SKIP_POSTGRES have deselected
-    def pytest_collection_modifyitems(self, config, items):
-        workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
-        long_ones = [item for item in items if _is_long(item)]
-        if workers < 2 or not long_ones:
-            return
-        rest = [item for item in items if not _is_long(item)]
-        ordered, left = [], len(items)
-        for w in range(workers):             # the slices worksteal hands out: left // workers-still-to-serve
-            size = left // (workers - w)
-            mine = long_ones[w::workers][:size]
-            take = size - len(mine)
-            ordered += mine + rest[:take]
-            rest = rest[take:]
-            left -= size
-        ordered += [item for item in long_ones if item not in ordered] + rest
-        items[:] = ordered
+
+def _lanes(items) -> None:
+    """The long tests run in two lanes (pytest-xdist groups, `--dist loadgroup`), each on one worker, one
+    after the other, while the other workers share the rest. Run side by side on 2 cores, with each
+    starting bot processes, they starved one another of CPU until Telegram's deadlines (a callback
+    answered within seconds) passed; two at a time keeps the timing honest and the run short."""
+    long_ones = [item for item in items if _is_long(item)]
+    for i, item in enumerate(long_ones):
+        item.add_marker(pytest.mark.xdist_group(LONG_LANES[i % len(LONG_LANES)]))
 
 
 def pytest_configure(config):
-    config.pluginmanager.register(_LongTestsFirst(), "long-tests-first")
     config.addinivalue_line("markers", "postgres: needs the throwaway PostgreSQL server (tests/pg_server.py); "
                                        "set by itself on tests that use pg_url or the postgres store")
     config.addinivalue_line("markers", "crash: starts the bot as its own process (SIGKILL, SIGTERM, restarts)")
@@ -103,6 +91,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _needs_postgres(item) and item.get_closest_marker("postgres") is None:
             item.add_marker(pytest.mark.postgres)
+    _lanes(items)
     if not SKIP_POSTGRES:
         return
     left_out = [item for item in items if _needs_postgres(item)]
