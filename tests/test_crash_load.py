@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 
 import pytest
 
@@ -92,7 +93,10 @@ async def test_webhook_updates_acknowledged_only_once_handled_survive_a_sigkill(
             mark = fake.mark()
             for user in users.values():
                 await user.send("/start")
+            deadline = time.monotonic() + 30
             while not (held := [c for c in fake.call_log[mark:] if c.method == "sendMessage" and "chat_id" in c.params]):
+                if time.monotonic() > deadline or bot.proc.poll() is not None:   # never wait forever
+                    pytest.fail(f"no reply was sent (bot exit code {bot.proc.poll()}): {bot.log.read_text()[-1500:]}")
                 await asyncio.sleep(0.02)
             in_flight = int(held[0].params["chat_id"])   # deliveries run concurrently: any may come first
             await asyncio.sleep(0.5)
