@@ -27,7 +27,8 @@ test: $(STAMP)  ## the whole test suite (as root, installs PostgreSQL and a CJK 
 	@bash .ci/system-deps
 	$(PY) -m bot check
 	@if [ -z "$$SKIP_POSTGRES" ]; then $(PY) -m tests.pg_server --check; fi
-	$(PY) -m pytest $(PYTEST_PARALLEL)
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not alone"
+	$(PY) -m pytest -m alone
 
 test-fast: $(STAMP)  ## the edit loop: every test but the crash, load and PostgreSQL ones (markers in tests/conftest.py)
 	$(PY) -m pytest $(PYTEST_PARALLEL) -q -m "not crash and not load and not postgres"

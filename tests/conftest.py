@@ -77,6 +77,8 @@ def pytest_configure(config):
                                        "set by itself on tests that use pg_url or the postgres store")
     config.addinivalue_line("markers", "crash: starts the bot as its own process (SIGKILL, SIGTERM, restarts)")
     config.addinivalue_line("markers", "load: many simulated users or a long randomised run against the live bot")
+    config.addinivalue_line("markers", "alone: run by itself after the parallel run (make test): what it tests is "
+                                       "timing under its own load, which other tests' load on 2 cores distorts")
     if SKIP_POSTGRES and os.environ.get("CI"):
         raise pytest.UsageError("SKIP_POSTGRES is refused on CI: the PostgreSQL tests must run there")
 
