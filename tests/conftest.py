@@ -63,12 +63,12 @@ LONG_LANES = ("long-a", "long-b")
 
 
 def _lanes(items) -> None:
-    """The long tests run in two lanes (pytest-xdist groups, `--dist loadgroup`), each on one worker, one
-    after the other, while the other workers share the rest. Run side by side on 2 cores, with each
-    starting bot processes, they starved one another of CPU until Telegram's deadlines (a callback
-    answered within seconds) passed; two at a time keeps the timing honest and the run short."""
+    """The long tests are marked `long` and run in two lanes (pytest-xdist groups, `--dist loadgroup`), one
+    test at a time in each, after the others (make test). Run beside other tests on 2 cores, each starting
+    bot processes, they were starved of CPU until Telegram's deadlines (a request answered in time) passed."""
     long_ones = [item for item in items if _is_long(item)]
     for i, item in enumerate(long_ones):
+        item.add_marker(pytest.mark.long)
         item.add_marker(pytest.mark.xdist_group(LONG_LANES[i % len(LONG_LANES)]))
 
 
@@ -77,6 +77,8 @@ def pytest_configure(config):
                                        "set by itself on tests that use pg_url or the postgres store")
     config.addinivalue_line("markers", "crash: starts the bot as its own process (SIGKILL, SIGTERM, restarts)")
     config.addinivalue_line("markers", "load: many simulated users or a long randomised run against the live bot")
+    config.addinivalue_line("markers", "long: set by itself on crash, load and replica tests; make test runs them in "
+                                       "two lanes after the others")
     config.addinivalue_line("markers", "alone: run by itself after the parallel run (make test): what it tests is "
                                        "timing under its own load, which other tests' load on 2 cores distorts")
     if SKIP_POSTGRES and os.environ.get("CI"):
