@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Test workers: the suite mostly waits (on the fake Bot API, bot processes, PostgreSQL), so more workers
+# than cores pays off on 2 cores. make test runs in three steps (tests/README.md): the short tests in
+# TEST_WORKERS workers, then the long ones (crash, load, replicas: marked `long` by tests/conftest.py) in two
+# lanes, then the `alone` ones by themselves; each step fails the target on a failure or on no tests.
+TEST_WORKERS ?= 6
+LONG_LANES ?= 2
 
-.PHONY: run test check eval bench diagram console cards clean
+.PHONY: run test test-fast check eval bench diagram console cards clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +28,12 @@ test: $(STAMP)  ## the whole test suite (as root, installs PostgreSQL and a CJK 
 	@bash .ci/system-deps
 	$(PY) -m bot check
 	@if [ -z "$$SKIP_POSTGRES" ]; then $(PY) -m tests.pg_server --check; fi
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not long and not alone"
+	$(PY) -m pytest -n $(LONG_LANES) --dist loadgroup -m "long and not alone"
+	$(PY) -m pytest -m alone
+
+test-fast: $(STAMP)  ## the edit loop: every test but the crash, load and PostgreSQL ones (markers in tests/conftest.py)
+	$(PY) -m pytest -n $(TEST_WORKERS) -q -m "not crash and not load and not postgres"
 
 check: $(STAMP)
 	$(PY) -m bot check

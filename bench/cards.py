@@ -119,7 +119,7 @@ async def _in_worker(cards: CardMaker, recs: dict, rounds: int) -> None:
 
 
 def _tree_cpu(pids: list[int]) -> float:
-    from bench.load import process_tree_cpu
+    from tests.process_harness import process_tree_cpu
     return sum(process_tree_cpu(pid) for pid in pids)
 
 

@@ -54,8 +54,33 @@ async def bot(fake, tmp_path):
 SKIP_POSTGRES = os.environ.get("SKIP_POSTGRES", "") not in ("", "0")
 
 
+def _is_long(item) -> bool:
+    """The tests that take many seconds: the bot as its own process, load runs, the replicas."""
+    return any(item.get_closest_marker(m) for m in ("crash", "load")) or item.module.__name__.endswith("test_replicas")
+
+
+LONG_LANES = ("long-a", "long-b")
+
+
+def _lanes(items) -> None:
+    """The long tests are marked `long` and run in two lanes (pytest-xdist groups, `--dist loadgroup`), one
+    test at a time in each, after the others (make test). Run beside other tests on 2 cores, each starting
+    bot processes, they were starved of CPU until Telegram's deadlines (a request answered in time) passed."""
+    long_ones = [item for item in items if _is_long(item)]
+    for i, item in enumerate(long_ones):
+        item.add_marker(pytest.mark.long)
+        item.add_marker(pytest.mark.xdist_group(LONG_LANES[i % len(LONG_LANES)]))
+
+
 def pytest_configure(config):
-    config.addinivalue_line("markers", "postgres: needs the throwaway PostgreSQL server (tests/pg_server.py)")
+    config.addinivalue_line("markers", "postgres: needs the throwaway PostgreSQL server (tests/pg_server.py); "
+                                       "set by itself on tests that use pg_url or the postgres store")
+    config.addinivalue_line("markers", "crash: starts the bot as its own process (SIGKILL, SIGTERM, restarts)")
+    config.addinivalue_line("markers", "load: many simulated users or a long randomised run against the live bot")
+    config.addinivalue_line("markers", "long: set by itself on crash, load and replica tests; make test runs them in "
+                                       "two lanes after the others")
+    config.addinivalue_line("markers", "alone: run by itself after the parallel run (make test): what it tests is "
+                                       "timing under its own load, which other tests' load on 2 cores distorts")
     if SKIP_POSTGRES and os.environ.get("CI"):
         raise pytest.UsageError("SKIP_POSTGRES is refused on CI: the PostgreSQL tests must run there")
 
@@ -65,7 +90,12 @@ def _needs_postgres(item) -> bool:
         "postgres" in getattr(getattr(item, "callspec", None), "id", "")
 
 
+@pytest.hookimpl(tryfirst=True)        # before `-m` selects: `-m "not postgres"` sees the marks set here
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _needs_postgres(item) and item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
+    _lanes(items)
     if not SKIP_POSTGRES:
         return
     left_out = [item for item in items if _needs_postgres(item)]
@@ -73,6 +103,19 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [item for item in items if not _needs_postgres(item)]
         config.hook.pytest_deselected(items=left_out)
         config._postgres_left_out = len(left_out)
+
+
+# With pytest-xdist (`make test`) the workers collect, not the controller: each worker hands its count of
+# PostgreSQL tests left out back to the controller, which prints the warning once.
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["postgres_left_out"] = getattr(session.config, "_postgres_left_out", 0)
+
+
+def pytest_testnodedown(node, error):
+    left_out = getattr(node, "workeroutput", {}).get("postgres_left_out", 0)
+    node.config._postgres_left_out = max(getattr(node.config, "_postgres_left_out", 0), left_out)
 
 
 def pytest_terminal_summary(terminalreporter, config):

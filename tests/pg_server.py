@@ -14,6 +14,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +43,9 @@ def _die_with_parent() -> None:
     import ctypes
     import signal
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+PORT_ATTEMPTS = 5   # a port found free can be taken by another process before postgres binds it
 
 
 def free_port() -> int:
@@ -77,20 +81,34 @@ class PostgresServer:
                                   stdout=out, stderr=subprocess.STDOUT)
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {log.read_text(errors='replace')[-2000:]}")
+        deadline = time.monotonic() + timeout
+        for attempt in range(PORT_ATTEMPTS):
+            if attempt:                         # another process took the port between looking and binding
+                self.port = free_port()
+            if self._launch(deadline):
+                return self
+        self.stop()
+        raise RuntimeError(f"postgres found no free port in {PORT_ATTEMPTS} attempts")
+
+    def _launch(self, deadline: float) -> bool:
+        """Start postgres on self.port: True once it accepts connections, False when the port was taken."""
         options = ["-c", "listen_addresses=127.0.0.1", "-p", str(self.port), "-k", str(self.root),
                    "-c", f"max_connections={self.max_connections}", "-c", "shared_buffers=64MB"]
         if self.fast:                           # tests: durability is not what is tested
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
-        with (self.root / "postgres.log").open("wb") as out:
+        log = self.root / "postgres.log"
+        with log.open("wb") as out:
             self.proc = subprocess.Popen([*self._as, str(self.bindir / "postgres"), "-D", str(self.data), *options],
                                          stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"postgres exited: {(self.root / 'postgres.log').read_text(errors='replace')[-2000:]}")
+                text = log.read_text(errors="replace")
+                if "Address already in use" in text:
+                    return False
+                raise RuntimeError(f"postgres exited: {text[-2000:]}")
             ready = subprocess.run([str(self.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"])
             if ready.returncode == 0:
-                return self
+                return True
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("postgres did not become ready")
@@ -115,7 +133,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()               # smart shutdown... then fast, then immediate
+            self._fast_shutdown()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
@@ -123,6 +141,15 @@ class PostgresServer:
                 self.proc.wait(5)
         self.proc = None
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _fast_shutdown(self) -> None:
+        """SIGINT to the postmaster itself (under runuser, self.proc is runuser): PostgreSQL's fast shutdown,
+        which does not wait for clients to disconnect; a throwaway cluster has nothing to wait for."""
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGINT)
+        except (OSError, ValueError, IndexError):
+            self.proc.terminate()
 
     def __enter__(self) -> "PostgresServer":
         return self.start()

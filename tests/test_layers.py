@@ -43,3 +43,64 @@ def test_understanding_imports_no_engine_and_no_channel():
 def test_the_old_matchers_are_gone():
     for old in ("engine/parse.py", "kb/search.py", "kb/textnorm.py"):
         assert not (BOT / old).exists(), old
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The bot.* modules a file imports, at load time or inside a function (a deferred import still ties the
+    two modules together), but not under `if TYPE_CHECKING:`; `from package import name` counts as the
+    submodule when it is one."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            node.body = []
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            subs = {f"{node.module}.{a.name}" for a in node.names}
+            found |= {m for m in subs if _module_path(m) is not None}
+            if any(_module_path(m) is None for m in subs):     # a name defined in the module itself
+                found.add(node.module)
+    return {name for name in found if name.startswith("bot.") and _module_path(name) is not None}
+
+
+def _module_path(name: str) -> Path | None:
+    base = BOT.parent.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.exists():
+            return path
+    return None
+
+
+def _name(path: Path) -> str:
+    parts = path.relative_to(BOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_import_cycles_between_modules():
+    graph = {_name(p): {m for m in _module_imports(p) if m != _name(p)} for p in BOT.rglob("*.py")}
+    cycles = []
+    for start in graph:
+        stack, seen = [(start, (start,))], set()
+        while stack:
+            node, trail = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == start:
+                    cycles.append(" -> ".join(trail + (start,)))
+                elif nxt not in seen and not nxt.startswith(start + "."):
+                    seen.add(nxt)
+                    stack.append((nxt, trail + (nxt,)))
+    assert not cycles, "import cycles:\n" + "\n".join(sorted(cycles))
+
+
+def test_picture_cards_do_not_import_the_telegram_adapter():
+    for path in (BOT / "cards").rglob("*.py"):
+        assert not {n for n in imports(path) if n.startswith("bot.tg")}, path
+
+
+def test_tests_do_not_import_the_benchmarks():
+    """What tests and benchmarks share lives in tests/ (process_harness, replica_harness, proxy); bench/ may
+    import it, never the other way round."""
+    for path in (BOT.parent / "tests").rglob("*.py"):
+        assert not {n for n in imports(path) if n == "bench" or n.startswith("bench.")}, path

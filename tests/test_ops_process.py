@@ -7,9 +7,12 @@ import signal
 import time
 
 import aiohttp
+import pytest
 
-from bench.load import BotProcess, wait_view
+from tests.process_harness import BotProcess, wait_view
 from tests.fakebot import FakeTelegram, free_port
+
+pytestmark = pytest.mark.crash   # the bot as its own process (make test-fast leaves these out)
 
 
 async def test_a_second_poller_is_refused_with_a_clear_message(tmp_path):

@@ -1,5 +1,5 @@
 """Several processes, one bot: webhook replicas on a real PostgreSQL server behind a round-robin proxy
-(bench/proxy.py), the fake Bot API delivering by webhook. Every update handled once and in order within
+(tests/proxy.py), the fake Bot API delivering by webhook. Every update handled once and in order within
 its chat, across a SIGKILL and a redelivery to another replica; SIGTERM drains; health and metrics;
 JSON logs without secrets; a second poller refused."""
 from __future__ import annotations
@@ -12,10 +12,10 @@ import time
 import aiohttp
 import pytest
 
-from bench.load import CrashReport, Expected, Flow, crash_user, wait_view
-from bench.proxy import RoundRobinProxy
-from bench.replicas import SECRET, Replicas, audit, drain
 from tests.fakebot import FakeTelegram, free_port
+from tests.process_harness import CrashReport, Expected, Flow, crash_user, wait_view
+from tests.proxy import RoundRobinProxy
+from tests.replica_harness import SECRET, Replicas, audit, drain
 
 pytestmark = pytest.mark.postgres
 

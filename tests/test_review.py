@@ -122,8 +122,8 @@ async def test_review_loop_on_sqlite(fake, tmp_path):
 
 @pytest.mark.postgres
 async def test_review_loop_on_postgres_replicas(pg_url, tmp_path):
-    from bench.proxy import RoundRobinProxy
-    from bench.replicas import Replicas
+    from tests.proxy import RoundRobinProxy
+    from tests.replica_harness import Replicas
     async with FakeTelegram() as fake:
         ports = [free_port(), free_port()]
         proxy = await RoundRobinProxy([f"http://127.0.0.1:{p}" for p in ports]).start()

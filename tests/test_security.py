@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bench.load import BotProcess, wait_view
+from tests.process_harness import BotProcess, wait_view
 from tests.fakebot import free_port
 from tests.tg_harness import ADMIN_ID, replies, running_webhook_bot
 
@@ -95,6 +95,7 @@ def secrets_in(text: str, *secrets: str) -> list[str]:
     return found
 
 
+@pytest.mark.crash                                   # the bot as its own process
 async def test_webhook_process_uses_a_random_secret_and_logs_no_credentials(fake, tmp_path):
     """`python -m bot run` in webhook mode without WEBHOOK_SECRET, logging at DEBUG."""
     port = free_port()
@@ -118,6 +119,7 @@ async def test_webhook_process_uses_a_random_secret_and_logs_no_credentials(fake
     assert secrets_in(log, fake.token, secret) == []
 
 
+@pytest.mark.crash                                   # the bot as its own process
 async def test_polling_process_never_logs_the_token_even_on_errors(fake, tmp_path):
     """DEBUG logging, and failures that make the bot log tracebacks: 5xx, dropped connections, a failing poll."""
     bot = BotProcess(fake, tmp_path, log_level="DEBUG", extra_env={"ADMIN_USER_IDS": "4501"})

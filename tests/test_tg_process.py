@@ -1,46 +1,18 @@
 """The bot as its own process: killed with SIGKILL mid-questionnaire and restarted; the token never logged."""
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
+import pytest
 
-from tests.fakebot import FakeTelegram
+from tests.process_harness import BotProcess
 from tests.tg_harness import replies
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-class BotProcess:
-    """`python -m bot run` pointed at the fake, logging at DEBUG into a file."""
-
-    def __init__(self, fake: FakeTelegram, tmp: Path):
-        self.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp),
-                    "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url,
-                    "DATABASE_URL": f"sqlite:///{tmp}/bot.sqlite3", "TELEGRAM_FLOOD_LIMIT": "off",
-                    "POLL_TIMEOUT": "1", "LOG_LEVEL": "DEBUG"}
-        self.log = tmp / "bot.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=self.env,
-                                         stdout=out, stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(20)
+pytestmark = pytest.mark.crash   # the bot as its own process (make test-fast leaves these out)
 
 
 async def test_sigkill_mid_questionnaire_then_restart_continues_where_the_user_was(fake, tmp_path):
-    bot = BotProcess(fake, tmp_path)
+    bot = BotProcess(fake, tmp_path, log_level="DEBUG")
     bot.start()
     try:
         user = fake.user(2001, "Zhou", language_code="zh-hans")
@@ -77,16 +49,16 @@ async def test_sigkill_mid_questionnaire_then_restart_continues_where_the_user_w
         assert len(again) <= 2
         fake.rejections[:] = [r for r in fake.rejections if r not in again]
     finally:
-        assert bot.stop() in (0, -signal.SIGTERM)
+        assert await bot.stop() in (0, -signal.SIGTERM)   # waits in a thread: the fake must answer meanwhile
     log = bot.log.read_text(encoding="utf-8", errors="replace")
     assert "starting long polling" in log
     assert fake.token not in log and fake.token.split(":")[1] not in log
 
 
 async def test_sigterm_shuts_down_cleanly(fake, tmp_path):
-    bot = BotProcess(fake, tmp_path)
+    bot = BotProcess(fake, tmp_path, log_level="DEBUG")
     bot.start()
     user = fake.user(2002, "Wu", language_code="en")
     await user.send("/start")
     await replies(user, first=30)
-    assert bot.stop() == 0
+    assert await bot.stop() == 0

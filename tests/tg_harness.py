@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
 
 from bot.config import Settings
@@ -62,9 +63,26 @@ def all_text(messages) -> str:
     return "\n---\n".join(text_of(m) for m in messages)
 
 
-async def replies(user, quiet: float = 0.4, first: float = 5.0) -> list:
-    """Every message the bot shows in answer to the last action: wait for one, then until quiet."""
+async def handled(fake: FakeTelegram, timeout: float = 5.0) -> bool:
+    """Wait until the bot has handled every update sent so far, as Telegram sees it: confirmed by the poller's
+    offset (it confirms an update only once it is handled) or answered 200 by the webhook. False on timeout
+    (an update held up on purpose, a bot that is down): the caller goes on as before."""
+    deadline = time.monotonic() + timeout
+    while fake.updates.pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        with contextlib.suppress(TimeoutError):
+            await fake.notifier.wait_until(lambda: not fake.updates.pending, min(remaining, 0.05))
+    return True
+
+
+async def replies(user, quiet: float = 0.1, first: float = 5.0) -> list:
+    """Every message the bot shows in a private chat in answer to the last action: wait for one, then until the
+    bot has handled the action (a private chat's replies, pictures included, are sent before an update counts
+    as handled; no fixed wait can know how long a loaded machine takes), then until quiet."""
     out = [await user.next_reply(first)]
+    await handled(user.fake, first)
     while True:
         try:
             out.append(await user.next_reply(quiet))

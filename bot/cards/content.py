@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.links import QUIZ, start_link
+
 if TYPE_CHECKING:   # imported where used: a card worker unpickles these dataclasses without loading the bot
     from bot.engine.recommend import Recommendation
     from bot.engine.spec import Flow
@@ -77,8 +79,8 @@ class CompareCard:
 
 
 def quiz_link(bot_username: str) -> str:
-    """The deep link that starts the questionnaire (bot.tg.deeplink reads `quiz`)."""
-    return f"https://t.me/{bot_username.lstrip('@')}?start=quiz"
+    """The deep link that starts the questionnaire, printed on every card."""
+    return start_link(bot_username, QUIZ) or ""
 
 
 def max_weight(flow: Flow) -> int:

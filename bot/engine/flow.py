@@ -6,17 +6,12 @@ to the shared machine, triggered and removed.
 """
 from __future__ import annotations
 
-from typing import Callable
 
 from transitions import Machine
 
+from bot.engine.conditions import CONDITIONS
 from bot.engine.session import Session
 from bot.engine.spec import RESULT, Flow
-
-# The closed registry of condition names usable in dialogs/*.yaml; checked when a flow loads.
-CONDITIONS: dict[str, Callable[[Session, Flow], bool]] = {
-    "core_complete": lambda session, flow: all(s.id in session.answers for s in flow.core_steps),
-}
 
 
 def first_missing_core(flow: Flow, session: Session) -> str | None:

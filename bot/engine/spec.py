@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import LANGS, ROOT
+from bot.engine.conditions import CONDITIONS
 from bot.kb.models import Text
 from bot.nlu.content import AmountRule, Lexicon, YearsRule
 from bot.problems import ContentError, Problem, read_yaml
@@ -242,8 +243,6 @@ def load_dialogs(directory: Path = DIALOGS_DIR, problems: list[Problem] | None =
 
     `source_ids`, when given, checks that every cited source exists in the knowledge base.
     """
-    from bot.engine.flow import CONDITIONS  # the closed registry of condition names
-
     collect = problems if problems is not None else []
     flow = _flow(read_yaml(directory / FLOW_FILE, collect) or {}, Reader(FLOW_FILE, collect), set(CONDITIONS))
     rules = _rules(read_yaml(directory / RULES_FILE, collect) or {}, Reader(RULES_FILE, collect), flow)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Telegram allows A-Z, a-z, 0-9, _ and - in start parameters, up to 64 characters.
-PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+from bot.links import PAYLOAD, QUIZ
 _TAG = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 _ENTRY = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 _CHAT = re.compile(r"^-?\d{1,15}$")
@@ -29,7 +28,7 @@ NONE = DeepLink("none")
 def parse_payload(payload: str | None) -> DeepLink:
     if not payload or not PAYLOAD.match(payload):
         return NONE
-    if payload == "quiz":
+    if payload == QUIZ:
         return DeepLink("quiz")
     if payload.startswith("faq_") and _ENTRY.match(payload[4:]):
         return DeepLink("faq", payload[4:])
@@ -39,9 +38,3 @@ def parse_payload(payload: str | None) -> DeepLink:
         return DeepLink("move", payload[2:])
     return NONE
 
-
-def link(bot_username: str | None, payload: str) -> str | None:
-    """The https://t.me link that opens the bot with `payload` (None before the bot knows its name)."""
-    if not bot_username or not PAYLOAD.match(payload):
-        return None
-    return f"https://t.me/{bot_username}?start={payload}"

@@ -20,6 +20,7 @@ from bot.conversation import Conversations, with_hint
 from bot.engine.dialogue import Notice, Reply, ResultView
 from bot.engine.recommend import recommend
 from bot.kb.lang import written_lang
+from bot.links import start_link
 from bot.render import HTML
 from bot.services import Services
 from bot.store import Store
@@ -90,7 +91,7 @@ class Handlers:
         return await self.run(update, lambda s: Reply(self.dialogue.view(s), changed=False))
 
     def link(self, ctx: Ctx, payload: str) -> str | None:
-        return deeplink.link(ctx.bot.username if ctx.bot else None, payload)
+        return start_link(ctx.bot.username if ctx.bot else None, payload)
 
     # -- sending ------------------------------------------------------------------------------
     async def send(self, ctx: Ctx, chat_id: int, text: str, markup=None, member: int = 0) -> None:
