@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.engine.spec import RESULT, SKIP, UNSURE
-from bot.render import HTML
+from bot.render import HTML, PLAIN
 from bot.services import load_services
 from tests.fakebot import FakeTelegram, FakeUsageError
 from tests.fakebot.htmlparse import parse_html
@@ -178,7 +178,7 @@ def test_a_corrupted_stored_session_restores_to_a_valid_one(data, sequence):
 @given(texts, st.sampled_from(["zh", "en"]))
 def test_answerer_never_raises(text, lang):
     answer = SERVICES.answerer.ask(text, lang)
-    json.dumps(answer.to_dict(), ensure_ascii=False)
+    json.dumps(answer.to_dict(SERVICES.renderer(PLAIN).faq_answer(answer)), ensure_ascii=False)   # ask --json
     parse_html(HTML_RENDERER.faq_answer(answer))
 
 
