@@ -6,8 +6,8 @@
 `--all` reports, each on its own: the original development sets (eval/dev), the extra set a second
 blind writer wrote that is tuned on (eval/dev/extra), its untouched third kept as a check of
 generalisation (eval/dev/extra_check: never tuned on, so `--verbose` does not list its misses), and
-the blind set written for the ablation of the reading rules (eval/ablation: not tuned on, not listed), and
-the held-out sets (eval/holdout, never listed either). eval/holdout_v1 and eval/holdout_v2 are earlier
+the blind sets tuned on from round 2 of the rules' pruning (eval/dev/ablation, written blind for the
+ablation of the reading rules; eval/dev/dev3, a third blind writer's), and the held-out sets (eval/holdout, never listed either). eval/holdout_v1 and eval/holdout_v2 are earlier
 held-out sets, retired: the figures of each were seen once and development went on, so a fresh blind
 set replaced it; they are printed for comparison and never listed.
 
@@ -38,15 +38,17 @@ from bot import ROOT
 DEV = ROOT / "eval" / "dev"
 EXTRA = DEV / "extra"
 EXTRA_CHECK = DEV / "extra_check"
-ABLATION = ROOT / "eval" / "ablation"
+ABLATION = DEV / "ablation"
+DEV3 = DEV / "dev3"
 HOLDOUT = ROOT / "eval" / "holdout"
 RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2")
 TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned on)",
           EXTRA_CHECK: "development, extra kept untouched (second writer, not tuned on)",
           **{d: f"retired held-out {d.name[-2:]} (its figures were seen once, then development went on; not tuned on)"
              for d in RETIRED},
-          ABLATION: "ablation (blind, written to weigh the reading rules; not tuned on)", HOLDOUT: "held-out"}
-UNLISTED = (EXTRA_CHECK, ABLATION, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
+          ABLATION: "development (blind writer, used for the ablation, tuned on from round 2)",
+          DEV3: "development (third blind writer, tuned on)", HOLDOUT: "held-out"}
+UNLISTED = (EXTRA_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
 FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml", "edge.yaml")
 EDGE_DIRS = (DEV, HOLDOUT)     # where an edge set is looked for
 EDGE_KINDS = ("in_scope", "two_part", "other_platform", "other_mode", "choosing", "out_of_scope")
@@ -273,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.services import load_services
     services = load_services()
     nlu = services.nlu
-    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
+    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
         title = TITLES.get(d, str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")
