@@ -74,7 +74,9 @@ KNOWN_COINCIDENCES = {"not sure yet", "we don't care much about branding", "全�
                       "is there a deposit for full managed", "when do i get paid in full managed",
                       "what fees are there in semi managed", "is full managed available in the us",
                       "FBT是什么", "半托管利润怎么算", "haven't thought about it",
-                      "how can cross border sellers sell in the uk"}
+                      "how can cross border sellers sell in the uk",
+                      # examples older than the blind ablation set (eval/dev/ablation), whose writer wrote them too
+                      "brand new to all this", "low risk only", "想让海外消费者记住我们的牌子", "我们是生产厂家", "货源还没着落"}
 
 
 def _sentences(node, inside: bool = False):
