@@ -76,7 +76,10 @@ KNOWN_COINCIDENCES = {"not sure yet", "we don't care much about branding", "全�
                       "FBT是什么", "半托管利润怎么算", "haven't thought about it",
                       "how can cross border sellers sell in the uk",
                       # examples older than the blind ablation set (eval/dev/ablation), whose writer wrote them too
-                      "brand new to all this", "low risk only", "想让海外消费者记住我们的牌子", "我们是生产厂家", "货源还没着落"}
+                      "brand new to all this", "low risk only", "想让海外消费者记住我们的牌子", "我们是生产厂家", "货源还没着落",
+                      # ...and older than the third blind writer's set (eval/dev/dev3)
+                      "hard to say", "貿易公司，有幾家長期合作的工廠", "我们有自己的工厂", "我們有自己的工廠", "家里开服装厂的",
+                      "new to all of this", "some risk is fine"}
 
 
 def _sentences(node, inside: bool = False):

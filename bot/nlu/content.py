@@ -109,6 +109,15 @@ class Content:
     def slot(self, step: str) -> Slot | None:
         return next((s for s in self.slots if s.step == step), None)
 
+    def situations(self) -> Examples:
+        """What sellers say about themselves: every level's examples, by language."""
+        out: dict[str, list[str]] = {}
+        for slot in self.slots:
+            for level in slot.levels:
+                for lang, texts in level.examples.items():
+                    out.setdefault(lang, []).extend(texts)
+        return {lang: tuple(texts) for lang, texts in out.items()}
+
     def digest(self, version: str) -> str:
         """A hash of everything the models learn from: the cache key."""
         blob = json.dumps([version, asdict(self)], ensure_ascii=False, sort_keys=True, default=list)

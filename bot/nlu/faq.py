@@ -203,15 +203,25 @@ class FaqClassifier:
         self._oos = self.entry_of.index(OOS) if OOS in self.entry_of else None
 
     @staticmethod
-    def training_set(docs: tuple[FaqDoc, ...], out_of_scope: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
-        rows = [(normalize(t), d.id) for d in docs for t in d.titles + tuple(q for qs in d.questions.values() for q in qs)]
-        rows += [(normalize(q), OUT_OF_SCOPE) for qs in out_of_scope.values() for q in qs]
+    def training_set(docs: tuple[FaqDoc, ...], out_of_scope: dict[str, tuple[str, ...]],
+                     situations: dict[str, tuple[str, ...]] | None = None) -> list[tuple[str, str]]:
+        """Every example question, and each one again after a seller's situation ("我们是小工厂，" +
+        the question; `situations`: the questionnaire's examples, by language): so that who is asking
+        ("we're a small factory... so who handles customs?") is evidence for no entry."""
+        rows = [(normalize(t), d.id) for d in docs for t in d.titles]
+        labelled = [(lang, q, d.id) for d in docs for lang, qs in d.questions.items() for q in qs]
+        labelled += [(lang, q, OUT_OF_SCOPE) for lang, qs in out_of_scope.items() for q in qs]
+        rows += [(normalize(q), label) for _, q, label in labelled]
+        for i, (lang, q, label) in enumerate(labelled):
+            said = (situations or {}).get(lang)
+            if said:
+                rows.append((normalize(said[i * 7 % len(said)] + ("，" if lang == "zh" else ", ") + q), label))
         return rows
 
     @classmethod
     def fit(cls, docs: tuple[FaqDoc, ...], out_of_scope: dict[str, tuple[str, ...]],
-            featurize: Featurizer) -> tuple[Vectorizer, LinearModel]:
-        rows = cls.training_set(docs, out_of_scope)
+            featurize: Featurizer, situations: dict[str, tuple[str, ...]] | None = None) -> tuple[Vectorizer, LinearModel]:
+        rows = cls.training_set(docs, out_of_scope, situations)
         feats = [featurize(t) for t, _ in rows]
         vectorizer = Vectorizer.fit(feats, weigh=feature_weight)
         classes = [d.id for d in docs] + [OUT_OF_SCOPE]

@@ -138,7 +138,7 @@ class Understanding:
         models = self._load(cache_dir)
         if models is None:
             vectorizer, slot_models, hedge = SlotReader.fit(content, self.slot_featurize)
-            faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.out_of_scope, self.featurize)
+            faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.out_of_scope, self.featurize, content.situations())
                                   if use_classifier else (None, None))
             models = _Models(vectorizer, slot_models, hedge, faq_vec, faq_model)
             self._save(cache_dir, models)
