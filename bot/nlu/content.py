@@ -62,7 +62,6 @@ class Lexicon:
     # Clause cues (bot.nlu.cues): who a clause is about, whether it states a past state, filler words.
     other_person: tuple[str, ...] = ()
     past_state: tuple[str, ...] = ()
-    fillers: tuple[str, ...] = ()               # "嗯", "lol": dropped around a short answer ("嗯 没有")
     hedge_words: tuple[str, ...] = ()           # "不确定", "not decided": a clause saying it is not sure
     dismissals: tuple[str, ...] = ()            # a clause that only says no to the one before ("brand? nah")
     # Where B2B export stops: beside export words, these (a team running shops or marketing abroad,
