@@ -69,7 +69,7 @@ def test_a_bare_number_is_money_only_with_the_capital_question_on_screen():
 
 @pytest.mark.parametrize("text,years", [
     ("做过三年速卖通", 3), ("之前在亚马逊卖过两年", 2), ("干了五年", 5), ("3 yrs", 3), ("about a year", 1),
-    ("a couple of years", 2), ("6 months", 0.5), ("一年半", 1.5), ("半年", 0.5), ("五六年", 5.5), ("很多年", 5),
+    ("a couple of years", 2), ("6 months", 0.5), ("一年半", 1.5), ("半年", 0.5), ("五六年", 5.5),
     ("about a decade", 10), ("two decades", 20),
 ])
 def test_durations(text, years):
@@ -299,11 +299,10 @@ def test_clauses_chinese_spaces_and_concession():
     assert [(c.concession, c.contrast) for c in found] == [(True, False), (False, True)]
 
 
-def test_negation_after_its_topic_and_dismissals():
+def test_negation_after_its_topic():
     f = Featurizer()
     assert "~直播" in f("直播短视频都没搞过") and "直播" not in f("直播短视频都没搞过")
-    assert "~品牌" in f("品牌无所谓") and "~w:brand" in f("brand is not a priority")
-    assert "w:brand" in f("brand, volume is not a priority")                          # only its own clause
+    assert "~品牌" in f("品牌无所谓")
 
 
 @pytest.mark.parametrize("text,cny", [

@@ -41,7 +41,6 @@ _AMOUNT_RE = re.compile(
     rf"(?:{_CUR_BEFORE})?(?P<num>{_NUM}|{_ZH_NUM})\s?(?:{_UNIT})?\s?(?:{_CUR_AFTER})?")
 _DURATION_ZH_RE = re.compile(
     r"(?P<num>\d+(?:\.\d+)?|[一二两三四五六七八九十几半]+)(?P<more>多)?(?:个)?(?P<unit>年|个月|月)(?P<half>半)?")
-_DURATION_MANY_ZH = re.compile(r"(?:很多|好多|许多|多|好几|十几|n|n多|几十)年")
 _DURATION_EN_RE = re.compile(
     r"(?P<num>\d+(?:\.\d+)?|a couple of|couple of|a few|few|several|many|half a|an|a|one|two|three|four|five"
     r"|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)\s?(?P<plus>\+|or more|or so)?\s?-?\s?"
@@ -247,7 +246,7 @@ def _under(text: str, start: int) -> bool:
 
 
 def durations(text: str, this_year: int | None = None) -> list[Duration]:
-    """Durations in years: 三年, 3年多, 一年半, 半年, 五六年, 很多年, 3 yrs, about a year, 6 months,
+    """Durations in years: 三年, 3年多, 一年半, 半年, 五六年, 3 yrs, about a year, 6 months,
     and starts: 去年才开始 (1), 从2019年开始, since last year, started in 2021 (counted to `this_year`)."""
     out = _since(text, this_year or date.today().year)
     for m in _DURATION_ZH_RE.finditer(text):
@@ -269,9 +268,6 @@ def durations(text: str, this_year: int | None = None) -> list[Duration]:
         if _under(text, m.start()):
             value -= 0.25
         out.append(Duration(value, m.group(0)))
-    for m in _DURATION_MANY_ZH.finditer(text):
-        if not any(d.text in m.group(0) or m.group(0) in d.text for d in out):
-            out.append(Duration(5.0 if not m.group(0).startswith("好几") else 3.0, m.group(0)))
     for m in _DURATION_EN_RE.finditer(text):
         raw = m.group("num")
         value = float(raw) if raw[0].isdigit() else _EN_NUMBERS.get(raw)
