@@ -52,16 +52,6 @@ OOS = -1
 class Hit:
     entry: int
     score: float
-    phrase: float
-    centroid: float
-
-
-@dataclass(frozen=True)
-class Ranking:
-    hits: list[Hit]
-    oos: float          # cosine to the nearest out-of-scope example
-    known: float        # share of the question's features seen in the knowledge base
-
 
 
 def feature_weight(feature: str, idf: float) -> float:
@@ -88,10 +78,9 @@ class FaqIndex:
             texts += [(OOS, normalize(q)) for q in qs]
         feats = [featurize(t) for _, t in texts]
         self.vec = Vectorizer.fit(feats, weigh=feature_weight)
-        self.unknown_weight = math.log(len(feats) + 1) + 1.0
         self.owner: list[int] = [i for i, _ in texts]
         self.texts = [t for _, t in texts]
-        self.vectors: list[dict[int, float]] = [dict(self.vec(f)[0]) for f in feats]
+        self.vectors: list[dict[int, float]] = [dict(self.vec(f)) for f in feats]
         self.postings: dict[int, list[tuple[int, float]]] = {}
         for d, v in enumerate(self.vectors):
             for j, w in v.items():
@@ -122,26 +111,13 @@ class FaqIndex:
             {j: c / n_docs[e] for j, c in counts[e].items() if c / n_docs[e] >= SIGNATURE_SHARE} for e in range(len(docs))]
         self.concept_ids = concept_ids
 
-    def query(self, norm: str) -> tuple[SparseVec, float]:
-        """(vector, share of the question's words the knowledge base knows). Only words and Chinese
-        character pairs count for that share: an unknown word (visa, 签证) is the surest sign of a
-        question about something else, while character n-grams of any word overlap something."""
-        feats = self.featurize(norm)
-        vec, _ = self.vec(feats)
-        vocab, idf = self.vec.vocab, self.vec.idf
-        known = total = 0.0
-        for f in feats:
-            if f.startswith("w:") or (len(f) == 2 and f[0] > "\u2e80"):
-                j = vocab.get(f)
-                w = idf[j] if j is not None else self.unknown_weight
-                total += w
-                if j is not None:
-                    known += w
-        return vec, (known / total if total else 0.0)
+    def query(self, norm: str) -> SparseVec:
+        return self.vec(self.featurize(norm))
 
-    def rank(self, qvec: SparseVec, known: float, limit: int = 8) -> Ranking:
+    def rank(self, qvec: SparseVec, limit: int = 8) -> tuple[list[Hit], float]:
+        """Entries best first, and the cosine to the nearest out-of-scope example."""
         if not qvec:
-            return Ranking([], 0.0, known)
+            return [], 0.0
         post = self.postings
         feats = sorted(qvec, key=lambda jv: len(post.get(jv[0], ())))
         acc: dict[int, float] = {}
@@ -158,7 +134,7 @@ class FaqIndex:
             for d, w in plist:
                 acc[d] = acc.get(d, 0.0) + v * w
         if not acc:
-            return Ranking([], 0.0, known)
+            return [], 0.0
         top = heapq.nlargest(CANDIDATE_DOCS, acc.items(), key=lambda kv: kv[1])
         if rest:
             vecs = self.vectors
@@ -187,9 +163,9 @@ class FaqIndex:
             for j in qconcepts:
                 if j not in self.concepts[e]:
                     factor *= QUERY_CONCEPT_PENALTY
-            hits.append(Hit(e, (PHRASE_WEIGHT * phrase + (1 - PHRASE_WEIGHT) * centroid) * factor, phrase, centroid))
+            hits.append(Hit(e, (PHRASE_WEIGHT * phrase + (1 - PHRASE_WEIGHT) * centroid) * factor))
         hits.sort(key=lambda h: (-h.score, h.entry))
-        return Ranking(hits[:limit], oos, known)
+        return hits[:limit], oos
 
 
 
@@ -225,13 +201,13 @@ class FaqClassifier:
         feats = [featurize(t) for t, _ in rows]
         vectorizer = Vectorizer.fit(feats, weigh=feature_weight)
         classes = [d.id for d in docs] + [OUT_OF_SCOPE]
-        model = train([vectorizer(f)[0] for f in feats], [lab for _, lab in rows], classes,
+        model = train([vectorizer(f) for f in feats], [lab for _, lab in rows], classes,
                       iterations=200, rate=0.15, n_features=len(vectorizer.idf))
         return vectorizer, model
 
     def rank(self, norm: str, limit: int = 8) -> tuple[list[Hit], float]:
         """Entries best first (score = probability), and the probability of "out of scope"."""
-        vec, _ = self.vec(self.featurize(norm))
+        vec = self.vec(self.featurize(norm))
         if not vec:
             return [], 1.0
         p = softmax(self.model.scores(vec))
@@ -239,4 +215,4 @@ class FaqClassifier:
         if self._oos is not None:
             p[self._oos] = -1.0
         top = np.argsort(-p, kind="stable")[:limit]        # ties keep the knowledge base's order
-        return [Hit(self.entry_of[c], float(p[c]), float(p[c]), 0.0) for c in top.tolist() if p[c] >= 0], oos
+        return [Hit(self.entry_of[c], float(p[c])) for c in top.tolist() if p[c] >= 0], oos

@@ -184,11 +184,11 @@ class SlotReader:
         texts = sorted({normalize(t) for rows in sets.values() for t, _, _ in rows})
         feats = {t: featurize(t) for t in texts}
         vectorizer = Vectorizer.fit(list(feats.values()), weigh=slot_feature_weight)
-        vecs = {t: vectorizer(f)[0] for t, f in feats.items()}
+        vecs = {t: vectorizer(f) for t, f in feats.items()}
         for slot in content.slots:          # the short answers, for the hedge model below
             for lvl in slot.levels:
                 for t in (t for ts in lvl.short.values() for t in ts):
-                    vecs.setdefault(normalize(t), vectorizer(featurize(normalize(t)))[0])
+                    vecs.setdefault(normalize(t), vectorizer(featurize(normalize(t))))
         models = {}
         for slot in content.slots:
             rows = sets[slot.step]
@@ -199,7 +199,7 @@ class SlotReader:
         hedges += [t for slot in content.slots for ts in slot.unsure.values() for t in ts]
         hedges += [t for ts in content.unsure_short.values() for t in ts if t.strip("?？")]
         for t in hedges:
-            vecs.setdefault(normalize(t), vectorizer(featurize(normalize(t)))[0])
+            vecs.setdefault(normalize(t), vectorizer(featurize(normalize(t))))
         others = [t for rows in sets.values() for t, lab, _ in rows if lab not in (UNSURE,)]
         # Short answers ("no", "none", "没有") are answers, not hedges: they teach the hedge model that.
         others += [t for slot in content.slots for lvl in slot.levels for ts in lvl.short.values() for t in ts]
@@ -212,7 +212,7 @@ class SlotReader:
 
     # -- reading ------------------------------------------------------------------------
     def _vector(self, norm: str) -> SparseVec:
-        return self.vec(self.featurize(norm))[0]
+        return self.vec(self.featurize(norm))
 
     def exact(self, step: str, norm: str) -> str | None:
         """A whole message that is an option's number, label or short answer at this step."""

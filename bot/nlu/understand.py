@@ -208,10 +208,9 @@ class Understanding:
             hits, oos = self.faq_classifier.rank(norm)
             best = hits[0].score if hits else 0.0
             return hits, best, bool(hits) and best >= self.threshold and best > oos
-        qvec, known = self.faq_index.query(norm)
-        ranking = self.faq_index.rank(qvec, known)
-        best = ranking.hits[0].score if ranking.hits else 0.0
-        return ranking.hits, best, bool(ranking.hits) and best >= KNN_THRESHOLD and best > ranking.oos
+        hits, oos = self.faq_index.rank(self.faq_index.query(norm))
+        best = hits[0].score if hits else 0.0
+        return hits, best, bool(hits) and best >= KNN_THRESHOLD and best > oos
 
     def read(self, text: object, step: str | None = None, lang: str | None = None) -> Reading:
         """Everything a message says. With `step`, it is first read as an answer to that question
