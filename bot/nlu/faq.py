@@ -10,13 +10,10 @@ entries.
 
 For a knowledge base too large to train a softmax over every entry (the benchmark scales it to
 5,000), `FaqIndex` ranks by nearest neighbours instead: the best cosine to one of an entry's
-examples blended with the cosine to its centroid, candidates drawn from an inverted index, rarest
-features first within a budget of postings.
+examples blended with the cosine to its centroid, both sparse products over the question's features.
 """
 from __future__ import annotations
 
-import heapq
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,17 +29,10 @@ from bot.nlu.text import normalize
 # its other-mode twin: they get an idf floor.
 KIND_WEIGHT = {"§": 2.0, "w": 1.0, "b": 0.8, "g": 0.6, "~": 0.5, "uni": 0.5, "bi": 1.0, "tri": 0.7}
 CONCEPT_IDF_FLOOR = 2.5
-# An entry's signature: the concepts in at least SIGNATURE_SHARE of its example questions. Each
-# one the question lacks multiplies the score by (1 - SIGNATURE_PENALTY x share); each concept of
-# the question the entry never mentions, by QUERY_CONCEPT_PENALTY.
-SIGNATURE_SHARE = 0.6
-SIGNATURE_PENALTY = 0.5
-QUERY_CONCEPT_PENALTY = 0.6
 PHRASE_WEIGHT = 0.5          # entry score = this x best example cosine + the rest x centroid cosine
-POSTINGS_BUDGET = 4000
-CANDIDATE_DOCS = 32
 THRESHOLD = 0.15              # answer when the classifier's probability is at least this (tuned on dev)
-KNN_THRESHOLD = 0.3           # the same for the nearest-neighbour ranker of very large knowledge bases
+KNN_THRESHOLD = 0.25          # the nearest-neighbour ranker of large knowledge bases answers at this score
+KNN_OOS_MARGIN = 1.5          # ...when this many times the nearest out-of-scope example's cosine
 CLASSIFIER_MAX_ENTRIES = 200  # above this, rank by nearest neighbours (training cost grows with entries)
 OUT_OF_SCOPE = "_out_of_scope"
 OOS = -1
@@ -67,106 +57,45 @@ def feature_weight(feature: str, idf: float) -> float:
 
 
 class FaqIndex:
+    """Nearest neighbours, for a knowledge base too large to train the softmax over: an entry scores
+    PHRASE_WEIGHT x the cosine to its closest example plus the rest x the cosine to its centroid."""
+
     def __init__(self, docs: tuple[FaqDoc, ...], out_of_scope: dict[str, tuple[str, ...]], featurize: Featurizer):
-        self.docs_meta = docs
-        self.featurize = featurize
-        texts: list[tuple[int, str]] = []
-        for i, doc in enumerate(docs):
-            for t in doc.titles + tuple(q for qs in doc.questions.values() for q in qs):
-                texts.append((i, normalize(t)))
-        for qs in out_of_scope.values():
-            texts += [(OOS, normalize(q)) for q in qs]
-        feats = [featurize(t) for _, t in texts]
-        self.vec = Vectorizer.fit(feats, weigh=feature_weight)
-        self.owner: list[int] = [i for i, _ in texts]
-        self.texts = [t for _, t in texts]
-        self.vectors: list[dict[int, float]] = [dict(self.vec(f)) for f in feats]
-        self.postings: dict[int, list[tuple[int, float]]] = {}
-        for d, v in enumerate(self.vectors):
-            for j, w in v.items():
-                self.postings.setdefault(j, []).append((d, w))
-        self.sums: list[dict[int, float]] = [{} for _ in docs]
-        for d, v in enumerate(self.vectors):
-            e = self.owner[d]
-            if e == OOS:
-                continue
-            acc = self.sums[e]
-            for j, w in v.items():
-                acc[j] = acc.get(j, 0.0) + w
-        self.sum_sq = [sum(w * w for w in s.values()) for s in self.sums]
-        concept_ids = {j for f, j in self.vec.vocab.items() if f.startswith("§")}
-        self.concepts: list[set[int]] = [set() for _ in docs]
-        counts: list[dict[int, int]] = [{} for _ in docs]
-        n_docs = [0] * len(docs)
-        for d, v in enumerate(self.vectors):
-            e = self.owner[d]
-            if e == OOS:
-                continue
-            n_docs[e] += 1
-            for j in v:
-                if j in concept_ids:
-                    self.concepts[e].add(j)
-                    counts[e][j] = counts[e].get(j, 0) + 1
-        self.signatures: list[dict[int, float]] = [
-            {j: c / n_docs[e] for j, c in counts[e].items() if c / n_docs[e] >= SIGNATURE_SHARE} for e in range(len(docs))]
-        self.concept_ids = concept_ids
+        import scipy.sparse as sparse     # only for a large knowledge base, like training
 
-    def query(self, norm: str) -> SparseVec:
-        return self.vec(self.featurize(norm))
+        texts = [(i, t) for i, d in enumerate(docs) for t in d.titles + tuple(q for qs in d.questions.values() for q in qs)]
+        texts += [(OOS, q) for qs in out_of_scope.values() for q in qs]
+        feats = [featurize(normalize(t)) for _, t in texts]
+        self.featurize, self.vec, self.n_docs = featurize, Vectorizer.fit(feats, weigh=feature_weight), len(docs)
+        vecs = [self.vec(f) for f in feats]
+        rows = np.repeat(np.arange(len(vecs)), [len(v) for v in vecs])
+        cols = np.fromiter((j for v in vecs for j, _ in v), dtype=np.int64, count=len(rows))
+        vals = np.fromiter((x for v in vecs for _, x in v), dtype=np.float32, count=len(rows))
+        x = sparse.csr_matrix((vals, (rows, cols)), shape=(len(vecs), len(self.vec.idf)))
+        self.owner = np.array([i for i, _ in texts])
+        self.postings = x.T.tocsr()                     # feature -> the examples that have it
+        entry = self.owner >= 0
+        onehot = sparse.csr_matrix((np.ones(entry.sum(), dtype=np.float32), (self.owner[entry], np.flatnonzero(entry))),
+                                   shape=(len(docs), len(vecs)))
+        centroids = onehot @ x
+        norms = np.sqrt(np.asarray(centroids.multiply(centroids).sum(axis=1)).ravel())
+        self.centroids_t = (sparse.diags(1 / np.maximum(norms, 1e-9)) @ centroids).T.tocsr()
 
-    def rank(self, qvec: SparseVec, limit: int = 8) -> tuple[list[Hit], float]:
+    def rank(self, norm: str, limit: int = 8) -> tuple[list[Hit], float]:
         """Entries best first, and the cosine to the nearest out-of-scope example."""
-        if not qvec:
+        vec = self.vec(self.featurize(norm))
+        if not vec:
             return [], 0.0
-        post = self.postings
-        feats = sorted(qvec, key=lambda jv: len(post.get(jv[0], ())))
-        acc: dict[int, float] = {}
-        rest: list[tuple[int, float]] = []
-        budget = POSTINGS_BUDGET
-        for j, v in feats:
-            plist = post.get(j)
-            if not plist:
-                continue
-            if acc and len(plist) > budget:
-                rest.append((j, v))
-                continue
-            budget -= len(plist)
-            for d, w in plist:
-                acc[d] = acc.get(d, 0.0) + v * w
-        if not acc:
-            return [], 0.0
-        top = heapq.nlargest(CANDIDATE_DOCS, acc.items(), key=lambda kv: kv[1])
-        if rest:
-            vecs = self.vectors
-            top = [(d, s + sum(v * vecs[d].get(j, 0.0) for j, v in rest)) for d, s in top]
-        best_phrase: dict[int, float] = {}
-        oos = 0.0
-        for d, s in top:
-            e = self.owner[d]
-            if e == OOS:
-                oos = max(oos, s)
-            elif s > best_phrase.get(e, -1.0):
-                best_phrase[e] = s
-        qconcepts = {j for j, _ in qvec if j in self.concept_ids}
-        hits = []
-        # The centroid (and the concept penalties) only for the entries whose best example is among
-        # the best: the rest cannot win.
-        for e, phrase in heapq.nlargest(limit + 4, best_phrase.items(), key=lambda kv: kv[1]):
-            sums = self.sums[e]
-            dot = sum(v * sums.get(j, 0.0) for j, v in qvec)
-            sq = self.sum_sq[e]
-            centroid = dot / math.sqrt(sq) if sq > 1e-12 else 0.0
-            factor = 1.0
-            for j, share in self.signatures[e].items():
-                if j not in qconcepts:
-                    factor *= 1.0 - SIGNATURE_PENALTY * share
-            for j in qconcepts:
-                if j not in self.concepts[e]:
-                    factor *= QUERY_CONCEPT_PENALTY
-            hits.append(Hit(e, (PHRASE_WEIGHT * phrase + (1 - PHRASE_WEIGHT) * centroid) * factor))
-        hits.sort(key=lambda h: (-h.score, h.entry))
-        return hits[:limit], oos
-
+        idx = [j for j, _ in vec]
+        vals = np.array([v for _, v in vec], dtype=np.float32)
+        sims = self.postings[idx].T @ vals                  # cosine to every example
+        best = np.zeros(self.n_docs, dtype=np.float32)
+        entry = self.owner >= 0
+        np.maximum.at(best, self.owner[entry], sims[entry])
+        score = PHRASE_WEIGHT * best + (1 - PHRASE_WEIGHT) * (self.centroids_t[idx].T @ vals)
+        oos = float(sims[~entry].max()) if (~entry).any() else 0.0
+        top = np.argsort(-score, kind="stable")[:limit]
+        return [Hit(int(e), float(score[e])) for e in top if score[e] > 0], oos
 
 
 class FaqClassifier:

@@ -21,7 +21,8 @@ from bot import ROOT
 from bot.kb.lang import detect_lang
 from bot.nlu.content import Content
 from bot.nlu.facts import Facts, Terms, amounts, durations
-from bot.nlu.faq import CLASSIFIER_MAX_ENTRIES, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex, Hit
+from bot.nlu.faq import (CLASSIFIER_MAX_ENTRIES, KNN_OOS_MARGIN, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex,
+                         Hit)
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
 from bot.nlu.scope import Scope, ScopeReader
@@ -208,9 +209,9 @@ class Understanding:
             hits, oos = self.faq_classifier.rank(norm)
             best = hits[0].score if hits else 0.0
             return hits, best, bool(hits) and best >= self.threshold and best > oos
-        hits, oos = self.faq_index.rank(self.faq_index.query(norm))
+        hits, oos = self.faq_index.rank(norm)
         best = hits[0].score if hits else 0.0
-        return hits, best, bool(hits) and best >= KNN_THRESHOLD and best > oos
+        return hits, best, bool(hits) and best >= KNN_THRESHOLD and best > KNN_OOS_MARGIN * oos
 
     def read(self, text: object, step: str | None = None, lang: str | None = None) -> Reading:
         """Everything a message says. With `step`, it is first read as an answer to that question
