@@ -7,9 +7,10 @@
 blind writer wrote that is tuned on (eval/dev/extra), its untouched third kept as a check of
 generalisation (eval/dev/extra_check: never tuned on, so `--verbose` does not list its misses), and
 the blind sets tuned on from round 2 of the rules' pruning (eval/dev/ablation, written blind for the
-ablation of the reading rules; eval/dev/dev3, a third blind writer's), and the held-out sets (eval/holdout, never listed either). eval/holdout_v1 and eval/holdout_v2 are earlier
-held-out sets, retired: the figures of each were seen once and development went on, so a fresh blind
-set replaced it; they are printed for comparison and never listed.
+ablation of the reading rules; eval/dev/dev3, a third blind writer's), and the held-out sets
+(eval/holdout, never listed either). eval/holdout_v1 and eval/holdout_v2 are earlier held-out sets,
+retired: the figures of each were seen once and development went on, so a fresh blind set replaced
+it; they are printed for comparison and never listed.
 
 A directory holds up to four files:
   typed.yaml         items: [{step, lang, text, expect}]       expect: a level or "unsure"

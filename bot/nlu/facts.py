@@ -17,7 +17,7 @@ _EN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five
                "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
                "a couple of": 2, "couple of": 2, "a couple": 2, "a few": 3, "few": 3, "several": 3, "many": 5,
                "half a": 0.5, "a half": 0.5}
-_UNITS = {"w": 1e4, "万": 1e4, "个w": 1e4, "个万": 1e4, "k": 1e3, "千": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6,
+_UNITS = {"w": 1e4, "万": 1e4, "个w": 1e4, "个万": 1e4, "k": 1e3, "千": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "mn": 1e6,
           "million": 1e6, "百万": 1e6, "亿": 1e8, "百": 1e2}
 _USD = ("$", "usd", "us$", "dollar", "dollars", "bucks", "美元", "美金", "刀")
 _CNY = ("¥", "rmb", "cny", "yuan", "元", "块", "块钱", "人民币")
@@ -26,16 +26,16 @@ _ABOVE = ("超过", "多于", "以上", "至少", "起码", "more than", "over",
 
 _ZH_NUM = "[零〇一二两俩三四五六七八九十百千几来多]+"
 _EN_AMOUNT_RE = re.compile(
-    r"(?P<num>half a|a|one|two|three|four|five|six|seven|eight|nine|ten|a few|several|a couple of|a hundred|"
+    r"(?P<num>half a|a|one|two|three|four|five|six|seven|eight|nine|ten|a few|several|a couple of|a couple|a hundred|"
     r"two hundred|three hundred|five hundred)\s(?P<unit>million|thousand|hundred thousand|grand)"
     r"(?:\s(?P<cur>dollars?|usd|bucks|yuan|rmb|cny))?")
 _EN_AMOUNT_WORDS = {"half a": 0.5, "a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-                    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a few": 3, "several": 3, "a couple of": 2,
+                    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a few": 3, "several": 3, "a couple of": 2, "a couple": 2,
                     "a hundred": 100, "two hundred": 200, "three hundred": 300, "five hundred": 500}
 _EN_UNITS = {"million": 1e6, "thousand": 1e3, "hundred thousand": 1e5, "grand": 1e3}
 _NUM = r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CUR_BEFORE = r"(?P<cur1>us\$|\$|¥|usd|rmb|cny)\s?"
-_UNIT = r"(?P<unit>个w|个万|w(?![a-z])|万|k(?![a-z])|千|thousand|million|mn(?![a-z])|m(?![a-z])|百万|亿)"
+_UNIT = r"(?P<unit>个w|个万|w(?![a-z])|万|k(?![a-z])|千|thousand|grand|million|mn(?![a-z])|m(?![a-z])|百万|亿)"
 _CUR_AFTER = r"(?P<cur2>usd|dollars?|bucks|美元|美金|刀|rmb|cny|yuan|块钱|块|元|人民币)"
 _AMOUNT_RE = re.compile(
     rf"(?:{_CUR_BEFORE})?(?P<num>{_NUM}|{_ZH_NUM})\s?(?:{_UNIT})?\s?(?:{_CUR_AFTER})?")
