@@ -203,6 +203,19 @@ def _pct(x: float | None) -> str:
     return "    -  " if x is None else f"{100 * x:6.1f}%"
 
 
+TABLES = {   # file -> (what it measures, its columns: header, result key)
+    "typed.yaml": ("typed answers (the question on screen)", (("n", "n"), ("right", "right"), ("wrong", "wrong"))),
+    "descriptions.yaml": ("one-message descriptions (slots)", (("n", "n"), ("facts", "facts"), ("prec", "precision"),
+                                                                ("recall", "recall"), ("wrong", "wrong"), ("lang", "lang"))),
+    "faq.yaml": ("follow-up questions (FAQ)", (("n", "n"), ("in", "in"), ("oos", "oos"), ("top-1", "top1"),
+                                               ("in-fb", "in_fb"), ("oos-fb", "oos_fb"))),
+    "edge.yaml": ("questions around the subject (edge set)", (
+        ("n", "n"), ("in-top1", "in_top1"), ("2-part", "two_part"), ("oth-pf", "other_platform"),
+        ("oth-md", "other_mode"), ("choose", "choosing"), ("oos-fb", "oos_fb"), ("in-fb", "in_fb"),
+        ("right", "right"), ("mislead", "misleading"))),
+}
+
+
 def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, answerer=None) -> dict:
     results = {}
     for name, fn in (("typed.yaml", typed), ("descriptions.yaml", descriptions), ("faq.yaml", faq),
@@ -217,41 +230,18 @@ def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, an
         res = fn(answerer if name == "edge.yaml" else nlu, load(path))
         results[name] = res
         label = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        if name == "typed.yaml":
-            print(f"{label}: typed answers (the question on screen)", file=out)
-            print(f"  {'':4} {'n':>4} {'right':>7} {'wrong':>7}", file=out)
-            for lang in LANGS + ("all",):
-                r = res[lang]
-                print(f"  {lang:4} {r['n']:4d} {_pct(r['right'])} {_pct(r['wrong'])}", file=out)
-        elif name == "descriptions.yaml":
-            print(f"{label}: one-message descriptions (slots)", file=out)
-            print(f"  {'':4} {'n':>4} {'facts':>5} {'prec':>7} {'recall':>7} {'wrong':>7} {'lang':>7}", file=out)
-            for lang in LANGS + ("all",):
-                r = res[lang]
-                print(f"  {lang:4} {r['n']:4d} {r['facts']:5d} {_pct(r['precision'])} {_pct(r['recall'])} "
-                      f"{_pct(r['wrong'])} {_pct(r['lang'])}", file=out)
-        elif name == "edge.yaml":
-            print(f"{label}: questions around the subject (edge set)", file=out)
-            cols = (("n", "n"), ("in-top1", "in_top1"), ("2-part", "two_part"), ("oth-pf", "other_platform"),
-                    ("oth-md", "other_mode"), ("choose", "choosing"), ("oos-fb", "oos_fb"), ("in-fb", "in_fb"),
-                    ("right", "right"), ("mislead", "misleading"))
-            print("  " + f"{'':4}" + "".join(f" {c:>7}" for c, _ in cols), file=out)
-            for lang in LANGS + ("all",):
-                r = res[lang]
-                print(f"  {lang:4} {r['n']:7d}" + "".join(f" {_pct(r[k])}" for _, k in cols[1:]), file=out)
+        title, cols = TABLES[name]
+        print(f"{label}: {title}", file=out)
+        print("  " + f"{'':4}" + "".join(f" {c:>7}" for c, _ in cols), file=out)
+        for lang in LANGS + ("all",):
+            r = res[lang]
+            print(f"  {lang:4}" + "".join(f" {r[k]:7d}" if isinstance(r[k], int) else f" {_pct(r[k])}"
+                                          for _, k in cols), file=out)
+        if name == "edge.yaml":
             r = res["all"]
             print("  counts: " + ", ".join(f"{k} {r['n_' + k]}" for k in EDGE_KINDS), file=out)
-            if res["unknown_labels"]:
-                print(f"  unknown entry ids in the set: {', '.join(res['unknown_labels'])}", file=out)
-        else:
-            print(f"{label}: follow-up questions (FAQ)", file=out)
-            print(f"  {'':4} {'n':>4} {'in':>4} {'oos':>4} {'top-1':>7} {'in-fb':>7} {'oos-fb':>7}", file=out)
-            for lang in LANGS + ("all",):
-                r = res[lang]
-                print(f"  {lang:4} {r['n']:4d} {r['in']:4d} {r['oos']:4d} {_pct(r['top1'])} {_pct(r['in_fb'])} "
-                      f"{_pct(r['oos_fb'])}", file=out)
-            if res["unknown_labels"]:
-                print(f"  unknown entry ids in the set: {', '.join(res['unknown_labels'])}", file=out)
+        if res.get("unknown_labels"):
+            print(f"  unknown entry ids in the set: {', '.join(res['unknown_labels'])}", file=out)
         if verbose and name == "edge.yaml":
             for m in res["misses"]:
                 label_ = m.get("expect") or m.get("parts") or m.get("platforms") or m.get("modes") or ""
