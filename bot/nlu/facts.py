@@ -283,26 +283,6 @@ def durations(text: str, this_year: int | None = None) -> list[Duration]:
     return out
 
 
-class Terms:
-    """A word list, matched as a whole: Latin terms as whole words, Chinese ones as substrings.
-    Compiled once (one regular expression), so a look-up costs one scan of the text."""
-
-    def __init__(self, terms: tuple[str, ...]):
-        latin = sorted({t for t in terms if t.isascii()}, key=len, reverse=True)
-        self.cjk = tuple(sorted({t for t in terms if not t.isascii()}, key=len, reverse=True))
-        self._latin = re.compile("(?<![a-z0-9])(?:" + "|".join(re.escape(t) for t in latin) + ")(?![a-z0-9])") \
-            if latin else None
-
-    def find(self, text: str) -> list[str]:
-        found = [t for t in self.cjk if t in text]
-        if self._latin is not None:
-            found += self._latin.findall(text)
-        return found
-
-    def __contains__(self, text: str) -> bool:
-        return any(t in text for t in self.cjk) or (self._latin is not None and self._latin.search(text) is not None)
-
-
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from bot import ROOT
 from bot.kb.lang import detect_lang
 from bot.nlu.content import Content
-from bot.nlu.facts import Facts, Terms, amounts, durations
+from bot.nlu.facts import Facts, WordLists, amounts, durations
 from bot.nlu.faq import (CLASSIFIER_MAX_ENTRIES, KNN_OOS_MARGIN, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex,
                          Hit)
 from bot.nlu.features import Featurizer
@@ -158,7 +158,8 @@ class Understanding:
         self._question_en = re.compile(r"^(?:" + "|".join(en) + r")\b") if en else None
         self._advice = tuple(sorted({normalize(w) for w in lex.advice_words}, key=len, reverse=True))
         self._advice_entries = set(lex.advice_entries)
-        self._platforms = Terms(tuple(normalize(p) for p in lex.cross_border_platforms + lex.domestic_platforms))
+        self._platforms = WordLists({"platforms": tuple(normalize(p) for p in
+                                                        lex.cross_border_platforms + lex.domestic_platforms)})
 
     # -- cache ------------------------------------------------------------------------------
     def _stem(self, cache_dir: Path) -> Path:
@@ -201,7 +202,8 @@ class Understanding:
         return self._question_en is not None and self._question_en.search(norm) is not None
 
     def facts(self, norm: str) -> Facts:
-        return Facts(amounts(norm, self.content.amounts.usd_rate), durations(norm), self._platforms.find(norm))
+        return Facts(amounts(norm, self.content.amounts.usd_rate), durations(norm),
+                     list(self._platforms.scan(norm).get("platforms", ())))
 
     def rank_faq(self, norm: str) -> tuple[list[Hit], float, bool]:
         """Entries best first, the confidence in the first, and whether that is enough to answer."""
