@@ -109,12 +109,14 @@ class Content:
         return next((s for s in self.slots if s.step == step), None)
 
     def situations(self) -> Examples:
-        """What sellers say about themselves: every level's examples, by language."""
+        """What sellers say about themselves: every level's examples that name no platform (a platform
+        named in a question is a sign of a question about that platform), by language."""
+        platforms = tuple(p.lower() for p in self.lexicon.cross_border_platforms + self.lexicon.domestic_platforms)
         out: dict[str, list[str]] = {}
         for slot in self.slots:
             for level in slot.levels:
                 for lang, texts in level.examples.items():
-                    out.setdefault(lang, []).extend(texts)
+                    out.setdefault(lang, []).extend(t for t in texts if not any(p in t.lower() for p in platforms))
         return {lang: tuple(texts) for lang, texts in out.items()}
 
     def digest(self, version: str) -> str:

@@ -31,7 +31,7 @@ from bot.nlu.text import has_cjk, normalize
 
 log = logging.getLogger(__name__)
 # The cache key covers the content and the code that learns from it: editing either retrains.
-_MODEL_CODE = ("features.py", "linear.py", "slots.py", "faq.py", "text.py", "facts.py")
+_MODEL_CODE = ("features.py", "linear.py", "slots.py", "faq.py", "text.py", "facts.py", "content.py")
 
 
 def model_version() -> str:
