@@ -109,7 +109,7 @@ def zh_number(text: str) -> float | None:
         return None
     if text.isdigit():
         return float(text)
-    total, current, last_unit = 0.0, None, None
+    total, last_unit = 0.0, None
     pending: list[float] = []        # adjacent digits (三四 = "three or four") average out
     for ch in text:
         if ch in _ZH_DIGITS:
@@ -117,23 +117,14 @@ def zh_number(text: str) -> float | None:
             continue
         digit = sum(pending) / len(pending) if pending else None
         pending = []
-        if ch == "十":
-            total += (digit if digit is not None else 1) * 10
-            last_unit = 10
-        elif ch == "百":
-            total += (digit if digit is not None else 1) * 100
-            last_unit = 100
-        elif ch == "千":
-            total += (digit if digit is not None else 1) * 1000
-            last_unit = 1000
-        else:
+        last_unit = {"十": 10, "百": 100, "千": 1000}.get(ch)
+        if last_unit is None:
             return None
-        current = None
+        total += (digit if digit is not None else 1) * last_unit
     if pending:
         digit = sum(pending) / len(pending)
         # 一百五 = 150: a trailing digit after a unit counts a tenth of that unit.
         total += digit * (last_unit / 10 if last_unit and last_unit >= 100 else 1)
-    del current
     return total if total > 0 else None
 
 
