@@ -69,7 +69,7 @@ def test_a_bare_number_is_money_only_with_the_capital_question_on_screen():
 
 @pytest.mark.parametrize("text,years", [
     ("做过三年速卖通", 3), ("之前在亚马逊卖过两年", 2), ("干了五年", 5), ("3 yrs", 3), ("about a year", 1),
-    ("a couple of years", 2), ("6 months", 0.5), ("一年半", 1.5), ("半年", 0.5), ("五六年", 5.5), ("很多年", 5),
+    ("a couple of years", 2), ("6 months", 0.5), ("一年半", 1.5), ("半年", 0.5), ("五六年", 5.5),
     ("about a decade", 10), ("two decades", 20),
 ])
 def test_durations(text, years):
@@ -120,7 +120,6 @@ CUE_CASES = [
     ("brand", "orders first. brand? nah", "volume"),                 # a dismissal takes back the clause before
     ("factory", "idk tbh, my partner handles suppliers", "unsure"),   # a hedge on screen beats a guess
     ("content", "a little, nobody dedicated", "some"),              # a short answer inside a message
-    ("experience", "嗯 没有", "none"),                                # fillers around a short answer
     ("experience", "no, but we do have a factory", "none"),         # an opening "no" answers the question on screen
 ]
 
@@ -301,11 +300,10 @@ def test_clauses_chinese_spaces_and_concession():
     assert [(c.concession, c.contrast) for c in found] == [(True, False), (False, True)]
 
 
-def test_negation_after_its_topic_and_dismissals():
+def test_negation_after_its_topic():
     f = Featurizer()
     assert "~直播" in f("直播短视频都没搞过") and "直播" not in f("直播短视频都没搞过")
-    assert "~品牌" in f("品牌无所谓") and "~w:brand" in f("brand is not a priority")
-    assert "w:brand" in f("brand, volume is not a priority")                          # only its own clause
+    assert "~品牌" in f("品牌无所谓")
 
 
 @pytest.mark.parametrize("text,cny", [
@@ -329,12 +327,13 @@ def test_durations_said_as_a_start(text, years):
     assert [d.years for d in durations(normalize(text), this_year=2025)] == [years]
 
 
-def test_word_lists_match_like_terms():
-    from bot.nlu.facts import Terms, WordLists
-    lists = {"a": ("亚马逊", "amazon", "cross-border"), "b": ("跨境", "tiktok shop")}
-    scan = WordLists(lists).scan
-    for text in ("我们做亚马逊跨境", "we sell cross border on amazon", "tiktok shop only", "nothing here", "amazonian"):
-        assert set(scan(normalize(text))) == {k for k, v in lists.items() if normalize(text) in Terms(v)}
+def test_word_lists_match_chinese_terms_inside_words_and_latin_terms_as_whole_words():
+    from bot.nlu.facts import WordLists
+    scan = WordLists({"a": ("亚马逊", "amazon", "cross-border"), "b": ("跨境", "tiktok shop")}).scan
+    expected = {"我们做亚马逊跨境": {"a", "b"}, "we sell cross border on amazon": {"a"}, "tiktok shop only": {"b"},
+                "nothing here": set(), "amazonian": set()}
+    for text, lists in expected.items():
+        assert set(scan(normalize(text))) == lists, text
 
 
 def test_traditional_is_converted_and_simplified_left_as_is():
@@ -366,11 +365,6 @@ def test_descriptions_read_with_clause_cues(services, text, expected, absent):
 def test_a_step_said_no_to_is_not_read_from_the_whole_message(services):
     reading = services.nlu.read("做品牌？暂时不考虑", step="brand")
     assert reading.answers.get("brand") != "brand"
-
-
-def test_years_go_on_from_the_platforms_of_the_clause_before(services):
-    reading = services.nlu.read("we sell on amazon us and eu for 4 years")
-    assert reading.answers.get("experience") == "mature"
 
 
 @pytest.mark.parametrize("text", ["我们有自己的工厂,可以稳定供货", "we own a factory and can supply steadily", "自己有厂，货源稳定"])

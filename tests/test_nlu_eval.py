@@ -74,7 +74,12 @@ KNOWN_COINCIDENCES = {"not sure yet", "we don't care much about branding", "全�
                       "is there a deposit for full managed", "when do i get paid in full managed",
                       "what fees are there in semi managed", "is full managed available in the us",
                       "FBT是什么", "半托管利润怎么算", "haven't thought about it",
-                      "how can cross border sellers sell in the uk"}
+                      "how can cross border sellers sell in the uk",
+                      # examples older than the blind ablation set (eval/dev/ablation), whose writer wrote them too
+                      "brand new to all this", "low risk only", "想让海外消费者记住我们的牌子", "我们是生产厂家", "货源还没着落",
+                      # ...and older than the third blind writer's set (eval/dev/dev3)
+                      "hard to say", "貿易公司，有幾家長期合作的工廠", "我们有自己的工厂", "我們有自己的工廠", "家里开服装厂的",
+                      "new to all of this", "some risk is fine"}
 # Short questions of the blind edge set (eval/dev/edge_blind.yaml) that its writer, who never saw the
 # examples, happened to word like examples written before it arrived.
 KNOWN_COINCIDENCES |= {"全託管是什麼", "全託管清關誰負責", "who sets the price in semi managed", "全托管国际运费谁出",

@@ -62,7 +62,6 @@ class Lexicon:
     # Clause cues (bot.nlu.cues): who a clause is about, whether it states a past state, filler words.
     other_person: tuple[str, ...] = ()
     past_state: tuple[str, ...] = ()
-    fillers: tuple[str, ...] = ()               # "嗯", "lol": dropped around a short answer ("嗯 没有")
     hedge_words: tuple[str, ...] = ()           # "不确定", "not decided": a clause saying it is not sure
     dismissals: tuple[str, ...] = ()            # a clause that only says no to the one before ("brand? nah")
     # Where B2B export stops: beside export words, these (a team running shops or marketing abroad,
@@ -108,6 +107,17 @@ class Content:
 
     def slot(self, step: str) -> Slot | None:
         return next((s for s in self.slots if s.step == step), None)
+
+    def situations(self) -> Examples:
+        """What sellers say about themselves: every level's examples that name no platform (a platform
+        named in a question is a sign of a question about that platform), by language."""
+        platforms = tuple(p.lower() for p in self.lexicon.cross_border_platforms + self.lexicon.domestic_platforms)
+        out: dict[str, list[str]] = {}
+        for slot in self.slots:
+            for level in slot.levels:
+                for lang, texts in level.examples.items():
+                    out.setdefault(lang, []).extend(t for t in texts if not any(p in t.lower() for p in platforms))
+        return {lang: tuple(texts) for lang, texts in out.items()}
 
     def digest(self, version: str) -> str:
         """A hash of everything the models learn from: the cache key."""

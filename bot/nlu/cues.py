@@ -1,5 +1,5 @@
 """Clause cues from the word lists of dialogs/reading.yaml: who a clause is about, whether it states
-a state that has ended, which steps it names, and the filler words around a short answer ("嗯 没有").
+a state that has ended, and which steps it names.
 
 These are what a reader notices before weighing the words: "我表哥在义乌开厂" says nothing about the
 seller's own supply; "used to have a factory" nothing about the present; "经验的话不好说" is "not sure"
@@ -49,9 +49,6 @@ class Cues:
         self._topic_steps = tuple((f"topic:{step}", step) for step, _ in lexicon.topics)
         words = list(self._topic_of)
         self._key = re.compile(rf"^({_alternation(words)})\s*[:：]\s*(.+)$") if words else None
-        fillers = [normalize(w) for w in lexicon.fillers]
-        self._fillers = re.compile(rf"^(?:(?:{_alternation(fillers)})(?:\s+|$|(?=[^\sa-z])))+|(?:(?<=[^\sa-z])|\s+)(?:"
-                                   rf"{_alternation(fillers)})$") if fillers else None
 
     @staticmethod
     def lists(lexicon: Lexicon) -> dict[str, tuple[str, ...]]:
@@ -73,14 +70,3 @@ class Cues:
         if not (other or past or topics or key):
             return NO_CUE
         return Cue(other, past, tuple(topics), key, value or "")
-
-    def strip_fillers(self, text: str) -> str:
-        """"嗯 有" -> "有", "hmm idk" -> "idk", "lol no" -> "no" (a few passes: fillers stack)."""
-        if self._fillers is None:
-            return text
-        for _ in range(3):
-            stripped = self._fillers.sub("", text).strip(" ,.!~。！，")
-            if stripped == text or not stripped:
-                break
-            text = stripped
-        return text

@@ -6,10 +6,11 @@
 `--all` reports, each on its own: the original development sets (eval/dev), the extra set a second
 blind writer wrote that is tuned on (eval/dev/extra), its untouched third kept as a check of
 generalisation (eval/dev/extra_check: never tuned on, so `--verbose` does not list its misses), and
-the blind set written for the ablation of the reading rules (eval/ablation: not tuned on, not listed), and
-the held-out sets (eval/holdout, never listed either). eval/holdout_v1 and eval/holdout_v2 are earlier
-held-out sets, retired: the figures of each were seen once and development went on, so a fresh blind
-set replaced it; they are printed for comparison and never listed.
+the blind sets tuned on from round 2 of the rules' pruning (eval/dev/ablation, written blind for the
+ablation of the reading rules; eval/dev/dev3, a third blind writer's), and the held-out sets
+(eval/holdout, never listed either). eval/holdout_v1 and eval/holdout_v2 are earlier held-out sets,
+retired: the figures of each were seen once and development went on, so a fresh blind set replaced
+it; they are printed for comparison and never listed.
 
 A directory holds up to four files:
   typed.yaml         items: [{step, lang, text, expect}]       expect: a level or "unsure"
@@ -40,15 +41,17 @@ from bot import ROOT
 DEV = ROOT / "eval" / "dev"
 EXTRA = DEV / "extra"
 EXTRA_CHECK = DEV / "extra_check"
-ABLATION = ROOT / "eval" / "ablation"
+ABLATION = DEV / "ablation"
+DEV3 = DEV / "dev3"
 HOLDOUT = ROOT / "eval" / "holdout"
 RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2")
 TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned on)",
           EXTRA_CHECK: "development, extra kept untouched (second writer, not tuned on)",
           **{d: f"retired held-out {d.name[-2:]} (its figures were seen once, then development went on; not tuned on)"
              for d in RETIRED},
-          ABLATION: "ablation (blind, written to weigh the reading rules; not tuned on)", HOLDOUT: "held-out"}
-UNLISTED = (EXTRA_CHECK, ABLATION, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
+          ABLATION: "development (blind writer, used for the ablation, tuned on from round 2)",
+          DEV3: "development (third blind writer, tuned on)", HOLDOUT: "held-out"}
+UNLISTED = (EXTRA_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
 FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml", "edge.yaml", "edge_blind.yaml")
 EDGE_FILES = ("edge.yaml", "edge_blind.yaml")
 EDGE_DIRS = (DEV, HOLDOUT)     # where an edge set is looked for (edge_blind.yaml: only where present)
@@ -204,6 +207,21 @@ def _pct(x: float | None) -> str:
     return "    -  " if x is None else f"{100 * x:6.1f}%"
 
 
+TABLES = {   # file -> (what it measures, its columns: header, result key)
+    "typed.yaml": ("typed answers (the question on screen)", (("n", "n"), ("right", "right"), ("wrong", "wrong"))),
+    "descriptions.yaml": ("one-message descriptions (slots)", (("n", "n"), ("facts", "facts"), ("prec", "precision"),
+                                                                ("recall", "recall"), ("wrong", "wrong"), ("lang", "lang"))),
+    "faq.yaml": ("follow-up questions (FAQ)", (("n", "n"), ("in", "in"), ("oos", "oos"), ("top-1", "top1"),
+                                               ("in-fb", "in_fb"), ("oos-fb", "oos_fb"))),
+    "edge.yaml": ("questions around the subject (edge set)", (
+        ("n", "n"), ("in-top1", "in_top1"), ("2-part", "two_part"), ("oth-pf", "other_platform"),
+        ("oth-md", "other_mode"), ("choose", "choosing"), ("oos-fb", "oos_fb"), ("in-fb", "in_fb"),
+        ("right", "right"), ("mislead", "misleading"))),
+}
+TABLES["edge_blind.yaml"] = ("questions around the subject (blind edge set: another writer, never saw the code)",
+                             TABLES["edge.yaml"][1])
+
+
 def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, answerer=None) -> dict:
     results = {}
     for name, fn in (("typed.yaml", typed), ("descriptions.yaml", descriptions), ("faq.yaml", faq),
@@ -220,42 +238,18 @@ def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, an
         res = fn(answerer if name in EDGE_FILES else nlu, load(path))
         results[name] = res
         label = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        if name == "typed.yaml":
-            print(f"{label}: typed answers (the question on screen)", file=out)
-            print(f"  {'':4} {'n':>4} {'right':>7} {'wrong':>7}", file=out)
-            for lang in LANGS + ("all",):
-                r = res[lang]
-                print(f"  {lang:4} {r['n']:4d} {_pct(r['right'])} {_pct(r['wrong'])}", file=out)
-        elif name == "descriptions.yaml":
-            print(f"{label}: one-message descriptions (slots)", file=out)
-            print(f"  {'':4} {'n':>4} {'facts':>5} {'prec':>7} {'recall':>7} {'wrong':>7} {'lang':>7}", file=out)
-            for lang in LANGS + ("all",):
-                r = res[lang]
-                print(f"  {lang:4} {r['n']:4d} {r['facts']:5d} {_pct(r['precision'])} {_pct(r['recall'])} "
-                      f"{_pct(r['wrong'])} {_pct(r['lang'])}", file=out)
-        elif name in EDGE_FILES:
-            what = "edge set" if name == "edge.yaml" else "blind edge set: another writer, never saw the code"
-            print(f"{label}: questions around the subject ({what})", file=out)
-            cols = (("n", "n"), ("in-top1", "in_top1"), ("2-part", "two_part"), ("oth-pf", "other_platform"),
-                    ("oth-md", "other_mode"), ("choose", "choosing"), ("oos-fb", "oos_fb"), ("in-fb", "in_fb"),
-                    ("right", "right"), ("mislead", "misleading"))
-            print("  " + f"{'':4}" + "".join(f" {c:>7}" for c, _ in cols), file=out)
-            for lang in LANGS + ("all",):
-                r = res[lang]
-                print(f"  {lang:4} {r['n']:7d}" + "".join(f" {_pct(r[k])}" for _, k in cols[1:]), file=out)
+        title, cols = TABLES[name]
+        print(f"{label}: {title}", file=out)
+        print("  " + f"{'':4}" + "".join(f" {c:>7}" for c, _ in cols), file=out)
+        for lang in LANGS + ("all",):
+            r = res[lang]
+            print(f"  {lang:4}" + "".join(f" {r[k]:7d}" if isinstance(r[k], int) else f" {_pct(r[k])}"
+                                          for _, k in cols), file=out)
+        if name in EDGE_FILES:
             r = res["all"]
             print("  counts: " + ", ".join(f"{k} {r['n_' + k]}" for k in EDGE_KINDS), file=out)
-            if res["unknown_labels"]:
-                print(f"  unknown entry ids in the set: {', '.join(res['unknown_labels'])}", file=out)
-        else:
-            print(f"{label}: follow-up questions (FAQ)", file=out)
-            print(f"  {'':4} {'n':>4} {'in':>4} {'oos':>4} {'top-1':>7} {'in-fb':>7} {'oos-fb':>7}", file=out)
-            for lang in LANGS + ("all",):
-                r = res[lang]
-                print(f"  {lang:4} {r['n']:4d} {r['in']:4d} {r['oos']:4d} {_pct(r['top1'])} {_pct(r['in_fb'])} "
-                      f"{_pct(r['oos_fb'])}", file=out)
-            if res["unknown_labels"]:
-                print(f"  unknown entry ids in the set: {', '.join(res['unknown_labels'])}", file=out)
+        if res.get("unknown_labels"):
+            print(f"  unknown entry ids in the set: {', '.join(res['unknown_labels'])}", file=out)
         if verbose and name in EDGE_FILES:
             for m in res["misses"]:
                 label_ = m.get("expect") or m.get("parts") or m.get("platforms") or m.get("modes") or ""
@@ -280,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.services import load_services
     services = load_services()
     nlu = services.nlu
-    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
+    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
         title = TITLES.get(d, str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")

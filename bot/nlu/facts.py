@@ -17,7 +17,7 @@ _EN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five
                "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
                "a couple of": 2, "couple of": 2, "a couple": 2, "a few": 3, "few": 3, "several": 3, "many": 5,
                "half a": 0.5, "a half": 0.5}
-_UNITS = {"w": 1e4, "万": 1e4, "个w": 1e4, "个万": 1e4, "k": 1e3, "千": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6,
+_UNITS = {"w": 1e4, "万": 1e4, "个w": 1e4, "个万": 1e4, "k": 1e3, "千": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "mn": 1e6,
           "million": 1e6, "百万": 1e6, "亿": 1e8, "百": 1e2}
 _USD = ("$", "usd", "us$", "dollar", "dollars", "bucks", "美元", "美金", "刀")
 _CNY = ("¥", "rmb", "cny", "yuan", "元", "块", "块钱", "人民币")
@@ -26,22 +26,21 @@ _ABOVE = ("超过", "多于", "以上", "至少", "起码", "more than", "over",
 
 _ZH_NUM = "[零〇一二两俩三四五六七八九十百千几来多]+"
 _EN_AMOUNT_RE = re.compile(
-    r"(?P<num>half a|a|one|two|three|four|five|six|seven|eight|nine|ten|a few|several|a couple of|a hundred|"
+    r"(?P<num>half a|a|one|two|three|four|five|six|seven|eight|nine|ten|a few|several|a couple of|a couple|a hundred|"
     r"two hundred|three hundred|five hundred)\s(?P<unit>million|thousand|hundred thousand|grand)"
     r"(?:\s(?P<cur>dollars?|usd|bucks|yuan|rmb|cny))?")
 _EN_AMOUNT_WORDS = {"half a": 0.5, "a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-                    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a few": 3, "several": 3, "a couple of": 2,
+                    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a few": 3, "several": 3, "a couple of": 2, "a couple": 2,
                     "a hundred": 100, "two hundred": 200, "three hundred": 300, "five hundred": 500}
 _EN_UNITS = {"million": 1e6, "thousand": 1e3, "hundred thousand": 1e5, "grand": 1e3}
 _NUM = r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CUR_BEFORE = r"(?P<cur1>us\$|\$|¥|usd|rmb|cny)\s?"
-_UNIT = r"(?P<unit>个w|个万|w(?![a-z])|万|k(?![a-z])|千|thousand|million|mn(?![a-z])|m(?![a-z])|百万|亿)"
+_UNIT = r"(?P<unit>个w|个万|w(?![a-z])|万|k(?![a-z])|千|thousand|grand|million|mn(?![a-z])|m(?![a-z])|百万|亿)"
 _CUR_AFTER = r"(?P<cur2>usd|dollars?|bucks|美元|美金|刀|rmb|cny|yuan|块钱|块|元|人民币)"
 _AMOUNT_RE = re.compile(
     rf"(?:{_CUR_BEFORE})?(?P<num>{_NUM}|{_ZH_NUM})\s?(?:{_UNIT})?\s?(?:{_CUR_AFTER})?")
 _DURATION_ZH_RE = re.compile(
     r"(?P<num>\d+(?:\.\d+)?|[一二两三四五六七八九十几半]+)(?P<more>多)?(?:个)?(?P<unit>年|个月|月)(?P<half>半)?")
-_DURATION_MANY_ZH = re.compile(r"(?:很多|好多|许多|多|好几|十几|n|n多|几十)年")
 _DURATION_EN_RE = re.compile(
     r"(?P<num>\d+(?:\.\d+)?|a couple of|couple of|a few|few|several|many|half a|an|a|one|two|three|four|five"
     r"|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)\s?(?P<plus>\+|or more|or so)?\s?-?\s?"
@@ -110,7 +109,7 @@ def zh_number(text: str) -> float | None:
         return None
     if text.isdigit():
         return float(text)
-    total, current, last_unit = 0.0, None, None
+    total, last_unit = 0.0, None
     pending: list[float] = []        # adjacent digits (三四 = "three or four") average out
     for ch in text:
         if ch in _ZH_DIGITS:
@@ -118,23 +117,14 @@ def zh_number(text: str) -> float | None:
             continue
         digit = sum(pending) / len(pending) if pending else None
         pending = []
-        if ch == "十":
-            total += (digit if digit is not None else 1) * 10
-            last_unit = 10
-        elif ch == "百":
-            total += (digit if digit is not None else 1) * 100
-            last_unit = 100
-        elif ch == "千":
-            total += (digit if digit is not None else 1) * 1000
-            last_unit = 1000
-        else:
+        last_unit = {"十": 10, "百": 100, "千": 1000}.get(ch)
+        if last_unit is None:
             return None
-        current = None
+        total += (digit if digit is not None else 1) * last_unit
     if pending:
         digit = sum(pending) / len(pending)
         # 一百五 = 150: a trailing digit after a unit counts a tenth of that unit.
         total += digit * (last_unit / 10 if last_unit and last_unit >= 100 else 1)
-    del current
     return total if total > 0 else None
 
 
@@ -247,7 +237,7 @@ def _under(text: str, start: int) -> bool:
 
 
 def durations(text: str, this_year: int | None = None) -> list[Duration]:
-    """Durations in years: 三年, 3年多, 一年半, 半年, 五六年, 很多年, 3 yrs, about a year, 6 months,
+    """Durations in years: 三年, 3年多, 一年半, 半年, 五六年, 3 yrs, about a year, 6 months,
     and starts: 去年才开始 (1), 从2019年开始, since last year, started in 2021 (counted to `this_year`)."""
     out = _since(text, this_year or date.today().year)
     for m in _DURATION_ZH_RE.finditer(text):
@@ -269,9 +259,6 @@ def durations(text: str, this_year: int | None = None) -> list[Duration]:
         if _under(text, m.start()):
             value -= 0.25
         out.append(Duration(value, m.group(0)))
-    for m in _DURATION_MANY_ZH.finditer(text):
-        if not any(d.text in m.group(0) or m.group(0) in d.text for d in out):
-            out.append(Duration(5.0 if not m.group(0).startswith("好几") else 3.0, m.group(0)))
     for m in _DURATION_EN_RE.finditer(text):
         raw = m.group("num")
         value = float(raw) if raw[0].isdigit() else _EN_NUMBERS.get(raw)
@@ -285,26 +272,6 @@ def durations(text: str, this_year: int | None = None) -> list[Duration]:
             value -= 0.25
         out.append(Duration(value, m.group(0)))
     return out
-
-
-class Terms:
-    """A word list, matched as a whole: Latin terms as whole words, Chinese ones as substrings.
-    Compiled once (one regular expression), so a look-up costs one scan of the text."""
-
-    def __init__(self, terms: tuple[str, ...]):
-        latin = sorted({t for t in terms if t.isascii()}, key=len, reverse=True)
-        self.cjk = tuple(sorted({t for t in terms if not t.isascii()}, key=len, reverse=True))
-        self._latin = re.compile("(?<![a-z0-9])(?:" + "|".join(re.escape(t) for t in latin) + ")(?![a-z0-9])") \
-            if latin else None
-
-    def find(self, text: str) -> list[str]:
-        found = [t for t in self.cjk if t in text]
-        if self._latin is not None:
-            found += self._latin.findall(text)
-        return found
-
-    def __contains__(self, text: str) -> bool:
-        return any(t in text for t in self.cjk) or (self._latin is not None and self._latin.search(text) is not None)
 
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+")

@@ -32,7 +32,7 @@ _BREAKS = frozenset(",.;:!?，。；：！？、")
 _POSTPOSED_NEG = re.compile("(?:都|也|根本|从来|完全|压根|一点|一次|一天)(?:没有|没|不|从没|从来没)"
                             "(?:有|做|搞|弄|碰|开|试|卖|玩|接触|干|会|懂|敢|做过|搞过|弄过|碰过|开过|试过|卖过|玩过|接触过|干过)"
                             "|无所谓|不重要|不在乎|不关心|不是重点|次要|其次|放一放|靠后|不着急|不急|没关系|不考虑")
-# English dismissals, after their topic: "brand is not a priority", "branding doesn't matter", "brand can wait".
+# English dismissals, after their topic ("brand is not a priority", "brand can wait"): the clause says no (`negated`).
 _DISMISS_EN = re.compile(r"\b(?:(?:is|are|'s)\s+)?(?:not|isn't|aren't|isnt|arent)\s+(?:that\s+|so\s+|very\s+|really\s+|a\s+)?"
                          r"(?:important|priority|our focus|the focus|the point|a big deal|a must|essential|crucial|needed)\b"
                          r"|\b(?:doesn't|doesnt|don't|dont|does not|do not)\s+(?:really\s+)?matter\b"
@@ -104,19 +104,9 @@ class Featurizer:
     def __call__(self, text: str, extra: Iterable[str] = ()) -> list[str]:
         out: list[str] = list(extra)
         out += self.concepts(text)
-        dismissed = -1                       # English words before this position are dismissed
-        if "n't" in text or "not" in text or "wait" in text or "matter" in text or "second" in text or "care" in text:
-            for m in _DISMISS_EN.finditer(text):
-                dismissed = m.start()
-        seg_start = max(text.rfind(c, 0, dismissed) for c in _BREAKS) if dismissed >= 0 else -1
-        pieces = _PIECE_RE.finditer(text) if dismissed >= 0 else _PIECE_RE.findall(text)
         neg_words = 0
         prev_word = None
-        for piece in pieces:
-            held = False
-            if dismissed >= 0:
-                held = seg_start < piece.start() < dismissed
-                piece = piece.group(0)
+        for piece in _PIECE_RE.findall(text):
             first = piece[0]
             if first in _BREAKS:             # punctuation ends a negation's scope and a word pair
                 neg_words = 0
@@ -135,7 +125,7 @@ class Featurizer:
                     word = "<num>"
                 w = stem(word)
                 if w not in STOP_EN:
-                    if neg_words or held:   # negated: its own feature, never the plain word's
+                    if neg_words:           # negated: its own feature, never the plain word's
                         out.append("~w:" + w)
                     else:
                         out.append("w:" + w)
@@ -144,7 +134,7 @@ class Featurizer:
                             out += ["g:" + padded[i:i + 3] for i in range(len(padded) - 2)]
                             out += ["g:" + padded[i:i + 4] for i in range(len(padded) - 3)]
                 if prev_word is not None:       # a pair inside a negation's scope is negated too
-                    out.append(f"{'~' if neg_words or held else ''}b:{prev_word}_{w}")
+                    out.append(f"{'~' if neg_words else ''}b:{prev_word}_{w}")
                 prev_word = w
                 if neg_words:
                     neg_words -= 1

@@ -24,7 +24,7 @@ class Vectorizer:
         self.vocab, self.idf = vocab, idf
 
     @classmethod
-    def fit(cls, docs: Sequence[list[str]], min_df: int = 1, weigh=None) -> "Vectorizer":
+    def fit(cls, docs: Sequence[list[str]], weigh=None) -> "Vectorizer":
         """`weigh(feature, idf) -> weight`, when given, replaces the plain idf (e.g. per kind of feature)."""
         df: dict[str, int] = {}
         for feats in docs:
@@ -34,28 +34,24 @@ class Vectorizer:
         vocab: dict[str, int] = {}
         idf: list[float] = []
         for f, c in sorted(df.items()):
-            if c >= min_df:
-                vocab[f] = len(idf)
-                value = math.log((n + 1) / (c + 1)) + 1.0
-                idf.append(weigh(f, value) if weigh else value)
+            vocab[f] = len(idf)
+            value = math.log((n + 1) / (c + 1)) + 1.0
+            idf.append(weigh(f, value) if weigh else value)
         return cls(vocab, idf)
 
-    def __call__(self, feats: list[str]) -> tuple[SparseVec, float]:
-        """(vector, share of the text's features the vocabulary knows)."""
+    def __call__(self, feats: list[str]) -> SparseVec:
         counts: dict[int, int] = {}
-        known = 0
         get = self.vocab.get
         for f in feats:
             j = get(f)
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1
-                known += 1
         if not counts:
-            return [], 0.0
+            return []
         idf = self.idf
         vec = [(j, (1.0 + math.log(c)) * idf[j]) for j, c in counts.items()]
         norm = math.sqrt(sum(v * v for _, v in vec))
-        return [(j, v / norm) for j, v in vec], known / len(feats)
+        return [(j, v / norm) for j, v in vec]
 
 
 @dataclass

@@ -184,11 +184,11 @@ class SlotReader:
         texts = sorted({normalize(t) for rows in sets.values() for t, _, _ in rows})
         feats = {t: featurize(t) for t in texts}
         vectorizer = Vectorizer.fit(list(feats.values()), weigh=slot_feature_weight)
-        vecs = {t: vectorizer(f)[0] for t, f in feats.items()}
+        vecs = {t: vectorizer(f) for t, f in feats.items()}
         for slot in content.slots:          # the short answers, for the hedge model below
             for lvl in slot.levels:
                 for t in (t for ts in lvl.short.values() for t in ts):
-                    vecs.setdefault(normalize(t), vectorizer(featurize(normalize(t)))[0])
+                    vecs.setdefault(normalize(t), vectorizer(featurize(normalize(t))))
         models = {}
         for slot in content.slots:
             rows = sets[slot.step]
@@ -199,7 +199,7 @@ class SlotReader:
         hedges += [t for slot in content.slots for ts in slot.unsure.values() for t in ts]
         hedges += [t for ts in content.unsure_short.values() for t in ts if t.strip("?？")]
         for t in hedges:
-            vecs.setdefault(normalize(t), vectorizer(featurize(normalize(t)))[0])
+            vecs.setdefault(normalize(t), vectorizer(featurize(normalize(t))))
         others = [t for rows in sets.values() for t, lab, _ in rows if lab not in (UNSURE,)]
         # Short answers ("no", "none", "没有") are answers, not hedges: they teach the hedge model that.
         others += [t for slot in content.slots for lvl in slot.levels for ts in lvl.short.values() for t in ts]
@@ -212,7 +212,7 @@ class SlotReader:
 
     # -- reading ------------------------------------------------------------------------
     def _vector(self, norm: str) -> SparseVec:
-        return self.vec(self.featurize(norm))[0]
+        return self.vec(self.featurize(norm))
 
     def exact(self, step: str, norm: str) -> str | None:
         """A whole message that is an option's number, label or short answer at this step."""
@@ -220,8 +220,6 @@ class SlotReader:
         if slot is None:
             return None
         text = norm.strip(" .!。！、")
-        if text not in self.short[step]:
-            text = self.cues.strip_fillers(text)
         if text.isdigit():
             n = int(text)
             choices = [lvl.id for lvl in slot.levels] + [UNSURE]
@@ -338,16 +336,6 @@ class SlotReader:
             second_facts = []
         return out + second_facts
 
-    @staticmethod
-    def _carried(words: dict, prev_words: dict, clause: str) -> dict:
-        """"sold on amazon uk and de since 2019": a clause of years and no platform of its own goes on
-        from the clause before it, whose platforms (cross-border, export, domestic) it carries."""
-        kinds = ("cb_platforms", "cb_words", "export", "dom_platforms")
-        if any(k in words for k in kinds) or not any(k in prev_words for k in kinds) or "oem" in words \
-                or not durations(clause):
-            return words
-        return {**words, **{k: prev_words[k] for k in kinds if k in prev_words}}
-
     def _unsettled(self, words: dict, hedge: float) -> tuple[str, str] | None:
         """(step, level) when a clause's only hedge words are ones that state a fact about that step."""
         target = self.content.lexicon.unsettled
@@ -395,7 +383,6 @@ class SlotReader:
         kept: list[str] = []
         prev: list[SlotReading] = []            # the definite readings of the clause before
         dismissed: set[str] = set()
-        prev_words: dict = {}
         split = clauses(norm)
         operations = tuple(w for c in split for w in self.words(c).get("operations", ()))
         for clause in split:
@@ -404,11 +391,10 @@ class SlotReader:
                 words = {**words, "operations": operations}
             cue = self.cues.read(clause, words)
             if cue.other_person:                # "my cousin runs a big amazon store": not the seller
-                prev, prev_words = [], {}
+                prev = []
                 continue
-            bare = self.cues.strip_fillers(clause)
-            opening = not per_clause and on_screen is not None and self.exact(on_screen, bare) is not None
-            if bare in self._dismissals and not opening:    # "brand? nah": says no to what the clause before named
+            opening = not per_clause and on_screen is not None and self.exact(on_screen, clause) is not None
+            if clause in self._dismissals and not opening:    # "brand? nah": says no to what the clause before named
                 # (opening a message, "no, but we have our own brand" answers the question on screen)
                 if prev and per_clause:
                     last_clause, last = per_clause[-1]
@@ -417,14 +403,14 @@ class SlotReader:
                 prev = []
                 continue
             probs = self.all_probabilities(self.vector(clause))
-            hedge = 1.0 if bare in self._unsure_words else probs[HEDGE][0]
-            short = self.exact(on_screen, bare) if on_screen and not bare.isdigit() else None
+            hedge = 1.0 if clause in self._unsure_words else probs[HEDGE][0]
+            short = self.exact(on_screen, clause) if on_screen and not clause.isdigit() else None
             if short is not None:               # "a little, no dedicated person": a short answer leads
                 readings = [SlotReading(on_screen, short, 0.95, clause, source="short")]
             elif cue.key is not None and cue.key in self.models:
                 readings = self._key_value(cue.key, cue.value, clause, on_screen)
             else:
-                readings = self.read_clause(clause, steps, on_screen, probs, self._carried(words, prev_words, clause))
+                readings = self.read_clause(clause, steps, on_screen, probs, words)
             if cue.past:                        # "used to have a factory": only years of selling still count
                 readings = [r for r in readings if r.step == experience]
             else:
@@ -454,7 +440,6 @@ class SlotReader:
                     readings = [SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in targets]
             per_clause.append((clause, readings))
             prev = [r for r in readings if r.level != UNSURE and not r.second]
-            prev_words = words
         per_step: dict[str, list[tuple[Clause, SlotReading]]] = {}
         for clause, readings in per_clause:
             for r in readings:

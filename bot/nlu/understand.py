@@ -20,8 +20,9 @@ import numpy as np
 from bot import ROOT
 from bot.kb.lang import detect_lang
 from bot.nlu.content import Content
-from bot.nlu.facts import Facts, Terms, amounts, durations
-from bot.nlu.faq import CLASSIFIER_MAX_ENTRIES, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex, Hit
+from bot.nlu.facts import Facts, WordLists, amounts, durations
+from bot.nlu.faq import (CLASSIFIER_MAX_ENTRIES, KNN_OOS_MARGIN, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex,
+                         Hit)
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
 from bot.nlu.scope import Scope, ScopeReader
@@ -30,7 +31,7 @@ from bot.nlu.text import has_cjk, normalize
 
 log = logging.getLogger(__name__)
 # The cache key covers the content and the code that learns from it: editing either retrains.
-_MODEL_CODE = ("features.py", "linear.py", "slots.py", "faq.py", "text.py", "facts.py")
+_MODEL_CODE = ("features.py", "linear.py", "slots.py", "faq.py", "text.py", "facts.py", "content.py")
 
 
 def model_version() -> str:
@@ -138,7 +139,7 @@ class Understanding:
         models = self._load(cache_dir)
         if models is None:
             vectorizer, slot_models, hedge = SlotReader.fit(content, self.slot_featurize)
-            faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.out_of_scope, self.featurize)
+            faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.out_of_scope, self.featurize, content.situations())
                                   if use_classifier else (None, None))
             models = _Models(vectorizer, slot_models, hedge, faq_vec, faq_model)
             self._save(cache_dir, models)
@@ -157,7 +158,8 @@ class Understanding:
         self._question_en = re.compile(r"^(?:" + "|".join(en) + r")\b") if en else None
         self._advice = tuple(sorted({normalize(w) for w in lex.advice_words}, key=len, reverse=True))
         self._advice_entries = set(lex.advice_entries)
-        self._platforms = Terms(tuple(normalize(p) for p in lex.cross_border_platforms + lex.domestic_platforms))
+        self._platforms = WordLists({"platforms": tuple(normalize(p) for p in
+                                                        lex.cross_border_platforms + lex.domestic_platforms)})
 
     # -- cache ------------------------------------------------------------------------------
     def _stem(self, cache_dir: Path) -> Path:
@@ -200,7 +202,8 @@ class Understanding:
         return self._question_en is not None and self._question_en.search(norm) is not None
 
     def facts(self, norm: str) -> Facts:
-        return Facts(amounts(norm, self.content.amounts.usd_rate), durations(norm), self._platforms.find(norm))
+        return Facts(amounts(norm, self.content.amounts.usd_rate), durations(norm),
+                     list(self._platforms.scan(norm).get("platforms", ())))
 
     def rank_faq(self, norm: str) -> tuple[list[Hit], float, bool]:
         """Entries best first, the confidence in the first, and whether that is enough to answer."""
@@ -208,10 +211,9 @@ class Understanding:
             hits, oos = self.faq_classifier.rank(norm)
             best = hits[0].score if hits else 0.0
             return hits, best, bool(hits) and best >= self.threshold and best > oos
-        qvec, known = self.faq_index.query(norm)
-        ranking = self.faq_index.rank(qvec, known)
-        best = ranking.hits[0].score if ranking.hits else 0.0
-        return ranking.hits, best, bool(ranking.hits) and best >= KNN_THRESHOLD and best > ranking.oos
+        hits, oos = self.faq_index.rank(norm)
+        best = hits[0].score if hits else 0.0
+        return hits, best, bool(hits) and best >= KNN_THRESHOLD and best > KNN_OOS_MARGIN * oos
 
     def read(self, text: object, step: str | None = None, lang: str | None = None) -> Reading:
         """Everything a message says. With `step`, it is first read as an answer to that question
