@@ -108,9 +108,11 @@ def _pairing(questions: list[str], situations: tuple[str, ...]) -> np.ndarray:
     """For each question, the index of the situation it is learned after: the one whose mixed hash with
     the question is highest (rendezvous hashing), so adding or removing one questionnaire example
     moves only the few questions paired with it, not every pairing (and every FAQ reading) at once."""
-    mixed = _stable_hashes(questions)[:, None] ^ _stable_hashes(situations)[None, :]
-    mixed = (mixed * np.uint64(0x9E3779B97F4A7C15)) ^ (mixed >> np.uint64(29))
-    return np.argmax(mixed, axis=1)
+    said, picks = _stable_hashes(situations)[None, :], []
+    for start in range(0, len(questions), 512):          # 512 rows at a time: a bounded matrix for any base
+        mixed = _stable_hashes(questions[start:start + 512])[:, None] ^ said
+        picks.append(np.argmax((mixed * np.uint64(0x9E3779B97F4A7C15)) ^ (mixed >> np.uint64(29)), axis=1))
+    return np.concatenate(picks) if picks else np.zeros(0, dtype=np.intp)
 
 
 class FaqClassifier:
