@@ -8,6 +8,7 @@ import pytest
 
 from bot.nlu.content import AmountRule, Content, FaqDoc, Level, Lexicon, Slot, YearsRule
 from bot.nlu.facts import amounts, durations, zh_number
+from bot.nlu.faq import FaqClassifier
 from bot.nlu import features
 from bot.nlu.features import Featurizer
 from bot.nlu.text import clauses, normalize
@@ -49,6 +50,7 @@ def test_clauses_split_on_punctuation_and_connectives_and_mark_contrast():
     # orders of magnitude, read like 几万 / 几十万 / 几百万
     ("a few tens of thousands of dollars", 216_000, True), ("hundreds of thousands of rmb", 300_000, False),
     ("a few hundred bucks", 2_160, True),
+    ("about 80-ish k rmb", 80_000, False), ("40ish grand usd", 288_000, True),     # an approximate number
 ])
 def test_amounts_in_the_forms_sellers_type(text, cny, usd):
     found = amounts(normalize(text), RATE)
@@ -212,6 +214,19 @@ def test_an_advice_question_is_read_as_advice_with_the_facts_it_states(services)
     assert r.answers.get("experience") == "none" and r.answers.get("capital") == "limited"
     plain = services.nlu.read("哪个模式更赚钱？")
     assert plain.question and not plain.advice and plain.faq[0].id == "margin_compare"
+
+
+def test_one_more_questionnaire_example_moves_few_situational_questions(services):
+    """Each FAQ example is also learned after a seller's situation; one example added to the
+    questionnaire re-pairs only the questions it now wins, so the FAQ readings do not all move."""
+    content = services.nlu.content
+    situations = content.situations()
+    before = FaqClassifier.training_set(content.faq, content.out_of_scope, situations)
+    more = {**situations, "en": situations["en"] + ("we are a small candle workshop",)}
+    after = FaqClassifier.training_set(content.faq, content.out_of_scope, more)
+    assert len(before) == len(after)
+    moved = sum(a != b for a, b in zip(before, after))
+    assert 0 < moved < 0.02 * len(before)
 
 
 @pytest.mark.parametrize("text", ["what's the weather in Paris tomorrow?", "给我讲个笑话", "how do I get a US visa"])

@@ -26,7 +26,9 @@ CHOOSING_TOPIC = "choosing"
 COVERED_MODES = ("full_managed", "semi_managed")
 MAX_PARTS = 3
 PART_NEAR = 3                    # ...and among the whole message's this many nearest entries
-PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone, at least this sure
+PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone, at least this sure,
+PART_LEAD, PART_FLOOR = 3.0, 0.25  # ...or this many times its runner-up and at least this sure: the lead is
+                                   # kept when new examples flatten every probability (docs/scope.md)
 # Where a question may split into parts: punctuation, and the words that add a question. The
 # delimiter is kept: a piece followed by a question mark is a question whatever its words.
 _ZH_JOINS = "另外|还有就是|还有|顺便问一下|顺便问下|顺便问|再问一下|以及"
@@ -247,7 +249,8 @@ class FaqAnswerer:
             if len(covered) == 1 and not self.nlu.scope.find(part).modes:    # with the message's mode, too
                 texts.append(f"{self.book.modes[covered[0]].name('zh' if has_cjk(part) else 'en')} {part}")
             hits, p, ok = max((self.nlu.rank_faq(t) for t in texts), key=lambda r: r[1] if r[2] else -1.0)
-            if not ok or p < PART_MIN_PROBABILITY:
+            runner_up = hits[1].score if len(hits) > 1 else 0.0
+            if not ok or (p < PART_MIN_PROBABILITY and (p < PART_FLOOR or p < PART_LEAD * runner_up)):
                 continue
             entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id)
             entry = self._right_mode(entry, scope.modes) if entry is not None else None

@@ -38,7 +38,7 @@ _CUR_BEFORE = r"(?P<cur1>us\$|\$|¥|usd|rmb|cny)\s?"
 _UNIT = r"(?P<unit>个w|个万|w(?![a-z])|万|k(?![a-z])|千|thousand|grand|million|mn(?![a-z])|m(?![a-z])|百万|亿)"
 _CUR_AFTER = r"(?P<cur2>usd|dollars?|bucks|美元|美金|刀|rmb|cny|yuan|块钱|块|元|人民币)"
 _AMOUNT_RE = re.compile(
-    rf"(?:{_CUR_BEFORE})?(?P<num>{_NUM}|{_ZH_NUM})\s?(?:{_UNIT})?\s?(?:{_CUR_AFTER})?")
+    rf"(?:{_CUR_BEFORE})?(?P<num>{_NUM}|{_ZH_NUM})(?:-?ish)?\s?(?:{_UNIT})?\s?(?:{_CUR_AFTER})?")   # "120-ish grand"
 _DURATION_ZH_RE = re.compile(
     r"(?P<num>\d+(?:\.\d+)?|[一二两三四五六七八九十几半]+)(?P<more>多)?(?:个)?(?P<unit>年|个月|月)(?P<half>半)?")
 _DURATION_EN_RE = re.compile(

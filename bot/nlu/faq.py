@@ -14,6 +14,7 @@ examples blended with the cosine to its centroid, both sparse products over the 
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +99,22 @@ class FaqIndex:
         return [Hit(int(e), float(score[e])) for e in top if score[e] > 0], oos
 
 
+def _stable_hashes(texts) -> np.ndarray:
+    return np.array([int.from_bytes(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest(), "little")
+                     for t in texts], dtype=np.uint64)
+
+
+def _pairing(questions: list[str], situations: tuple[str, ...]) -> np.ndarray:
+    """For each question, the index of the situation it is learned after: the one whose mixed hash with
+    the question is highest (rendezvous hashing), so adding or removing one questionnaire example
+    moves only the few questions paired with it, not every pairing (and every FAQ reading) at once."""
+    said, picks = _stable_hashes(situations)[None, :], []
+    for start in range(0, len(questions), 512):          # 512 rows at a time: a bounded matrix for any base
+        mixed = _stable_hashes(questions[start:start + 512])[:, None] ^ said
+        picks.append(np.argmax((mixed * np.uint64(0x9E3779B97F4A7C15)) ^ (mixed >> np.uint64(29)), axis=1))
+    return np.concatenate(picks) if picks else np.zeros(0, dtype=np.intp)
+
+
 class FaqClassifier:
     """The softmax over entries plus an out-of-scope class (see the module docstring)."""
 
@@ -117,10 +134,12 @@ class FaqClassifier:
         labelled = [(lang, q, d.id) for d in docs for lang, qs in d.questions.items() for q in qs]
         labelled += [(lang, q, OUT_OF_SCOPE) for lang, qs in out_of_scope.items() for q in qs]
         rows += [(normalize(q), label) for _, q, label in labelled]
-        for i, (lang, q, label) in enumerate(labelled):
-            said = (situations or {}).get(lang)
-            if said:
-                rows.append((normalize(said[i * 7 % len(said)] + ("，" if lang == "zh" else ", ") + q), label))
+        for lang, said in (situations or {}).items():
+            asked = [(q, label) for lang_, q, label in labelled if lang_ == lang]
+            if said and asked:
+                pick = _pairing([q for q, _ in asked], said)
+                rows += [(normalize(said[j] + ("，" if lang == "zh" else ", ") + q), label)
+                         for (q, label), j in zip(asked, pick)]
         return rows
 
     @classmethod

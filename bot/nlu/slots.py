@@ -418,26 +418,22 @@ class SlotReader:
             topical = tuple(t for t in cue.topics if t in self.models)
             definite = [r for r in readings if r.level != UNSURE]
             says_unsure = hedge == 1.0 or "hedge" in words
-            if topical and cue.key is None and says_unsure and not any(r.source in RULED for r in definite):
-                # "经验的话不好说", "budget not decided": not sure about the step it names, and only that;
-                # "供应商还没定下来" is a fact about supply (none yet), not a doubt
-                unsettled = self._unsettled(words, hedge) if hedge < 1.0 else None
+            targets = None
+            if says_unsure and not any(r.source in RULED for r in definite):
+                if topical and cue.key is None:
+                    targets = topical   # "经验的话不好说", "budget not decided": not sure about that step only
+                elif hedge >= HEDGE_SURE or (hedge >= BARE_HEDGE_MIN and not definite):
+                    # A bare hedge ("不知道算不算", "idk tbh"): about what the clause before said, else the question on screen.
+                    targets = tuple(r.step for r in prev) or ((on_screen,) if on_screen else ())
+                    if prev:
+                        last_clause, last = per_clause[-1]
+                        per_clause[-1] = (last_clause, [r for r in last if r.step not in targets])
+            if targets is not None:
+                # "供应商还没定下来", "在谈一家代工厂，还没定": a fact about supply (none yet), not a doubt
+                unsettled = self._unsettled(words, hedge) if hedge < 1.0 and (topical or prev) else None
                 readings = [SlotReading(t, unsettled[1], 0.8, clause, source="unsettled")
                             if unsettled is not None and t == unsettled[0]
-                            else SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in topical]
-            elif says_unsure and not any(r.source in RULED for r in definite) and (
-                    hedge >= HEDGE_SURE or (hedge >= BARE_HEDGE_MIN and not definite)):
-                # A bare hedge ("不知道算不算", "idk tbh"): about what the clause before said, else the
-                # question on screen.
-                targets = tuple(r.step for r in prev) or ((on_screen,) if on_screen else ())
-                if prev:
-                    last_clause, last = per_clause[-1]
-                    per_clause[-1] = (last_clause, [r for r in last if r.step not in targets])
-                unsettled = self._unsettled(words, hedge) if prev and hedge < 1.0 else None
-                if unsettled is not None and targets == (unsettled[0],):    # "在谈一家代工厂，还没定"
-                    readings = [SlotReading(unsettled[0], unsettled[1], 0.8, clause, source="unsettled")]
-                else:
-                    readings = [SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in targets]
+                            else SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in targets]
             per_clause.append((clause, readings))
             prev = [r for r in readings if r.level != UNSURE and not r.second]
         per_step: dict[str, list[tuple[Clause, SlotReading]]] = {}
@@ -456,31 +452,29 @@ class SlotReader:
                          frozenset(dismissed))
 
 
+def _one(readings: list[SlotReading]) -> SlotReading | None:
+    """The strongest of readings that all read one level, else None."""
+    return max(readings, key=lambda r: r.confidence) if len({r.level for r in readings}) == 1 else None
+
+
 def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | None = None,
            both: tuple[str, str, str] | None = None) -> SlotReading | None:
     everything = found
     primary = [(c, r) for c, r in found if not r.second]
-    if primary and len(primary) < len(found):
-        found = primary                 # a clause about this step outweighs a second fact elsewhere
-    levels = {r.level for _, r in found}
-    if len(levels) == 1:
-        return max((r for _, r in found), key=lambda r: r.confidence)
-    firm = [(c, r) for c, r in found if not c.concession]
-    if firm and len(firm) < len(found):         # "虽然我家是开厂的，但...": the concession yields
-        found = firm
-        levels = {r.level for _, r in found}
-        if len(levels) == 1:
-            return max((r for _, r in found), key=lambda r: r.confidence)
+    found = primary or found            # a clause about this step outweighs a second fact elsewhere
+    firm = [(c, r) for c, r in found if not c.concession] or found   # "虽然我家是开厂的，但...": the concession yields
+    agreed = _one([r for _, r in found]) or _one([r for _, r in firm])
+    if agreed is not None:
+        return agreed
+    found = firm
     if lowest_experience is not None:
         # "淘宝做了四年，跨境一天都没做过": domestic or export selling is `some` whatever cross-border says.
         stated = [r for _, r in found if r.source in ("domestic", "export")]
         if stated and all(r.level in (lowest_experience, stated[0].level) for _, r in found):
             return stated[-1]
     contrasted = [r for c, r in found if c.contrast and r.confidence >= CONTRAST_MIN]
-    if contrasted:
-        last = contrasted[-1]
-        if len({r.level for r in contrasted}) == 1:
-            return last
+    if contrasted and len({r.level for r in contrasted}) == 1:
+        return contrasted[-1]
     if both is not None:
         # "need the cash flow, also want a brand": both ends of the question, said (not denied)
         said_levels = {r.level: r for c, r in found if r.level != UNSURE and not negated(c)}
@@ -491,19 +485,14 @@ def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | Non
             return SlotReading(parts[0].step, both[2], min(r.confidence for r in parts), parts[-1].clause,
                                source="both")
     definite = [r for _, r in found if r.level != UNSURE]
-    hedged = [r for _, r in found if r.source == "hedge"]
-    if hedged:
-        # A hedge said in so many words beats a level read from the words elsewhere, not a stated
-        # amount or number of years.
-        ruled = [r for r in definite if r.source in RULED]
-        if ruled and len({r.level for r in ruled}) == 1:
-            return ruled[-1]
-        return hedged[-1]
-    if len({r.level for r in definite}) == 1:
-        return max(definite, key=lambda r: r.confidence)     # "not sure... but probably X"
     ruled = [r for r in definite if r.source in RULED]
-    if len({r.level for r in ruled}) == 1:
-        return ruled[-1]        # a stated amount or number of years beats words read elsewhere
+    stated = ruled[-1] if len({r.level for r in ruled}) == 1 else None    # a stated amount or number of years
+    hedged = [r for _, r in found if r.source == "hedge"]
+    if hedged:      # a hedge said in so many words beats a level read from the words elsewhere, not a stated amount
+        return stated or hedged[-1]
+    agreed = _one(definite) or stated                # "not sure... but probably X"; a stated amount beats words
+    if agreed is not None:
+        return agreed
     said = [r for c, r in found if r.level != UNSURE and not negated(c)]
     if said and len(said) < len(definite) and len({r.level for c, r in everything if not negated(c)}) == 1 \
             and max(r.confidence for r in said) >= SAID_MIN:
