@@ -410,3 +410,15 @@ def test_export_stops_being_b2b_where_the_seller_runs_the_overseas_side(services
 def test_experience_with_videos_is_content_not_selling_experience(services, text, step, level):
     answers = services.nlu.read(text).answers
     assert answers.get(step) == level and "experience" not in answers, answers
+
+
+@pytest.mark.parametrize("text, step, expect", [
+    ("yes", "experience", {}),                      # "yes" to "how much experience?": asked again...
+    ("yeah", "factory", {}),
+    ("ok", "capital", {}),
+    ("yes", "content", {"content": "strong"}),      # ...but it answers "can you do live streams?"
+    ("no", "experience", {"experience": "none"}),   # and "no" is the on-screen step's own short answer
+])
+def test_a_command_word_alone_answers_only_the_question_on_screen(services, text, step, expect):
+    """A bare "yes" at the experience question used to be read as a description: content = strong."""
+    assert services.nlu.read(text, step=step, lang="en").answers == expect

@@ -225,8 +225,11 @@ class Understanding:
         norm = normalize(raw)
         out_lang = detect_lang(raw, lang if lang in ("zh", "en") else "en")
         command = self._command(norm)
-        if not norm or not any(ch.isalnum() for ch in norm):
-            exact = self.slots.exact(step, norm) if step and self.content.slot(step) else None   # "?" = not sure
+        if not norm or not any(ch.isalnum() for ch in norm) or command is not None:
+            # Nothing to read, or a command word alone ("yes", "ok", "back"), which states nothing about the
+            # business: only the question on screen's own short answers take it ("?" = not sure, "no" at
+            # experience = none; "yes" at experience is asked again, never content read from "yes").
+            exact = self.slots.exact(step, norm) if step and self.content.slot(step) else None
             if exact is not None:
                 reading = SlotReading(step, exact, 1.0, norm)
                 return Reading(raw, out_lang, {step: exact}, {step: 1.0}, {step: reading}, step, False, False, (),
