@@ -8,7 +8,7 @@ blind writer wrote that is tuned on (eval/dev/extra), its untouched third kept a
 generalisation (eval/dev/extra_check: never tuned on, so `--verbose` does not list its misses), and
 the blind sets tuned on from round 2 of the rules' pruning (eval/dev/ablation, written blind for the
 ablation of the reading rules; eval/dev/dev3, a third blind writer's), and the held-out sets
-(eval/holdout, never listed either). eval/holdout_v1 and eval/holdout_v2 are earlier held-out sets,
+(eval/holdout, never listed either). eval/holdout_v1, eval/holdout_v2 and eval/holdout_v3 are earlier held-out sets,
 retired: the figures of each were seen once and development went on, so a fresh blind set replaced
 it; they are printed for comparison and never listed.
 
@@ -44,7 +44,7 @@ EXTRA_CHECK = DEV / "extra_check"
 ABLATION = DEV / "ablation"
 DEV3 = DEV / "dev3"
 HOLDOUT = ROOT / "eval" / "holdout"
-RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2")
+RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2", ROOT / "eval" / "holdout_v3")
 TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned on)",
           EXTRA_CHECK: "development, extra kept untouched (second writer, not tuned on)",
           **{d: f"retired held-out {d.name[-2:]} (its figures were seen once, then development went on; not tuned on)"
