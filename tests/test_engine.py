@@ -263,3 +263,13 @@ def test_a_hedge_is_recorded_as_unsure_never_guessed(dialogue):
     s = dialogue.new_session()
     dialogue.text(s, "这个还没想清楚", "zh")
     assert s.answers == {"factory": UNSURE}
+
+
+def test_a_statement_read_as_nothing_is_not_answered_with_a_faq_entry(dialogue):
+    """At the supply question, "we mostly just resell stuff from 1688 wholesalers" reads no level and
+    only faintly an FAQ entry (can a middleman do full-managed?): it is asked again, not answered with an
+    entry nobody asked for. A question with the same faint reading is still answered or falls back."""
+    s = dialogue.new_session()
+    reply = dialogue.text(s, "we mostly just resell stuff from 1688 wholesalers", "en")
+    assert reply.notices[0].key == "notice.not_understood" and s.state == "factory"
+    assert dialogue.text(s, "can a middleman do full-managed?", "en").notices[0].key == "notice.faq"

@@ -10,6 +10,12 @@ from bot.engine.session import ADVICE, CONFIRM, Session
 from bot.engine.spec import RESULT, SKIP, UNSURE, Flow, Rules, Step
 from bot.nlu.understand import Reading, Understanding
 
+# A statement (no question asked) that answers nothing while a question is on screen is taken as an FAQ
+# question only when the FAQ reading is this sure; below it, it was an answer the bot did not understand
+# ("we mostly just resell stuff from 1688 wholesalers" at the supply question is not "can a middleman do
+# full-managed?"): asked again, and kept for review.
+STATEMENT_FAQ_MIN = 0.5
+
 
 class FaqAnswer(Protocol):
     """What the dialogue needs from an FAQ answer (bot.nlu.answer.Answer)."""
@@ -297,7 +303,7 @@ class Dialogue:
             return reply
         if reading.answers:
             return self._describe(session, reading, lang)
-        if reading.answerable or reading.question:
+        if reading.question or (reading.answerable and (step is None or reading.faq_probability >= STATEMENT_FAQ_MIN)):
             return self._faq(session, reading, had_pending)   # a question: answered, or an honest "I don't know"
         notice = Notice("notice.not_understood", self.answerer.answer(reading) if self.answerer else None)
         # A read-back left unanswered is gone: its buttons must read as stale, so the revision moves.

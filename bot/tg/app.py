@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -177,6 +178,11 @@ def _post_init(h: Handlers, live: LiveContent, settings: Settings):
 
 def _post_shutdown(h: Handlers):
     async def post_shutdown(app: Application) -> None:
-        """Stop the card workers."""
+        """Stop following the content overlay, then the card workers."""
+        task = app.bot_data.pop("live_task", None)
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         h.photos.close()
     return post_shutdown
