@@ -1,0 +1,170 @@
+"""The Bot API over HTTPS: the fake Bot API served with TLS on a throwaway self-signed certificate (made by the
+openssl command-line tool for this test run), the bot trusting it through TELEGRAM_CA_FILE, and a short
+conversation plus a photo upload (a multipart form) through each Bot API client (TELEGRAM_HTTP). Without the
+CA file the system's trust store is used, and it refuses the certificate."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import ssl
+import subprocess
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from PIL import Image
+from telegram.error import NetworkError
+
+from bot.config import Settings
+from bot.tg.request import RetryingHttpxRequest, RetryingRequest, make_request
+from tests.fakebot import FakeTelegram
+from tests.tg_harness import assert_clean, replies, running_bot
+
+
+TELEGRAM_HOST = "api.telegram.invalid"      # resolves nowhere: only the test's proxy knows where it is
+
+
+class TlsFakeTelegram(FakeTelegram):
+    """The fake Bot API listening with TLS (base_url https://127.0.0.1:PORT)."""
+
+    def __init__(self, server_tls: ssl.SSLContext, **kwargs):
+        super().__init__(**kwargs)
+        self.server_tls = server_tls
+
+    async def start(self) -> "TlsFakeTelegram":
+        self._runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self._port, ssl_context=self.server_tls).start()
+        self._port = self._runner.addresses[0][1]
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return f"https://{self.host}:{self._port}"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """(certificate, key) files: a self-signed certificate for 127.0.0.1, valid for a day."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", f"subjectAltName=IP:127.0.0.1,DNS:{TELEGRAM_HOST}"], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest_asyncio.fixture
+async def tls_fake(certificate):
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(*certificate)
+    async with TlsFakeTelegram(server_tls) as server:
+        yield server
+        assert_clean(server)
+
+
+def png(width: int = 64, height: int = 48) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 40, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("http", ["fast", "httpx"])
+async def test_a_conversation_and_a_photo_upload_over_https(tls_fake, certificate, tmp_path, http):
+    fake = tls_fake
+    assert fake.base_url.startswith("https://")
+    async with running_bot(fake, tmp_path / "bot.sqlite3", telegram_http=http,
+                           telegram_ca_file=str(certificate[0])) as (app, store):
+        assert isinstance(app.bot.request, RetryingRequest if http == "fast" else RetryingHttpxRequest)
+        user = fake.user(7001, "Tao", language_code="zh-hans")
+        await user.send("/start")
+        assert "1/4" in (await replies(user))[-1].text
+        await user.press(text="自有工厂，成本可控")
+        assert "2/4" in (await replies(user))[-1].text
+        await user.send("全托管谁来定价？")                         # a free-text question, answered, then the question again
+        shown = await replies(user)
+        assert "2/4" in shown[-1].text and len(shown[0].text) > 40
+        picture = png()
+        sent = await app.bot.send_photo(user.chat_id, photo=picture, caption="卡片 <b>card</b> \"quoted\"",
+                                        parse_mode="HTML", filename="card \"1\".png")
+        stored = fake.world.files[sent.photo[-1].file_id]
+        assert stored.data == picture and sent.caption == "卡片 card \"quoted\""
+        assert (await store.load_session(f"{user.id}:{user.chat_id}"))["a"] == {"factory": "own_factory"}
+    uploads = [c for c in fake.calls("sendPhoto") if c.status == 200]
+    assert len(uploads) == 1
+
+
+@pytest.mark.parametrize("http", ["fast", "httpx"])
+async def test_without_the_ca_file_the_system_trust_store_refuses_the_self_signed_certificate(tls_fake, http):
+    settings = Settings(token=tls_fake.token, api_base_url=tls_fake.base_url, telegram_http=http)
+    request = make_request(settings)
+    request.pauses = ()
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError) as raised:
+            await request.do_request(f"{tls_fake.api_base_url}{tls_fake.token}/getMe", "POST")
+        assert "CERTIFICATE_VERIFY_FAILED" in repr(raised.value) + repr(raised.value.__cause__) + repr(
+            raised.value.__cause__.__cause__ if raised.value.__cause__ else None)
+    finally:
+        await request.shutdown()
+    assert tls_fake.calls("getMe") == []
+
+
+class ConnectProxy:
+    """An HTTP proxy that only tunnels (CONNECT host:port), as a proxy does for https: every tunnel goes to
+    `target` (host, port) whatever host was asked for; a side that closes closes the other."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target, self.tunnels = target, []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> "ConnectProxy":
+        self._server = await asyncio.start_server(self._tunnel, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _tunnel(self, reader, writer) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            head = await reader.readuntil(b"\r\n\r\n")
+            verb, where = head.split(b" ")[:2]
+            if verb != b"CONNECT":
+                writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                return
+            self.tunnels.append(where.decode())
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        writer.close()
+
+    @staticmethod
+    async def _pipe(reader, writer) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+
+async def test_a_conversation_over_https_through_a_proxy(tls_fake, certificate, tmp_path, monkeypatch):
+    """TELEGRAM_PROXY: every Bot API call goes through the proxy's tunnel (python-telegram-bot's httpx client),
+    TLS end to end with the Bot API's host; a long poll cut short at stop closes its tunnel, so the fake sees no
+    second poller."""
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    fake = tls_fake
+    async with ConnectProxy((fake.host, fake.port)) as proxy:
+        async with running_bot(fake, tmp_path / "bot.sqlite3", api_base_url=f"https://{TELEGRAM_HOST}",
+                               telegram_proxy=proxy.url, telegram_ca_file=str(certificate[0])) as (app, _):
+            assert isinstance(app.bot.request, RetryingHttpxRequest)
+            user = fake.user(7002, "Via", language_code="en")
+            await user.send("/start")
+            assert "Question 1/4" in (await replies(user))[-1].text
+            await user.press(text="Own factory, cost under control")
+            assert "Question 2/4" in (await replies(user))[-1].text
+    assert proxy.tunnels and set(proxy.tunnels) == {f"{TELEGRAM_HOST}:443"}
