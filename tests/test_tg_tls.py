@@ -111,17 +111,18 @@ async def test_without_the_ca_file_the_system_trust_store_refuses_the_self_signe
     assert tls_fake.calls("getMe") == []
 
 
-class ConnectProxy:
-    """An HTTP proxy that only tunnels (CONNECT host:port), as a proxy does for https: every tunnel goes to
-    `target` (host, port) whatever host was asked for; a side that closes closes the other."""
+class TunnelProxy:
+    """A proxy that only tunnels, as proxies do for https: an HTTP proxy's CONNECT host:port ("http") or a
+    SOCKS5 CONNECT without authentication ("socks5"). Every tunnel goes to `target` (host, port) whatever
+    host was asked for (kept in `tunnels`); a side that closes closes the other."""
 
-    def __init__(self, target: tuple[str, int]):
-        self.target, self.tunnels = target, []
+    def __init__(self, kind: str, target: tuple[str, int]):
+        self.kind, self.target, self.tunnels = kind, target, []
         self._server: asyncio.Server | None = None
 
-    async def __aenter__(self) -> "ConnectProxy":
+    async def __aenter__(self) -> "TunnelProxy":
         self._server = await asyncio.start_server(self._tunnel, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        self.url = f"{self.kind}://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -130,16 +131,41 @@ class ConnectProxy:
 
     async def _tunnel(self, reader, writer) -> None:
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            head = await reader.readuntil(b"\r\n\r\n")
-            verb, where = head.split(b" ")[:2]
-            if verb != b"CONNECT":
-                writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
-                return
-            self.tunnels.append(where.decode())
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+            if await (self._http(reader, writer) if self.kind == "http" else self._socks5(reader, writer)):
+                up_reader, up_writer = await asyncio.open_connection(*self.target)
+                await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
         writer.close()
+
+    async def _http(self, reader, writer) -> bool:
+        verb, where = (await reader.readuntil(b"\r\n\r\n")).split(b" ")[:2]
+        if verb != b"CONNECT":
+            writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            return False
+        self.tunnels.append(where.decode())
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        return True
+
+    async def _socks5(self, reader, writer) -> bool:
+        version, count = await reader.readexactly(2)
+        methods = await reader.readexactly(count)
+        if version != 5 or 0 not in methods:
+            writer.write(b"\x05\xff")                 # no acceptable method
+            return False
+        writer.write(b"\x05\x00")                     # no authentication
+        _, command, _, kind = await reader.readexactly(4)
+        if kind == 1:
+            host = ".".join(str(b) for b in await reader.readexactly(4))
+        elif kind == 3:
+            host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
+        else:
+            host = (await reader.readexactly(16)).hex()
+        port = int.from_bytes(await reader.readexactly(2), "big")
+        if command != 1:                                # CONNECT only
+            writer.write(b"\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00")
+            return False
+        self.tunnels.append(f"{host}:{port}")
+        writer.write(b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x00")   # succeeded
+        return True
 
     @staticmethod
     async def _pipe(reader, writer) -> None:
@@ -151,14 +177,15 @@ class ConnectProxy:
             writer.close()
 
 
-async def test_a_conversation_over_https_through_a_proxy(tls_fake, certificate, tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["http", "socks5"])
+async def test_a_conversation_over_https_through_a_proxy(tls_fake, certificate, tmp_path, monkeypatch, kind):
     """TELEGRAM_PROXY: every Bot API call goes through the proxy's tunnel (python-telegram-bot's httpx client),
     TLS end to end with the Bot API's host; a long poll cut short at stop closes its tunnel, so the fake sees no
     second poller."""
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     fake = tls_fake
-    async with ConnectProxy((fake.host, fake.port)) as proxy:
+    async with TunnelProxy(kind, (fake.host, fake.port)) as proxy:
         async with running_bot(fake, tmp_path / "bot.sqlite3", api_base_url=f"https://{TELEGRAM_HOST}",
                                telegram_proxy=proxy.url, telegram_ca_file=str(certificate[0])) as (app, _):
             assert isinstance(app.bot.request, RetryingHttpxRequest)

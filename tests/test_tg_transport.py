@@ -305,7 +305,7 @@ def test_the_host_header_of_an_ipv6_address_is_bracketed():
 
 # -- choosing the client: TELEGRAM_HTTP, TELEGRAM_PROXY and the environment's proxy ---------------------------------
 from bot.config import Settings  # noqa: E402
-from bot.tg.request import RetryingHttpxRequest, client_for, make_request  # noqa: E402
+from bot.tg.request import client_for  # noqa: E402
 
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY",
               "no_proxy")
@@ -329,15 +329,3 @@ def test_telegram_http_is_fast_unless_httpx_is_asked_for_or_a_proxy_applies(no_e
     assert client_for(load(TELEGRAM_API_BASE_URL="http://127.0.0.1:8081")) == "fast"   # no http:// proxy set
     no_env_proxy.setenv("NO_PROXY", "api.telegram.org")
     assert client_for(load()) == "fast"
-
-
-def test_a_socks_proxy_without_httpx_socks_says_what_to_install(no_env_proxy):
-    """socks5:// needs httpx[socks] (python-telegram-bot[socks]); without it the start fails saying so."""
-    settings = Settings(token="1:x", telegram_proxy="socks5://127.0.0.1:1080")
-    try:
-        import socksio  # noqa: F401
-    except ImportError:
-        with pytest.raises(RuntimeError, match="socks"):
-            make_request(settings)
-    else:
-        assert isinstance(make_request(settings), RetryingHttpxRequest)

@@ -107,7 +107,7 @@ class _QueuedHTTPXRequest(HTTPXRequest):
 
 class RetryingHttpxRequest(_Retrying, _QueuedHTTPXRequest):
     """python-telegram-bot's httpx client with the retry rule; `proxy` and `ssl_context` as HTTPXRequest takes
-    them (a socks5:// proxy needs httpx[socks] installed)."""
+    them (socks5:// through httpx[socks], a dependency)."""
 
     def __init__(self, pauses: tuple[float, ...] = RETRY_PAUSES, ssl_context: ssl.SSLContext | None = None,
                  **kwargs):
