@@ -392,10 +392,14 @@ async def run(args: argparse.Namespace) -> None:
     if "saturation" in only:
         # Alternating runs (no new cards, baseline, a card at every result), the ratios pair by pair: the machine
         # is shared, so a figure is only compared with the runs beside it.
-        # --http fast httpx: a no-cards run per Bot API client (TELEGRAM_HTTP) in each round.
+        # --http fast httpx: a no-cards run per Bot API client (TELEGRAM_HTTP) in each round, and the baseline on
+        # the fast client too ("baseline fast"; "baseline" stays PTB's default httpx).
         http = {"": args.http[0]} if len(args.http) == 1 else {f" {h}": h for h in args.http}
         plan = [(f"no cards{name}", "bot", {**NO_CARDS, "TELEGRAM_HTTP": h}) for name, h in http.items()]
-        plan += [("baseline", "bench.baseline_bot", None), ("cards", "bot", {**with_cards(), "TELEGRAM_HTTP": args.http[0]})]
+        plan += [("baseline", "bench.baseline_bot", None)]
+        if "fast" in args.http and len(args.http) > 1:
+            plan += [("baseline fast", "bench.baseline_bot", {"TELEGRAM_HTTP": "fast"})]
+        plan += [("cards", "bot", {**with_cards(), "TELEGRAM_HTTP": args.http[0]})]
         runs: dict[str, list[Figures]] = {label: [] for label, _, _ in plan}
         for _ in range(args.repeat):
             for label, module, env in plan:
@@ -429,11 +433,16 @@ async def run(args: argparse.Namespace) -> None:
     if ratios:
         for label, (cpu, rate, errors) in ratios.items():
             what = (f"without new cards (CARD_FONT=off{label[8:] and ', TELEGRAM_HTTP=' + label[9:]})"
-                    if label.startswith("no cards") else "with cards (the card worker's CPU included)")
+                    if label.startswith("no cards") else "with cards (the card worker's CPU included)"
+                    if label == "cards" else "the baseline itself on the fast client")
             print(f"questionnaire loop {what}, bot/baseline, median of {len(cpu)} alternating pairs: CPU per update "
                   f"{median(cpu):.2f}x ({', '.join(f'{x:.2f}' for x in cpu)}), throughput {median(rate):.2f}x "
                   f"({', '.join(f'{x:.2f}' for x in rate)}), errors {errors}"
                   + ("; targets <= 0.90x, >= 0.95x, 0" if label.startswith("no cards") else ""))
+        if "baseline fast" in runs:         # the bot against the baseline on the same client: its own code's cost
+            same = [f.cpu_per_update_ms / b.cpu_per_update_ms for f, b in zip(runs["no cards fast"], runs["baseline fast"])]
+            print(f"questionnaire loop without new cards, bot/baseline both on the fast client: CPU per update "
+                  f"{median(same):.2f}x ({', '.join(f'{x:.2f}' for x in same)})")
         new = sum(f.extra["new_cards"] for f in card_runs)
         results = sum(f.extra["photos"] for f in card_runs)
         print(f"  with cards: {new} of {results} result pictures were new cards (drawn and uploaded), the rest sent "
