@@ -141,5 +141,7 @@ def make_request(settings: Settings, **kwargs) -> BaseRequest:
     if settings.telegram_ca_file:
         ssl_context = ssl.create_default_context(cafile=settings.telegram_ca_file)
     if client_for(settings) == "httpx":
+        if settings.telegram_http == "fast":          # the proxy's address is not logged: it may hold a password
+            log.info("a proxy is set for the Bot API (TELEGRAM_PROXY or the environment): using the httpx client")
         return RetryingHttpxRequest(ssl_context=ssl_context, proxy=settings.telegram_proxy or None, **kwargs)
     return RetryingRequest(ssl_context=ssl_context, **kwargs)
