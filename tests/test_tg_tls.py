@@ -5,10 +5,12 @@ CA file the system's trust store is used, and it refuses the certificate."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import ssl
 import subprocess
+from urllib.parse import quote
 
 import pytest
 import pytest_asyncio
@@ -113,16 +115,18 @@ async def test_without_the_ca_file_the_system_trust_store_refuses_the_self_signe
 
 class TunnelProxy:
     """A proxy that only tunnels, as proxies do for https: an HTTP proxy's CONNECT host:port ("http") or a
-    SOCKS5 CONNECT without authentication ("socks5"). Every tunnel goes to `target` (host, port) whatever
-    host was asked for (kept in `tunnels`); a side that closes closes the other."""
+    SOCKS5 CONNECT ("socks5"), with a user name and password when `login` is given (Proxy-Authorization:
+    Basic; SOCKS5's RFC 1929). Every tunnel goes to `target` (host, port) whatever host was asked for (kept
+    in `tunnels`); a side that closes closes the other."""
 
-    def __init__(self, kind: str, target: tuple[str, int]):
-        self.kind, self.target, self.tunnels = kind, target, []
+    def __init__(self, kind: str, target: tuple[str, int], login: tuple[str, str] | None = None):
+        self.kind, self.target, self.login, self.tunnels = kind, target, login, []
         self._server: asyncio.Server | None = None
 
     async def __aenter__(self) -> "TunnelProxy":
         self._server = await asyncio.start_server(self._tunnel, "127.0.0.1", 0)
-        self.url = f"{self.kind}://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        user = f"{quote(self.login[0], safe='')}:{quote(self.login[1], safe='')}@" if self.login else ""
+        self.url = f"{self.kind}://{user}127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -137,10 +141,16 @@ class TunnelProxy:
         writer.close()
 
     async def _http(self, reader, writer) -> bool:
-        verb, where = (await reader.readuntil(b"\r\n\r\n")).split(b" ")[:2]
+        head = await reader.readuntil(b"\r\n\r\n")
+        verb, where = head.split(b" ")[:2]
         if verb != b"CONNECT":
             writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
             return False
+        if self.login:
+            expected = b"proxy-authorization: basic " + base64.b64encode(":".join(self.login).encode()).lower()
+            if expected not in head.lower():
+                writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+                return False
         self.tunnels.append(where.decode())
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         return True
@@ -148,10 +158,19 @@ class TunnelProxy:
     async def _socks5(self, reader, writer) -> bool:
         version, count = await reader.readexactly(2)
         methods = await reader.readexactly(count)
-        if version != 5 or 0 not in methods:
+        method = 2 if self.login else 0                # user name and password, or none
+        if version != 5 or method not in methods:
             writer.write(b"\x05\xff")                 # no acceptable method
             return False
-        writer.write(b"\x05\x00")                     # no authentication
+        writer.write(bytes([5, method]))
+        if self.login:
+            await reader.readexactly(1)
+            user = await reader.readexactly((await reader.readexactly(1))[0])
+            password = await reader.readexactly((await reader.readexactly(1))[0])
+            if (user.decode(), password.decode()) != self.login:
+                writer.write(b"\x01\x01")
+                return False
+            writer.write(b"\x01\x00")
         _, command, _, kind = await reader.readexactly(4)
         if kind == 1:
             host = ".".join(str(b) for b in await reader.readexactly(4))
@@ -177,15 +196,17 @@ class TunnelProxy:
             writer.close()
 
 
-@pytest.mark.parametrize("kind", ["http", "socks5"])
-async def test_a_conversation_over_https_through_a_proxy(tls_fake, certificate, tmp_path, monkeypatch, kind):
+@pytest.mark.parametrize("kind,login", [("http", None), ("socks5", None), ("http", ("seller", "p@ss:w/rd")),
+                                        ("socks5", ("卖家", "p@ss:w/rd"))], ids=["http", "socks5", "http-login",
+                                                                               "socks5-login"])
+async def test_a_conversation_over_https_through_a_proxy(tls_fake, certificate, tmp_path, monkeypatch, kind, login):
     """TELEGRAM_PROXY: every Bot API call goes through the proxy's tunnel (python-telegram-bot's httpx client),
     TLS end to end with the Bot API's host; a long poll cut short at stop closes its tunnel, so the fake sees no
     second poller."""
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     fake = tls_fake
-    async with TunnelProxy(kind, (fake.host, fake.port)) as proxy:
+    async with TunnelProxy(kind, (fake.host, fake.port), login) as proxy:
         async with running_bot(fake, tmp_path / "bot.sqlite3", api_base_url=f"https://{TELEGRAM_HOST}",
                                telegram_proxy=proxy.url, telegram_ca_file=str(certificate[0])) as (app, _):
             assert isinstance(app.bot.request, RetryingHttpxRequest)
