@@ -297,6 +297,26 @@ async def test_answers_without_a_content_length(head, body, status, close):
         await request.shutdown()
 
 
+async def test_a_connection_to_one_server_is_never_reused_for_another():
+    """A request to server A still in flight when the client turns to server B (tests do) comes back to the
+    idle connections after the switch: it must not carry B's next request to A."""
+    async def keep_answering(server, reader, writer, n):
+        while True:
+            await server.read_request(reader)
+            await asyncio.sleep(0.3 if server is a else 0)
+            writer.write(response())
+            await writer.drain()
+
+    async with RawServer(keep_answering) as a, RawServer(keep_answering) as b:
+        request = RetryingRequest(connection_pool_size=2)
+        slow = asyncio.ensure_future(request.do_request(a.url, "POST", form()))
+        await asyncio.sleep(0.05)
+        assert await request.do_request(b.url, "POST", form()) == (200, OK)
+        assert await slow == (200, OK)                # A's connection is idle again, after the switch to B
+        assert await request.do_request(b.url, "POST", form()) == (200, OK)
+        await request.shutdown()
+    assert (len(a.requests), len(b.requests)) == (1, 2)
+
 def test_the_host_header_of_an_ipv6_address_is_bracketed():
     from bot.tg.transport import BotApiRequest
     (host, port, tls), head = BotApiRequest()._target("https://[::1]:8443/botT/getMe", "POST")
