@@ -12,6 +12,8 @@ Content-Length (or chunks), on keep-alive connections reused in turn.
 - Failures become python-telegram-bot's errors: TimedOut (connect, write or read took too long) and
   NetworkError, whose cause is `Unanswered` when the connection failed before any answer arrived
   (bot.tg.request retries those).
+- No proxy support: with a proxy, bot.tg.request uses python-telegram-bot's httpx client instead.
+  Tested over TLS and against odd servers in tests/test_tg_tls.py and tests/test_tg_transport.py.
 """
 from __future__ import annotations
 
