@@ -4,7 +4,9 @@ It makes the same kinds of Bot API calls per user action as the real bot, and no
 or command gets one sendMessage with an inline keyboard; a button press gets answerCallbackQuery
 and one editMessageText. Same settings as the bot, from the same environment variables
 (TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL, TELEGRAM_FLOOD_LIMIT, POLL_TIMEOUT, LOG_LEVEL), same
-polling parameters. Run: `python -m bench.baseline_bot`.
+polling parameters. Run: `python -m bench.baseline_bot`. PTB's default client (httpx) unless
+TELEGRAM_HTTP=fast, which gives it the bot's own (bot.tg.transport, the bot's pool sizes, no retries): the
+bot and the baseline on the same client differ only by the bot's own code (`bench load --http fast httpx`).
 """
 from __future__ import annotations
 
@@ -51,7 +53,14 @@ def main() -> None:
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
     if (env.get("TELEGRAM_FLOOD_LIMIT") or "on").lower() not in ("off", "0", "false", "no"):
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
-    app = builder.get_updates_read_timeout(poll_timeout + 10).build()
+    if (env.get("TELEGRAM_HTTP") or "").lower() == "fast":
+        from bot.tg.transport import BotApiRequest      # the pool sizes of bot.tg.app (not imported: no logic here)
+        builder = builder.request(BotApiRequest(connection_pool_size=8, pool_timeout=30.0,
+                                                read_timeout=30.0)).get_updates_request(
+            BotApiRequest(connection_pool_size=1, read_timeout=poll_timeout + 10))
+    else:
+        builder = builder.get_updates_read_timeout(poll_timeout + 10)
+    app = builder.build()
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(filters.TEXT, on_message))     # filters.TEXT includes commands
     app.run_polling(allowed_updates=ALLOWED_UPDATES, timeout=poll_timeout, drop_pending_updates=False)

@@ -392,17 +392,24 @@ async def run(args: argparse.Namespace) -> None:
     if "saturation" in only:
         # Alternating runs (no new cards, baseline, a card at every result), the ratios pair by pair: the machine
         # is shared, so a figure is only compared with the runs beside it.
-        runs: dict[str, list[Figures]] = {"no cards": [], "baseline": [], "cards": []}
+        # --http fast httpx: a no-cards run per Bot API client (TELEGRAM_HTTP) in each round, and the baseline on
+        # the fast client too ("baseline fast"; "baseline" stays PTB's default httpx).
+        http = {"": args.http[0]} if len(args.http) == 1 else {f" {h}": h for h in args.http}
+        plan = [(f"no cards{name}", "bot", {**NO_CARDS, "TELEGRAM_HTTP": h}) for name, h in http.items()]
+        plan += [("baseline", "bench.baseline_bot", None)]
+        if "fast" in args.http and len(args.http) > 1:
+            plan += [("baseline fast", "bench.baseline_bot", {"TELEGRAM_HTTP": "fast"})]
+        plan += [("cards", "bot", {**with_cards(), "TELEGRAM_HTTP": args.http[0]})]
+        runs: dict[str, list[Figures]] = {label: [] for label, _, _ in plan}
         for _ in range(args.repeat):
-            for label, module, env in (("no cards", "bot", NO_CARDS), ("baseline", "bench.baseline_bot", None),
-                                       ("cards", "bot", with_cards())):
+            for label, module, env in plan:
                 drive = closed_loop(flow, args.users, args.rounds, args.seed, ours=module == "bot")
                 runs[label].append(await measured("saturation", module, args.users, False, drive, label, env))
         rows += [f for trio in zip(*runs.values()) for f in trio]
         ratios = {label: ([f.cpu_per_update_ms / b.cpu_per_update_ms for f, b in zip(runs[label], runs["baseline"])],
                           [f.rate / b.rate for f, b in zip(runs[label], runs["baseline"])],
                           sum(f.errors for f in runs[label]))
-                  for label in ("no cards", "cards")}
+                  for label in runs if label != "baseline"}
         card_runs = runs["cards"]
     human_pairs: list[tuple[Figures, Figures]] = []
     if "human" in only:
@@ -425,12 +432,17 @@ async def run(args: argparse.Namespace) -> None:
               "harness CPU: fake + users (this process) busy share of wall time")
     if ratios:
         for label, (cpu, rate, errors) in ratios.items():
-            what = ("without new cards (CARD_FONT=off)" if label == "no cards" else
-                    "with cards (the card worker's CPU included)")
+            what = (f"without new cards (CARD_FONT=off{label[8:] and ', TELEGRAM_HTTP=' + label[9:]})"
+                    if label.startswith("no cards") else "with cards (the card worker's CPU included)"
+                    if label == "cards" else "the baseline itself on the fast client")
             print(f"questionnaire loop {what}, bot/baseline, median of {len(cpu)} alternating pairs: CPU per update "
                   f"{median(cpu):.2f}x ({', '.join(f'{x:.2f}' for x in cpu)}), throughput {median(rate):.2f}x "
                   f"({', '.join(f'{x:.2f}' for x in rate)}), errors {errors}"
-                  + ("; targets <= 0.90x, >= 0.95x, 0" if label == "no cards" else ""))
+                  + ("; targets <= 0.90x, >= 0.95x, 0" if label.startswith("no cards") else ""))
+        if "baseline fast" in runs:         # the bot against the baseline on the same client: its own code's cost
+            same = [f.cpu_per_update_ms / b.cpu_per_update_ms for f, b in zip(runs["no cards fast"], runs["baseline fast"])]
+            print(f"questionnaire loop without new cards, bot/baseline both on the fast client: CPU per update "
+                  f"{median(same):.2f}x ({', '.join(f'{x:.2f}' for x in same)})")
         new = sum(f.extra["new_cards"] for f in card_runs)
         results = sum(f.extra["photos"] for f in card_runs)
         print(f"  with cards: {new} of {results} result pictures were new cards (drawn and uploaded), the rest sent "
@@ -505,6 +517,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--burst-users", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3, help="questionnaires per user slot in the closed loop")
     parser.add_argument("--repeat", type=int, default=3, help="saturation rounds (no cards, baseline, cards)")
+    parser.add_argument("--http", nargs="+", choices=("fast", "httpx"), default=["fast"],
+                        help="saturation: the bot's Bot API client (TELEGRAM_HTTP); two give a no-cards run each")
     parser.add_argument("--group-pairs", type=int, default=2, help="busy-group pairs (with, without the group)")
     parser.add_argument("--pairs", type=int, default=3, help="human-paced pairs (cards, CARD_FONT=off)")
     parser.add_argument("--crash-users", type=int, default=30)

@@ -46,6 +46,9 @@ class Settings:
     health_listen: str = "127.0.0.1"
     review_retention_days: float = 90.0    # review items older than this are deleted (0: kept for ever)
     card_workers: int = 1                  # processes drawing picture cards (bot.cards.worker), at least 1
+    telegram_http: str = "fast"            # Bot API client: "fast" (bot.tg.transport) or "httpx" (PTB's HTTPXRequest)
+    telegram_proxy: str = ""               # http://, https:// or socks5:// proxy for the Bot API (forces httpx)
+    telegram_ca_file: str = ""             # PEM file of CAs the Bot API's certificate is checked against (empty: system)
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, env_file: Path | None = ROOT / ".env") -> "Settings":
@@ -71,4 +74,12 @@ class Settings:
             webhook_max_connections=int(get("WEBHOOK_MAX_CONNECTIONS", "40") or 40),
             health_port=int(get("HEALTH_PORT", "0") or 0), health_listen=get("HEALTH_LISTEN", "127.0.0.1"),
             review_retention_days=float(get("REVIEW_RETENTION_DAYS", "90") or 90),
-            card_workers=max(1, int(get("CARD_WORKERS", "1") or 1)))
+            card_workers=max(1, int(get("CARD_WORKERS", "1") or 1)),
+            telegram_http=_choice(get("TELEGRAM_HTTP", "fast").lower() or "fast", "TELEGRAM_HTTP", ("fast", "httpx")),
+            telegram_proxy=get("TELEGRAM_PROXY"), telegram_ca_file=get("TELEGRAM_CA_FILE"))
+
+
+def _choice(value: str, key: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{key}={value!r}: use one of {', '.join(allowed)}")
+    return value

@@ -39,11 +39,17 @@ async def fake():
         assert_clean(server)
 
 
+# Parametrize a test's `bot` with these (indirect=True) to run it over both Bot API clients (TELEGRAM_HTTP).
+BOTH_CLIENTS = ["fast", "httpx"]
+
+
 @pytest_asyncio.fixture
-async def bot(fake, tmp_path):
-    """The real Application polling the fake, with a fresh SQLite store: yields (app, store)."""
+async def bot(fake, tmp_path, request):
+    """The real Application polling the fake, with a fresh SQLite store: yields (app, store). Its Bot API client
+    is the default one unless the test parametrizes `bot` (indirectly) with "fast" or "httpx"."""
     from tests.tg_harness import running_bot
-    async with running_bot(fake, tmp_path / "bot.sqlite3") as (app, store):
+    async with running_bot(fake, tmp_path / "bot.sqlite3",
+                           telegram_http=getattr(request, "param", "fast")) as (app, store):
         yield app, store
 
 

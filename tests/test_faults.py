@@ -18,10 +18,12 @@ ANSWERS = ("Own factory, cost under control", "New to cross-border", "Limited ca
 
 
 @pytest_asyncio.fixture
-async def bot(fake, tmp_path, caplog):
-    """The bot as deployed (flood limiter on); at the end its error handler must not have been reached."""
+async def bot(fake, tmp_path, caplog, request):
+    """The bot as deployed (flood limiter on); at the end its error handler must not have been reached.
+    Parametrized indirectly with "httpx", it uses python-telegram-bot's client (TELEGRAM_HTTP=httpx)."""
     caplog.set_level(logging.ERROR, logger="bot.tg.handlers")
-    async with running_bot(fake, tmp_path / "bot.sqlite3", flood_limit=True) as (app, store):
+    async with running_bot(fake, tmp_path / "bot.sqlite3", flood_limit=True,
+                           telegram_http=getattr(request, "param", "fast")) as (app, store):
         yield app, store
     handled = [r.getMessage() for r in caplog.records if r.name == "bot.tg.handlers" and r.levelno >= logging.ERROR]
     assert handled == [], f"the bot's error handler was reached: {handled}"
@@ -89,6 +91,19 @@ async def test_one_fault_loses_and_duplicates_nothing(fake, bot, kind, method, o
     assert (await store.load_session(f"{user.id}:{user.chat_id}"))["a"] == {"factory": "own_factory"}
     if how == "press":
         assert fake.callback_queries[state.id].answered
+
+
+# The same retry rule over python-telegram-bot's httpx client (TELEGRAM_HTTP=httpx, and whenever a proxy is set):
+# a dropped connection (sent, unanswered) and a 502 are retried, a 429 waited out, one of each way of answering.
+HTTPX_CASES = [case for case in CASES if case[:2] in {("drop", "sendMessage"), ("502", "editMessageText"),
+                                                      ("429", "answerCallbackQuery"), ("drop", "getUpdates")}]
+
+
+@pytest.mark.parametrize("bot", ["httpx"], indirect=True)
+@pytest.mark.parametrize("kind,method,options,how", HTTPX_CASES, ids=[f"{k}-{m}-{h}" for k, m, _, h in HTTPX_CASES])
+async def test_one_fault_over_httpx_loses_and_duplicates_nothing(fake, bot, kind, method, options, how):
+    assert type(bot[0].bot.request).__name__ == "RetryingHttpxRequest"
+    await test_one_fault_loses_and_duplicates_nothing(fake, bot, kind, method, options, how)
 
 
 async def test_a_whole_questionnaire_under_a_fault_at_every_step(fake, bot):

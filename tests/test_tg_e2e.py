@@ -5,6 +5,7 @@ import asyncio
 
 import pytest
 
+from tests.conftest import BOTH_CLIENTS
 from tests.tg_harness import ADMIN_ID, forge_press, replies
 
 
@@ -25,6 +26,7 @@ async def press_and_read(user, text):
     return await user.next_reply()
 
 
+@pytest.mark.parametrize("bot", BOTH_CLIENTS, indirect=True)
 @pytest.mark.parametrize("lang_code,labels,headline,first_question", [
     ("zh-hans", ["自有工厂，成本可控", "新手，没做过跨境", "资金有限", "稳定出单，做供应商", "✅ 直接看结果"],
      "推荐：全托管", "你的货源和供应链是什么情况？"),
@@ -50,6 +52,7 @@ async def test_whole_questionnaire_by_buttons(fake, bot, lang_code, labels, head
     assert all(len(d.encode()) <= 64 for d in shown.callback_datas)
 
 
+@pytest.mark.parametrize("bot", BOTH_CLIENTS, indirect=True)
 async def test_typed_answers_and_progress(fake, bot):
     user = fake.user(1002, "Sam", language_code="en")
     await start(user)

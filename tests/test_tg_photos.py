@@ -23,6 +23,7 @@ from bot.render import HTML
 from bot.services import load_services
 from bot.tg.photos import CAPTION_LIMIT, Picture, caption_size, fits_caption, refused_file
 from tests.group_harness import ack, group_calls, is_result, uploaded, wait_card
+from tests.conftest import BOTH_CLIENTS
 from tests.tg_harness import ADMIN_ID, assert_clean, replies, running_bot
 
 SERVICES = load_services()
@@ -78,6 +79,7 @@ async def test_a_result_picture_is_uploaded_once_then_sent_by_its_file_id_even_a
     assert sum(uploaded(c) for c in fake.calls("sendPhoto")) == 1
 
 
+@pytest.mark.parametrize("bot", BOTH_CLIENTS, indirect=True)      # an upload: a multipart form
 async def test_a_file_id_telegram_refuses_is_replaced_by_a_new_upload(fake, bot):
     app, store = bot
     photos = app.bot_data["handlers"].photos

@@ -25,7 +25,7 @@ from bot.tg.groups import GroupHandlers
 from bot.tg.handlers import Handlers
 from bot.tg.inline import InlineHandlers
 from bot.tg.limits import TelegramLimits
-from bot.tg.request import RetryingRequest
+from bot.tg.request import make_request
 from bot.tg.review import ReviewHandlers
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ def build_application(settings: Settings, services: Services | None = None, stor
         urls = {"base_url": f"{settings.api_base_url}/bot", "base_file_url": f"{settings.api_base_url}/file/bot"}
     # A few connections carry Telegram's 30 messages a second: httpcore looks at every pooled connection
     # on every request, so a pool grown to hundreds by concurrent chats cost more CPU than the bot's logic.
-    request = RetryingRequest(connection_pool_size=CONNECTIONS, pool_timeout=POOL_WAIT)
-    polling = RetryingRequest(connection_pool_size=1, read_timeout=settings.poll_timeout + 10)
+    request = make_request(settings, connection_pool_size=CONNECTIONS, pool_timeout=POOL_WAIT)
+    polling = make_request(settings, connection_pool_size=1, read_timeout=settings.poll_timeout + 10)
     bot = AdvisorBot(
         settings.token, **urls, request=request, get_updates_request=polling,
         # Telegram's limits: 30 messages/s overall, 20/min per group, in sliding windows, counted where

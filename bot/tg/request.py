@@ -1,42 +1,53 @@
-"""HTTP to the Bot API with retries for transient failures.
+"""HTTP to the Bot API with retries for transient failures, over one of two clients.
 
 A 5xx answer or a connection that broke before any answer arrived is tried again a few times with
 a growing pause; anything else (400, 403, 429, a read timeout) is passed on unchanged: 429 is the
 flood limiter's job (bot.tg.limits waits `retry_after`), and a request that timed out while
 reading may already have been carried out, so repeating it could show the user a reply twice. The
 read timeout is long enough that a slow Telegram is waited for rather than given up on.
+
+The client (`TELEGRAM_HTTP`): "fast" is bot.tg.transport (HTTP/1.1 on asyncio streams, no proxy
+support); "httpx" is python-telegram-bot's own HTTPXRequest, the way back if the fast one misbehaves,
+and the one used whenever a proxy is configured (`TELEGRAM_PROXY`, or HTTPS_PROXY/ALL_PROXY in the
+environment, which httpx honours). Both wait for a free connection on a semaphore and follow the
+same retry rule.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
+import urllib.request
+from urllib.parse import urlsplit
 
+import httpx
 from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, HTTPXRequest
 
+from bot.config import Settings
 from bot.metrics import TELEGRAM_CALLS, TELEGRAM_ERRORS
 from bot.tg.transport import BotApiRequest, Unanswered
 
 log = logging.getLogger(__name__)
 RETRY_PAUSES = (0.2, 0.5, 1.0)
 READ_TIMEOUT = 30.0
-# Connection failures where the request cannot have been processed (nothing was answered).
-_UNSENT = (Unanswered,)
+TELEGRAM = "https://api.telegram.org"
+# Connection failures after which no answer arrived: the fast client's Unanswered, and httpx's errors for
+# a connection that could not be made (directly or through the proxy) or broke before the answer.
+_UNSENT = (Unanswered, httpx.ConnectError, httpx.ProxyError, httpx.RemoteProtocolError, httpx.ReadError,
+           httpx.WriteError)
 
 
-class RetryingRequest(BotApiRequest):
-    def __init__(self, pauses: tuple[float, ...] = RETRY_PAUSES, **kwargs):
-        kwargs.setdefault("read_timeout", READ_TIMEOUT)
-        super().__init__(**kwargs)
-        self.pauses = pauses
-        self.last_ok = 0.0          # monotonic time of the last answer from the Bot API (readiness)
+class _Retrying:
+    """The retry rule, above either client's `do_request` (a mixin: it comes first in the bases)."""
+
+    pauses: tuple[float, ...] = RETRY_PAUSES
+    last_ok = 0.0          # monotonic time of the last answer from the Bot API (readiness)
 
     async def do_request(self, url: str, method: str, *args, **kwargs) -> tuple[int, bytes]:
         endpoint = url.rsplit("/", 1)[-1]
         TELEGRAM_CALLS.labels(endpoint).inc()
-        return await self._attempts(endpoint, url, method, *args, **kwargs)
-
-    async def _attempts(self, endpoint: str, url: str, method: str, *args, **kwargs) -> tuple[int, bytes]:
         for attempt, pause in enumerate((*self.pauses, None)):
             try:
                 code, payload = await super().do_request(url, method, *args, **kwargs)
@@ -58,3 +69,79 @@ class RetryingRequest(BotApiRequest):
                 log.warning("%s: server error %s; retry %d in %.1f s", endpoint, code, attempt + 1, pause)
             await asyncio.sleep(pause)
         raise AssertionError("unreachable")
+
+
+class RetryingRequest(_Retrying, BotApiRequest):
+    """The fast client with the retry rule."""
+
+    def __init__(self, pauses: tuple[float, ...] = RETRY_PAUSES, **kwargs):
+        kwargs.setdefault("read_timeout", READ_TIMEOUT)
+        super().__init__(**kwargs)
+        self.pauses = pauses
+
+
+class _QueuedHTTPXRequest(HTTPXRequest):
+    """HTTPXRequest whose requests beyond the pool's connections wait on a semaphore, not in httpcore's pool,
+    which looks at every connection for every queued request each time one finishes (issue 16's profile)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._slots = asyncio.Semaphore(max(1, kwargs.get("connection_pool_size") or 1))
+        self._slot_wait = kwargs.get("pool_timeout")
+
+    async def do_request(self, *args, **kwargs) -> tuple[int, bytes]:
+        if self._slots.locked():
+            try:
+                async with asyncio.timeout(self._slot_wait):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise TimedOut("Pool timeout: all connections to the Bot API are busy; the request was not "
+                               "sent") from None
+        else:
+            await self._slots.acquire()
+        try:
+            return await super().do_request(*args, **kwargs)
+        finally:
+            self._slots.release()
+
+
+class RetryingHttpxRequest(_Retrying, _QueuedHTTPXRequest):
+    """python-telegram-bot's httpx client with the retry rule; `proxy` and `ssl_context` as HTTPXRequest takes
+    them (socks5:// through httpx[socks], a dependency)."""
+
+    def __init__(self, pauses: tuple[float, ...] = RETRY_PAUSES, ssl_context: ssl.SSLContext | None = None,
+                 **kwargs):
+        kwargs.setdefault("read_timeout", READ_TIMEOUT)
+        if ssl_context is not None:
+            kwargs["httpx_kwargs"] = {**kwargs.get("httpx_kwargs", {}), "verify": ssl_context}
+        super().__init__(**kwargs)
+        self.pauses = pauses
+
+
+def client_for(settings: Settings) -> str:
+    """"fast" or "httpx": httpx whenever a proxy applies to the Bot API (the fast client cannot use one)."""
+    if settings.telegram_proxy or env_proxy(settings.api_base_url or TELEGRAM):
+        return "httpx"
+    return settings.telegram_http
+
+
+def env_proxy(url: str) -> str:
+    """The proxy HTTPS_PROXY/HTTP_PROXY/ALL_PROXY (any case) name for `url`, unless NO_PROXY exempts its host."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all") or ""
+    if proxy and urllib.request.proxy_bypass_environment(parts.hostname or "", proxies):
+        return ""
+    return proxy
+
+
+def make_request(settings: Settings, **kwargs) -> BaseRequest:
+    """The Bot API client the settings ask for, with the retry rule; `kwargs` as RetryingRequest takes them."""
+    ssl_context = None
+    if settings.telegram_ca_file:
+        ssl_context = ssl.create_default_context(cafile=settings.telegram_ca_file)
+    if client_for(settings) == "httpx":
+        if settings.telegram_http == "fast":          # the proxy's address is not logged: it may hold a password
+            log.info("a proxy is set for the Bot API (TELEGRAM_PROXY or the environment): using the httpx client")
+        return RetryingHttpxRequest(ssl_context=ssl_context, proxy=settings.telegram_proxy or None, **kwargs)
+    return RetryingRequest(ssl_context=ssl_context, **kwargs)

@@ -12,6 +12,8 @@ Content-Length (or chunks), on keep-alive connections reused in turn.
 - Failures become python-telegram-bot's errors: TimedOut (connect, write or read took too long) and
   NetworkError, whose cause is `Unanswered` when the connection failed before any answer arrived
   (bot.tg.request retries those).
+- No proxy support: with a proxy, bot.tg.request uses python-telegram-bot's httpx client instead.
+  Tested over TLS and against odd servers in tests/test_tg_tls.py and tests/test_tg_transport.py.
 """
 from __future__ import annotations
 
@@ -34,10 +36,10 @@ class Unanswered(OSError):
 
 
 class _Connection:
-    __slots__ = ("reader", "writer")
+    __slots__ = ("reader", "writer", "origin")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader, self.writer = reader, writer
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, origin: tuple[str, int, bool]):
+        self.reader, self.writer, self.origin = reader, writer, origin
 
     def usable(self) -> bool:
         return not self.reader.at_eof() and not self.writer.is_closing()
@@ -47,18 +49,22 @@ class _Connection:
 
 
 class BotApiRequest(BaseRequest):
-    """A python-telegram-bot request class on asyncio streams (HTTP/1.1, keep-alive, TLS for https)."""
+    """A python-telegram-bot request class on asyncio streams (HTTP/1.1, keep-alive, TLS for https).
+
+    `ssl_context` checks an https server's certificate; None (production) is the system's default trust
+    store, a test passes one that trusts its throwaway certificate."""
 
     def __init__(self, connection_pool_size: int = 1, read_timeout: float | None = 5.0,
                  write_timeout: float | None = 5.0, connect_timeout: float | None = 5.0,
-                 pool_timeout: float | None = 1.0, media_write_timeout: float | None = 20.0):
+                 pool_timeout: float | None = 1.0, media_write_timeout: float | None = 20.0,
+                 ssl_context: ssl.SSLContext | None = None):
         self.size = max(1, connection_pool_size)
         self._read, self._write, self._connect = read_timeout, write_timeout, connect_timeout
         self._pool_wait, self._media_write = pool_timeout, media_write_timeout
         self._slots = asyncio.Semaphore(self.size)
         self._idle: deque[_Connection] = deque()
         self._origin: tuple[str, int, bool] | None = None
-        self._tls: ssl.SSLContext | None = None
+        self._tls: ssl.SSLContext | None = ssl_context
         self._targets: dict[str, tuple[tuple[str, int, bool], bytes]] = {}
 
     @property
@@ -115,6 +121,8 @@ class BotApiRequest(BaseRequest):
                 async with asyncio.timeout(read):
                     head = await conn.reader.readuntil(_HEAD_END)
                     answered = True
+                    while head[9:10] == b"1":        # an interim answer (100 Continue...): the real one follows
+                        head = await conn.reader.readuntil(_HEAD_END)
                     status, body, keep = await _answer(conn.reader, head)
             except TimeoutError:
                 conn.close()
@@ -142,7 +150,7 @@ class BotApiRequest(BaseRequest):
             self._origin = origin
         while self._idle:
             conn = self._idle.pop()              # the most recently used: the least likely to be closed
-            if conn.usable():
+            if conn.usable() and conn.origin == origin:   # (one still in flight at the switch comes back later)
                 return conn
             conn.close()
         return None
@@ -158,7 +166,7 @@ class BotApiRequest(BaseRequest):
             raise TimedOut("connecting to the Bot API timed out") from None
         except OSError as exc:
             raise NetworkError(f"cannot connect to the Bot API: {exc}") from Unanswered(str(exc))
-        return _Connection(reader, writer)
+        return _Connection(reader, writer, origin)
 
     def _target(self, url: str, method: str) -> tuple[tuple[str, int, bool], bytes]:
         """(host, port, tls) and the request's first lines, cached per URL (one per Bot API method)."""
@@ -170,7 +178,8 @@ class BotApiRequest(BaseRequest):
         port = parts.port or (443 if tls else 80)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host = parts.hostname or ""
-        host_header = host if parts.port is None else f"{host}:{parts.port}"
+        host_header = f"[{host}]" if ":" in host else host        # an IPv6 address goes in brackets
+        host_header = host_header if parts.port is None else f"{host_header}:{parts.port}"
         head = (f"{method} {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {self.USER_AGENT}\r\n"
                 "Accept: */*\r\nConnection: keep-alive\r\n").encode()
         known = (host, port, tls), head
@@ -235,6 +244,8 @@ async def _answer(reader: asyncio.StreamReader, head: bytes) -> tuple[int, bytes
         body = b"".join(p[:-2] for p in parts)
     elif length is not None:
         body = await reader.readexactly(length)
+    elif status in (b"204", b"304"):
+        body = b""                               # no body by definition (RFC 9112 6.3); not "read to the end"
     else:                                        # the body runs to the end of the connection
         body, keep = await reader.read(), False
     return int(status), body, keep
