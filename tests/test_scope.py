@@ -160,6 +160,33 @@ def test_handling(services, question, lang, handling, entries):
     assert answer.fallback == (handling == "fallback")
 
 
+# One question, cut by the splitter into two asking pieces: the second piece only asks more about the first,
+# so the message gets one entry, never a second, unasked one (an entry the asker never asked for misleads).
+ONE_QUESTION = [
+    # the piece reads its entry only once the message's mode name is added: it reads the name, not its words
+    ("全托管回款快吗 大概多久", "zh", "settlement"),
+    ("全托管佣金多少 具体是多少", "zh", "fees_commission"),
+    ("半托管怎么入驻呢 具体怎么弄", "zh", "full_onboarding"),
+    # a yes-no question about "it" after a comma asks more about the question before it
+    ("what's FBT, does it cost extra", "en", "fbt"),
+    ("who handles customs in semi managed, is it the platform", "en", "semi_customs"),
+]
+
+
+@pytest.mark.parametrize("question, lang, entry", ONE_QUESTION)
+def test_a_piece_that_only_asks_more_is_no_second_part(services, question, lang, entry):
+    assert [e.id for e in services.answerer.ask(question, lang).entries] == [entry]
+
+
+@pytest.mark.parametrize("question, lang, entries", [
+    ("what is FBT, and is it faster than full managed delivery", "en", ["fbt", "delivery_speed"]),   # a join word
+    ("全托管要保证金吗 佣金多少", "zh", ["deposit", "fees_commission"]),       # the part's own words read it
+    ("半托管谁负责清关，尾程又是谁送", "zh", ["semi_customs", "semi_last_mile"]),
+])
+def test_two_questions_shaped_alike_keep_both_parts(services, question, lang, entries):
+    assert [e.id for e in services.answerer.ask(question, lang).entries] == entries
+
+
 def test_the_mode_named_wins_over_the_other_modes_entry(services):
     """A question naming full-managed is never answered with semi-managed's entry (and back)."""
     a = services.answerer
