@@ -120,6 +120,10 @@ CASES = [
     ("半拖管的尾程谁出钱", "zh", "answer", ("semi_last_mile",)),
     ("半托?", "zh", "answer", ("semi_definition",)),                  # only a mode's name: what it is
     ("全托管怎么退出", "zh", "advice", ("switch_modes",)),
+    # "go from" / "move from" switch only from a mode: goods that go from a warehouse are logistics
+    ("how does shipping work in full managed, does it go from a domestic warehouse", "en", "answer",
+     ("full_logistics_chain",)),
+    ("thinking of going from fully managed to semi managed", "en", "advice", ("switch_modes",)),
     # parts: a numbered list, "+", "whats" without its apostrophe; an "or ..." alternative is one question
     ("两个问题：1.全托管的佣金多少 2.多久回款", "zh", "answer", ("fees_commission", "settlement")),
     ("1) what's FBT 2) who pays customs in semi managed", "en", "answer", ("fbt", "semi_customs")),
