@@ -182,6 +182,18 @@ def test_a_piece_that_only_asks_more_is_no_second_part(services, question, lang,
     assert [e.id for e in services.answerer.ask(question, lang).entries] == [entry]
 
 
+@pytest.mark.parametrize("question, parts", [
+    ("全托管的清关谁来做呢 平台吗", 1),       # a word or two and 吗 guesses at the answer
+    ("半托管的头程运费谁出 卖家吗", 1),
+    ("whats fbt, is that a warehouse", 1),
+    ("全托管的清关谁来做 售后呢", 2),         # "...呢" asks about something else
+    ("半托管头程谁出 时效快吗", 2),           # a question of its own
+    ("whats fbt? is that a warehouse", 2),    # after a question mark it is a question of its own
+])
+def test_a_guess_at_the_answer_goes_on_asking_the_question_before_it(services, question, parts):
+    assert len(services.answerer.parts(normalize(question))) == parts
+
+
 @pytest.mark.parametrize("question, lang, entries", [
     ("what is FBT, and is it faster than full managed delivery", "en", ["fbt", "delivery_speed"]),   # a join word
     ("全托管要保证金吗 佣金多少", "zh", ["deposit", "fees_commission"]),       # the part's own words read it

@@ -45,8 +45,9 @@ _ITEM = re.compile(rf"^\s*(?:{_NUMBERED})\s*$")
 _ALTERNATIVE = re.compile(r"^(?:or|or else|还是|或者|或是)\b|^(?:还是|或者|或是)")
 # A yes-no question about "it" after a comma only asks more about the question before it ("what is FBT, is
 # it tiktok's own warehouse"): it goes on asking that question (after a join word or a "?" it is a part).
+# So does a Chinese guess at the answer, a word or two and 吗 ("尾程谁来派送呢 平台吗"); "英国呢" asks anew.
 _FOLLOW_UP = re.compile(r"^(?:is|are|does|do|did|was|will|would|can|could)\s+(?:it|that|this|they)\b"
-                        r"|^(?:它|这个|那个)(?:是|会|能|要)")
+                        r"|^(?:它|这个|那个)(?:是|会|能|要)|^[\u4e00-\u9fff]{1,2}吗$")
 _WEAK = re.compile(r"^[,\s]*$")      # a comma, a space between Chinese words or a particle's end (all made ",")
 # Where an English yes-no question may start after a preface ("Two q's: is it open in the US"):
 _PREFACE = re.compile(r"^[^:]{0,40}:\s*")
