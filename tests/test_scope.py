@@ -120,6 +120,10 @@ CASES = [
     ("半拖管的尾程谁出钱", "zh", "answer", ("semi_last_mile",)),
     ("半托?", "zh", "answer", ("semi_definition",)),                  # only a mode's name: what it is
     ("全托管怎么退出", "zh", "advice", ("switch_modes",)),
+    # "go from" / "move from" switch only from a mode: goods that go from a warehouse are logistics
+    ("how does shipping work in full managed, does it go from a domestic warehouse", "en", "answer",
+     ("full_logistics_chain",)),
+    ("thinking of going from fully managed to semi managed", "en", "advice", ("switch_modes",)),
     # parts: a numbered list, "+", "whats" without its apostrophe; an "or ..." alternative is one question
     ("两个问题：1.全托管的佣金多少 2.多久回款", "zh", "answer", ("fees_commission", "settlement")),
     ("1) what's FBT 2) who pays customs in semi managed", "en", "answer", ("fbt", "semi_customs")),
@@ -158,6 +162,45 @@ def test_handling(services, question, lang, handling, entries):
     assert answer.handling == handling
     assert set(entries) <= {e.id for e in answer.entries}
     assert answer.fallback == (handling == "fallback")
+
+
+# One question, cut by the splitter into two asking pieces: the second piece only asks more about the first,
+# so the message gets one entry, never a second, unasked one (an entry the asker never asked for misleads).
+ONE_QUESTION = [
+    # the piece reads its entry only once the message's mode name is added: it reads the name, not its words
+    ("全托管回款快吗 大概多久", "zh", "settlement"),
+    ("全托管佣金多少 具体是多少", "zh", "fees_commission"),
+    ("半托管怎么入驻呢 具体怎么弄", "zh", "full_onboarding"),
+    # a yes-no question about "it" after a comma asks more about the question before it
+    ("what's FBT, does it cost extra", "en", "fbt"),
+    ("who handles customs in semi managed, is it the platform", "en", "semi_customs"),
+]
+
+
+@pytest.mark.parametrize("question, lang, entry", ONE_QUESTION)
+def test_a_piece_that_only_asks_more_is_no_second_part(services, question, lang, entry):
+    assert [e.id for e in services.answerer.ask(question, lang).entries] == [entry]
+
+
+@pytest.mark.parametrize("question, parts", [
+    ("全托管的清关谁来做呢 平台吗", 1),       # a word or two and 吗 guesses at the answer
+    ("半托管的头程运费谁出 卖家吗", 1),
+    ("whats fbt, is that a warehouse", 1),
+    ("全托管的清关谁来做 售后呢", 2),         # "...呢" asks about something else
+    ("半托管头程谁出 时效快吗", 2),           # a question of its own
+    ("whats fbt? is that a warehouse", 2),    # after a question mark it is a question of its own
+])
+def test_a_guess_at_the_answer_goes_on_asking_the_question_before_it(services, question, parts):
+    assert len(services.answerer.parts(normalize(question))) == parts
+
+
+@pytest.mark.parametrize("question, lang, entries", [
+    ("what is FBT, and is it faster than full managed delivery", "en", ["fbt", "delivery_speed"]),   # a join word
+    ("全托管要保证金吗 佣金多少", "zh", ["deposit", "fees_commission"]),       # the part's own words read it
+    ("半托管谁负责清关，尾程又是谁送", "zh", ["semi_customs", "semi_last_mile"]),
+])
+def test_two_questions_shaped_alike_keep_both_parts(services, question, lang, entries):
+    assert [e.id for e in services.answerer.ask(question, lang).entries] == entries
 
 
 def test_the_mode_named_wins_over_the_other_modes_entry(services):

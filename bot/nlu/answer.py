@@ -43,6 +43,12 @@ _JOINED = re.compile(rf"^\s*(?:[;+&]|{_ZH_JOINS}|and also|also|plus|as well as|b
 _ITEM = re.compile(rf"^\s*(?:{_NUMBERED})\s*$")
 # A piece that offers an alternative ("..., or is it ...", "还是...") goes on asking the question before it.
 _ALTERNATIVE = re.compile(r"^(?:or|or else|还是|或者|或是)\b|^(?:还是|或者|或是)")
+# A yes-no question about "it" after a comma only asks more about the question before it ("what is FBT, is
+# it tiktok's own warehouse"): it goes on asking that question (after a join word or a "?" it is a part).
+# So does a Chinese guess at the answer, a word or two and 吗 ("尾程谁来派送呢 平台吗"); "英国呢" asks anew.
+_FOLLOW_UP = re.compile(r"^(?:is|are|does|do|did|was|will|would|can|could)\s+(?:it|that|this|they)\b"
+                        r"|^(?:它|这个|那个)(?:是|会|能|要)|^[\u4e00-\u9fff]{1,2}吗$")
+_WEAK = re.compile(r"^[,\s]*$")      # a comma, a space between Chinese words or a particle's end (all made ",")
 # Where an English yes-no question may start after a preface ("Two q's: is it open in the US"):
 _PREFACE = re.compile(r"^[^:]{0,40}:\s*")
 # Chinese written without punctuation: a space between Chinese words, or a question particle with more
@@ -184,13 +190,14 @@ class FaqAnswerer:
         both = _EACH.match(norm)                  # "佣金和结算周期分别是多少": two questions sharing one ending
         if both:
             norm = f"{both.group(1)}{both.group(3)}?{both.group(2)}{both.group(3)}"
-        parts, carry, before = [], "", ""
+        parts, carry, before, after = [], "", "", ""
         for piece, delimiter in self._pieces(norm):
             joined = bool(_JOINED.match(delimiter) or _JOINED.match(before) or _ITEM.match(before))
-            before = delimiter
+            after, before = before, delimiter       # after: the delimiter this piece follows
             if not piece:
                 continue
-            if parts and not carry and _ALTERNATIVE.match(piece):     # "does it pay, or is it a trap?"
+            if parts and not carry and (_ALTERNATIVE.match(piece)     # "does it pay, or is it a trap?"
+                                        or (_WEAK.match(after) and _FOLLOW_UP.match(piece))):
                 parts[-1] = f"{parts[-1]} {piece}"
                 continue
             text = f"{carry} {piece}".strip()
@@ -245,18 +252,27 @@ class FaqAnswerer:
         covered = [m for m in scope.modes if m in COVERED_MODES]
         out: list[FaqEntry] = []
         for part in parts:
-            texts = [part]
+            texts, name = [part], ""
             if len(covered) == 1 and not self.nlu.scope.find(part).modes:    # with the message's mode, too
-                texts.append(f"{self.book.modes[covered[0]].name('zh' if has_cjk(part) else 'en')} {part}")
+                name = self.book.modes[covered[0]].name('zh' if has_cjk(part) else 'en')
+                texts.append(f"{name} {part}")
             hits, p, ok = max((self.nlu.rank_faq(t) for t in texts), key=lambda r: r[1] if r[2] else -1.0)
             runner_up = hits[1].score if len(hits) > 1 else 0.0
             if not ok or (p < PART_MIN_PROBABILITY and (p < PART_FLOOR or p < PART_LEAD * runner_up)):
                 continue
+            if name and hits[0].entry == self._bare_reading(name):
+                continue    # "具体多久": only the mode name added reads; the part asks nothing of its own
             entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id)
             entry = self._right_mode(entry, scope.modes) if entry is not None else None
             if entry is not None and entry not in out and entry.id in near:
                 out.append(entry)
         return out[:MAX_PARTS] if len(out) >= 2 else [top]
+
+    def _bare_reading(self, name: str) -> int | None:
+        """What a mode's name alone reads as (its definition): a part read as this once the name is added
+        to it reads the name, not its own words."""
+        hits, _, ok = self.nlu.rank_faq(name)
+        return hits[0].entry if ok and hits else None
 
     # -- suggestions ---------------------------------------------------------------------------
     def _related(self, entry: FaqEntry, rest: list[FaqEntry]) -> tuple[FaqEntry, ...]:

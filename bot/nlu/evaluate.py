@@ -21,6 +21,8 @@ A directory holds up to four files:
                      choosing (expect optional), out_of_scope; read only in eval/dev and eval/holdout
   edge_blind.yaml    the same schema: eval/dev's second edge set, written blind by someone who never saw
                      the code or the first set (development: tuned on after its first figures were kept)
+  edge_single.yaml   the same schema: a probe set of one-question messages shaped to tempt the part
+                     splitter, and two-part questions shaped alike (development, tuned on)
 
 Per language it prints: typed-answer accuracy and wrong-level rate (a miss is not wrong: the
 bot asks again); description slot precision, recall and read-wrong rate (share of stated facts
@@ -52,8 +54,9 @@ TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned o
           ABLATION: "development (blind writer, used for the ablation, tuned on from round 2)",
           DEV3: "development (third blind writer, tuned on)", HOLDOUT: "held-out"}
 UNLISTED = (EXTRA_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
-FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml", "edge.yaml", "edge_blind.yaml")
-EDGE_FILES = ("edge.yaml", "edge_blind.yaml")
+FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml", "edge.yaml", "edge_blind.yaml", "edge_single.yaml")
+EDGE_FILES = ("edge.yaml", "edge_blind.yaml", "edge_single.yaml")
+OPTIONAL_EDGE = ("edge_blind.yaml", "edge_single.yaml")    # read only where present
 EDGE_DIRS = (DEV, HOLDOUT)     # where an edge set is looked for (edge_blind.yaml: only where present)
 EDGE_KINDS = ("in_scope", "two_part", "other_platform", "other_mode", "choosing", "out_of_scope")
 FALLBACK = "fallback"
@@ -220,16 +223,18 @@ TABLES = {   # file -> (what it measures, its columns: header, result key)
 }
 TABLES["edge_blind.yaml"] = ("questions around the subject (blind edge set: another writer, never saw the code)",
                              TABLES["edge.yaml"][1])
+TABLES["edge_single.yaml"] = ("one question or two, shaped to tempt the part splitter (probe set, tuned on)",
+                              TABLES["edge.yaml"][1])
 
 
 def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, answerer=None) -> dict:
     results = {}
     for name, fn in (("typed.yaml", typed), ("descriptions.yaml", descriptions), ("faq.yaml", faq),
-                     ("edge.yaml", edge), ("edge_blind.yaml", edge)):
+                     ("edge.yaml", edge), ("edge_blind.yaml", edge), ("edge_single.yaml", edge)):
         path = directory / name
         if name in EDGE_FILES and (answerer is None or (directory not in EDGE_DIRS and not path.exists())):
             continue
-        if name == "edge_blind.yaml" and not path.exists():
+        if name in OPTIONAL_EDGE and not path.exists():
             continue
         if not path.exists():
             print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
