@@ -46,10 +46,11 @@ EXTRA_CHECK = DEV / "extra_check"
 ABLATION = DEV / "ablation"
 DEV3 = DEV / "dev3"
 HOLDOUT = ROOT / "eval" / "holdout"
-RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2", ROOT / "eval" / "holdout_v3")
+RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2", ROOT / "eval" / "holdout_v3",
+           ROOT / "eval" / "holdout_edge_v1")
 TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned on)",
           EXTRA_CHECK: "development, extra kept untouched (second writer, not tuned on)",
-          **{d: f"retired held-out {d.name[-2:]} (its figures were seen once, then development went on; not tuned on)"
+          **{d: f"retired held-out {d.name.removeprefix('holdout_')} (its figures were seen once, then development went on; not tuned on)"
              for d in RETIRED},
           ABLATION: "development (blind writer, used for the ablation, tuned on from round 2)",
           DEV3: "development (third blind writer, tuned on)", HOLDOUT: "held-out"}
@@ -57,7 +58,7 @@ UNLISTED = (EXTRA_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never prin
 FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml", "edge.yaml", "edge_blind.yaml", "edge_single.yaml")
 EDGE_FILES = ("edge.yaml", "edge_blind.yaml", "edge_single.yaml")
 OPTIONAL_EDGE = ("edge_blind.yaml", "edge_single.yaml")    # read only where present
-EDGE_DIRS = (DEV, HOLDOUT)     # where an edge set is looked for (edge_blind.yaml: only where present)
+EDGE_DIRS = (DEV, HOLDOUT, *RETIRED)     # where an edge set is looked for (edge_blind.yaml: only where present)
 EDGE_KINDS = ("in_scope", "two_part", "other_platform", "other_mode", "choosing", "out_of_scope")
 FALLBACK = "fallback"
 LANGS = ("zh", "en")
@@ -236,6 +237,8 @@ def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, an
             continue
         if name in OPTIONAL_EDGE and not path.exists():
             continue
+        if not path.exists() and directory in RETIRED:
+            continue                # a retired set holds the files it was written with, no more
         if not path.exists():
             print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
                   f"held-out set not present" if directory.name == "holdout" else f"{path}: not present", file=out)
