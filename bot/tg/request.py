@@ -27,7 +27,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.metrics import TELEGRAM_CALLS, TELEGRAM_ERRORS
-from bot.tg.transport import BotApiRequest, Unanswered
+from bot.tg.transport import BotApiRequest, Unanswered, pool_slot
 
 log = logging.getLogger(__name__)
 RETRY_PAUSES = (0.2, 0.5, 1.0)
@@ -90,19 +90,8 @@ class _QueuedHTTPXRequest(HTTPXRequest):
         self._slot_wait = kwargs.get("pool_timeout")
 
     async def do_request(self, *args, **kwargs) -> tuple[int, bytes]:
-        if self._slots.locked():
-            try:
-                async with asyncio.timeout(self._slot_wait):
-                    await self._slots.acquire()
-            except TimeoutError:
-                raise TimedOut("Pool timeout: all connections to the Bot API are busy; the request was not "
-                               "sent") from None
-        else:
-            await self._slots.acquire()
-        try:
+        async with pool_slot(self._slots, self._slot_wait):
             return await super().do_request(*args, **kwargs)
-        finally:
-            self._slots.release()
 
 
 class RetryingHttpxRequest(_Retrying, _QueuedHTTPXRequest):

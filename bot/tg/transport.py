@@ -18,6 +18,7 @@ Content-Length (or chunks), on keep-alive connections reused in turn.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import ssl
 from collections import deque
@@ -29,6 +30,25 @@ from telegram.request import BaseRequest, RequestData
 from telegram._utils.defaultvalue import DefaultValue
 
 _HEAD_END = b"\r\n\r\n"
+
+
+@contextlib.asynccontextmanager
+async def pool_slot(slots: asyncio.Semaphore, wait: float | None):
+    """One of the pool's `slots` for the length of a request, waited for at most `wait` seconds
+    (python-telegram-bot's pool_timeout; None: as long as it takes). A free slot is taken without a timer."""
+    if slots.locked():
+        try:
+            async with asyncio.timeout(wait):
+                await slots.acquire()
+        except TimeoutError:
+            raise TimedOut("Pool timeout: all connections to the Bot API are busy; the request was not "
+                           "sent") from None
+    else:
+        await slots.acquire()
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 class Unanswered(OSError):
@@ -92,19 +112,8 @@ class BotApiRequest(BaseRequest):
         connect = self._connect if isinstance(connect_timeout, DefaultValue) else connect_timeout
         wait = self._pool_wait if isinstance(pool_timeout, DefaultValue) else pool_timeout
         message = b"%sContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s" % (head, content_type, len(body), body)
-        if self._slots.locked():
-            try:
-                async with asyncio.timeout(wait):
-                    await self._slots.acquire()
-            except TimeoutError:
-                raise TimedOut("Pool timeout: all connections to the Bot API are busy; the request was not "
-                               "sent") from None
-        else:
-            await self._slots.acquire()
-        try:
+        async with pool_slot(self._slots, wait):
             return await self._exchange(origin, message, read, write, connect)
-        finally:
-            self._slots.release()
 
     async def _exchange(self, origin: tuple[str, int, bool], message: bytes, read: float | None,
                         write: float | None, connect: float | None) -> tuple[int, bytes]:
