@@ -85,6 +85,12 @@ KNOWN_COINCIDENCES = {"not sure yet", "we don't care much about branding", "全�
 KNOWN_COINCIDENCES |= {"全託管是什麼", "全託管清關誰負責", "who sets the price in semi managed", "全托管国际运费谁出",
                        "全托管佣金多少", "全託管傭金多少", "全托管要交保证金吗", "全托管回款周期", "全托管和半托管哪个好",
                        "help me choose a mode", "出口退税怎么办理"}
+# Short texts of held-out v4 (eval/dev/v4 since its one look), whose blind writer happened to word them like
+# examples written before the set arrived.
+KNOWN_COINCIDENCES |= {"good question, no idea", "想做自己的品牌", "play it safe", "全托管是什么意思", "半托管谁来定价",
+                       "which mode gets orders to customers faster", "who pays international shipping in full managed",
+                       "fbt是什么意思", "what is fbt", "which mode is more profitable", "全托管多久回款", "全托管退货运费谁承担",
+                       "who is semi managed meant for", "你是谁开发的"}
 
 
 def _sentences(node, inside: bool = False):

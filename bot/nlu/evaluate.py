@@ -7,7 +7,8 @@
 blind writer wrote that is tuned on (eval/dev/extra), its untouched third kept as a check of
 generalisation (eval/dev/extra_check: never tuned on, so `--verbose` does not list its misses), and
 the blind sets tuned on from round 2 of the rules' pruning (eval/dev/ablation, written blind for the
-ablation of the reading rules; eval/dev/dev3, a third blind writer's), and the held-out sets
+ablation of the reading rules; eval/dev/dev3, a third blind writer's; eval/dev/v4, the held-out v4 and
+edge v2 sets after their one look; eval/dev/dev4, a fourth blind writer's), and the held-out sets
 (eval/holdout, never listed either). eval/holdout_v1, eval/holdout_v2 and eval/holdout_v3 are earlier held-out sets,
 retired: the figures of each were seen once and development went on, so a fresh blind set replaced
 it; they are printed for comparison and never listed.
@@ -18,7 +19,7 @@ A directory holds up to four files:
   faq.yaml           questions: [{q, lang, expect}]            expect: an entry id or "fallback"
   edge.yaml          questions: [{q, lang, kind, ...}]         questions around the subject (docs/scope.md):
                      in_scope (expect), two_part (parts), other_platform (platforms), other_mode (modes),
-                     choosing (expect optional), out_of_scope; read only in eval/dev and eval/holdout
+                     choosing (expect optional), out_of_scope
   edge_blind.yaml    the same schema: eval/dev's second edge set, written blind by someone who never saw
                      the code or the first set (development: tuned on after its first figures were kept)
   edge_single.yaml   the same schema: a probe set of one-question messages shaped to tempt the part
@@ -45,6 +46,8 @@ EXTRA = DEV / "extra"
 EXTRA_CHECK = DEV / "extra_check"
 ABLATION = DEV / "ablation"
 DEV3 = DEV / "dev3"
+V4 = DEV / "v4"            # held-out v4 and edge v2: each seen once, then tuned on (2026-12-06, afternoon)
+DEV4 = DEV / "dev4"
 HOLDOUT = ROOT / "eval" / "holdout"
 RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2", ROOT / "eval" / "holdout_v3",
            ROOT / "eval" / "holdout_edge_v1")
@@ -53,12 +56,13 @@ TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned o
           **{d: f"retired held-out {d.name.removeprefix('holdout_')} (its figures were seen once, then development went on; not tuned on)"
              for d in RETIRED},
           ABLATION: "development (blind writer, used for the ablation, tuned on from round 2)",
-          DEV3: "development (third blind writer, tuned on)", HOLDOUT: "held-out"}
+          DEV3: "development (third blind writer, tuned on)",
+          V4: "development (held-out v4 and edge v2, each seen once at the end of a round, then tuned on)",
+          DEV4: "development (fourth blind writer, tuned on)", HOLDOUT: "held-out"}
 UNLISTED = (EXTRA_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
 FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml", "edge.yaml", "edge_blind.yaml", "edge_single.yaml")
 EDGE_FILES = ("edge.yaml", "edge_blind.yaml", "edge_single.yaml")
 OPTIONAL_EDGE = ("edge_blind.yaml", "edge_single.yaml")    # read only where present
-EDGE_DIRS = (DEV, HOLDOUT, *RETIRED)     # where an edge set is looked for (edge_blind.yaml: only where present)
 EDGE_KINDS = ("in_scope", "two_part", "other_platform", "other_mode", "choosing", "out_of_scope")
 FALLBACK = "fallback"
 LANGS = ("zh", "en")
@@ -233,12 +237,12 @@ def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, an
     for name, fn in (("typed.yaml", typed), ("descriptions.yaml", descriptions), ("faq.yaml", faq),
                      ("edge.yaml", edge), ("edge_blind.yaml", edge), ("edge_single.yaml", edge)):
         path = directory / name
-        if name in EDGE_FILES and (answerer is None or (directory not in EDGE_DIRS and not path.exists())):
+        if name in EDGE_FILES and (answerer is None or (directory != HOLDOUT and not path.exists())):
             continue
         if name in OPTIONAL_EDGE and not path.exists():
             continue
-        if not path.exists() and directory in RETIRED:
-            continue                # a retired set holds the files it was written with, no more
+        if not path.exists() and directory != HOLDOUT:
+            continue                # a development or retired set holds the files it was written with, no more
         if not path.exists():
             print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
                   f"held-out set not present" if directory.name == "holdout" else f"{path}: not present", file=out)
@@ -282,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.services import load_services
     services = load_services()
     nlu = services.nlu
-    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
+    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, V4, DEV4, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
         title = TITLES.get(d, str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")
