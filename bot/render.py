@@ -260,7 +260,9 @@ class Renderer:
         handling = getattr(answer, "handling", "fallback" if answer.fallback or answer.entry is None else "answer")
         entries = tuple(getattr(answer, "entries", ()) or ((answer.entry,) if answer.entry is not None else ()))
         if handling == "fallback" or (handling == "answer" and not entries):
-            lines = [self.t("faq.unknown", lang)]
+            topic = getattr(answer, "uncovered", None)
+            lines = [self.scope_t("scope.uncovered", lang, topic=topic.name(lang)) if topic is not None
+                     else self.t("faq.unknown", lang)]
             if answer.suggestions:
                 lines.append(self.t("faq.closest", lang))
                 lines += [f"• {self.m.esc(e.title(lang))}" for e in answer.suggestions]

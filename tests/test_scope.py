@@ -170,7 +170,7 @@ ONE_QUESTION = [
     # the piece reads its entry only once the message's mode name is added: it reads the name, not its words
     ("全托管回款快吗 大概多久", "zh", "settlement"),
     ("全托管佣金多少 具体是多少", "zh", "fees_commission"),
-    ("半托管怎么入驻呢 具体怎么弄", "zh", "full_onboarding"),
+    ("全托管怎么入驻呢 具体怎么弄", "zh", "full_onboarding"),
     # a yes-no question about "it" after a comma asks more about the question before it
     ("what's FBT, does it cost extra", "en", "fbt"),
     ("who handles customs in semi managed, is it the platform", "en", "semi_customs"),
@@ -361,3 +361,64 @@ def test_bot_check_flags_an_unknown_source_in_scope_yaml(tmp_path):
     path.write_text(path.read_text(encoding="utf-8").replace("sources: [X39]", "sources: [X99]"), encoding="utf-8")
     problems = check_content(tmp_path / "knowledge")
     assert [(p.file, p.entry) for p in problems] == [("scope.yaml", "source X99")]
+
+
+# -- topics no source covers, and entries about one mode only -------------------------------------------
+@pytest.mark.parametrize("question, lang, topic", [
+    ("半托管的商品主图怎么拍才好看", "zh", "content_craft"),       # names semi-managed, asks about photos
+    ("全托管卖到美国要交销售税吗", "zh", "taxes"),
+    ("which freight forwarder should I use for my semi managed stock", "en", "forwarders"),
+    ("my tiktok account got banned, how do I appeal", "en", "account_health"),
+    ("how to set up a gmv max campaign", "en", "ads"),
+])
+def test_a_question_about_an_uncovered_topic_falls_back_naming_it(services, question, lang, topic):
+    answer = services.answerer.ask(question, lang)
+    assert (answer.handling, answer.entries, answer.uncovered.id) == ("fallback", (), topic)
+    for renderer in (services.renderer(PLAIN), services.renderer(HTML)):
+        text = renderer.faq_answer(answer)
+        assert answer.uncovered.name(lang) in html.unescape(text) and caption_size(text) <= ANSWER_LIMIT
+    assert answer.to_dict(None)["uncovered"] == topic
+
+
+@pytest.mark.parametrize("question, lang, entry", [
+    ("全托管清关谁负责", "zh", "full_customs"),                     # customs, freight and fees stay covered
+    ("半托管头程运费谁出", "zh", "semi_first_leg"),
+    ("who handles customs and duties in full managed", "en", "full_customs"),
+    ("does full managed need a deposit", "en", "deposit"),
+])
+def test_covered_words_are_not_uncovered_topics(services, question, lang, entry):
+    answer = services.answerer.ask(question, lang)
+    assert answer.uncovered is None and answer.entries[0].id == entry
+
+
+def test_uncovered_words_never_catch_an_example_question(services):
+    """The word lists are narrow: no knowledge-base question (every entry's examples) reads as uncovered."""
+    reader = services.nlu.scope
+    caught = [q for e in services.kb.entries for q in (*e.questions_zh, *e.questions_en)
+              if reader.uncovered(normalize(q)) is not None]
+    assert not caught
+
+
+def test_a_question_naming_one_mode_is_not_answered_with_the_other_modes_only_entry(services):
+    """brand_in_full is about full-managed only: a semi-managed brand question gets another entry or none."""
+    book = load_book()
+    assert book.mode_of("brand_in_full") == "full_managed" and book.mode_of("semi_pricing") == "semi_managed"
+    assert book.mode_of("core_difference") is None
+    for q, lang in (("半托管能做品牌吗 我们有商标", "zh"), ("can I build my own brand on semi managed", "en")):
+        ids = [e.id for e in services.answerer.ask(q, lang).entries]
+        assert "brand_in_full" not in ids
+        assert not any(book.mode_of(i) == "full_managed" for i in ids)
+    assert services.answerer.ask("全托管能做品牌吗", "zh").entries[0].id == "brand_in_full"
+    # nothing about semi-managed's onboarding in the sources: not full-managed's steps, nor semi's definition
+    assert services.answerer.ask("半托管怎么入驻呢 具体怎么弄", "zh").handling == "fallback"
+
+
+def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
+    import shutil
+
+    from bot import ROOT
+    from bot.check import check_content
+    shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
+    path = tmp_path / "knowledge" / "scope.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("[brand_in_full,", "[brand_in_nowhere,"), encoding="utf-8")
+    assert [(p.file, p.entry) for p in check_content(tmp_path / "knowledge")] == [("scope.yaml", "entry brand_in_nowhere")]

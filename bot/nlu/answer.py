@@ -9,7 +9,8 @@ Handling, first that applies:
 - advice: asks which mode fits (a self-describing question, a choosing entry, or choosing and
   switching words): the choosing entry if any, and the questionnaire offer. Never "I don't know".
 - answer: one entry, or one per part of a two-part question.
-- fallback: an honest "I don't know" with the closest topics.
+- fallback: an honest "I don't know" with the closest topics; for a topic no source covers
+  (knowledge/scope.yaml `uncovered`: taxes, ads tutorials, forwarders...), naming it.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from bot.kb.models import FaqEntry, KnowledgeBase
-from bot.nlu.scope import Mode, Platform, Scope, ScopeBook
+from bot.nlu.scope import Mode, Platform, Scope, ScopeBook, Uncovered
 from bot.nlu.text import has_cjk, normalize
 from bot.nlu.understand import Reading, Understanding
 
@@ -26,6 +27,7 @@ CHOOSING_TOPIC = "choosing"
 COVERED_MODES = ("full_managed", "semi_managed")
 MAX_PARTS = 3
 PART_NEAR = 3                    # ...and among the whole message's this many nearest entries
+FIT_FLOOR = 0.1                 # the next nearest entry, when the first is about the other mode only, at least this sure
 PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone, at least this sure,
 PART_LEAD, PART_FLOOR = 3.0, 0.25  # ...or this many times its runner-up and at least this sure: the lead is
                                    # kept when new examples flatten every probability (docs/scope.md)
@@ -72,6 +74,7 @@ class Answer:
     scope: Scope = Scope()
     platforms: tuple[Platform, ...] = ()   # other platforms it speaks about
     modes: tuple[Mode, ...] = ()           # TikTok's other modes it speaks about
+    uncovered: Uncovered | None = None     # the uncovered topic a fallback names (taxes, ads tutorials...)
 
     def to_dict(self, text: str | None) -> dict:
         """The JSON contract of `ask --json` (docs/scope.md). `text`: what the user is shown, rendered by
@@ -85,6 +88,7 @@ class Answer:
             "entries": [e.id for e in self.entries],
             "handling": self.handling,
             "scope": self.scope.to_dict(),
+            "uncovered": self.uncovered.id if self.uncovered is not None else None,
             "score": round(self.score, 4),
             "fallback": self.fallback,
             "suggestions": [{"id": e.id, "title": e.title(self.lang)} for e in self.suggestions],
@@ -122,15 +126,17 @@ class FaqAnswerer:
         return bool(others or modes)
 
     def answer(self, reading: Reading) -> Answer:
-        ranked = [self.kb.by_id[h.id] for h in reading.faq if h.id in self.kb.by_id]
+        hits = [(self.kb.by_id[h.id], h.score) for h in reading.faq if h.id in self.kb.by_id]
         scope, book = reading.scope, self.book
         answerable = reading.answerable
         if scope.background:        # the question read without the asker's history, when that reads surer
-            hits, p, ok = self.nlu.rank_faq(self.nlu.scope.without_background(normalize(reading.text), scope))
+            found, p, ok = self.nlu.rank_faq(self.nlu.scope.without_background(normalize(reading.text), scope))
             if ok and (not answerable or p > reading.faq_probability):
-                ids = [self.nlu.content.faq[h.entry].id for h in hits]
-                ranked, answerable = [self.kb.by_id[i] for i in ids if i in self.kb.by_id], True
-        top = self._right_mode(ranked[0], scope.modes) if answerable and ranked else None
+                hits = [(self.kb.by_id[i], h.score) for h in found
+                        if (i := self.nlu.content.faq[h.entry].id) in self.kb.by_id]
+                answerable = True
+        ranked = [e for e, _ in hits]
+        top = self._fitting(hits, scope.modes) if answerable else None
         others, modes = self._subjects(scope)
 
         def make(handling: str, entries: list[FaqEntry], **kw) -> Answer:
@@ -152,6 +158,9 @@ class FaqAnswerer:
                                         or not any(m in scope.modes for m in COVERED_MODES)):
                 covered = None
             return make("other_mode", [covered] if covered else [], modes=tuple(modes))
+        topic = self.nlu.scope.uncovered(norm)
+        if topic is not None:       # "半托管的商品主图怎么拍": about photos, whatever covered mode it names
+            return make("fallback", [], uncovered=topic)
         named = book.modes.get(scope.modes[0]) if len(scope.modes) == 1 else None
         if named is not None and named.entry in self.kb.by_id and self._names_only(norm):
             return make("answer", [self.kb.by_id[named.entry]])     # "半托?", "semi?": what it is
@@ -173,6 +182,25 @@ class FaqAnswerer:
         if routed is not None and routed.entry in self.kb.by_id:
             return make("advice", [self.kb.by_id[routed.entry]])
         return make("fallback", [])
+
+    def _fitting(self, hits: list[tuple[FaqEntry, float]], modes: tuple[str, ...]) -> FaqEntry | None:
+        """The nearest entry about the mode the question names: the first hit (its counterpart when it is
+        the other mode's), or, when that one is about the other mode only, the next hit that fits and
+        reads at least FIT_FLOOR; None when none does (the honest "not covered" is then shown)."""
+        definitions = {m.entry for m in self.book.modes.values() if m.entry}
+        for i, (entry, score) in enumerate(hits[:PART_NEAR]):
+            if i and (score < FIT_FLOOR or entry.id in definitions):    # a definition reads the mode's name
+                return None
+            entry = self._right_mode(entry, modes)
+            if self._fits(entry, modes):
+                return entry
+        return None
+
+    def _fits(self, entry: FaqEntry, modes: tuple[str, ...]) -> bool:
+        """False for an entry about one covered mode when the question names only the other one."""
+        named = {m for m in modes if m in COVERED_MODES}
+        mode = self.book.mode_of(entry.id)
+        return mode is None or len(named) != 1 or mode in named
 
     def _right_mode(self, entry: FaqEntry, modes: tuple[str, ...]) -> FaqEntry:
         """The entry for the mode the question names, when it names one of the two and the entry is
@@ -264,7 +292,7 @@ class FaqAnswerer:
                 continue    # "具体多久": only the mode name added reads; the part asks nothing of its own
             entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id)
             entry = self._right_mode(entry, scope.modes) if entry is not None else None
-            if entry is not None and entry not in out and entry.id in near:
+            if entry is not None and entry not in out and entry.id in near and self._fits(entry, scope.modes):
                 out.append(entry)
         return out[:MAX_PARTS] if len(out) >= 2 else [top]
 

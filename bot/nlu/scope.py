@@ -81,6 +81,15 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Uncovered:
+    """A topic sellers ask about beside the modes that no source covers (taxes, ads tutorials...)."""
+
+    id: str
+    name: Text
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ScopeBook:
     home: str
     platforms: dict[str, Platform]
@@ -92,6 +101,15 @@ class ScopeBook:
     comparison_entries: tuple[str, ...] = ()                # entries comparing TikTok with other platforms
     ui: dict[str, Text] = field(default_factory=dict)
     moving_words: tuple[str, ...] = ()                     # "转tk", "thinking about tiktok": what came before is history
+    one_mode: dict[str, str] = field(default_factory=dict)  # entry -> the one covered mode it is about
+    uncovered: tuple[Uncovered, ...] = ()
+
+    def mode_of(self, entry: str) -> str | None:
+        """The one covered mode an entry is about (a counterpart's side, or listed in `one_mode`)."""
+        for full, semi in self.counterparts:
+            if entry in (full, semi):
+                return "full_managed" if entry == full else "semi_managed"
+        return self.one_mode.get(entry)
 
     def source_ids(self) -> set[str]:
         facts = [f for p in self.platforms.values() for f in p.facts]
@@ -139,7 +157,10 @@ def parse_book(data: dict) -> ScopeBook:
     return ScopeBook(home, platforms, modes, tuple(data.get("background_words") or ()), choosing,
                      tuple(normalize(w) for w in data.get("question_words") or ()),
                      tuple((str(a), str(b)) for a, b in data.get("counterparts") or []),
-                     tuple(data.get("comparison_entries") or ()), ui, tuple(data.get("moving_words") or ()))
+                     tuple(data.get("comparison_entries") or ()), ui, tuple(data.get("moving_words") or ()),
+                     {str(e): str(mode) for mode, entries in (data.get("one_mode") or {}).items() for e in entries},
+                     tuple(Uncovered(u["id"], _text(u.get("name"), u["id"]), tuple(u.get("words") or ()))
+                           for u in data.get("uncovered") or []))
 
 
 @lru_cache(maxsize=4)
@@ -153,7 +174,8 @@ def check_book(book: ScopeBook, source_ids: set[str], entry_ids: set[str]) -> li
     problems = [(f"source {s}", "unknown source id (knowledge/sources.yaml)")
                 for s in sorted(book.source_ids() - source_ids)]
     named = {r.entry for r in book.choosing} | {x for pair in book.counterparts for x in pair}
-    named |= set(book.comparison_entries) | {m.entry for m in book.modes.values() if m.entry}
+    named |= set(book.comparison_entries) | {m.entry for m in book.modes.values() if m.entry} | set(book.one_mode)
+    problems += [(f"one_mode {m}", "unknown mode id") for m in sorted(set(book.one_mode.values()) - set(book.modes))]
     problems += [(f"entry {e}", "unknown FAQ entry id (knowledge/faq.yaml)") for e in sorted(named - entry_ids)]
     return problems
 
@@ -190,6 +212,7 @@ class ScopeReader:
         self._moving = word_pattern(book.moving_words)
         self._choosing = [(route, word_pattern(route.words)) for route in book.choosing]
         self._asks = word_pattern(book.question_words)
+        self._uncovered = [(topic, word_pattern(topic.words)) for topic in book.uncovered]
 
     @classmethod
     def default(cls) -> "ScopeReader":
@@ -279,6 +302,11 @@ class ScopeReader:
         approximate number ("二十几个人", "几十万") asks nothing."""
         text = _APPROXIMATE.sub(" ", prepare(norm))
         return self._asks is not None and self._asks.search(text) is not None
+
+    def uncovered(self, norm: str) -> Uncovered | None:
+        """The uncovered topic a message asks about, by its words, or None."""
+        text = prepare(norm)
+        return next((topic for topic, pattern in self._uncovered if pattern is not None and pattern.search(text)), None)
 
     def choosing(self, norm: str) -> Route | None:
         """Where a choosing, fit, control or switching question is routed, or None."""
