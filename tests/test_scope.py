@@ -422,3 +422,29 @@ def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
     path = tmp_path / "knowledge" / "scope.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("[brand_in_full,", "[brand_in_nowhere,"), encoding="utf-8")
     assert [(p.file, p.entry) for p in check_content(tmp_path / "knowledge")] == [("scope.yaml", "entry brand_in_nowhere")]
+
+
+@pytest.mark.parametrize("question, lang, handling, entries", [
+    # a choosing question beside another question: both answered, as advice
+    ("我们是做五金的工厂，适合哪种模式？另外半托管要准备多少资金", "zh", "advice", ["fit_factory", "capital_needed"]),
+    # a numbered list the whole of which reads nothing clearly: its items do
+    ("1) is full managed open in the uk? 2) how do I sign up?", "en", "answer", ["uk_market", "full_onboarding"]),
+    # circled numbers are item breaks (normalising makes them plain digits)
+    ("两个问题 ①半托管头程谁出 ②尾程谁送", "zh", "answer", ["semi_first_leg", "semi_last_mile"]),
+    # "和" between two asking halves splits; between two names it does not
+    ("半托管清关谁负责和尾程谁送", "zh", "answer", ["semi_customs", "semi_last_mile"]),
+    ("全托管和半托管哪个好", "zh", "advice", ["which_is_better"]),
+    # a typo of the mode's name (拓 for 托) still names the mode
+    ("全拓管谁定价", "zh", "answer", ["full_pricing"]),
+])
+def test_parts_beside_advice_numbered_and_joined(services, question, lang, handling, entries):
+    answer = services.answerer.ask(question, lang)
+    assert (answer.handling, [e.id for e in answer.entries]) == (handling, entries)
+
+
+def test_a_platform_compared_with_both_sides_words_is_a_subject_not_history(services):
+    """"我在速卖通做了两年全托管" alone is the asker's history; "两边...一样吗" makes AliExpress a subject."""
+    compared = services.answerer.ask("我在速卖通做了两年全托管，两边的定价规则一样吗", "zh")
+    assert compared.handling == "other_platform" and [p.id for p in compared.platforms] == ["aliexpress"]
+    history = services.nlu.read("我在速卖通做了两年全托管，想转tk全托管，要注意什么", lang="zh").scope
+    assert history.background == ("aliexpress",)

@@ -27,6 +27,7 @@ CHOOSING_TOPIC = "choosing"
 COVERED_MODES = ("full_managed", "semi_managed")
 MAX_PARTS = 3
 PART_NEAR = 3                    # ...and among the whole message's this many nearest entries
+PART_WHOLE_MIN = 0.003           # ...that the whole message reads at least this sure (not disowned)
 FIT_FLOOR = 0.1                 # the next nearest entry, when the first is about the other mode only, at least this sure
 PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone, at least this sure,
 PART_LEAD, PART_FLOOR = 3.0, 0.25  # ...or this many times its runner-up and at least this sure: the lead is
@@ -37,7 +38,10 @@ _ZH_JOINS = "另外|还有就是|还有|顺便问一下|顺便问下|顺便问|�
 _EN_JOINS = (r"\b(?:and also|also|plus|as well as|besides that|and)\b"
              r"(?=\s+(?:what|how|who|when|where|which|is|are|do|does|can|will|should|the|whether|if)\b)")
 # A numbered list ("1. ... 2. ...", "1、", "2)", "①", "q2:") and a "+" between questions split too.
-_NUMBERED = r"(?<![\d.])\d\s?[.、)](?!\d)|\(\d\)|[①②③④⑤]|\bq\d\b\s?[:.]?"
+_NUMBERED = r"(?<![\d.])\d\s?[.、)](?!\d)|\(\d\)|\bq\d\b\s?[:.]?"
+# Circled numbers ("①全托管要交押金吗 ②退货费用谁承担") become plain digits when normalised: they are made
+# item breaks before that.
+_CIRCLED = re.compile(r"[\u2460-\u2473\u2776-\u277f]")
 _PART_SPLIT = re.compile(rf"([?;。\n,]+|\.\s|{_NUMBERED}|\s?\+\s?|\s&\s|{_ZH_JOINS}|{_EN_JOINS})")
 # Delimiters that join two questions: the pieces on both sides ask, whatever their words ("deposit amount &
 # commission rate"); after a numbered item's marker, the piece asks (the one before it may be a preface).
@@ -58,6 +62,7 @@ _PREFACE = re.compile(r"^[^:]{0,40}:\s*")
 _CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _PARTICLE_END = re.compile(r"(?<=[吗呢])(?=[\u4e00-\u9fff])")
 _EACH = re.compile(r"^([^,?]*?)(?:和|跟|与|以及|及)([^,?]*?)分别([^,?]*)$")
+_BOTH_ASK = re.compile(r"和")
 _A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1")      # 大不大, 能不能: a Chinese yes-no question
 
 
@@ -149,7 +154,7 @@ class FaqAnswerer:
         if others:
             return make("other_platform", [top] if top else [],
                         platforms=tuple(book.platforms[p] for p in others), modes=tuple(modes))
-        norm = normalize(reading.text)
+        norm = normalize(_CIRCLED.sub(";", reading.text))
         routed = self.nlu.scope.choosing(norm)
         if modes:
             # the part about full/semi-managed, if the question has one (never a cross-platform comparison)
@@ -164,6 +169,13 @@ class FaqAnswerer:
         named = book.modes.get(scope.modes[0]) if len(scope.modes) == 1 else None
         if named is not None and named.entry in self.kb.by_id and self._names_only(norm):
             return make("answer", [self.kb.by_id[named.entry]])     # "半托?", "semi?": what it is
+        near = {}                   # the whole message's nearest entries (either mode's), with their probability
+        for e, score in hits[:PART_NEAR]:
+            for x in (e, self._right_mode(e, scope.modes)):
+                near[x.id] = max(near.get(x.id, 0.0), score)
+        parts = self._parts_answered(norm, scope, near)
+        if parts:                   # two questions in one, each read clearly: both answered (a choosing one too)
+            return make("advice" if any(e.id in self.choosing_entries for e in parts) else "answer", parts)
         if reading.advice:          # in a dialogue: the provisional recommendation; here its choosing entry, if any
             return make("advice", [top] if top is not None and top.id in self.choosing_entries else [])
         if top is not None and top.id not in self.choosing_entries:
@@ -174,11 +186,7 @@ class FaqAnswerer:
             if top.id not in self.choosing_entries and routed is not None and routed.override \
                     and routed.entry in self.kb.by_id:
                 return make("advice", [self.kb.by_id[routed.entry]])   # "全托转半托难在哪": not semi's risks
-            nearest = ranked[:PART_NEAR]
-            near = {e.id for e in nearest} | {self._right_mode(e, scope.modes).id for e in nearest}
-            entries = self._parts_answered(norm, top, scope, near)
-            advice = any(e.id in self.choosing_entries for e in entries)
-            return make("advice" if advice else "answer", entries)
+            return make("advice" if top.id in self.choosing_entries else "answer", [top])
         if routed is not None and routed.entry in self.kb.by_id:
             return make("advice", [self.kb.by_id[routed.entry]])
         return make("fallback", [])
@@ -239,7 +247,16 @@ class FaqAnswerer:
                 parts[-1] = f"{parts[-1]} {carry}"
             else:
                 parts.append(carry)
-        return parts
+        return [half for part in parts for half in self._asked_both(part)]
+
+    def _asked_both(self, part: str) -> list[str]:
+        """A part cut at "和" when the words on both sides ask ("清关谁负责和头程运费谁付"); "全托管和半托管
+        哪个好" and "谁负责定价和营销" stay whole."""
+        for m in _BOTH_ASK.finditer(part):
+            left, right = part[:m.start()].strip(), part[m.end():].strip()
+            if left and right and self._asks(left) and self._asks(right):
+                return [left, right]
+        return [part]
 
     @staticmethod
     def _pieces(norm: str) -> list[tuple[str, str]]:
@@ -269,14 +286,15 @@ class FaqAnswerer:
         return (self.nlu.is_question(piece) or self.nlu.is_question(_PREFACE.sub("", piece))
                 or _A_NOT_A.search(piece) is not None or self.nlu.scope.asks(piece))
 
-    def _parts_answered(self, norm: str, top: FaqEntry, scope: Scope, near: set[str]) -> list[FaqEntry]:
+    def _parts_answered(self, norm: str, scope: Scope, near: dict[str, float]) -> list[FaqEntry]:
         """One entry per part of a two-part question, each read from its own part (a part that names no
         mode gets the message's one mode) and among the entries the whole message reads as nearest
-        (`near`: a part's reading the whole disowns is a misreading of a fragment); the whole
-        message's entry when fewer than two parts read an entry of their own clearly."""
+        (`near`, at least PART_WHOLE_MIN: a part's reading the whole disowns is a misreading of a
+        fragment, or a fragment that only asks more about another part: "有没有人踩坑"); none when fewer
+        than two parts read an entry of their own clearly (the whole message is then read as one)."""
         parts = self.parts(norm)
         if len(parts) < 2:
-            return [top]
+            return []
         covered = [m for m in scope.modes if m in COVERED_MODES]
         out: list[FaqEntry] = []
         for part in parts:
@@ -292,9 +310,10 @@ class FaqAnswerer:
                 continue    # "具体多久": only the mode name added reads; the part asks nothing of its own
             entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id)
             entry = self._right_mode(entry, scope.modes) if entry is not None else None
-            if entry is not None and entry not in out and entry.id in near and self._fits(entry, scope.modes):
+            if entry is not None and entry not in out and near.get(entry.id, 0.0) >= PART_WHOLE_MIN \
+                    and self._fits(entry, scope.modes):
                 out.append(entry)
-        return out[:MAX_PARTS] if len(out) >= 2 else [top]
+        return out[:MAX_PARTS] if len(out) >= 2 else []
 
     def _bare_reading(self, name: str) -> int | None:
         """What a mode's name alone reads as (its definition): a part read as this once the name is added

@@ -103,6 +103,7 @@ class ScopeBook:
     moving_words: tuple[str, ...] = ()                     # "转tk", "thinking about tiktok": what came before is history
     one_mode: dict[str, str] = field(default_factory=dict)  # entry -> the one covered mode it is about
     uncovered: tuple[Uncovered, ...] = ()
+    both_sides_words: tuple[str, ...] = ()                 # "两边", "both platforms": history is compared, not history
 
     def mode_of(self, entry: str) -> str | None:
         """The one covered mode an entry is about (a counterpart's side, or listed in `one_mode`)."""
@@ -160,7 +161,8 @@ def parse_book(data: dict) -> ScopeBook:
                      tuple(data.get("comparison_entries") or ()), ui, tuple(data.get("moving_words") or ()),
                      {str(e): str(mode) for mode, entries in (data.get("one_mode") or {}).items() for e in entries},
                      tuple(Uncovered(u["id"], _text(u.get("name"), u["id"]), tuple(u.get("words") or ()))
-                           for u in data.get("uncovered") or []))
+                           for u in data.get("uncovered") or []),
+                     tuple(data.get("both_sides_words") or ()))
 
 
 @lru_cache(maxsize=4)
@@ -210,6 +212,7 @@ class ScopeReader:
         self._not_in = {m.id: word_pattern(m.not_in) for m in book.modes.values() if m.not_in}
         self._background = word_pattern(book.background_words)
         self._moving = word_pattern(book.moving_words)
+        self._both_sides = word_pattern(book.both_sides_words)
         self._choosing = [(route, word_pattern(route.words)) for route in book.choosing]
         self._asks = word_pattern(book.question_words)
         self._uncovered = [(topic, word_pattern(topic.words)) for topic in book.uncovered]
@@ -249,8 +252,9 @@ class ScopeReader:
         on Amazon for 3 years"), or when it is a sentence of its own that states (asks nothing, names
         no selling mode, says more than a name) before a sentence naming TikTok ("8 figures on Amazon,
         team in the US. Full or semi for TikTok Shop?"; not "tiktok full managed, and shein too?"), or
-        any sentence that asks nothing before a TikTok sentence with a moving word ("做亚马逊fba的 转tk全托管")."""
-        if self._background is None:
+        any sentence that asks nothing before a TikTok sentence with a moving word ("做亚马逊fba的 转tk全托管").
+        Nothing is history when the message compares both sides ("我在temu做全托管两年了，两边规则一样吗")."""
+        if self._background is None or (self._both_sides is not None and self._both_sides.search(text)):
             return ()
         clauses = [c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip()]
         sentences = [c.strip() for c in _SENTENCE_SPLIT.split(text) if c and c.strip()]
