@@ -448,3 +448,17 @@ def test_a_platform_compared_with_both_sides_words_is_a_subject_not_history(serv
     assert compared.handling == "other_platform" and [p.id for p in compared.platforms] == ["aliexpress"]
     history = services.nlu.read("我在速卖通做了两年全托管，想转tk全托管，要注意什么", lang="zh").scope
     assert history.background == ("aliexpress",)
+
+
+@pytest.mark.parametrize("question, lang, entry", [
+    ("what do I have to do on full managed? only send the goods to the warehouse?", "en", "full_seller_tasks"),
+    ("全托管卖家要干啥？把货送到仓库就行了吗", "zh", "full_seller_tasks"),
+])
+def test_a_guess_at_the_answer_after_a_question_mark_asks_no_more(services, question, lang, entry):
+    assert [e.id for e in services.answerer.ask(question, lang).entries] == [entry]
+
+
+def test_part_words_come_from_scope_yaml():
+    words = load_book().part_words
+    assert "另外" in words.joins and "and" in words.en_joins and "just" in words.guesses
+    assert "is it" in words.follow_ups and "还是" in words.alternatives

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from bot.kb.models import FaqEntry, KnowledgeBase
+from bot.nlu.parts import A_NOT_A, CIRCLED, PREFACE, PartSplitter
 from bot.nlu.scope import Mode, Platform, Scope, ScopeBook, Uncovered
 from bot.nlu.text import has_cjk, normalize
 from bot.nlu.understand import Reading, Understanding
@@ -32,40 +33,6 @@ FIT_FLOOR = 0.1                 # the next nearest entry, when the first is abou
 PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone, at least this sure,
 PART_LEAD, PART_FLOOR = 3.0, 0.25  # ...or this many times its runner-up and at least this sure: the lead is
                                    # kept when new examples flatten every probability (docs/scope.md)
-# Where a question may split into parts: punctuation, and the words that add a question. The
-# delimiter is kept: a piece followed by a question mark is a question whatever its words.
-_ZH_JOINS = "另外|还有就是|还有|顺便问一下|顺便问下|顺便问|再问一下|以及"
-_EN_JOINS = (r"\b(?:and also|also|plus|as well as|besides that|and)\b"
-             r"(?=\s+(?:what|how|who|when|where|which|is|are|do|does|can|will|should|the|whether|if)\b)")
-# A numbered list ("1. ... 2. ...", "1、", "2)", "①", "q2:") and a "+" between questions split too.
-_NUMBERED = r"(?<![\d.])\d\s?[.、)](?!\d)|\(\d\)|\bq\d\b\s?[:.]?"
-# Circled numbers ("①全托管要交押金吗 ②退货费用谁承担") become plain digits when normalised: they are made
-# item breaks before that.
-_CIRCLED = re.compile(r"[\u2460-\u2473\u2776-\u277f]")
-_PART_SPLIT = re.compile(rf"([?;。\n,]+|\.\s|{_NUMBERED}|\s?\+\s?|\s&\s|{_ZH_JOINS}|{_EN_JOINS})")
-# Delimiters that join two questions: the pieces on both sides ask, whatever their words ("deposit amount &
-# commission rate"); after a numbered item's marker, the piece asks (the one before it may be a preface).
-_JOINED = re.compile(rf"^\s*(?:[;+&]|{_ZH_JOINS}|and also|also|plus|as well as|besides that|and)\s*$")
-_ITEM = re.compile(rf"^\s*(?:{_NUMBERED})\s*$")
-# A piece that offers an alternative ("..., or is it ...", "还是...") goes on asking the question before it.
-_ALTERNATIVE = re.compile(r"^(?:or|or else|还是|或者|或是)\b|^(?:还是|或者|或是)")
-# A yes-no question about "it" after a comma only asks more about the question before it ("what is FBT, is
-# it tiktok's own warehouse"): it goes on asking that question (after a join word or a "?" it is a part).
-# So does a Chinese guess at the answer, a word or two and 吗 ("尾程谁来派送呢 平台吗"); "英国呢" asks anew.
-_FOLLOW_UP = re.compile(r"^(?:is|are|does|do|did|was|will|would|can|could)\s+(?:it|that|this|they)\b"
-                        r"|^(?:它|这个|那个)(?:是|会|能|要)|^[\u4e00-\u9fff]{1,2}吗$")
-_WEAK = re.compile(r"^[,\s]*$")      # a comma, a space between Chinese words or a particle's end (all made ",")
-# Where an English yes-no question may start after a preface ("Two q's: is it open in the US"):
-_PREFACE = re.compile(r"^[^:]{0,40}:\s*")
-# Chinese written without punctuation: a space between Chinese words, or a question particle with more
-# text after it, ends a piece ("全托管利润怎么样 价格谁定", "要保证金吗佣金多少").
-_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
-_PARTICLE_END = re.compile(r"(?<=[吗呢])(?=[\u4e00-\u9fff])")
-_EACH = re.compile(r"^([^,?]*?)(?:和|跟|与|以及|及)([^,?]*?)分别([^,?]*)$")
-_BOTH_ASK = re.compile(r"和")
-_A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1")      # 大不大, 能不能: a Chinese yes-no question
-
-
 @dataclass(frozen=True)
 class Answer:
     query: str
@@ -111,6 +78,7 @@ class FaqAnswerer:
         # entry -> (its mode, the same entry for the other mode)
         self.counterpart = {a: ("full_managed", b) for a, b in self.book.counterparts}
         self.counterpart.update({b: ("semi_managed", a) for a, b in self.book.counterparts})
+        self.splitter = PartSplitter(self.book.part_words, self._asks, self._names_only)
 
     def ask(self, text: object, lang: str = "en") -> Answer:
         return self.answer(self.nlu.read(text, lang=lang))
@@ -154,7 +122,7 @@ class FaqAnswerer:
         if others:
             return make("other_platform", [top] if top else [],
                         platforms=tuple(book.platforms[p] for p in others), modes=tuple(modes))
-        norm = normalize(_CIRCLED.sub(";", reading.text))
+        norm = normalize(CIRCLED.sub(";", reading.text))
         routed = self.nlu.scope.choosing(norm)
         if modes:
             # the part about full/semi-managed, if the question has one (never a cross-platform comparison)
@@ -221,54 +189,14 @@ class FaqAnswerer:
 
     # -- two-part questions ------------------------------------------------------------------
     def parts(self, norm: str) -> list[str]:
-        """The question parts of a message: split where a new question may start; a piece that asks
-        nothing (context: "全托管的话，") joins the part after it."""
-        both = _EACH.match(norm)                  # "佣金和结算周期分别是多少": two questions sharing one ending
-        if both:
-            norm = f"{both.group(1)}{both.group(3)}?{both.group(2)}{both.group(3)}"
-        parts, carry, before, after = [], "", "", ""
-        for piece, delimiter in self._pieces(norm):
-            joined = bool(_JOINED.match(delimiter) or _JOINED.match(before) or _ITEM.match(before))
-            after, before = before, delimiter       # after: the delimiter this piece follows
-            if not piece:
-                continue
-            if parts and not carry and (_ALTERNATIVE.match(piece)     # "does it pay, or is it a trap?"
-                                        or (_WEAK.match(after) and _FOLLOW_UP.match(piece))):
-                parts[-1] = f"{parts[-1]} {piece}"
-                continue
-            text = f"{carry} {piece}".strip()
-            if not self._names_only(piece) and ("?" in delimiter or joined or self._asks(piece)):  # "full? who?"
-                parts.append(text)
-                carry = ""
-            else:
-                carry = text
-        if carry:
-            if parts:
-                parts[-1] = f"{parts[-1]} {carry}"
-            else:
-                parts.append(carry)
-        return [half for part in parts for half in self._asked_both(part)]
-
-    def _asked_both(self, part: str) -> list[str]:
-        """A part cut at "和" when the words on both sides ask ("清关谁负责和头程运费谁付"); "全托管和半托管
-        哪个好" and "谁负责定价和营销" stay whole."""
-        for m in _BOTH_ASK.finditer(part):
-            left, right = part[:m.start()].strip(), part[m.end():].strip()
-            if left and right and self._asks(left) and self._asks(right):
-                return [left, right]
-        return [part]
-
-    @staticmethod
-    def _pieces(norm: str) -> list[tuple[str, str]]:
-        """(piece, the delimiter after it): the message cut wherever a new question may start."""
-        tokens = _PART_SPLIT.split(_PARTICLE_END.sub("?", _CJK_SPACE.sub(",", norm)))
-        return [(tokens[i].strip(), tokens[i + 1] if i + 1 < len(tokens) else "") for i in range(0, len(tokens), 2)]
+        """The question parts of a normalised message (bot.nlu.parts)."""
+        return self.splitter.parts(norm)
 
     def _choosing_question(self, norm: str) -> FaqEntry | None:
         """The choosing entry the message's one asking piece reads on its own ("..., zero time for
         content. which one"), or routes to by its choosing words when it reads nothing: what a
         self-describing message asks, whatever its description reads as."""
-        asking = [p for p, d in self._pieces(norm) if p and ("?" in d or self._asks(p))]
+        asking = [p for p, d in self.splitter.pieces(norm) if p and ("?" in d or self._asks(p))]
         if len(asking) != 1:            # two questions: each part is answered on its own
             return None
         hits, p, ok = self.nlu.rank_faq(asking[-1])
@@ -283,8 +211,8 @@ class FaqAnswerer:
         return not re.search(r"[a-z0-9\u4e00-\u9fff]{2}", self.nlu.scope.without_names(text))
 
     def _asks(self, piece: str) -> bool:
-        return (self.nlu.is_question(piece) or self.nlu.is_question(_PREFACE.sub("", piece))
-                or _A_NOT_A.search(piece) is not None or self.nlu.scope.asks(piece))
+        return (self.nlu.is_question(piece) or self.nlu.is_question(PREFACE.sub("", piece))
+                or A_NOT_A.search(piece) is not None or self.nlu.scope.asks(piece))
 
     def _parts_answered(self, norm: str, scope: Scope, near: dict[str, float]) -> list[FaqEntry]:
         """One entry per part of a two-part question, each read from its own part (a part that names no

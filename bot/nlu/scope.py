@@ -16,6 +16,7 @@ import yaml
 
 from bot import ROOT
 from bot.kb.models import Text
+from bot.nlu.parts import PartWords
 from bot.nlu.text import normalize
 
 SCOPE_FILE = ROOT / "knowledge" / "scope.yaml"
@@ -103,6 +104,7 @@ class ScopeBook:
     moving_words: tuple[str, ...] = ()                     # "转tk", "thinking about tiktok": what came before is history
     one_mode: dict[str, str] = field(default_factory=dict)  # entry -> the one covered mode it is about
     uncovered: tuple[Uncovered, ...] = ()
+    part_words: PartWords = PartWords()                    # how one message asks two questions
     both_sides_words: tuple[str, ...] = ()                 # "两边", "both platforms": history is compared, not history
 
     def mode_of(self, entry: str) -> str | None:
@@ -162,7 +164,7 @@ def parse_book(data: dict) -> ScopeBook:
                      {str(e): str(mode) for mode, entries in (data.get("one_mode") or {}).items() for e in entries},
                      tuple(Uncovered(u["id"], _text(u.get("name"), u["id"]), tuple(u.get("words") or ()))
                            for u in data.get("uncovered") or []),
-                     tuple(data.get("both_sides_words") or ()))
+                     PartWords.parse(data.get("parts")), tuple(data.get("both_sides_words") or ()))
 
 
 @lru_cache(maxsize=4)
