@@ -462,3 +462,11 @@ def test_part_words_come_from_scope_yaml():
     words = load_book().part_words
     assert "另外" in words.joins and "and" in words.en_joins and "just" in words.guesses
     assert "is it" in words.follow_ups and "还是" in words.alternatives
+
+
+def test_two_parts_reading_one_entry_give_the_less_sure_part_its_close_second_choice(services):
+    """Both parts read the return-fee entry; the part about who handles returns is nearly as sure of
+    after-sales, so it gets that: two different questions are never answered with one entry."""
+    for q, lang in (("who deals with returns in full managed, and who pays for return shipping?", "en"),
+                    ("全托管退货谁处理，另外退货运费谁出", "zh")):
+        assert [e.id for e in services.answerer.ask(q, lang).entries] == ["full_after_sales", "full_return_fee"]

@@ -28,6 +28,7 @@ CHOOSING_TOPIC = "choosing"
 COVERED_MODES = ("full_managed", "semi_managed")
 MAX_PARTS = 3
 PART_NEAR = 3                    # ...and among the whole message's this many nearest entries
+PART_SECOND = 0.8                # a part's second choice, when another part took its first, this close
 PART_WHOLE_MIN = 0.003           # ...that the whole message reads at least this sure (not disowned)
 FIT_FLOOR = 0.1                 # the next nearest entry, when the first is about the other mode only, at least this sure
 PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone, at least this sure,
@@ -224,7 +225,7 @@ class FaqAnswerer:
         if len(parts) < 2:
             return []
         covered = [m for m in scope.modes if m in COVERED_MODES]
-        out: list[FaqEntry] = []
+        read: list[list[tuple[FaqEntry, float]]] = []      # per part: its entry, and a close second choice
         for part in parts:
             texts, name = [part], ""
             if len(covered) == 1 and not self.nlu.scope.find(part).modes:    # with the message's mode, too
@@ -236,11 +237,24 @@ class FaqAnswerer:
                 continue
             if name and hits[0].entry == self._bare_reading(name):
                 continue    # "具体多久": only the mode name added reads; the part asks nothing of its own
-            entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id)
-            entry = self._right_mode(entry, scope.modes) if entry is not None else None
-            if entry is not None and entry not in out and near.get(entry.id, 0.0) >= PART_WHOLE_MIN \
-                    and self._fits(entry, scope.modes):
-                out.append(entry)
+            choices = []
+            for rank, hit in enumerate(hits[:2]):
+                if rank and hit.score < PART_SECOND * p:
+                    break
+                entry = self.kb.by_id.get(self.nlu.content.faq[hit.entry].id)
+                entry = self._right_mode(entry, scope.modes) if entry is not None else None
+                if entry is not None and near.get(entry.id, 0.0) >= PART_WHOLE_MIN and self._fits(entry, scope.modes):
+                    choices.append((entry, hit.score))
+            if choices:
+                read.append(choices)
+        # two parts reading one entry: the less sure one takes its close second choice ("who handles returns,
+        # plus who pays the return fees": after-sales, then the return fee)
+        taken: dict[int, FaqEntry] = {}
+        for i in sorted(range(len(read)), key=lambda i: -read[i][0][1]):
+            free = [e for e, _ in read[i] if e not in taken.values()]
+            if free:
+                taken[i] = free[0]
+        out = [taken[i] for i in sorted(taken)]
         return out[:MAX_PARTS] if len(out) >= 2 else []
 
     def _bare_reading(self, name: str) -> int | None:
