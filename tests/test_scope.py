@@ -470,3 +470,23 @@ def test_two_parts_reading_one_entry_give_the_less_sure_part_its_close_second_ch
     for q, lang in (("who deals with returns in full managed, and who pays for return shipping?", "en"),
                     ("全托管退货谁处理，另外退货运费谁出", "zh")):
         assert [e.id for e in services.answerer.ask(q, lang).entries] == ["full_after_sales", "full_return_fee"]
+
+
+@pytest.mark.parametrize("question, lang, handling, entries", [
+    # a mode's name with only "呢" / "what about" after a question: that question about the mode
+    ("全托管谁负责售后 半托管呢", "zh", "answer", ["full_after_sales", "semi_after_sales"]),
+    ("who sets the price in semi managed? what about full managed?", "en", "answer", ["semi_pricing", "full_pricing"]),
+    # a piece asking only the amount, or guessing "is it just...", asks no second question
+    ("全托管要交押金吗 大概多少钱", "zh", "answer", ["deposit"]),
+    ("who handles customs in semi managed. is it just the platform?", "en", "answer", ["semi_customs"]),
+    # a piece ending in 吧 / 嘛 asks
+    ("全托可以自己报活动吧 佣金呢", "zh", "answer", ["full_promotions", "fees_commission"]),
+    ("全托管能自己定价嘛 售后谁管", "zh", "answer", ["full_pricing", "full_after_sales"]),
+    # choosing words of spoken Chinese and English; "we do 5M a year on amazon" is the asker's history
+    ("我们小工厂 资金不多 是不是只能全托", "zh", "advice", ["fit_factory"]),
+    ("we do about 5M a year on amazon with a team of 20, would you suggest full or semi", "en", "advice",
+     ["which_is_better"]),
+])
+def test_spoken_two_part_and_choosing_questions(services, question, lang, handling, entries):
+    answer = services.answerer.ask(question, lang)
+    assert (answer.handling, [e.id for e in answer.entries]) == (handling, entries)

@@ -152,8 +152,7 @@ class FaqAnswerer:
             if chosen is not None:
                 return make("advice", [chosen])
         if top is not None:
-            if top.id not in self.choosing_entries and routed is not None and routed.override \
-                    and routed.entry in self.kb.by_id:
+            if routed is not None and routed.override and routed.entry in self.kb.by_id:
                 return make("advice", [self.kb.by_id[routed.entry]])   # "全托转半托难在哪": not semi's risks
             return make("advice" if top.id in self.choosing_entries else "answer", [top])
         if routed is not None and routed.entry in self.kb.by_id:
@@ -227,6 +226,11 @@ class FaqAnswerer:
         covered = [m for m in scope.modes if m in COVERED_MODES]
         read: list[list[tuple[FaqEntry, float]]] = []      # per part: its entry, and a close second choice
         for part in parts:
+            if read and self.splitter.same_question(part):     # "②半托管呢": the question before, for this mode
+                again = self._same_question(read[-1][0][0], self.nlu.scope.find(part).modes)
+                if again is not None:
+                    read.append([(again, read[-1][0][1])])
+                continue
             texts, name = [part], ""
             if len(covered) == 1 and not self.nlu.scope.find(part).modes:    # with the message's mode, too
                 name = self.book.modes[covered[0]].name('zh' if has_cjk(part) else 'en')
@@ -256,6 +260,14 @@ class FaqAnswerer:
                 taken[i] = free[0]
         out = [taken[i] for i in sorted(taken)]
         return out[:MAX_PARTS] if len(out) >= 2 else []
+
+    def _same_question(self, entry: FaqEntry, modes: tuple[str, ...]) -> FaqEntry | None:
+        """The entry that asks `entry`'s question about the one covered mode named, or None."""
+        named = [m for m in modes if m in COVERED_MODES]
+        mode, other = self.counterpart.get(entry.id, (None, None))
+        if len(named) != 1 or mode is None or mode == named[0]:
+            return None
+        return self.kb.by_id.get(other)
 
     def _bare_reading(self, name: str) -> int | None:
         """What a mode's name alone reads as (its definition): a part read as this once the name is added

@@ -8,7 +8,7 @@ blind writer wrote that is tuned on (eval/dev/extra), its untouched third kept a
 generalisation (eval/dev/extra_check: never tuned on, so `--verbose` does not list its misses), and
 the blind sets tuned on from round 2 of the rules' pruning (eval/dev/ablation, written blind for the
 ablation of the reading rules; eval/dev/dev3, a third blind writer's; eval/dev/v4, the held-out v4 and
-edge v2 sets after their one look; eval/dev/dev4, a fourth blind writer's; eval/dev/edge_check, a fifth
+edge v2 sets after their one look; eval/dev/dev4 and eval/dev/dev5, blind writers' edge sets; eval/dev/edge_check, a fifth
 blind writer's edge set kept as a gauge, never tuned on or listed), and the held-out sets
 (eval/holdout, never listed either). eval/holdout_v1, eval/holdout_v2 and eval/holdout_v3 are earlier held-out sets,
 retired: the figures of each were seen once and development went on, so a fresh blind set replaced
@@ -49,6 +49,7 @@ ABLATION = DEV / "ablation"
 DEV3 = DEV / "dev3"
 V4 = DEV / "v4"            # held-out v4 and edge v2: each seen once, then tuned on (2026-12-06, afternoon)
 DEV4 = DEV / "dev4"
+DEV5 = DEV / "dev5"
 EDGE_CHECK = DEV / "edge_check"   # a fifth blind writer's edge set, kept as a gauge: never tuned on
 HOLDOUT = ROOT / "eval" / "holdout"
 RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2", ROOT / "eval" / "holdout_v3",
@@ -61,6 +62,7 @@ TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned o
           DEV3: "development (third blind writer, tuned on)",
           V4: "development (held-out v4 and edge v2, each seen once at the end of a round, then tuned on)",
           DEV4: "development (fourth blind writer, tuned on)",
+          DEV5: "development (sixth blind writer: two-part and choosing questions, tuned on)",
           EDGE_CHECK: "development, edge gauge (fifth blind writer, not tuned on)", HOLDOUT: "held-out"}
 UNLISTED = (EXTRA_CHECK, EDGE_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
 FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml", "edge.yaml", "edge_blind.yaml", "edge_single.yaml")
@@ -289,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.services import load_services
     services = load_services()
     nlu = services.nlu
-    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, V4, DEV4, EDGE_CHECK, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
+    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, V4, DEV4, DEV5, EDGE_CHECK, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
         title = TITLES.get(d, str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")

@@ -21,7 +21,10 @@ class PartWords:
     alternatives: tuple[str, ...] = ()        # "还是", "or": the piece goes on asking the one before
     follow_ups: tuple[str, ...] = ()          # "is it", "它是": after a comma, asks more about the one before
     guesses: tuple[str, ...] = ()             # "just", "只要": a guess at the answer, after a "?" too
+    more: tuple[str, ...] = ()                # "大概多少钱", "how much": a whole piece asking the amount of the one before
     guess_ends: tuple[str, ...] = ()          # "and that's it", "就行了吗": the same, by how the piece ends
+    same_question: tuple[str, ...] = ()       # "呢", "and for", "same question": with a mode's name, the question
+                                              # before asked again about that mode ("①全托管谁清关 ②半托管呢")
 
     @classmethod
     def parse(cls, raw: dict | None) -> "PartWords":
@@ -37,16 +40,21 @@ def _alternation(words: tuple[str, ...]) -> str:
 # normalised, so they are made item breaks (";") before that: CIRCLED.
 _NUMBERED = r"(?<![\d.])\d\s?[.、)](?!\d)|\(\d\)|\bq\d\b\s?[:.]?"
 CIRCLED = re.compile(r"[\u2460-\u2473\u2776-\u277f]")
-_WEAK = re.compile(r"^[,\s]*$")      # a comma, a space between Chinese words or a particle's end (all made ",")
+# a comma, a space between Chinese words or a particle's end (all made ","), or a full stop: after these a
+# follow-up about "it" asks more about the question before (after "?" or a join word it is a part)
+_WEAK = re.compile(r"^(?:[,\s]*|\.\s)$")
 # Where an English yes-no question may start after a preface ("Two q's: is it open in the US"):
 PREFACE = re.compile(r"^[^:]{0,40}:\s*")
 # Chinese written without punctuation: a space between Chinese words, or a question particle with more
 # text after it, ends a piece ("全托管利润怎么样 价格谁定", "要保证金吗佣金多少").
 _CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
-_PARTICLE_END = re.compile(r"(?<=[吗呢])(?=[\u4e00-\u9fff])")
+_PARTICLE_END = re.compile(r"(?<=[吗呢嘛])(?=[\u4e00-\u9fff])")
 _EACH = re.compile(r"^([^,?]*?)(?:和|跟|与|以及|及)([^,?]*?)分别([^,?]*)$")    # "佣金和结算周期分别是多少"
 _BOTH_ASK = re.compile(r"和")
-A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1")      # 大不大, 能不能: a Chinese yes-no question
+# 大不大, 能不能, the spoken "要交不", "能改不" (a verb and 不 at the end), and a piece ending in a particle that
+# asks for a yes ("…自己搞促销吧", "…我自己定呗", "能做品牌嘛"): a Chinese yes-no question
+A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1|(?:要|能|可以|行|会|用|给|让|收|退|有|是|交|改|算|管|做)[\u4e00-\u9fff]{0,2}不$"
+                     r"|[\u4e00-\u9fff](?:吧|呗|嘛)$")
 
 
 class PartSplitter:
@@ -65,6 +73,8 @@ class PartSplitter:
         self._item = re.compile(rf"^\s*(?:{_NUMBERED})\s*$")
         self._alternative = re.compile(rf"^(?:{_alternation(words.alternatives)})(?![a-z])")
         self._follow_up = re.compile(rf"^(?:{_alternation(words.follow_ups)})(?![a-z])|^[\u4e00-\u9fff]{{1,2}}吗$")
+        self._more = re.compile(rf"^(?:{_alternation(words.more)})[\s?.]*$")
+        self._ellipsis = re.compile(rf"(?<![a-z])(?:{_alternation(words.same_question)})(?![a-z])")
         self._guess = re.compile(rf"^(?:{_alternation(words.guesses)})(?![a-z])"
                                  rf"|(?<![a-z])(?:{_alternation(words.guess_ends)})\s*$")
 
@@ -72,7 +82,8 @@ class PartSplitter:
         """Split where a new question may start; a piece that asks nothing (context: "全托管的话，") joins
         the part after it; an alternative ("does it pay, or is it a trap?"), a follow-up after a comma
         ("what is FBT, is it tiktok's own warehouse") and a guess at the answer ("what do I have to do?
-        just ship to the warehouse?") go on asking the part before."""
+        just ship to the warehouse?") go on asking the part before; a mode's name with only "呢" / "and for" / "same question" after a
+        part is a part of its own (that question about the mode named: bot.nlu.answer)."""
         both = _EACH.match(norm)                  # two questions sharing one ending
         if both:
             norm = f"{both.group(1)}{both.group(3)}?{both.group(2)}{both.group(3)}"
@@ -82,7 +93,10 @@ class PartSplitter:
             after, before = before, delimiter       # after: the delimiter this piece follows
             if not piece:
                 continue
-            if parts and not carry and (self._alternative.match(piece) or self._guess.search(piece)
+            if parts and not carry and self.same_question(piece):
+                parts.append(piece)
+                continue
+            if parts and not carry and (self._alternative.match(piece) or self._guess.search(piece) or self._more.match(piece)
                                         or (_WEAK.match(after) and self._follow_up.match(piece))):
                 parts[-1] = f"{parts[-1]} {piece}"
                 continue
@@ -98,6 +112,12 @@ class PartSplitter:
             else:
                 parts.append(carry)
         return [half for part in parts for half in self._asked_both(part)]
+
+    def same_question(self, piece: str) -> bool:
+        """A mode's name and nothing else but words that ask the question before again ("半托管呢", "and
+        for semi?", "semi: same question")."""
+        rest = self._ellipsis.sub(" ", piece)
+        return bool(re.search(r"[a-z\u4e00-\u9fff]", rest)) and self.names_only(rest)
 
     def _asked_both(self, part: str) -> list[str]:
         """A part cut at "和" when the words on both sides ask ("清关谁负责和头程运费谁付"); "全托管和半托管
