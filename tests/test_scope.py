@@ -486,6 +486,8 @@ def test_two_parts_reading_one_entry_give_the_less_sure_part_its_close_second_ch
     ("我们小工厂 资金不多 是不是只能全托", "zh", "advice", ["fit_factory"]),
     ("we do about 5M a year on amazon with a team of 20, would you suggest full or semi", "en", "advice",
      ["which_is_better"]),
+    # a self-description, then choosing words in its one question: advice, not the description's entry
+    ("我们做了两年独立站 团队有六个人 这种情况应该上半托吧", "zh", "advice", ["help_me_choose"]),
 ])
 def test_spoken_two_part_and_choosing_questions(services, question, lang, handling, entries):
     answer = services.answerer.ask(question, lang)

@@ -145,12 +145,16 @@ class FaqAnswerer:
         parts = self._parts_answered(norm, scope, near)
         if parts:                   # two questions in one, each read clearly: both answered (a choosing one too)
             return make("advice" if any(e.id in self.choosing_entries for e in parts) else "answer", parts)
-        if reading.advice:          # in a dialogue: the provisional recommendation; here its choosing entry, if any
+        if reading.advice:
+            # in a dialogue: the provisional recommendation; here its choosing entry, if any
             return make("advice", [top] if top is not None and top.id in self.choosing_entries else [])
         if top is not None and top.id not in self.choosing_entries:
             chosen = self._choosing_question(norm)      # describes itself, then asks which mode
             if chosen is not None:
                 return make("advice", [chosen])
+            if reading.answers and routed is not None and self._asks_choosing(norm):
+                # ...by choosing words in its one question: "做了三年亚马逊 有五个人的运营团队 应该上半托吧"
+                return make("advice", [self.kb.by_id[routed.entry]] if routed.entry in self.kb.by_id else [])
         if top is not None:
             if routed is not None and routed.override and routed.entry in self.kb.by_id:
                 return make("advice", [self.kb.by_id[routed.entry]])   # "全托转半托难在哪": not semi's risks
@@ -205,6 +209,11 @@ class FaqAnswerer:
             route = self.nlu.scope.choosing(asking[-1])
             entry = self.kb.by_id.get(route.entry) if route is not None else None
         return entry if entry is not None and entry.id in self.choosing_entries else None
+
+    def _asks_choosing(self, norm: str) -> bool:
+        """Whether the message's one asking piece has choosing words (bot.nlu.scope routes)."""
+        asking = [p for p, d in self.splitter.pieces(norm) if p and ("?" in d or self._asks(p))]
+        return len(asking) == 1 and self.nlu.scope.choosing(asking[0]) is not None
 
     def _names_only(self, text: str) -> bool:
         """Nothing but platform and mode names (and punctuation): "半托?", "tiktok full managed"."""
