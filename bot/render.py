@@ -269,13 +269,13 @@ class Renderer:
             return "\n".join(lines)
         if handling == "other_platform":
             blocks = self._other_platforms(answer, lang) + self._other_modes(answer, lang)
-            if entries and entries[0].id in self.scope_book.comparison_entries:    # the answer itself
+            compared = bool(entries) and entries[0].id in self.scope_book.comparison_entries
+            if compared:                                                            # the answer itself
                 head = self.m.bold(self.scope_t("scope.comparison", lang))
                 blocks.insert(1, head + "\n" + self.entry(entries[0], lang))
-            elif entries:
-                names = self.scope_t("scope.list_sep", lang).join(self.m.esc(p.name(lang)) for p in answer.platforms)
-                blocks.append(self.m.italic(self.scope_t("scope.tiktok_answer", lang, platforms=names, raw=True))
-                              + "\n" + self.entry(entries[0], lang))
+            names = self.scope_t("scope.list_sep", lang).join(self.m.esc(p.name(lang)) for p in answer.platforms)
+            label = self.m.italic(self.scope_t("scope.tiktok_answer", lang, platforms=names, raw=True))
+            blocks += [label + "\n" + self.entry(e, lang) for e in entries[1 if compared else 0:]]   # TikTok's, labelled
         elif handling == "other_mode":
             blocks = self._other_modes(answer, lang)
             if entries:

@@ -492,3 +492,14 @@ def test_two_parts_reading_one_entry_give_the_less_sure_part_its_close_second_ch
 def test_spoken_two_part_and_choosing_questions(services, question, lang, handling, entries):
     answer = services.answerer.ask(question, lang)
     assert (answer.handling, [e.id for e in answer.entries]) == (handling, entries)
+
+
+def test_a_part_asking_about_tiktok_beside_another_platforms_question_is_answered_as_tiktoks(services):
+    answer = services.answerer.ask("is aliexpress full managed like tiktok's? also who sets prices on tiktok full managed", "en")
+    assert answer.handling == "other_platform" and [e.id for e in answer.entries] == ["full_pricing"]
+    text = services.renderer(PLAIN).faq_answer(answer)
+    assert text.startswith("Mode Advisor covers TikTok Shop")
+    assert text.index("about AliExpress") < text.index("here is TikTok Shop's answer") < text.index("Who sets prices")
+    # a part naming only the other platform is never answered with TikTok's entry as a part of its own
+    only_other = services.answerer.ask("temu semi managed who sets the price? and temu full managed who pays freight?", "en")
+    assert len(only_other.entries) <= 1

@@ -120,10 +120,11 @@ class FaqAnswerer:
             return Answer(reading.text, reading.lang, first, reading.faq_probability, handling == "fallback",
                           rest, handling, tuple(entries), scope, **kw)
 
-        if others:
-            return make("other_platform", [top] if top else [],
-                        platforms=tuple(book.platforms[p] for p in others), modes=tuple(modes))
         norm = normalize(CIRCLED.sub(";", reading.text))
+        if others:      # ...and a part that asks about TikTok alone, answered as TikTok's
+            asked = [e for e in self._tiktok_parts(norm, scope) if e != top]
+            return make("other_platform", ([top] if top else []) + asked,
+                        platforms=tuple(book.platforms[p] for p in others), modes=tuple(modes))
         routed = self.nlu.scope.choosing(norm)
         if modes:
             # the part about full/semi-managed, if the question has one (never a cross-platform comparison)
@@ -269,6 +270,25 @@ class FaqAnswerer:
                 taken[i] = free[0]
         out = [taken[i] for i in sorted(taken)]
         return out[:MAX_PARTS] if len(out) >= 2 else []
+
+    def _tiktok_parts(self, norm: str, scope: Scope) -> list[FaqEntry]:
+        """Beside another platform's question, the entries of the parts that name TikTok and no other
+        platform and read an entry clearly ("temu的半托跟tk的半托是一回事吗？顺带问下tk半托要交哪些费")."""
+        parts = self.parts(norm)
+        out: list[FaqEntry] = []
+        for part in parts[1:] if len(parts) > 1 else ():
+            named = self.nlu.scope.find(part)
+            if named.platforms != (self.book.home,):
+                continue
+            hits, p, ok = self.nlu.rank_faq(part)
+            if not ok or p < PART_MIN_PROBABILITY:
+                continue
+            entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id)
+            entry = self._right_mode(entry, named.modes) if entry is not None else None
+            if entry is not None and entry not in out and self._fits(entry, named.modes) \
+                    and entry.id not in self.book.comparison_entries:
+                out.append(entry)
+        return out[:MAX_PARTS - 1]
 
     def _same_question(self, entry: FaqEntry, modes: tuple[str, ...]) -> FaqEntry | None:
         """The entry that asks `entry`'s question about the one covered mode named, or None."""
