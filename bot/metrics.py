@@ -20,7 +20,7 @@ UPDATE_SECONDS = Histogram("advisor_update_seconds", "Time to handle one update,
                            ["kind"], buckets=FAST, registry=REGISTRY)
 TELEGRAM_CALLS = Counter("advisor_telegram_calls_total", "Bot API requests, by method", ["method"], registry=REGISTRY)
 TELEGRAM_ERRORS = Counter("advisor_telegram_errors_total", "Bot API requests that failed, by method and HTTP status "
-                          "(or 'network')", ["method", "status"], registry=REGISTRY)
+                          "(or 'network', 'timeout', 'proxy_login')", ["method", "status"], registry=REGISTRY)
 FLOOD_429 = Counter("advisor_telegram_429_total", "429 Too Many Requests answers from Telegram, by method",
                     ["method"], registry=REGISTRY)
 FLOOD_WAIT = Histogram("advisor_flood_wait_seconds", "Time a Bot API call waited for the flood budget",
