@@ -307,7 +307,7 @@ class Handlers:
         """Typed text: an answer, a one-message description, a navigation word or a question."""
         lang = await self.lang(update)
         text = update.effective_message.text or "" if text is None else text
-        written = written_lang(text)
+        written = written_lang(text, self.services.kb.neutral_words)
         message = update.effective_message
         if message is not None and message.forward_origin is None:     # a forward: someone else wrote it
             switch = await self.conv.follow_lang(str(update.effective_user.id), lang, written)
