@@ -14,7 +14,8 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 FAST = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)
 
 UPDATES = Counter("advisor_updates_total", "Updates handled, by kind (message, callback_query, ...) and outcome "
-                  "(processed, skipped: handled before, resumed: committed before a crash)",
+                  "(processed, skipped: handled before, or a press its handler answered before a crash, "
+                  "resumed: committed before a crash)",
                   ["kind", "outcome"], registry=REGISTRY)
 UPDATE_SECONDS = Histogram("advisor_update_seconds", "Time to handle one update, chat lock and claim included",
                            ["kind"], buckets=FAST, registry=REGISTRY)
