@@ -71,9 +71,13 @@ def cmd_content(args) -> int:
         return 0
     import asyncio
 
+    from bot.check import overlay_store
     from bot.config import Settings
-    from bot.store import open_store
-    store = open_store(Settings.load().database_url, pool_size=1)
+    database_url = Settings.load().database_url
+    store = overlay_store(database_url)
+    if store is None:               # no store, no overlay: nothing to export or clear, and no store made for it
+        print(f"nothing to {args.action}: {_no_store(database_url)}, so no overlay", file=sys.stderr)
+        return 0
 
     async def run(what):
         await store.open()
@@ -92,6 +96,14 @@ def cmd_content(args) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _no_store(database_url: str) -> str:
+    """Why an SQLite DATABASE_URL names no store (bot.check.overlay_store gave None)."""
+    from bot.store import sqlite_path
+    path = sqlite_path(database_url)
+    return "an in-memory store (DATABASE_URL) keeps nothing" if path == ":memory:" else \
+        f"no store at {path} (DATABASE_URL)"
 
 
 def cmd_diagram(args) -> int:

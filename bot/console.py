@@ -89,7 +89,7 @@ class ConsoleChat:
                 self.write(f"{i}. {step.title(self.lang)}")
             self.choosing_change = True
         else:
-            written = written_lang(text)
+            written = written_lang(text, self.services.kb.neutral_words)
             switch = await self.conv.follow_lang(CONSOLE_USER, self.lang, written)
             if switch is not None:
                 self.lang = switch.lang         # the interface follows the language the seller writes in

@@ -14,13 +14,14 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 FAST = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)
 
 UPDATES = Counter("advisor_updates_total", "Updates handled, by kind (message, callback_query, ...) and outcome "
-                  "(processed, skipped: handled before, resumed: committed before a crash)",
+                  "(processed, skipped: handled before, or a press its handler answered before a crash, "
+                  "resumed: committed before a crash)",
                   ["kind", "outcome"], registry=REGISTRY)
 UPDATE_SECONDS = Histogram("advisor_update_seconds", "Time to handle one update, chat lock and claim included",
                            ["kind"], buckets=FAST, registry=REGISTRY)
 TELEGRAM_CALLS = Counter("advisor_telegram_calls_total", "Bot API requests, by method", ["method"], registry=REGISTRY)
 TELEGRAM_ERRORS = Counter("advisor_telegram_errors_total", "Bot API requests that failed, by method and HTTP status "
-                          "(or 'network')", ["method", "status"], registry=REGISTRY)
+                          "(or 'network', 'timeout', 'proxy_login')", ["method", "status"], registry=REGISTRY)
 FLOOD_429 = Counter("advisor_telegram_429_total", "429 Too Many Requests answers from Telegram, by method",
                     ["method"], registry=REGISTRY)
 FLOOD_WAIT = Histogram("advisor_flood_wait_seconds", "Time a Bot API call waited for the flood budget",

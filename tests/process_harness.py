@@ -340,9 +340,10 @@ async def crash_run(users: int = 10, kills: int = 5, seed: int = 7, up: tuple[fl
                 shown = " | ".join(f"{e.via}:{(e.text or '')[:30]!r}:{e.callback_datas[:2]}" for e in chat.events[-4:])
                 report.stuck_screens.append(f"user {uid} (answers {plans.get(uid)}): ... {shown}")
             report.updates = len(fake.updates.records)
-            # A press answered just before a kill and resumed after the restart is answered again, since the
-            # bot cannot know whether its first answer went out: Telegram refuses the repeat. Any other
-            # refusal, including a first answer refused, is a real one.
+            # A press answered just before a kill is not answered again after the restart: the bot records each
+            # answer Telegram takes. Only a kill in the instant between Telegram taking it and the record can
+            # still bring a repeat, which Telegram refuses: counted apart. Any other refusal, including a first
+            # answer refused, is a real one.
             repeats = [r for r in fake.rejections if r.method == "answerCallbackQuery"
                        and (q := fake.callback_queries.get(str(r.params.get("callback_query_id")))) is not None
                        and q.answered]

@@ -1,4 +1,5 @@
 """The command-line contract: recommend, ask, diagram, console."""
+import asyncio
 import json
 import subprocess
 import sys
@@ -108,3 +109,31 @@ def test_run_without_token_starts_the_console(tmp_path):
     out = subprocess.run([sys.executable, "-m", "bot", "run", "--lang", "en"], cwd=ROOT, input="quit\n",
                          capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0 and "No TELEGRAM_BOT_TOKEN set" in out.stdout and "Bye" in out.stdout
+
+
+# -- content export | clear: the overlay in DATABASE_URL's store ---------------------------------------------------
+def test_content_export_and_clear_without_a_store_say_so_and_create_none(tmp_path, monkeypatch, capsys):
+    db = tmp_path / "data" / "bot.sqlite3"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    out = tmp_path / "review.yaml"
+    for argv in (["content", "export"], ["content", "export", "--out", str(out)], ["content", "clear"]):
+        assert main(argv) == 0, argv                     # nothing to do, as `content apply` with nothing new
+        printed = capsys.readouterr()
+        assert printed.out == "" and f"no store at {db} (DATABASE_URL)" in printed.err, (argv, printed)
+        assert "no overlay" in printed.err
+    assert not db.exists() and not db.parent.exists(), "a store was created"
+    assert not out.exists()
+
+
+async def test_content_export_and_clear_read_and_empty_the_store_there_is(tmp_path, monkeypatch, capsys):
+    from bot.content.overlay import example
+    from bot.store import SQLiteStore
+    db = tmp_path / "bot.sqlite3"
+    store = SQLiteStore(db)
+    await store.overlay_add(example("faq", "full_pricing", "zh", "全托的价格到底谁说了算呀"))
+    await store.close()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    assert await asyncio.to_thread(main, ["content", "export"]) == 0
+    assert "全托的价格到底谁说了算呀" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, ["content", "clear"]) == 0
+    assert capsys.readouterr().out == "1 example(s) removed from the overlay\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot import ROOT
 from bot.console import ConsoleChat, _loop
 from bot.conversation import Conversations, LangSwitch
 from bot.kb.lang import written_lang
@@ -29,8 +30,37 @@ QUIZ = "/quiz@ModeAdvisorBot"
     ("factory", None), ("Amazon 3 years", None), ("<b>🙂</b>", None), ("/lang", None), ("", None),
     ("こんにちは", None), ("안녕하세요", None),
 ])
-def test_written_lang(text, lang):
-    assert written_lang(text) == lang
+def test_written_lang(services, text, lang):
+    assert written_lang(text, services.kb.neutral_words) == lang
+
+
+def test_the_neutral_words_are_content_in_knowledge_ui_yaml(tmp_path):
+    """The words that show no language are read from knowledge/ui.yaml by the knowledge loader (content lives in
+    YAML): a word added there is neutral; an entry the rule could never match (not a Latin word of two
+    letters or more, or an unquoted yes/no that YAML reads as true/false) is a content problem."""
+    import shutil
+
+    import yaml
+
+    from bot.kb.loader import load_knowledge
+    from bot.problems import ContentError
+    kb = load_knowledge()
+    assert {"ok", "thanks", "amazon", "shopee", "rmb", "yes", "no"} <= kb.neutral_words
+    assert written_lang("wechat alipay", kb.neutral_words) == "en"
+    folder = shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
+    ui = folder / "ui.yaml"
+    rest = {k: v for k, v in yaml.safe_load(ui.read_text(encoding="utf-8")).items() if k != "neutral_words"}
+
+    def neutral_words(flow_list: str) -> None:
+        ui.write_text(yaml.safe_dump(rest, allow_unicode=True) + f"neutral_words: {flow_list}\n", encoding="utf-8")
+    neutral_words("[wechat, alipay]")
+    assert written_lang("wechat alipay", load_knowledge(folder).neutral_words) is None
+    neutral_words("[ok, $30k, a, yes, no]")
+    with pytest.raises(ContentError) as raised:
+        load_knowledge(folder)
+    found = str(raised.value)
+    assert all(f"neutral_words[{i}]" in found for i in (1, 2, 3, 4)), found
+    assert "neutral_words[0]" not in found
 
 
 # -- the rules, on both store backends ------------------------------------------------------------------

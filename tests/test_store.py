@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import BUSY, COMMITTED, HANDLED, Event, SQLiteStore, Turn, open_store
+from bot.store import BUSY, BY_HANDLER, COMMITTED, EARLY, HANDLED, Event, SQLiteStore, Turn, open_store
 from bot.store.base import EXPORT_TABLES, Unanswered
 from bot.store.migrations import LATEST_POSTGRES, LATEST_SQLITE
 
@@ -34,6 +34,19 @@ async def test_users_language_source_and_activity(any_store):
     assert (await s.touch_user("1")).active                 # writing again makes them active
     await s.set_lang("2", "en")                             # a user never seen before
     assert (await s.user("2")).lang == "en"
+
+
+async def test_callback_answers_are_remembered_the_handlers_over_the_early_one(any_store):
+    """Who answered a callback query survives a restart (a redelivered press is not answered again); the
+    handler's answer is kept over the dispatcher's early one, whichever is recorded first."""
+    assert await any_store.callback_answer("q1") is None
+    await any_store.record_callback_answer("q1", EARLY)
+    assert await any_store.callback_answer("q1") == EARLY
+    await any_store.record_callback_answer("q1", BY_HANDLER)
+    await any_store.record_callback_answer("q1", EARLY)
+    assert await any_store.callback_answer("q1") == BY_HANDLER
+    await any_store.record_callback_answer("q2", BY_HANDLER)
+    assert (await any_store.callback_answer("q2"), await any_store.callback_answer("q3")) == (BY_HANDLER, None)
 
 
 async def test_sessions_round_trip(any_store):
@@ -267,7 +280,7 @@ async def test_a_postgres_database_at_version_4_upgrades_with_its_unanswered_que
     store = open_store(pg_url)
     await store.open()
     try:
-        assert store.migrated == [5]
+        assert store.migrated == list(range(5, LATEST_POSTGRES + 1))
         item = await store.review_next()
         assert (item.text, item.kind, item.candidates) == ("风险大吗", "fallback", ("full_risks",))
     finally:

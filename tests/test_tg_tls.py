@@ -8,8 +8,10 @@ import asyncio
 import base64
 import contextlib
 import io
+import logging
 import ssl
 import subprocess
+import sys
 from urllib.parse import quote
 
 import pytest
@@ -19,7 +21,8 @@ from PIL import Image
 from telegram.error import NetworkError
 
 from bot.config import Settings
-from bot.tg.request import RetryingHttpxRequest, RetryingRequest, make_request
+from bot import ROOT
+from bot.tg.request import ProxyLoginRefused, RetryingHttpxRequest, RetryingRequest, make_request
 from tests.fakebot import FakeTelegram
 from tests.tg_harness import assert_clean, replies, running_bot
 
@@ -117,10 +120,11 @@ class TunnelProxy:
     """A proxy that only tunnels, as proxies do for https: an HTTP proxy's CONNECT host:port ("http") or a
     SOCKS5 CONNECT ("socks5"), with a user name and password when `login` is given (Proxy-Authorization:
     Basic; SOCKS5's RFC 1929). Every tunnel goes to `target` (host, port) whatever host was asked for (kept
-    in `tunnels`); a side that closes closes the other."""
+    in `tunnels`); a side that closes closes the other. `refused` counts the logins it turned down."""
 
     def __init__(self, kind: str, target: tuple[str, int], login: tuple[str, str] | None = None):
         self.kind, self.target, self.login, self.tunnels = kind, target, login, []
+        self.refused = 0
         self._server: asyncio.Server | None = None
 
     async def __aenter__(self) -> "TunnelProxy":
@@ -149,6 +153,7 @@ class TunnelProxy:
         if self.login:
             expected = b"proxy-authorization: basic " + base64.b64encode(":".join(self.login).encode()).lower()
             if expected not in head.lower():
+                self.refused += 1
                 writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
                 return False
         self.tunnels.append(where.decode())
@@ -168,6 +173,7 @@ class TunnelProxy:
             user = await reader.readexactly((await reader.readexactly(1))[0])
             password = await reader.readexactly((await reader.readexactly(1))[0])
             if (user.decode(), password.decode()) != self.login:
+                self.refused += 1
                 writer.write(b"\x01\x01")
                 return False
             writer.write(b"\x01\x00")
@@ -216,3 +222,72 @@ async def test_a_conversation_over_https_through_a_proxy(tls_fake, certificate, 
             await user.press(text="Own factory, cost under control")
             assert "Question 2/4" in (await replies(user))[-1].text
     assert proxy.tunnels and set(proxy.tunnels) == {f"{TELEGRAM_HOST}:443"}
+
+
+@pytest.mark.parametrize("kind", ["http", "socks5"])
+async def test_a_proxy_that_refuses_its_login_fails_at_once_naming_the_setting(tls_fake, certificate, monkeypatch,
+                                                                               caplog, kind):
+    """A refused proxy login (407 Proxy Authentication Required; a SOCKS5 proxy turning the user name and password
+    down) will not get better by retrying: one attempt, then an error that names TELEGRAM_PROXY, never its password."""
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    caplog.set_level(logging.INFO)
+    async with TunnelProxy(kind, (tls_fake.host, tls_fake.port), ("seller", "right-one")) as proxy:
+        wrong = proxy.url.replace("right-one", "s3cret-typo")
+        request = make_request(Settings(token=tls_fake.token, api_base_url=f"https://{TELEGRAM_HOST}",
+                                        telegram_proxy=wrong, telegram_ca_file=str(certificate[0])))
+        request.pauses = (0.0, 0.0, 0.0)
+        await request.initialize()
+        try:
+            with pytest.raises(NetworkError) as raised:
+                await request.do_request(f"https://{TELEGRAM_HOST}/bot{tls_fake.token}/getMe", "POST")
+        finally:
+            await request.shutdown()
+    assert proxy.refused == 1, f"a refused login was tried {proxy.refused} times"
+    assert isinstance(raised.value, ProxyLoginRefused) and "TELEGRAM_PROXY" in str(raised.value)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "TELEGRAM_PROXY" in errors[0] and "refused" in errors[0], errors
+    assert "s3cret-typo" not in caplog.text + str(raised.value)
+    assert tls_fake.calls("getMe") == []
+
+
+@pytest.mark.crash
+def test_the_bot_with_a_refused_proxy_login_exits_at_start_up_with_a_clear_message(tmp_path):
+    """`python -m bot run` through a proxy that refuses its login stops at once (exit 3, as for another running
+    instance), saying which setting to check, without a traceback or the password."""
+    async def run():
+        async with TunnelProxy("http", ("127.0.0.1", 9), ("seller", "right-one")) as proxy:
+            env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TELEGRAM_BOT_TOKEN": "123:abc",
+                   "DATABASE_URL": f"sqlite:///{tmp_path}/bot.sqlite3", "TELEGRAM_API_BASE_URL": f"https://{TELEGRAM_HOST}",
+                   "TELEGRAM_PROXY": proxy.url.replace("right-one", "s3cret-typo"), "LOG_LEVEL": "INFO"}
+            bot = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
+                                                       stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            out, _ = await asyncio.wait_for(bot.communicate(), 60)
+            return bot.returncode, out.decode(), proxy.refused
+    code, out, refused = asyncio.run(run())
+    assert code == 3 and refused == 1, (code, refused, out[-2000:])
+    assert "TELEGRAM_PROXY" in out and "Traceback" not in out and "s3cret-typo" not in out, out[-2000:]
+
+
+async def test_polling_stops_on_a_refused_proxy_login_instead_of_retrying():
+    """Mid-run, a refused login stops the polling loop (the bot exits 3) like a revoked token; a dropped
+    connection is still waited out and retried."""
+    from types import SimpleNamespace
+
+    from bot.tg.dispatch import ChatDispatcher
+    from bot.tg.polling import poll
+
+    calls = []
+
+    async def get_raw_updates(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise NetworkError("connection dropped")
+        raise ProxyLoginRefused("the proxy for the Bot API refused its login")
+
+    async def handle(update):
+        pass
+    app = SimpleNamespace(bot=SimpleNamespace(get_raw_updates=get_raw_updates))
+    with pytest.raises(ProxyLoginRefused):
+        await asyncio.wait_for(poll(app, asyncio.Event(), 1, [], ChatDispatcher(handle)), 10)
+    assert len(calls) == 2

@@ -34,23 +34,18 @@ def detect_lang(text: str, default: str = "en") -> str:
 
 
 # -- which language a seller evidently writes in (the interface follows it) -----------------------------
-# Latin words that say nothing about the writer's language: Chinese sellers type them as often as English
-# ones do (acknowledgements, platform and trade names, money units). Words of one letter ("k" of "$30k",
-# "w" of "3w"), ALL-CAPS acronyms ("FBA", "OEM", "USD") and words glued to digits are left out as well.
-_NEUTRAL_WORDS = frozenset("""
-ok okay yes no yeah yep nope hi hello hey bye thanks thank thx ty pls please sorry lol haha hmm emm um wow
-amazon tiktok shopee temu shein aliexpress lazada ebay etsy walmart shopify wish ozon tk fba fbm
-taobao tmall jd pdd douyin alibaba rmb cny usd us uk eu sku gmv roi oem odm diy vs etc
-""".split())
+# Words of one letter ("k" of "$30k", "w" of "3w"), ALL-CAPS acronyms ("FBA", "OEM", "USD") and words glued to
+# digits show no language; nor do the neutral words of knowledge/ui.yaml (acknowledgements, platform and trade
+# names, money units), which Chinese sellers type as often as English ones do.
 _WORD_RE = re.compile(r"(?<![0-9A-Za-z])[A-Za-z]{2,}(?![0-9A-Za-z])")
 _HANDLE_RE = re.compile(r"[@/][A-Za-z0-9_]+")
 _ENGLISH_WORDS_NEEDED = 2
 
 
-def written_lang(text: str) -> str | None:
+def written_lang(text: str, neutral_words: frozenset[str]) -> str | None:
     """The language a message shows its writer uses: 'zh' for Chinese (Simplified or Traditional), 'en' for
     English, None when it does not tell (no letters, "ok", "1", "$30k", emoji, a platform name alone,
-    Japanese or Korean).
+    Japanese or Korean). `neutral_words` (lower case) are the knowledge base's (KnowledgeBase.neutral_words).
 
     Stricter than `detect_lang`, which picks the language to answer one message in: a Chinese character
     is typed with a Chinese input method, so any Chinese message counts ("好的", "我做过Amazon 3年");
@@ -64,5 +59,5 @@ def written_lang(text: str) -> str | None:
     if lang != "en":
         return None
     plain = _HANDLE_RE.sub(" ", _MARKUP_RE.sub(" ", unicodedata.normalize("NFKC", text[:2000])))
-    words = [w for w in _WORD_RE.findall(plain) if not w.isupper() and w.lower() not in _NEUTRAL_WORDS]
+    words = [w for w in _WORD_RE.findall(plain) if not w.isupper() and w.lower() not in neutral_words]
     return "en" if len(words) >= _ENGLISH_WORDS_NEEDED else None

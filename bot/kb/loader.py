@@ -1,6 +1,7 @@
 """Load and validate knowledge/*.yaml into a KnowledgeBase."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from bot import ROOT
@@ -11,6 +12,7 @@ from bot.schema import Reader
 
 KNOWLEDGE_DIR = ROOT / "knowledge"
 MODE_IDS = ("full", "semi")
+NEUTRAL_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 def _sources(data, r: Reader) -> dict[str, Source]:
@@ -98,6 +100,21 @@ def _ui(data, r: Reader) -> dict[str, Text]:
     return {key: r.at(key).text(strings, key) for key in strings}
 
 
+def _neutral_words(data, r: Reader) -> frozenset[str]:
+    """ui.yaml's `neutral_words`, lower case; an entry written_lang could never meet is a problem."""
+    data = r.mapping(data, "ui.yaml")
+    words = set()
+    for i, word in enumerate(data.get("neutral_words") or ()):
+        if isinstance(word, str) and NEUTRAL_WORD.fullmatch(word):
+            words.add(word.lower())
+        else:
+            r.fail(f"neutral_words[{i}]", f"{word!r} is not a Latin word of two letters or more"
+                   + (" (quote yes and no: YAML reads them as true and false)" if isinstance(word, bool) else ""))
+    if not words:
+        r.fail("neutral_words", "is missing")
+    return frozenset(words)
+
+
 def _check_refs(kb: KnowledgeBase, problems: list[Problem]) -> None:
     sources = kb.sources
     for m in kb.modes.values():
@@ -130,9 +147,11 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR, problems: list[Problem] | No
     modes, dims = _modes(read("modes.yaml"), Reader("modes.yaml", collect))
     topics, entries = _faq(read("faq.yaml"), Reader("faq.yaml", collect))
     oos = Reader("out_of_scope.yaml", collect).per_lang(r_map(read("out_of_scope.yaml"), collect), "questions")
+    ui = read("ui.yaml")
     kb = KnowledgeBase(sources=sources, modes=modes, dimensions=dims, topics=topics, entries=entries,
                        synonyms=_synonyms(read("synonyms.yaml"), Reader("synonyms.yaml", collect)),
-                       ui=_ui(read("ui.yaml"), Reader("ui.yaml", collect)),
+                       ui=_ui(ui, Reader("ui.yaml", collect)),
+                       neutral_words=_neutral_words(ui, Reader("ui.yaml", collect)),
                        by_id={e.id: e for e in entries}, out_of_scope=oos)
     _check_refs(kb, collect)
     if problems is None and collect:

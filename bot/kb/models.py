@@ -86,6 +86,7 @@ class KnowledgeBase:
     ui: dict[str, Text]
     by_id: dict[str, FaqEntry] = field(default_factory=dict)
     out_of_scope: dict[str, tuple[str, ...]] = field(default_factory=dict)   # questions it does not answer
+    neutral_words: frozenset[str] = frozenset()    # Latin words that show no language (bot.kb.lang.written_lang)
 
     def entry(self, entry_id: str) -> FaqEntry | None:
         return self.by_id.get(entry_id)

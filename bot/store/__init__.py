@@ -9,7 +9,7 @@ coroutines so a networked backend never blocks the event loop; the SQLite backen
 """
 from __future__ import annotations
 
-from bot.store.base import BUSY, COMMITTED, HANDLED, Event, Store, Turn, User
+from bot.store.base import BUSY, BY_HANDLER, COMMITTED, EARLY, HANDLED, Event, Store, Turn, User
 from bot.store.sqlite import SQLiteStore, sqlite_path
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -31,5 +31,5 @@ def is_postgres(database_url: str) -> bool:
     return database_url.startswith(POSTGRES_SCHEMES)
 
 
-__all__ = ["BUSY", "COMMITTED", "HANDLED", "Event", "SQLiteStore", "Store", "Turn", "User", "is_postgres",
-           "open_store", "sqlite_path"]
+__all__ = ["BUSY", "BY_HANDLER", "COMMITTED", "EARLY", "HANDLED", "Event", "SQLiteStore", "Store", "Turn", "User",
+           "is_postgres", "open_store", "sqlite_path"]

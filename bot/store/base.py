@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 COMMITTED, HANDLED, BUSY = "committed", "handled", "busy"
+# Who answered a callback query (Store.callback_answer): the dispatcher's early "busy" note, or the update's
+# handler, which answers a press after committing its turn and before editing its message.
+EARLY, BY_HANDLER = "early", "handler"
+CALLBACK_ANSWERS_KEEP = 2 * 86400   # seconds an answer is remembered: Telegram redelivers for up to a day
 HANDLED_KEEP = 100_000    # handled update ids remembered (Telegram redelivers only recent ones; the
                           # PostgreSQL function finish_update keeps the same number)
 # What /export writes, table by table: plain SQL that both backends run as it is.
@@ -137,6 +141,16 @@ class Store(ABC):
     @abstractmethod
     async def mark_handled(self, update_id: int) -> None:
         """Remember that this update has been handled completely (idempotent)."""
+
+    @abstractmethod
+    async def callback_answer(self, query_id: str) -> str | None:
+        """Who answered callback query `query_id` (EARLY or BY_HANDLER), or None when it was not answered (or
+        not recorded: a crash right after Telegram took the answer)."""
+
+    @abstractmethod
+    async def record_callback_answer(self, query_id: str, by: str) -> None:
+        """Remember that Telegram took an answer to `query_id` (EARLY or BY_HANDLER; BY_HANDLER is kept over EARLY),
+        so that a redelivery after a crash is not answered again."""
 
     # -- users --------------------------------------------------------------------------------
     @abstractmethod

@@ -90,12 +90,23 @@ def _sqlite_v4(db: sqlite3.Connection) -> None:
     db.execute("INSERT OR IGNORE INTO overlay_version(one, version) VALUES(1, 0)")
 
 
+# Callback queries answered (bot/tg/extbot.py): a press redelivered after a crash is not answered twice.
+CALLBACK_ANSWERS_SQLITE = ("CREATE TABLE IF NOT EXISTS callback_answers (query_id TEXT PRIMARY KEY, "
+                           "answered_by TEXT NOT NULL, at REAL NOT NULL)")
+
+
+def _sqlite_v5(db: sqlite3.Connection) -> None:
+    db.execute(CALLBACK_ANSWERS_SQLITE)
+    db.execute("CREATE INDEX IF NOT EXISTS callback_answers_at ON callback_answers(at)")
+
+
 SQLITE_MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "baseline: users, sessions, results, events, groups, unanswered, handled_updates", _sqlite_v1),
     (2, "update claims (owner, claimed, finished); seen_updates carried over", _sqlite_v2),
     (3, "picture cards: card_files (content key -> Telegram file_id)", _sqlite_v3),
     (4, "review queue on unanswered (kind, step, candidates, score, status); content_overlay, overlay_version",
      _sqlite_v4),
+    (5, "callback queries answered: callback_answers (query id -> early or handler)", _sqlite_v5),
 ]
 
 
@@ -266,6 +277,11 @@ CREATE TABLE overlay_version (one int PRIMARY KEY CHECK (one = 1), version bigin
 INSERT INTO overlay_version(one, version) VALUES (1, 0);
 """
 
+PG_V6 = """
+CREATE TABLE callback_answers (query_id text PRIMARY KEY, answered_by text NOT NULL, at double precision NOT NULL);
+CREATE INDEX callback_answers_at ON callback_answers(at);
+"""
+
 PG_MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "baseline: users, sessions, results, events, groups, unanswered, handled_updates", PG_V1),
     (2, "shared flood budget: flood_slots, flood_pauses, flood_take(), flood_finish()", PG_V2),
@@ -273,6 +289,7 @@ PG_MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "picture cards: card_files (content key -> Telegram file_id)", PG_V4),
     (5, "review queue on unanswered (kind, step, candidates, score, status); content_overlay, overlay_version",
      PG_V5),
+    (6, "callback queries answered: callback_answers (query id -> early or handler)", PG_V6),
 ]
 MIGRATION_LOCK = 0x6D6F6465_6D696772   # advisory lock key: one replica migrates, the others wait
 

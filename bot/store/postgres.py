@@ -21,8 +21,8 @@ from typing import Any
 
 import asyncpg
 
-from bot.store.base import (BUSY, COMMITTED, DONE, EXPORT_QUERIES, HANDLED, OPEN, OverlayExample, ReviewItem, Store,
-                            Turn, Unanswered, User, review_item)
+from bot.store.base import (BUSY, BY_HANDLER, CALLBACK_ANSWERS_KEEP, COMMITTED, DONE, EXPORT_QUERIES, HANDLED, OPEN,
+                            OverlayExample, ReviewItem, Store, Turn, Unanswered, User, review_item)
 from bot.store.migrations import migrate_postgres
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ class PostgresStore(Store):
         self.pool: asyncpg.Pool | None = None
         self.migrated: list[int] = []
         self._opening = asyncio.Lock()
+        self._answers = 0                             # callback answers recorded (old ones pruned every 500th)
 
     async def open(self) -> None:
         """Create the pool and apply the migrations (serialised across replicas by an advisory lock)."""
@@ -142,6 +143,21 @@ class PostgresStore(Store):
     async def mark_handled(self, update_id: int) -> None:
         await (await self._pool()).execute("SELECT finish_update(NULL, $1, $2, $3, true)",
                                            update_id, self.owner, time.time())
+
+    async def callback_answer(self, query_id: str) -> str | None:
+        return await (await self._pool()).fetchval("SELECT answered_by FROM callback_answers WHERE query_id=$1",
+                                                   query_id)
+
+    async def record_callback_answer(self, query_id: str, by: str) -> None:
+        now = time.time()
+        pool = await self._pool()
+        await pool.execute("INSERT INTO callback_answers(query_id, answered_by, at) VALUES($1,$2,$3) "
+                           "ON CONFLICT(query_id) DO UPDATE SET answered_by=excluded.answered_by "
+                           "WHERE excluded.answered_by=$4",
+                           query_id, by, now, BY_HANDLER)
+        self._answers += 1
+        if self._answers % 500 == 0:
+            await pool.execute("DELETE FROM callback_answers WHERE at < $1", now - CALLBACK_ANSWERS_KEEP)
 
     # -- users ----------------------------------------------------------------------------------
     async def user(self, user_id: str) -> User | None:

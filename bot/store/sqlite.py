@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.store.base import (COMMITTED, DONE, EXPORT_QUERIES, HANDLED, HANDLED_KEEP, OPEN, OverlayExample, Store, Turn,
-                            Unanswered, User, review_item)
+from bot.store.base import (BY_HANDLER, CALLBACK_ANSWERS_KEEP, COMMITTED, DONE, EXPORT_QUERIES, HANDLED, HANDLED_KEEP,
+                            OPEN, OverlayExample, Store, Turn, Unanswered, User, review_item)
 from bot.store.migrations import migrate_sqlite
 
 _UNANSWERED = ("INSERT INTO unanswered(ts, user_id, lang, text, nearest, kind, step, candidates, score) "
@@ -43,6 +43,7 @@ class SQLiteStore(Store):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = str(path)
         self.owner = secrets.randbits(62)
+        self._answers = 0                             # callback answers recorded (old ones pruned every 500th)
         self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -84,6 +85,19 @@ class SQLiteStore(Store):
     def _mark_committed(self, update_id: int) -> None:
         self.db.execute("INSERT INTO handled_updates(update_id, done, owner) VALUES(?,0,?) ON CONFLICT(update_id) "
                         "DO UPDATE SET done=MAX(done, 0)", (update_id, self.owner))
+
+    async def callback_answer(self, query_id: str) -> str | None:
+        row = self.db.execute("SELECT answered_by FROM callback_answers WHERE query_id=?", (query_id,)).fetchone()
+        return row[0] if row else None
+
+    async def record_callback_answer(self, query_id: str, by: str) -> None:
+        now = time.time()
+        self.db.execute("INSERT INTO callback_answers(query_id, answered_by, at) VALUES(?,?,?) ON CONFLICT(query_id) "
+                        "DO UPDATE SET answered_by=excluded.answered_by WHERE excluded.answered_by=?",
+                        (query_id, by, now, BY_HANDLER))
+        self._answers += 1
+        if self._answers % 500 == 0:
+            self.db.execute("DELETE FROM callback_answers WHERE at < ?", (now - CALLBACK_ANSWERS_KEEP,))
 
     # -- users ----------------------------------------------------------------------------------
     async def user(self, user_id: str) -> User | None:

@@ -17,7 +17,7 @@ from bot.coord import Coordination, coordination_for
 from bot.health import Health
 from bot.metrics import UPDATE_SECONDS, UPDATES, MeteredStore, observe_flood
 from bot.services import Services, load_services
-from bot.store import BUSY, COMMITTED, HANDLED, Store, open_store
+from bot.store import BUSY, BY_HANDLER, COMMITTED, HANDLED, Store, open_store
 from bot.tg.admin import AdminHandlers
 from bot.tg.dispatch import ChatDispatcher, Redeliver, chat_key
 from bot.tg.extbot import AdvisorBot
@@ -59,7 +59,7 @@ def build_application(settings: Settings, services: Services | None = None, stor
     request = make_request(settings, connection_pool_size=CONNECTIONS, pool_timeout=POOL_WAIT)
     polling = make_request(settings, connection_pool_size=1, read_timeout=settings.poll_timeout + 10)
     bot = AdvisorBot(
-        settings.token, **urls, request=request, get_updates_request=polling,
+        settings.token, **urls, request=request, get_updates_request=polling, answers_store=metered,
         # Telegram's limits: 30 messages/s overall, 20/min per group, in sliding windows, counted where
         # every process of the bot sees them (bot.coord); 429s are waited out by their chat.
         rate_limiter=TelegramLimits(max_retries=3, make_window=coordination.make_window(),
@@ -133,22 +133,33 @@ async def _begin(coordination: Coordination, key, update_id: int) -> str | None:
 
 def _dispatcher(app: Application, h: Handlers, coordination: Coordination) -> ChatDispatcher:
     """Every update, from polling or the webhook, goes through one ChatDispatcher (in order within a chat in
-    this process); coordination.begin/end hold the chat against other processes and claim the update."""
+    this process); coordination.begin/end hold the chat against other processes and claim the update.
+
+    A press redelivered after a crash may have been answered already (the store remembers who answered it):
+    it is not answered again. Answered by its handler and never committed, it needed no turn (a view, a stale
+    button): its handling was over but for a reply maybe lost, and it is not handled again (pressing again
+    works). Answered early (the "busy" note) and never committed, its handler never ran: it runs now."""
+    answers = app.bot.callback_answers
+
     async def handle(update: Update) -> None:
         started, wall = time.perf_counter(), time.time()
         kind, key = update_kind(update), chat_key(update)
         state = await _begin(coordination, key, update.update_id)
+        answered = None
+        query = update.callback_query
+        if query is not None and state != HANDLED and (answered := await answers.recorded(query.id)):
+            answers.claim(query.id)      # no second answer: Telegram would refuse it
         handled = False
         try:
-            if state == HANDLED:
+            if state == HANDLED or (state is None and answered == BY_HANDLER):
                 outcome = "skipped"
             elif state == COMMITTED:     # applied before a crash, its reply maybe lost: show where the user is
                 outcome = "resumed"
-                await h.resume(update, CallbackContext.from_update(update, app))
+                await h.resume(update, CallbackContext.from_update(update, app), answered)
             else:
                 outcome = "processed"
                 await app.process_update(update)   # handler errors go to the error handler
-            handled = state != HANDLED
+            handled = state != HANDLED          # a press answered before: marked handled now
         finally:
             await coordination.end(key, update.update_id, handled)
         took = time.perf_counter() - started

@@ -9,9 +9,10 @@ With several processes (replicas on PostgreSQL) the handler also holds the chat 
 (bot.coord's begin/end, in bot/tg/app.py): never two of its updates at once, wherever they land.
 
 Two safety nets for callback queries, which Telegram expects to be answered within seconds:
-`CallbackAnswers` lets only the first answer of a query through (later ones are dropped as done), and
-the dispatcher answers a query itself, with a short "busy" note, when its handler has not answered it
-within `late_answer` seconds (its chat may be queued behind a slow update).
+`CallbackAnswers` lets only the first answer of a query through (later ones are dropped as done; with a
+store, also across a crash and restart, which redelivers the press), and the dispatcher answers a query
+itself, with a short "busy" note, when its handler has not answered it within `late_answer` seconds (its
+chat may be queued behind a slow update).
 """
 from __future__ import annotations
 
@@ -44,10 +45,11 @@ def chat_key(update: Update) -> Hashable:
 
 
 class CallbackAnswers:
-    """Remembers which callback queries were answered, so each is answered exactly once."""
+    """Remembers which callback queries were answered, so each is answered once: in memory for this process
+    (`claim`), and, given a store, who answered each one (`record`, `recorded`), which outlives a crash."""
 
-    def __init__(self, size: int = 10_000):
-        self.size = size
+    def __init__(self, size: int = 10_000, store=None):
+        self.size, self.store = size, store
         self._answered: OrderedDict[str, float] = OrderedDict()
 
     def claim(self, query_id: str) -> bool:
@@ -65,6 +67,19 @@ class CallbackAnswers:
 
     def answered(self, query_id: str) -> bool:
         return query_id in self._answered
+
+    async def recorded(self, query_id: str) -> str | None:
+        """Who answered `query_id` as the store remembers it (Store.callback_answer), None without a store."""
+        return None if self.store is None else await self.store.callback_answer(query_id)
+
+    async def record(self, query_id: str, by: str) -> None:
+        """Telegram took an answer to `query_id` (or the handler reached its answer after an early one)."""
+        if self.store is None:
+            return
+        try:
+            await self.store.record_callback_answer(query_id, by)
+        except Exception as exc:  # noqa: BLE001 - the answer went out; only a redelivery would repeat it
+            log.warning("could not record the answer to callback query %s: %s", query_id, exc)
 
 
 class ChatDispatcher:

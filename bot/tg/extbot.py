@@ -1,7 +1,11 @@
 """python-telegram-bot's ExtBot with two additions the dispatcher needs.
 
 * Each callback query is answered at most once: the first answer wins (the handler's, or the
-  dispatcher's early "busy" answer when the handler is late), later ones are dropped as done.
+  dispatcher's early "busy" answer when the handler is late), later ones are dropped as done. Each
+  answer Telegram takes is recorded in the store (who gave it: early or the handler), so a press
+  redelivered after a crash is not answered again (Telegram would refuse it): bot/tg/app.py reads the
+  record before handling a press. The handler's answer is recorded before its edit is sent; a crash in
+  the instant between Telegram taking an answer and the record leaves the one case answered twice.
 * Updates can be fetched as raw JSON, so the polling loop parses only updates it has not seen: while
   the oldest update is still in flight, getUpdates keeps returning the newer ones it already has.
 """
@@ -11,25 +15,36 @@ from typing import Any
 
 from telegram.ext import ExtBot
 
+from bot.store import BY_HANDLER, EARLY
 from bot.tg.dispatch import CallbackAnswers
 
 
 class AdvisorBot(ExtBot):
     __slots__ = ("callback_answers",)
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, answers_store: Any = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         with self._unfrozen():
-            self.callback_answers = CallbackAnswers()
+            self.callback_answers = CallbackAnswers(store=answers_store)
 
-    async def answer_callback_query(self, callback_query_id: str, *args: Any, **kwargs: Any) -> bool:
-        if not self.callback_answers.claim(callback_query_id):
-            return True                      # answered already (early, by the dispatcher)
+    async def answer_callback_query(self, callback_query_id: str, *args: Any, early: bool = False,
+                                    **kwargs: Any) -> bool:
+        """Answer once. `early`: the dispatcher's "busy" note for a press whose handler is late; it is not
+        sent for a press answered before a restart either."""
+        answers = self.callback_answers
+        if early and not answers.answered(callback_query_id) and await answers.recorded(callback_query_id):
+            answers.claim(callback_query_id)
+        if not answers.claim(callback_query_id):
+            if not early:                    # answered already (early, or before a restart)
+                await answers.record(callback_query_id, BY_HANDLER)     # the handler got as far as its answer
+            return True
         try:
-            return await super().answer_callback_query(callback_query_id, *args, **kwargs)
+            answered = await super().answer_callback_query(callback_query_id, *args, **kwargs)
         except BaseException:
-            self.callback_answers.release(callback_query_id)
+            answers.release(callback_query_id)
             raise
+        await answers.record(callback_query_id, EARLY if early else BY_HANDLER)
+        return answered
 
     async def get_raw_updates(self, offset: int | None, timeout: int, allowed_updates: list[str],
                               read_timeout: float, limit: int = 100) -> list[dict]:

@@ -260,7 +260,7 @@ class GroupHandlers:
             if fresh:
                 new_card(session, spent=0)
             before = dict(session.answers)
-            reply = h.dialogue.text(session, text, written_lang(text) or lang)
+            reply = h.dialogue.text(session, text, written_lang(text, h.services.kb.neutral_words) or lang)
             if any(n.key == "notice.restarted" for n in reply.notices):
                 new_card(session, spent=0)
                 fresh = True
@@ -397,7 +397,8 @@ class GroupHandlers:
         if not text.strip():
             await h.reply(update, ctx, h.r.t("group.intro", lang, bot=ctx.bot.username or ""))
             return
-        switch = await h.conv.follow_lang(str(update.effective_user.id), lang, written_lang(text))
+        switch = await h.conv.follow_lang(str(update.effective_user.id), lang,
+                                          written_lang(text, h.services.kb.neutral_words))
         if switch is not None:
             lang = switch.lang          # the member's card follows the member
         hint = h.r.t(LANG_HINT, lang) if switch is not None and switch.hint else None

@@ -23,7 +23,7 @@ from bot.kb.lang import written_lang
 from bot.links import start_link
 from bot.render import HTML
 from bot.services import Services
-from bot.store import Store
+from bot.store import BY_HANDLER, Store
 from bot.tg import callbacks as cb
 from bot.tg import deeplink
 from bot.tg.keyboards import Keyboards
@@ -307,7 +307,7 @@ class Handlers:
         """Typed text: an answer, a one-message description, a navigation word or a question."""
         lang = await self.lang(update)
         text = update.effective_message.text or "" if text is None else text
-        written = written_lang(text)
+        written = written_lang(text, self.services.kb.neutral_words)
         message = update.effective_message
         if message is not None and message.forward_origin is None:     # a forward: someone else wrote it
             switch = await self.conv.follow_lang(str(update.effective_user.id), lang, written)
@@ -388,13 +388,16 @@ class Handlers:
             return
         await self.show(update, ctx, session, reply, lang, edit=True)
 
-    async def resume(self, update: Update, ctx: Ctx) -> None:
+    async def resume(self, update: Update, ctx: Ctx, answered: str | None = None) -> None:
         """An update whose action was committed before a crash: never apply it twice, but show the user
-        where they are, since the reply may not have gone out. A typed message gets the current view. A
-        press is answered, and if Telegram takes that answer, the crash came before the press was answered
-        and so before its message was edited (the answer comes first): the pressed message is edited to the
-        current view, as the press would have. A refused answer means it was answered already (or is too
-        old): its edit most likely went out too, and a press on a stale keyboard shows the current view."""
+        where they are, since the reply may not have gone out. A typed message gets the current view.
+
+        A press: `answered` says who answered it before the crash (the store's record, bot/tg/extbot.py).
+        Its handler answers after committing and before editing, so with no answer by the handler the edit
+        was not made: the press is answered now (unless the early "busy" note went out: not again) and its
+        message edited to the current view, as the press would have. Answered by its handler, its edit may
+        have gone out or not, which is not known: nothing is sent again (Telegram would refuse the answer,
+        and an edit to the same text), and a press on a stale keyboard shows the current view."""
         if update.effective_user is None or update.effective_chat is None:
             return
         if in_group(update):
@@ -402,21 +405,21 @@ class Handlers:
         elif update.message is not None:
             await self.show_current(update, ctx, await self.lang(update))
         elif update.callback_query is not None:
-            try:
-                answered_now = bool(await update.callback_query.answer())
-            except BadRequest:
-                answered_now = False
             session, reply = await self.current(update)
             lang = await self.lang(update)
-            if isinstance(reply.view, ResultView):
+            if answered != BY_HANDLER:
+                try:
+                    await update.callback_query.answer()
+                except BadRequest:   # taken by Telegram in the instant before the crash, unrecorded: no edit yet
+                    pass
+                await self.show(update, ctx, session, reply, lang, edit=True, picture=True)
+            elif isinstance(reply.view, ResultView):
                 # A result is two messages (its text in the pressed message, then its picture with the
                 # keyboard): the crash may have come before either, and which one is not known (editing the
                 # pressed message again could be refused as "not modified"). Show both anew: at worst the
                 # text twice.
                 await self.show_result(update, ctx, reply.view, lang, self.r.view(reply.view, lang),
                                        self.kb.for_view(reply.view, session.rev, lang))
-            elif answered_now:
-                await self.show(update, ctx, session, reply, lang, edit=True, picture=False)
 
     async def answer_late(self, update: Update) -> None:
         """A press whose handler has not answered within a moment (its chat is busy): say so at once.
@@ -425,7 +428,7 @@ class Handlers:
         query = update.callback_query
         known = await self.store.user(str(query.from_user.id))
         lang = known.lang if known and known.lang else telegram_lang(query.from_user.language_code)
-        await query.answer(short(self.r.raw("notice.busy", lang)))
+        await query.get_bot().answer_callback_query(query.id, short(self.r.raw("notice.busy", lang)), early=True)
 
     async def view_button(self, update: Update, ctx: Ctx, data: cb.Callback, lang: str) -> None:
         query = update.callback_query

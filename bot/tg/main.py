@@ -23,6 +23,7 @@ from bot.health import start_health_server
 from bot.logs import setup_logging
 from bot.tg.app import ALLOWED_UPDATES, build_application
 from bot.tg.polling import DRAIN_TIMEOUT, AnotherPoller, poll
+from bot.tg.request import ProxyLoginRefused
 from bot.tg.webhook import start_server
 
 log = logging.getLogger("bot")
@@ -38,6 +39,9 @@ def run_bot(settings: Settings) -> int:
         asyncio.run(serve(app, settings, receive, polling=not webhook))
     except (AlreadyRunning, AnotherPoller) as exc:
         log.error("%s", exc)
+        print(f"mode-advisor: {exc}", file=sys.stderr)
+        return 3
+    except ProxyLoginRefused as exc:        # logged where it happened (bot.tg.request)
         print(f"mode-advisor: {exc}", file=sys.stderr)
         return 3
     return 0

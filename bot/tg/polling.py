@@ -28,6 +28,7 @@ from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, Tim
 from telegram.ext import Application
 
 from bot.tg.dispatch import ChatDispatcher
+from bot.tg.request import ProxyLoginRefused
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0
@@ -81,8 +82,8 @@ async def poll(app: Application, stop: asyncio.Event, timeout: int, allowed_upda
                 "another process is already polling Telegram with this bot token (Telegram answered 409 Conflict: "
                 f"{exc}); polling serves one process: stop the other one, or run replicas in webhook mode "
                 "(WEBHOOK_URL) on PostgreSQL") from None
-        except InvalidToken:
-            raise
+        except (InvalidToken, ProxyLoginRefused):
+            raise                       # retrying cannot help: the settings must change
         except (NetworkError, TimedOut) as exc:
             log.warning("getUpdates failed (%s); retrying in %.1f s", exc, backoff)
             await _sleep(stop, backoff)

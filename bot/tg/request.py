@@ -4,7 +4,10 @@ A 5xx answer or a connection that broke before any answer arrived is tried again
 a growing pause; anything else (400, 403, 429, a read timeout) is passed on unchanged: 429 is the
 flood limiter's job (bot.tg.limits waits `retry_after`), and a request that timed out while
 reading may already have been carried out, so repeating it could show the user a reply twice. The
-read timeout is long enough that a slow Telegram is waited for rather than given up on.
+read timeout is long enough that a slow Telegram is waited for rather than given up on. A proxy that
+refuses its login (407 Proxy Authentication Required, or a SOCKS5 proxy turning the user name and
+password down) is not tried again either: ProxyLoginRefused at once, with an error naming the setting
+to fix (never its value: it may hold the password); the bot stops on it rather than polling on.
 
 The client (`TELEGRAM_HTTP`): "fast" is bot.tg.transport (HTTP/1.1 on asyncio streams, no proxy
 support); "httpx" is python-telegram-bot's own HTTPXRequest, the way back if the fast one misbehaves,
@@ -39,11 +42,25 @@ _UNSENT = (Unanswered, httpx.ConnectError, httpx.ProxyError, httpx.RemoteProtoco
            httpx.WriteError)
 
 
+class ProxyLoginRefused(NetworkError):
+    """The proxy in front of the Bot API refused its login: only a changed setting helps, not a retry."""
+
+
+def refused_login(cause: BaseException | None) -> bool:
+    """httpx's error for a refused proxy login: an HTTP proxy's 407 to CONNECT, or a SOCKS5 proxy that turned
+    the user name and password down, or wants them and got none (httpcore says so only in its message)."""
+    if not isinstance(cause, httpx.ProxyError):
+        return False
+    text = str(cause)
+    return text.startswith("407") or text == "Invalid username/password" or "USERNAME/PASSWORD" in text
+
+
 class _Retrying:
     """The retry rule, above either client's `do_request` (a mixin: it comes first in the bases)."""
 
     pauses: tuple[float, ...] = RETRY_PAUSES
     last_ok = 0.0          # monotonic time of the last answer from the Bot API (readiness)
+    proxy_setting = "TELEGRAM_PROXY"   # where the proxy comes from, for the operator (never its value)
 
     async def do_request(self, url: str, method: str, *args, **kwargs) -> tuple[int, bytes]:
         endpoint = url.rsplit("/", 1)[-1]
@@ -55,11 +72,15 @@ class _Retrying:
                 TELEGRAM_ERRORS.labels(endpoint, "timeout").inc()
                 raise
             except NetworkError as exc:
+                if refused_login(exc.__cause__):
+                    raise self._login_refused(endpoint, str(exc.__cause__)) from exc.__cause__
                 if pause is None or not isinstance(exc.__cause__, _UNSENT):
                     TELEGRAM_ERRORS.labels(endpoint, "network").inc()
                     raise
                 log.warning("%s: connection failed (%s); retry %d in %.1f s", endpoint, exc, attempt + 1, pause)
             else:
+                if code == 407:                 # a proxy's answer to a plain http:// request it was to forward
+                    raise self._login_refused(endpoint, "407 Proxy Authentication Required")
                 if code < 500:
                     self.last_ok = time.monotonic()
                 if code >= 400 and (code < 500 or pause is None):
@@ -69,6 +90,13 @@ class _Retrying:
                 log.warning("%s: server error %s; retry %d in %.1f s", endpoint, code, attempt + 1, pause)
             await asyncio.sleep(pause)
         raise AssertionError("unreachable")
+
+    def _login_refused(self, endpoint: str, why: str) -> ProxyLoginRefused:
+        TELEGRAM_ERRORS.labels(endpoint, "proxy_login").inc()
+        message = (f"the proxy for the Bot API refused its login ({why}): check the user name and password in "
+                   f"{self.proxy_setting}; not retried")
+        log.error("%s: %s", endpoint, message)
+        return ProxyLoginRefused(message)
 
 
 class RetryingRequest(_Retrying, BotApiRequest):
@@ -132,5 +160,8 @@ def make_request(settings: Settings, **kwargs) -> BaseRequest:
     if client_for(settings) == "httpx":
         if settings.telegram_http == "fast":          # the proxy's address is not logged: it may hold a password
             log.info("a proxy is set for the Bot API (TELEGRAM_PROXY or the environment): using the httpx client")
-        return RetryingHttpxRequest(ssl_context=ssl_context, proxy=settings.telegram_proxy or None, **kwargs)
+        request = RetryingHttpxRequest(ssl_context=ssl_context, proxy=settings.telegram_proxy or None, **kwargs)
+        if not settings.telegram_proxy:
+            request.proxy_setting = "the proxy in the environment (HTTPS_PROXY or ALL_PROXY)"
+        return request
     return RetryingRequest(ssl_context=ssl_context, **kwargs)
