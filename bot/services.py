@@ -38,11 +38,12 @@ def understanding_content(flow: Flow, reading: ReadingRules, kb: KnowledgeBase) 
              step.unsure_examples, step.core)
         for step in flow.steps)
     commands = {key: tuple(w for lang in per for w in per[lang]) for key, per in flow.words.items()}
+    learned = kb.learned            # labelled questions the FAQ models learn from too (bot.kb.learned)
     faq = tuple(FaqDoc(e.id, (e.title.zh, e.title.en), {"zh": e.questions_zh, "en": e.questions_en},
-                       e.keywords_zh + e.keywords_en, e.related) for e in kb.entries)
+                       e.keywords_zh + e.keywords_en, e.related, learned.faq.get(e.id, {})) for e in kb.entries)
     return Content(slots=slots, unsure=flow.unsure.examples, unsure_short=flow.unsure.short, other=reading.other,
                    commands=commands, amounts=reading.amounts, years=reading.years, lexicon=reading.lexicon,
-                   faq=faq, out_of_scope=kb.out_of_scope,
+                   faq=faq, out_of_scope=kb.out_of_scope, learned_out_of_scope=learned.out_of_scope,
                    concepts=tuple((g.id, g.terms) for g in kb.synonyms))
 
 

@@ -61,8 +61,11 @@ SKIP_POSTGRES = os.environ.get("SKIP_POSTGRES", "") not in ("", "0")
 
 
 def _is_long(item) -> bool:
-    """The tests that take many seconds: the bot as its own process, load runs, the replicas."""
-    return any(item.get_closest_marker(m) for m in ("crash", "load")) or item.module.__name__.endswith("test_replicas")
+    """The tests that take many seconds: the bot as its own process, load runs, the replicas, and the review
+    loop end to end (its retraining runs at the lowest priority, so beside six busy workers it may not finish
+    within the 30 s a decision has to show)."""
+    return any(item.get_closest_marker(m) for m in ("crash", "load")) or item.module.__name__.endswith("test_replicas") \
+        or item.name.startswith("test_review_loop")
 
 
 LONG_LANES = ("long-a", "long-b")

@@ -13,7 +13,8 @@ from bot.nlu.understand import Reading, Understanding
 # A statement (no question asked) that answers nothing while a question is on screen is taken as an FAQ
 # question only when the FAQ reading is this sure; below it, it was an answer the bot did not understand
 # ("we mostly just resell stuff from 1688 wholesalers" at the supply question is not "can a middleman do
-# full-managed?"): asked again, and kept for review.
+# full-managed?"): asked again, and kept for review. A statement is never answered with a choosing entry
+# ("which mode suits a factory" for "我们有自己的工厂"): it asked nothing, and its facts are what the step reads.
 STATEMENT_FAQ_MIN = 0.5
 
 
@@ -303,7 +304,8 @@ class Dialogue:
             return reply
         if reading.answers:
             return self._describe(session, reading, lang)
-        if reading.question or (reading.answerable and (step is None or reading.faq_probability >= STATEMENT_FAQ_MIN)):
+        if reading.question or (reading.answerable and (step is None or (
+                reading.faq_probability >= STATEMENT_FAQ_MIN and not self.nlu.advises(reading.faq[0].id)))):
             return self._faq(session, reading, had_pending)   # a question: answered, or an honest "I don't know"
         notice = Notice("notice.not_understood", self.answerer.answer(reading) if self.answerer else None)
         # A read-back left unanswered is gone: its buttons must read as stale, so the revision moves.

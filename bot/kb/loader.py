@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from bot import ROOT
+from bot.kb.learned import load_learned
 from bot.kb.models import (Caveat, Dimension, FaqEntry, KnowledgeBase, Mode, Source, SynonymGroup, Text,
                            Topic)
 from bot.problems import ContentError, Problem, read_yaml
@@ -153,6 +155,8 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR, problems: list[Problem] | No
                        ui=_ui(ui, Reader("ui.yaml", collect)),
                        neutral_words=_neutral_words(ui, Reader("ui.yaml", collect)),
                        by_id={e.id: e for e in entries}, out_of_scope=oos)
+    kb = replace(kb, learned=load_learned(directory, set(kb.by_id), collect,
+                                          topics={e.id: e.topic for e in entries}))
     _check_refs(kb, collect)
     if problems is None and collect:
         raise ContentError(collect)

@@ -76,6 +76,19 @@ class SynonymGroup:
 
 
 @dataclass(frozen=True)
+class Learned:
+    """Labelled questions learnt from as examples beside the entries' own (bot.kb.learned)."""
+
+    faq: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)   # entry -> lang -> questions
+    out_of_scope: dict[str, tuple[str, ...]] = field(default_factory=dict)     # lang -> questions
+    sets: tuple[str, ...] = ()
+
+    def count(self) -> int:
+        return sum(len(qs) for per in self.faq.values() for qs in per.values()) \
+            + sum(len(qs) for qs in self.out_of_scope.values())
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     sources: dict[str, Source]
     modes: dict[str, Mode]
@@ -87,6 +100,7 @@ class KnowledgeBase:
     by_id: dict[str, FaqEntry] = field(default_factory=dict)
     out_of_scope: dict[str, tuple[str, ...]] = field(default_factory=dict)   # questions it does not answer
     neutral_words: frozenset[str] = frozenset()    # Latin words that show no language (bot.kb.lang.written_lang)
+    learned: Learned = field(default_factory=lambda: Learned())   # labelled questions learnt from (bot.kb.learned)
 
     def entry(self, entry_id: str) -> FaqEntry | None:
         return self.by_id.get(entry_id)

@@ -89,6 +89,16 @@ class FaqDoc:
     questions: Examples
     keywords: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
+    learned: Examples = field(default_factory=dict)     # labelled questions learnt from (knowledge/learned.yaml)
+
+    def examples(self) -> Examples:
+        """What the FAQ models learn this entry from: its own questions and the learned ones. (The step
+        models take only its own as "says nothing about this step": a learned question often describes
+        the asker first.)"""
+        if not self.learned:
+            return self.questions
+        return {lang: tuple(self.questions.get(lang, ())) + tuple(self.learned.get(lang, ()))
+                for lang in dict.fromkeys((*self.questions, *self.learned))}
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,12 @@ class Content:
     faq: tuple[FaqDoc, ...]
     out_of_scope: Examples                      # questions the knowledge base does not answer
     concepts: tuple[tuple[str, tuple[str, ...]], ...]   # synonym groups
+    learned_out_of_scope: Examples = field(default_factory=dict)   # learnt from, by the FAQ models only
+
+    def faq_out_of_scope(self) -> Examples:
+        """The out-of-scope questions the FAQ models learn from: the file's and the learned ones."""
+        return {lang: tuple(self.out_of_scope.get(lang, ())) + tuple(self.learned_out_of_scope.get(lang, ()))
+                for lang in dict.fromkeys((*self.out_of_scope, *self.learned_out_of_scope))}
 
     def slot(self, step: str) -> Slot | None:
         return next((s for s in self.slots if s.step == step), None)

@@ -237,7 +237,10 @@ TABLES["edge_single.yaml"] = ("one question or two, shaped to tempt the part spl
                               TABLES["edge.yaml"][1])
 
 
-def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, answerer=None) -> dict:
+def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, answerer=None,
+                 learned: tuple[str, ...] = ()) -> dict:
+    """Every set in `directory`; a set listed in `learned` (knowledge/learned.yaml) is marked as training
+    accuracy: its questions are examples."""
     results = {}
     for name, fn in (("typed.yaml", typed), ("descriptions.yaml", descriptions), ("faq.yaml", faq),
                      ("edge.yaml", edge), ("edge_blind.yaml", edge), ("edge_single.yaml", edge)):
@@ -256,6 +259,8 @@ def evaluate_dir(nlu, directory: Path, verbose: bool = False, out=sys.stdout, an
         results[name] = res
         label = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
         title, cols = TABLES[name]
+        if isinstance(label, Path) and label.as_posix() in learned:
+            title += " [learnt from (knowledge/learned.yaml): training accuracy, not generalisation]"
         print(f"{label}: {title}", file=out)
         print("  " + f"{'':4}" + "".join(f" {c:>7}" for c, _ in cols), file=out)
         for lang in LANGS + ("all",):
@@ -295,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     for d in dirs:
         title = TITLES.get(d, str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")
-        evaluate_dir(nlu, d, verbose=args.verbose and d not in UNLISTED, answerer=services.answerer)
+        evaluate_dir(nlu, d, verbose=args.verbose and d not in UNLISTED, answerer=services.answerer,
+                     learned=services.kb.learned.sets)
     print("typed right/wrong: share of answers read as the expected level / as another level (the rest are asked "
           "again); descriptions: precision and recall of stated facts, wrong = stated facts read as another level, "
           "lang = read-back language; FAQ: top-1 on in-scope, in-scope and out-of-scope fallback rates; edge: "

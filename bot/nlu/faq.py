@@ -64,7 +64,7 @@ class FaqIndex:
     def __init__(self, docs: tuple[FaqDoc, ...], out_of_scope: dict[str, tuple[str, ...]], featurize: Featurizer):
         import scipy.sparse as sparse     # only for a large knowledge base, like training
 
-        texts = [(i, t) for i, d in enumerate(docs) for t in d.titles + tuple(q for qs in d.questions.values() for q in qs)]
+        texts = [(i, t) for i, d in enumerate(docs) for t in d.titles + tuple(q for qs in d.examples().values() for q in qs)]
         texts += [(OOS, q) for qs in out_of_scope.values() for q in qs]
         feats = [featurize(normalize(t)) for _, t in texts]
         self.featurize, self.vec, self.n_docs = featurize, Vectorizer.fit(feats, weigh=feature_weight), len(docs)
@@ -131,7 +131,7 @@ class FaqClassifier:
         the question; `situations`: the questionnaire's examples, by language): so that who is asking
         ("we're a small factory... so who handles customs?") is evidence for no entry."""
         rows = [(normalize(t), d.id) for d in docs for t in d.titles]
-        labelled = [(lang, q, d.id) for d in docs for lang, qs in d.questions.items() for q in qs]
+        labelled = [(lang, q, d.id) for d in docs for lang, qs in d.examples().items() for q in qs]
         labelled += [(lang, q, OUT_OF_SCOPE) for lang, qs in out_of_scope.items() for q in qs]
         rows += [(normalize(q), label) for _, q, label in labelled]
         for lang, said in (situations or {}).items():

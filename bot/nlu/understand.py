@@ -139,14 +139,14 @@ class Understanding:
         models = self._load(cache_dir)
         if models is None:
             vectorizer, slot_models, hedge = SlotReader.fit(content, self.slot_featurize)
-            faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.out_of_scope, self.featurize, content.situations())
+            faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.faq_out_of_scope(), self.featurize, content.situations())
                                   if use_classifier else (None, None))
             models = _Models(vectorizer, slot_models, hedge, faq_vec, faq_model)
             self._save(cache_dir, models)
         self.models = models
         self.faq_classifier = (FaqClassifier(content.faq, self.featurize, models.faq_vectorizer, models.faq)
                                if models.faq is not None else None)
-        self.faq_index = (FaqIndex(content.faq, content.out_of_scope, self.featurize)
+        self.faq_index = (FaqIndex(content.faq, content.faq_out_of_scope(), self.featurize)
                           if self.faq_classifier is None else None)
         self.slots = SlotReader(content, self.slot_featurize, models.vectorizer, models.slots, models.hedge)
         self.commands = {normalize(w).strip(" .!。！"): key for key, words in content.commands.items() for w in words}
@@ -204,6 +204,10 @@ class Understanding:
     def facts(self, norm: str) -> Facts:
         return Facts(amounts(norm, self.content.amounts.usd_rate), durations(norm),
                      list(self._platforms.scan(norm).get("platforms", ())))
+
+    def advises(self, entry_id: str) -> bool:
+        """Whether an entry answers "which mode fits me" (reading.yaml `advice_entries`)."""
+        return entry_id in self._advice_entries
 
     def rank_faq(self, norm: str) -> tuple[list[Hit], float, bool]:
         """Entries best first, the confidence in the first, and whether that is enough to answer."""

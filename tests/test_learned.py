@@ -1,0 +1,88 @@
+"""Labelled questions learnt from as examples (knowledge/learned.yaml, bot/kb/learned.py)."""
+from __future__ import annotations
+
+import shutil
+
+import yaml
+
+from bot import ROOT
+from bot.kb.learned import load_learned, text_key, unseen_keys
+from bot.nlu.evaluate import load
+from bot.services import understanding_content
+
+
+def _write(tmp_path, sets, questions=None):
+    knowledge = tmp_path / "knowledge"
+    knowledge.mkdir()
+    (knowledge / "learned.yaml").write_text(yaml.safe_dump({"sets": sets}), encoding="utf-8")
+    if questions is not None:
+        (tmp_path / "set.yaml").write_text(yaml.safe_dump({"questions": questions}, allow_unicode=True),
+                                           encoding="utf-8")
+    return knowledge
+
+
+def test_a_set_teaches_single_entries_and_out_of_scope_and_skips_the_rest(tmp_path):
+    knowledge = _write(tmp_path, ["set.yaml"], [
+        {"q": "全托谁定价呀", "lang": "zh", "expect": "full_pricing"},                        # a FAQ set's item
+        {"q": "what's the weather", "lang": "en", "expect": "fallback"},
+        {"q": "who sets semi prices", "lang": "en", "kind": "in_scope", "expect": ["semi_pricing"]},
+        {"q": "either of two", "lang": "en", "kind": "in_scope", "expect": ["fbt", "semi_last_mile"]},
+        {"q": "a and b?", "lang": "en", "kind": "two_part", "parts": [["fbt"], ["deposit"]]},
+        {"q": "temu y2?", "lang": "zh", "kind": "other_platform", "platforms": ["temu"]},
+        {"q": "vat in the uk", "lang": "en", "kind": "out_of_scope"},
+    ])
+    problems = []
+    learned = load_learned(knowledge, {"full_pricing", "semi_pricing", "fbt", "semi_last_mile", "deposit"},
+                           problems, root=tmp_path)
+    assert not problems
+    assert learned.faq == {"full_pricing": {"zh": ("全托谁定价呀",)}, "semi_pricing": {"en": ("who sets semi prices",)}}
+    assert learned.out_of_scope == {"en": ("what's the weather", "vat in the uk")} and learned.count() == 4
+
+
+def test_gauges_and_held_out_sets_are_never_learnt_from(tmp_path):
+    knowledge = _write(tmp_path, ["eval/holdout/edge.yaml", "eval/dev/edge_check/edge.yaml",
+                                  "eval/dev/extra_check/faq.yaml"])
+    problems = []
+    assert load_learned(knowledge, set(), problems, root=ROOT).count() == 0
+    assert [p.message for p in problems] == ["a gauge or held-out set is never learnt from"] * 3
+
+
+def test_an_unknown_entry_in_a_learned_set_is_a_problem_bot_check_names(tmp_path):
+    shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
+    (tmp_path / "set.yaml").write_text('questions:\n  - {q: "x y z", lang: en, expect: no_such_entry}\n',
+                                       encoding="utf-8")
+    (tmp_path / "knowledge" / "learned.yaml").write_text("sets: [set.yaml]\n", encoding="utf-8")
+    problems = []
+    load_learned(tmp_path / "knowledge", {"full_pricing"}, problems, root=tmp_path)
+    assert [(p.file, p.entry, p.message) for p in problems] == [
+        ("learned.yaml", "set.yaml", "unknown FAQ entry id 'no_such_entry'")]
+
+
+def test_learned_questions_are_training_examples(services):
+    learned = services.kb.learned
+    assert learned.count() > 500 and "eval/dev/dev4/edge.yaml" in learned.sets
+    content = understanding_content(services.flow, services.reading, services.kb)
+    docs = {d.id: d for d in content.faq}
+    entry, per = next(iter(learned.faq.items()))
+    lang, questions = next(iter(per.items()))
+    assert set(questions) <= set(docs[entry].examples()[lang]) and not set(questions) & set(docs[entry].questions[lang])
+    assert set(learned.out_of_scope["zh"]) <= set(content.faq_out_of_scope()["zh"])
+    # the step models never take a learned question as "says nothing": many describe the asker first
+    from dataclasses import replace
+
+    from bot.nlu.slots import SlotReader
+    unlearned = replace(content, faq=tuple(replace(d, learned={}) for d in content.faq), learned_out_of_scope={})
+    assert SlotReader.training_sets(content) == SlotReader.training_sets(unlearned)
+    assert content.digest("v") != unlearned.digest("v")         # ...while the FAQ models' cache key moves
+
+
+def test_no_learned_text_is_in_a_gauge_or_a_held_out_set(services):
+    """What is learnt from is never what the product is measured on: a text in both is left out."""
+    key = text_key
+    learned = {key(q) for per in services.kb.learned.faq.values() for qs in per.values() for q in qs}
+    learned |= {key(q) for qs in services.kb.learned.out_of_scope.values() for q in qs}
+    unseen = [p for p in (ROOT / "eval").rglob("*.yaml")
+              if p.relative_to(ROOT).as_posix().startswith(("eval/holdout", "eval/dev/edge_check", "eval/dev/extra_check"))]
+    assert unseen and len(unseen_keys()) > 1000
+    shared = [item for path in unseen for item in load(path) if key(str(item.get("q", item.get("text", "")))) in learned]
+    assert not shared, shared
