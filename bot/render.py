@@ -13,8 +13,8 @@ from typing import Callable
 
 from bot.engine.dialogue import AdviceView, ConfirmView, ConflictView, Notice, QuestionView, Reply, ResultView, View
 from bot.engine.recommend import Recommendation
-from bot.engine.spec import SKIP, UNSURE, Flow, Note, ReadingRules
-from bot.kb.models import FaqEntry, KnowledgeBase
+from bot.engine.spec import SKIP, UNSURE, Flow, ReadingRules
+from bot.kb.models import FaqEntry, KnowledgeBase, Sourced
 from bot.nlu.scope import ScopeBook, load_book
 
 
@@ -209,7 +209,7 @@ class Renderer:
             lines.append(self.m.italic(self.t("result.switch_unknown", lang)))
         return "\n".join(lines)
 
-    def _notes(self, key: str, notes: tuple[Note, ...], lang: str, numbered: bool = False) -> str:
+    def _notes(self, key: str, notes: tuple[Sourced, ...], lang: str, numbered: bool = False) -> str:
         lines = [self.m.bold(self.t(key, lang))]
         for i, note in enumerate(notes, 1):
             mark = f"{i}." if numbered else "•"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.engine.spec import SKIP, UNSURE, Flow, Gate, Note, Rules
-from bot.kb.models import Text
+from bot.engine.spec import SKIP, UNSURE, Flow, Gate, Rules
+from bot.kb.models import Sourced, Text
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,9 @@ class Recommendation:
     blocked: bool                   # the score leaned semi but a gate is closed
     closed_gates: tuple[Gate, ...]  # what semi-managed would still need
     tippers: tuple[Tipper, ...]     # what would flip a borderline result
-    tradeoffs: tuple[tuple[str, tuple[Note, ...]], ...]   # (mode, its gains and costs): both modes when borderline
-    next_steps: tuple[Note, ...]
-    caveats: tuple[Note, ...]
+    tradeoffs: tuple[tuple[str, tuple[Sourced, ...]], ...]   # (mode, its gains and costs): both modes when borderline
+    next_steps: tuple[Sourced, ...]
+    caveats: tuple[Sourced, ...]
     semi_later: bool = False        # full-managed for now, with a path to semi-managed worth showing
 
 

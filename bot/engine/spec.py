@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot import LANGS, ROOT
 from bot.engine.conditions import CONDITIONS
-from bot.kb.models import Text
+from bot.kb.models import Sourced, Text
 from bot.nlu.content import AmountRule, Lexicon, YearsRule
 from bot.problems import ContentError, Problem, read_yaml
 from bot.schema import Reader
@@ -74,12 +74,6 @@ class Flow:
 
 
 @dataclass(frozen=True)
-class Note:
-    text: Text
-    sources: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Gate:
     step: str
     closed: tuple[str, ...]
@@ -96,9 +90,9 @@ class Rules:
     confidence_max: float
     semi_later_pull: int
     gates: tuple[Gate, ...]
-    tradeoffs: dict[str, tuple[Note, ...]]
-    next_steps: dict[str, tuple[Note, ...]]
-    caveats: tuple[Note, ...]
+    tradeoffs: dict[str, tuple[Sourced, ...]]
+    next_steps: dict[str, tuple[Sourced, ...]]
+    caveats: tuple[Sourced, ...]
 
 
 def _option(raw: dict, r: Reader, step_id: str) -> Option:
@@ -198,11 +192,11 @@ def _check_machine(flow: Flow, r: Reader, conditions: set[str]) -> None:
             r.fail("states", f"state {s!r} cannot be reached from the initial state")
 
 
-def _notes(raw: dict, r: Reader, field_name: str) -> tuple[Note, ...]:
+def _notes(raw: dict, r: Reader, field_name: str) -> tuple[Sourced, ...]:
     out = []
     for i, n in enumerate(r.items(raw, field_name)):
         n = r.mapping(n, f"{field_name}[{i}]")
-        out.append(Note(r.text({"t": {k: n.get(k) for k in LANGS}}, "t"), r.strings(n, "source")))
+        out.append(Sourced(r.text({"t": {k: n.get(k) for k in LANGS}}, "t"), r.strings(n, "source")))
     return tuple(out)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot import ROOT
 from bot.kb.learned import load_learned
-from bot.kb.models import (Caveat, Dimension, FaqEntry, KnowledgeBase, Mode, Source, SynonymGroup, Text,
+from bot.kb.models import (Dimension, FaqEntry, KnowledgeBase, Mode, Source, Sourced, SynonymGroup, Text,
                            Topic)
 from bot.problems import ContentError, Problem, read_yaml
 from bot.schema import Reader
@@ -30,11 +30,11 @@ def _sources(data, r: Reader) -> dict[str, Source]:
     return out
 
 
-def _caveats(raw: dict, r: Reader) -> tuple[Caveat, ...]:
+def _caveats(raw: dict, r: Reader) -> tuple[Sourced, ...]:
     out = []
     for i, c in enumerate(r.items(raw, "caveats", required=False)):
         c = r.mapping(c, f"caveats[{i}]")
-        out.append(Caveat(r.text(c, "text"), r.strings(c, "sources")))
+        out.append(Sourced(r.text(c, "text"), r.strings(c, "sources")))
     return tuple(out)
 
 

@@ -26,7 +26,10 @@ class Source:
 
 
 @dataclass(frozen=True)
-class Caveat:
+class Sourced:
+    """A text with the source ids it rests on (knowledge/sources.yaml): a mode's caveat, a scope fact, a
+    recommendation's trade-off, next step or caveat."""
+
     text: Text
     sources: tuple[str, ...]
 
@@ -46,7 +49,7 @@ class Dimension:
     full: Text
     semi: Text
     sources: tuple[str, ...]
-    caveats: tuple[Caveat, ...] = ()
+    caveats: tuple[Sourced, ...] = ()
 
 
 @dataclass(frozen=True)

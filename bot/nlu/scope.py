@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from bot import ROOT
-from bot.kb.models import Text
+from bot.kb.models import Sourced, Text
 from bot.nlu.parts import PartWords
 from bot.nlu.text import normalize
 
@@ -44,17 +44,11 @@ class Scope:
 
 
 @dataclass(frozen=True)
-class Fact:
-    text: Text
-    sources: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Platform:
     id: str
     name: Text
     words: tuple[str, ...]
-    facts: tuple[Fact, ...] = ()
+    facts: tuple[Sourced, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,8 +61,8 @@ class Mode:
     platform: str | None = None        # whose programme it is (implied when no other platform is named)
     requires: tuple[str, ...] = ()     # counted only beside one of these platforms
     not_in: tuple[str, ...] = ()       # longer phrases in which its words mean something else
-    facts: tuple[Fact, ...] = ()
-    relation: Fact | None = None       # how it relates to full- and semi-managed
+    facts: tuple[Sourced, ...] = ()
+    relation: Sourced | None = None       # how it relates to full- and semi-managed
 
 
 @dataclass(frozen=True)
@@ -126,13 +120,13 @@ def _text(raw: object, where: str) -> Text:
     return Text(raw["zh"], raw["en"])
 
 
-def _facts(raw: list | None, where: str) -> tuple[Fact, ...]:
+def _facts(raw: list | None, where: str) -> tuple[Sourced, ...]:
     out = []
     for i, f in enumerate(raw or []):
         sources = tuple(f.get("sources") or ())
         if not sources:
             raise ValueError(f"{SCOPE_FILE.name}: {where}.facts[{i}] needs sources")
-        out.append(Fact(_text(f.get("text"), f"{where}.facts[{i}]"), sources))
+        out.append(Sourced(_text(f.get("text"), f"{where}.facts[{i}]"), sources))
     return tuple(out)
 
 
@@ -144,7 +138,7 @@ def parse_book(data: dict) -> ScopeBook:
     modes = {}
     for m in data.get("modes") or []:
         rel = m.get("relation")
-        relation = Fact(_text(rel.get("text"), f"{m['id']}.relation"), tuple(rel.get("sources") or ())) if rel else None
+        relation = Sourced(_text(rel.get("text"), f"{m['id']}.relation"), tuple(rel.get("sources") or ())) if rel else None
         if m.get("platform") is not None and m["platform"] not in platforms:
             raise ValueError(f"{SCOPE_FILE.name}: mode {m['id']}: unknown platform {m['platform']!r}")
         modes[m["id"]] = Mode(m["id"], _text(m.get("name"), m["id"]), tuple(m.get("words") or ()),
