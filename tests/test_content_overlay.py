@@ -155,3 +155,18 @@ def test_patch_errors_name_what_does_not_fit(tmp_path):
         patch.apply({patch.FAQ_FILE: {"no_such_entry": {"en": ["x"]}}}, root)
     with pytest.raises(patch.PatchError, match="unknown file"):
         patch.apply({"knowledge/ui.yaml": {}}, root)
+
+
+def test_a_patch_for_a_level_named_like_its_step_lands_in_the_level(tmp_path):
+    """Step `brand` has a level `brand`: the example goes to that level's examples, not to the step line."""
+    import yaml
+
+    shutil.copytree(ROOT / "dialogs", tmp_path / "dialogs")
+    text = "our own label comes before everything else"
+    assert patch.apply({"dialogs/seller_questionnaire.yaml": {"brand.brand": {"en": [text]}}}, tmp_path) \
+        == ["dialogs/seller_questionnaire.yaml"]
+    flow = yaml.safe_load((tmp_path / "dialogs" / "seller_questionnaire.yaml").read_text(encoding="utf-8"))
+    step = next(s for s in flow["steps"] if s["id"] == "brand")
+    level = next(o for o in step["options"] if o["id"] == "brand")
+    assert text in level["examples"]["en"]
+    assert sum(text in str(o) for o in step["options"]) == 1

@@ -95,30 +95,30 @@ def _append_flow(lines: list[str], i: int, texts: list[str], file: str, what: st
         lines[i] = line[:line.index("[") + 1] + (f"{inner}, {joined}" if inner else joined) + "]\n"
 
 
-def _apply_faq(lines: list[str], part: dict, file: str) -> None:
-    entries = _find(lines, r"^entries:\s*$", 0, len(lines), "entries:", file)
-    for entry, per_lang in part.items():
-        at = _find(lines, rf"^\s*- id: {re.escape(entry)}\s*$", entries, len(lines), f"entry {entry!r}", file)
+def _append_at(lines: list[str], path: list[tuple[str, str]], per_lang: dict, file: str) -> None:
+    """Follow `path` (pattern, what it names), each found inside the block of the one before, to a block
+    of one-line lists by language, and append each language's texts to its list."""
+    at, end = -1, len(lines)
+    for pattern, what in path:
+        at = _find(lines, pattern, at + 1, end, what, file)      # below the line found before, never on it
         end = _block_end(lines, at)
-        questions = _find(lines, r"^\s+questions:\s*$", at, end, f"questions of {entry!r}", file)
-        q_end = _block_end(lines, questions)
-        for lang, texts in per_lang.items():
-            i = _find(lines, rf"^\s+{lang}: \[", questions + 1, q_end, f"questions.{lang} of {entry!r}", file)
-            _append_flow(lines, i, texts, file, f"questions.{lang} of {entry!r}")
+    for lang, texts in per_lang.items():
+        i = _find(lines, rf"^\s+{lang}: \[", at + 1, end, f"{path[-1][1]}.{lang}", file)
+        _append_flow(lines, i, texts, file, f"{path[-1][1]}.{lang}")
+
+
+def _apply_faq(lines: list[str], part: dict, file: str) -> None:
+    for entry, per_lang in part.items():
+        _append_at(lines, [(r"^entries:\s*$", "entries:"), (rf"^\s*- id: {re.escape(entry)}\s*$", f"entry {entry!r}"),
+                           (r"^\s+questions:\s*$", f"questions of {entry!r}")], per_lang, file)
 
 
 def _apply_levels(lines: list[str], part: dict, file: str) -> None:
     for target, per_lang in part.items():
         step, _, level = target.partition(".")
-        at = _find(lines, rf"^  - id: {re.escape(step)}\s*$", 0, len(lines), f"step {step!r}", file)
-        end = _block_end(lines, at)
-        opt = _find(lines, rf"^\s+- id: {re.escape(level)}\s*$", at + 1, end, f"level {target!r}", file)
-        opt_end = _block_end(lines, opt)
-        examples = _find(lines, r"^\s+examples:\s*$", opt, opt_end, f"examples of {target!r}", file)
-        ex_end = _block_end(lines, examples)
-        for lang, texts in per_lang.items():
-            i = _find(lines, rf"^\s+{lang}: \[", examples + 1, ex_end, f"examples.{lang} of {target!r}", file)
-            _append_flow(lines, i, texts, file, f"examples.{lang} of {target!r}")
+        _append_at(lines, [(rf"^  - id: {re.escape(step)}\s*$", f"step {step!r}"),
+                           (rf"^\s+- id: {re.escape(level)}\s*$", f"level {target!r}"),
+                           (r"^\s+examples:\s*$", f"examples of {target!r}")], per_lang, file)
 
 
 def _apply_top(lines: list[str], key: str, part: dict, file: str) -> None:
