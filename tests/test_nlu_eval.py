@@ -109,7 +109,8 @@ def _sentences(node, inside: bool = False):
 
 def test_no_development_text_was_copied_into_the_examples():
     """Examples teach ideas; a development text copied in would only teach the test its answer. Labels,
-    one-word answers and short hedges ("不确定", "dunno") are left out: writers cannot avoid those."""
+    one-word answers and short hedges ("不确定", "dunno") are left out: writers cannot avoid those; so are
+    the sets learnt from (knowledge/learned.yaml), whose texts are examples by design."""
     import yaml
 
     from bot import ROOT
@@ -118,8 +119,11 @@ def test_no_development_text_was_copied_into_the_examples():
     def key(text: str) -> str:
         return "".join(ch for ch in normalize(text) if ch.isalnum())
 
+    learned = set(yaml.safe_load((ROOT / "knowledge" / "learned.yaml").read_text(encoding="utf-8"))["sets"])
     dev_texts = {}
     for path in sorted((ROOT / "eval" / "dev").rglob("*.yaml")):
+        if path.relative_to(ROOT).as_posix() in learned:
+            continue            # learnt from (knowledge/learned.yaml): its figures are training accuracy anyway
         for item in load(path):
             text = item.get("text", item.get("q"))
             dev_texts.setdefault(key(text), text)

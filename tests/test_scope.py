@@ -503,3 +503,21 @@ def test_a_part_asking_about_tiktok_beside_another_platforms_question_is_answere
     # a part naming only the other platform is never answered with TikTok's entry as a part of its own
     only_other = services.answerer.ask("temu semi managed who sets the price? and temu full managed who pays freight?", "en")
     assert len(only_other.entries) <= 1
+
+
+@pytest.mark.parametrize("question, lang, handling, entries", [
+    ("全托管国际运费谁出，我们只负责送到国内仓对吧？", "zh", "answer", ["full_first_leg"]),      # a guess: 对吧
+    ("who does customer service in semi managed? i guess the platform?", "en", "answer", ["semi_after_sales"]),
+    ("选模式看哪几个因素 资金？团队？", "zh", "advice", ["help_me_choose"]),        # options, not questions
+    ("which mode should we pick if we hate holding stock", "en", "advice", ["help_me_choose"]),
+    ("帮我推荐一下，我们是小工厂", "zh", "advice", ["help_me_choose"]),
+])
+def test_guesses_options_and_requests_for_a_recommendation(services, question, lang, handling, entries):
+    answer = services.answerer.ask(question, lang)
+    assert (answer.handling, [e.id for e in answer.entries]) == (handling, entries)
+
+
+def test_how_many_orders_is_an_uncovered_topic(services):
+    for q, lang in (("半托管平台能保证每天出多少单吗", "zh"), ("how many orders can I expect per month on full managed", "en")):
+        answer = services.answerer.ask(q, lang)
+        assert answer.handling == "fallback" and answer.uncovered.id == "order_volume"

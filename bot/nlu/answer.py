@@ -149,7 +149,7 @@ class FaqAnswerer:
         if reading.advice:
             # in a dialogue: the provisional recommendation; here its choosing entry, if any
             return make("advice", [top] if top is not None and top.id in self.choosing_entries else [])
-        if top is not None and top.id not in self.choosing_entries:
+        if top is not None and top.id not in self.choosing_entries and (reading.answers or self._asks_choosing(norm)):
             chosen = self._choosing_question(norm)      # describes itself, then asks which mode
             if chosen is not None:
                 return make("advice", [chosen])

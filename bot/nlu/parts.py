@@ -42,6 +42,8 @@ _NUMBERED = r"(?<![\d.])\d\s?[.、)](?!\d)|\(\d\)|\bq\d\b\s?[:.]?"
 CIRCLED = re.compile(r"[\u2460-\u2473\u2776-\u277f]")
 # a comma, a space between Chinese words or a particle's end (all made ","), or a full stop: after these a
 # follow-up about "it" asks more about the question before (after "?" or a join word it is a part)
+# A word or two alone ("选模式看哪几个因素 资金？团队？货源？"): options of the question before, not questions
+_ONE_WORD = re.compile(r"^(?:[\u4e00-\u9fff]{1,2}|[a-z]+)$")
 _WEAK = re.compile(r"^(?:[,\s]*|\.\s)$")
 # Where an English yes-no question may start after a preface ("Two q's: is it open in the US"):
 PREFACE = re.compile(r"^[^:]{0,40}:\s*")
@@ -80,10 +82,11 @@ class PartSplitter:
 
     def parts(self, norm: str) -> list[str]:
         """Split where a new question may start; a piece that asks nothing (context: "全托管的话，") joins
-        the part after it; an alternative ("does it pay, or is it a trap?"), a follow-up after a comma
-        ("what is FBT, is it tiktok's own warehouse") and a guess at the answer ("what do I have to do?
-        just ship to the warehouse?") go on asking the part before; a mode's name with only "呢" / "and for" / "same question" after a
-        part is a part of its own (that question about the mode named: bot.nlu.answer)."""
+        the part after it. These go on asking the part before: an alternative ("does it pay, or is it a
+        trap?"), a follow-up after a comma or a full stop ("what is FBT, is it tiktok's own warehouse"), a
+        guess at the answer ("what do I have to do? just ship to the warehouse?", "…对吧"), the amount alone
+        ("大概多少钱") and a word or two alone ("资金？团队？"). A mode's name with only "呢" / "and for" /
+        "same question" after a part is a part of its own (that question about the mode named)."""
         both = _EACH.match(norm)                  # two questions sharing one ending
         if both:
             norm = f"{both.group(1)}{both.group(3)}?{both.group(2)}{both.group(3)}"
@@ -97,6 +100,7 @@ class PartSplitter:
                 parts.append(piece)
                 continue
             if parts and not carry and (self._alternative.match(piece) or self._guess.search(piece) or self._more.match(piece)
+                                        or _ONE_WORD.match(piece)
                                         or (_WEAK.match(after) and self._follow_up.match(piece))):
                 parts[-1] = f"{parts[-1]} {piece}"
                 continue
