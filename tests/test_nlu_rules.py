@@ -49,6 +49,10 @@ SERVED = [
     ("both ends read as one level", "brand", "先走量，后面也想做品牌", "balanced"),
     ("both ends read as one level", "factory", "it's our own plant, supply is dependable", "own_factory"),
     ("a start read as a duration", "experience", "Temu去年才开始做", "some"),
+    ("putting one end off says no to it", "brand", "先把单量冲上去，牌子往后放", "volume"),
+    ("putting one end off says no to it", "brand", "目前就要销量，品牌以后再谈", "volume"),
+    ("below an amount, said after it", "capital", "五万不到", "limited"),
+    ("a bare Chinese number at the capital question", "capital", "八千", "limited"),
 ]
 
 

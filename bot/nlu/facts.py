@@ -139,9 +139,9 @@ def _number(raw: str) -> float | None:
 
 def _modifier(text: str, start: int, end: int) -> float:
     before, after = text[max(0, start - 12):start], text[end:end + 4]
-    if any(w in before for w in _BELOW) or after.startswith(("以内", "以下")):
+    if any(w in before for w in _BELOW) or after.startswith(("以内", "以下", "不到", "不足", "没到")):     # "三十万不到"
         return 0.99
-    if any(w in before for w in _ABOVE) or after.startswith(("以上", "多", "+")):
+    if any(w in before for w in _ABOVE) or after.startswith(("以上", "多", "+", "出头")):
         return 1.01
     return 1.0
 
@@ -174,13 +174,8 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
         cur = m.group("cur1") or m.group("cur2")
         if not raw or (raw[0] in "来多" and len(raw) == 1):
             continue
-        is_zh = not raw[0].isdigit()
-        if not unit and not cur:
-            if not (bare_ok and not is_zh):
-                continue
-        if is_zh and not unit and cur is None:
-            continue
-        # "十来个人" or "三年": no money.
+        if not unit and not cur and not bare_ok:
+            continue            # "十来个人", "三年": no money; a bare number is one at the capital question ("三千", "8000")
         value = _number(raw)
         if value is None:
             continue

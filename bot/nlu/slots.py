@@ -382,7 +382,9 @@ class SlotReader:
         per_clause: list[tuple[Clause, list[SlotReading]]] = []
         kept: list[str] = []
         prev: list[SlotReading] = []            # the definite readings of the clause before
+        prev_topics: tuple[str, ...] = ()       # ...and the steps it named
         dismissed: set[str] = set()
+        others = 0                              # clauses about someone else, left out of `kept`
         split = clauses(norm)
         operations = tuple(w for c in split for w in self.words(c).get("operations", ()))
         for clause in split:
@@ -391,7 +393,8 @@ class SlotReader:
                 words = {**words, "operations": operations}
             cue = self.cues.read(clause, words)
             if cue.other_person:                # "my cousin runs a big amazon store": not the seller
-                prev = []
+                prev, prev_topics = [], ()
+                others += 1
                 continue
             opening = not per_clause and on_screen is not None and self.exact(on_screen, clause) is not None
             if clause in self._dismissals and not opening:    # "brand? nah": says no to what the clause before named
@@ -400,7 +403,7 @@ class SlotReader:
                     last_clause, last = per_clause[-1]
                     per_clause[-1] = (last_clause, [r for r in last if r not in prev])
                     dismissed.update(r.step for r in prev)
-                prev = []
+                prev, prev_topics = [], ()
                 continue
             probs = self.all_probabilities(self.vector(clause))
             hedge = 1.0 if clause in self._unsure_words else probs[HEDGE][0]
@@ -430,12 +433,13 @@ class SlotReader:
                         per_clause[-1] = (last_clause, [r for r in last if r.step not in targets])
             if targets is not None:
                 # "供应商还没定下来", "在谈一家代工厂，还没定": a fact about supply (none yet), not a doubt
-                unsettled = self._unsettled(words, hedge) if hedge < 1.0 and (topical or prev) else None
+                unsettled = self._unsettled(words, hedge) if hedge < 1.0 and (topical or prev or prev_topics) else None
                 readings = [SlotReading(t, unsettled[1], 0.8, clause, source="unsettled")
                             if unsettled is not None and t == unsettled[0]
                             else SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in targets]
             per_clause.append((clause, readings))
             prev = [r for r in readings if r.level != UNSURE and not r.second]
+            prev_topics = cue.topics
         per_step: dict[str, list[tuple[Clause, SlotReading]]] = {}
         for clause, readings in per_clause:
             for r in readings:
@@ -448,7 +452,7 @@ class SlotReader:
                 out[step] = merged
             else:
                 ambiguous.add(step)
-        return Described(out, ambiguous, " , ".join(kept) if len(kept) < len(per_clause) or not per_clause else norm,
+        return Described(out, ambiguous, " , ".join(kept) if others or len(kept) < len(per_clause) or not per_clause else norm,
                          frozenset(dismissed))
 
 
