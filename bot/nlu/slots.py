@@ -52,6 +52,8 @@ SECOND_FACT_OPTIONAL_MIN = 0.4   # ...higher for the optional steps, as for a fi
 SHARED_CLAUSE_MIN = 0.6   # a second step read from the same clause needs at least this
 SHARED_RULED_MIN = 0.7    # ...beside a step read by a rule from that clause
 SECOND_BESIDE_MIN = 0.8   # a second fact beside a first one only when that first one is this clear
+IN_PASSING_MIN = 0.2      # goods named in a clause about something else (lexicon.in_passing): this probability
+IN_PASSING_SHARE = 0.7    # ...and this share of what the levels have
 MAX_FAQ_NEGATIVES = 1500  # knowledge-base questions the step models see as "says nothing about me"
 CONTRAST_MIN = 0.6        # a clause after "but" overrides the others only when read this clearly
 SAID_MIN = 0.75           # what a clause says is beats what another says is not, when read this clearly
@@ -334,7 +336,26 @@ class SlotReader:
             # "~$4k to start": the number explains the clause's words; beside a faint first fact,
             # a fainter second one is noise.
             second_facts = []
+        if out and not any(r.source == "amount" for r in out):
+            second_facts += self._in_passing(out + second_facts, steps, probs, clause)
         return out + second_facts
+
+    def _in_passing(self, read: list[SlotReading], steps: tuple[str, ...], probs: dict[str, list[float]],
+                    clause: str) -> list[SlotReading]:
+        """The goods named in a clause about something else ("我们家是做服装的工厂", "our yoga wear is made by a
+        partner factory"): the level of an `in_passing` step that clearly leads its others, though "nothing
+        about this step" leads it (the clause's other fact pulls that way)."""
+        out = []
+        for step in self.content.lexicon.in_passing:
+            model = self.models.get(step)
+            if model is None or step not in steps or any(r.step == step for r in read):
+                continue
+            p = probs[step]
+            levels = [i for i, c in enumerate(model.classes) if c not in (NONE, UNSURE)]
+            best = max(levels, key=p.__getitem__)
+            if p[best] >= IN_PASSING_MIN and p[best] / max(1e-9, 1.0 - p[model.classes.index(NONE)]) >= IN_PASSING_SHARE:
+                out.append(SlotReading(step, model.classes[best], p[best], clause, second=True))
+        return out
 
     def _unsettled(self, words: dict, hedge: float) -> tuple[str, str] | None:
         """(step, level) when a clause's only hedge words are ones that state a fact about that step."""
