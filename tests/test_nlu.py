@@ -37,6 +37,9 @@ def test_clauses_split_on_punctuation_and_connectives_and_mark_contrast():
     assert [str(c) for c in found] == ["we are a factory", "never sold abroad", "money is tight"]
     assert [c.contrast for c in found] == [False, True, False]
     assert [str(c) for c in clauses("rmb 80,000 budget")] == ["rmb 80,000 budget"]   # a thousands comma
+    # "between X and Y" is one thing said, not two clauses
+    assert [str(c) for c in clauses("torn between a brand and steady orders, and we have 20k")] == [
+        "torn between a brand and steady orders", "we have 20k"]
 
 
 # --- facts ------------------------------------------------------------------------------------
