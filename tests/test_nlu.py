@@ -161,6 +161,19 @@ def test_a_typed_answer_only_one_clause_reads_faintly_is_asked_again(services):
     assert reading.answers.get("factory") != "own_factory"
 
 
+@pytest.mark.parametrize("text,level", [("2年", "some"), ("1 year", "some"), ("2 years", "some"), ("about 2 years", "some"),
+                                        ("做了4年", "mature"), ("5 years", "mature")])
+def test_a_bare_number_of_years_answers_the_experience_question(services, text, level):
+    # digits are one feature to the models ("2年" read `mature` like "5年"): the years rule reads them
+    reading = services.nlu.read(text, step="experience")
+    assert reading.answers.get("experience") == level and reading.on_screen == "experience"
+
+
+@pytest.mark.parametrize("text", ["做了8年代工", "we have run our plant for 12 years", "开厂十年"])
+def test_years_of_making_goods_typed_at_the_experience_question_are_not_selling_experience(services, text):
+    assert services.nlu.read(text, step="experience").answers.get("experience") not in ("some", "mature")
+
+
 def test_years_of_running_a_factory_are_not_selling_experience(services):
     reading = services.nlu.read("工厂干了二十年", step="experience")
     assert reading.answers.get("experience") != "mature"

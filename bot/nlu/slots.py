@@ -24,6 +24,7 @@ rather than guessed, and the dialogue asks.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -99,6 +100,15 @@ class Described:
     ambiguous: set[str]             # steps its clauses read in conflicting ways, so left unread
     kept: str                       # the message without the clauses about someone else or the past
     dismissed: frozenset[str] = frozenset()     # steps a clause said no to ("品牌嘛，暂时不想")
+
+
+# A clause that is only a number of years, with these words around it ("做了2年了", "about 2 years"): at the
+# experience question it answers it. Digits are invisible to the models (every number is one feature).
+_SELLING_LISTS = ("cb_platforms", "dom_platforms", "cb_words", "export", "oem")
+_DURATION_TEXT_RE = re.compile(r"[\d.]+\s?(?:年|个月|years?|yrs?|months?)|[一二两三四五六七八九十几半]+多?个?(?:年|月)半?")
+_FILLER_RE = re.compile(r"大概|差不多|左右|将近|快|已经|做了|干了|卖了|做|干|卖|有|了|吧|啊|呀|多|的|"
+                        r"\b(?:about|around|roughly|almost|nearly|over|just|only|for|i|we|i've|we've|have|been|doing|it|"
+                        r"selling|sold|so|or|ish|now|yes|yeah)\b")
 
 
 def _bands(value: float, bands: tuple[tuple[str, float | None], ...]) -> str:
@@ -241,8 +251,9 @@ class SlotReader:
         amount = max(found, key=lambda a: a.value)
         return _bands(amount.value, rule.bands), amount
 
-    def _years_level(self, clause: str, words: dict) -> tuple[str, float | None, str] | None:
-        """(level, years, which rule) for a clause stating years or platforms of selling."""
+    def _years_level(self, clause: str, words: dict, bare_ok: bool = False) -> tuple[str, float | None, str] | None:
+        """(level, years, which rule) for a clause stating years or platforms of selling; with `bare_ok` (the
+        experience question on screen), also a clause that is only a number of years ("2年", "2 years")."""
         rule: YearsRule = self.content.years
         if "oem" in words:
             return None             # years of making goods for others are not selling cross-border
@@ -266,7 +277,15 @@ class SlotReader:
             return rule.export_level, years, "export"
         if domestic:
             return rule.domestic_level, years, "domestic"
+        if bare_ok and "selling_named" not in words and not _FILLER_RE.sub("", _DURATION_TEXT_RE.sub("", clause)).strip(" ,.!?+~-"):
+            return _bands(years, rule.bands), years, "years"    # the question asks about selling cross-border
         return None
+
+    @staticmethod
+    def making_not_selling(words: dict) -> bool:
+        """A text about making goods (OEM for others, our own plant) that names no cross-border selling: its
+        years ("做了8年代工", "we've run our plant for 12 years") are no selling experience."""
+        return ("oem" in words or "maker" in words) and "cb_platforms" not in words and "cb_words" not in words
 
     def all_probabilities(self, vec: SparseVec) -> dict[str, list[float]]:
         """Every step's class probabilities for one vector."""
@@ -303,16 +322,16 @@ class SlotReader:
                     out.append(SlotReading(step, ruled[0], 0.9, clause, amount=ruled[1], source="amount"))
                     continue
             if step == self.content.years.step:
-                ruled_y = self._years_level(clause, words)
+                ruled_y = self._years_level(clause, words, step == on_screen)
                 if ruled_y is not None:
                     out.append(SlotReading(step, ruled_y[0], 0.9, clause, years=ruled_y[1], source=ruled_y[2]))
                     continue
             if maker is not None and step == maker[0] and "oem" in words and "maker" in words:
                 out.append(SlotReading(step, maker[1], 0.9, clause, source="maker"))     # "给大牌做OEM"
                 continue
-            if step == self.content.years.step and "oem" in words and level not in (NONE, UNSURE, lowest_experience) \
-                    and "cb_platforms" not in words and "cb_words" not in words:
-                continue            # years of OEM for others are not selling experience, whatever the model reads
+            if step == self.content.years.step and level not in (NONE, UNSURE, lowest_experience) \
+                    and self.making_not_selling(words):
+                continue            # years of making goods are not selling experience, whatever the model reads
             slot = self._slot.get(step)
             if level != NONE and p[best] >= DESCRIPTION_MIN:
                 out.append(SlotReading(step, level, p[best], clause))
@@ -407,11 +426,16 @@ class SlotReader:
         dismissed: set[str] = set()
         others = 0                              # clauses about someone else, left out of `kept`
         split = clauses(norm)
-        operations = tuple(w for c in split for w in self.words(c).get("operations", ()))
+        scans = [self.words(c) for c in split]
+        operations = tuple(w for found in scans for w in found.get("operations", ()))
+        # Where the message names where or how it sold, its years are read with those words, never bare.
+        selling = any(k in found for found in scans for k in _SELLING_LISTS)
         for clause in split:
             words = self.words(clause)
             if operations:              # the message says who runs the overseas side (see _years_level)
                 words = {**words, "operations": operations}
+            if selling:
+                words = {**words, "selling_named": ("",)}
             cue = self.cues.read(clause, words)
             if cue.other_person:                # "my cousin runs a big amazon store": not the seller
                 prev, prev_topics = [], ()
