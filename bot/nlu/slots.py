@@ -151,6 +151,7 @@ class SlotReader:
         self.cues = Cues(lex)
         self._dismissals = frozenset(normalize(t) for t in lex.dismissals)
         self._both = {step: (a, b, read) for step, a, b, read in lex.both}
+        self._partial = {step: (no, yes, read) for step, no, yes, read in lex.partial}
         self._unsure_words = frozenset(normalize(w).strip(" .!。！、") for ws in content.unsure_short.values() for w in ws)
         self._slot = {slot.step: slot for slot in content.slots}
         self.vector = lru_cache(maxsize=512)(self._vector)     # the same clause is often read twice
@@ -492,7 +493,7 @@ class SlotReader:
         out, ambiguous = {}, set()
         lowest = self._lowest(experience)
         for step, found in per_step.items():
-            merged = _merge(found, lowest if step == experience else None, self._both.get(step))
+            merged = _merge(found, lowest if step == experience else None, self._both.get(step), self._partial.get(step))
             if merged is not None:
                 out[step] = merged
             else:
@@ -507,7 +508,7 @@ def _one(readings: list[SlotReading]) -> SlotReading | None:
 
 
 def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | None = None,
-           both: tuple[str, str, str] | None = None) -> SlotReading | None:
+           both: tuple[str, str, str] | None = None, partial: tuple[str, str, str] | None = None) -> SlotReading | None:
     everything = found
     primary = [(c, r) for c, r in found if not r.second]
     found = primary or found            # a clause about this step outweighs a second fact elsewhere
@@ -521,6 +522,13 @@ def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | Non
         stated = [r for _, r in found if r.source in ("domestic", "export")]
         if stated and all(r.level in (lowest_experience, stated[0].level) for _, r in found):
             return stated[-1]
+    if partial is not None:
+        # "short videos yes, but no lives": no about one part, yes about another is the partial level
+        levels = {r.level for _, r in found if r.level != UNSURE}
+        if partial[0] in levels and len(levels) > 1 and levels <= set(partial):
+            parts = [r for _, r in found if r.level != UNSURE]
+            return SlotReading(parts[0].step, partial[2], min(r.confidence for r in parts), parts[-1].clause,
+                               source="partial")
     contrasted = [r for c, r in found if c.contrast and r.confidence >= CONTRAST_MIN]
     if contrasted and len({r.level for r in contrasted}) == 1:
         return contrasted[-1]

@@ -276,7 +276,7 @@ class Understanding:
             return None             # every clause was about someone else or the past
         mine = described.get(step)
         if mine is not None and (mine.amount is not None or mine.years is not None
-                                 or mine.source in ("hedge", "both", "unsettled")):
+                                 or mine.source in ("hedge", "both", "partial", "unsettled")):
             return mine             # a stated number, a hedge, both ends, "供应商还没定下来": read by a rule
         typed = self.slots.typed(step, kept)
         if typed is not None and step == self.content.years.step and mine is None \
