@@ -57,6 +57,7 @@ SERVED = [
      {"capital": "limited", "brand": "unsure"}),
     ("one part no, another yes: the level between", "content", "we film videos but nobody goes live", "some"),
     ("one part no, another yes: the level between", "content", "有人拍视频，不过没有主播", "some"),
+    ("one part no, another yes: the level between", "risk", "some but not much", "medium"),
     ("putting one end off says no to it", "brand", "先把单量冲上去，牌子往后放", "volume"),
     ("putting one end off says no to it", "brand", "目前就要销量，品牌以后再谈", "volume"),
     ("below an amount, said after it", "capital", "五万不到", "limited"),
