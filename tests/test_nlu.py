@@ -422,6 +422,9 @@ def test_an_own_factory_that_supplies_steadily_is_an_own_factory(services, text)
     ("experience", "外贸做了十二年，欧洲有本土团队，了解当地消费者", "mature"),   # the article's semi-managed seller
     ("experience", "we have been exporting to the us for 10 years, we know local consumers and have a mature ops team there",
      "mature"),
+    # ...with the years in a clause of their own: they are the years of that export
+    ("experience", "做外贸的，中东市场十年了，懂当地消费者", "mature"),
+    ("experience", "we are an export company, 12 years in the US market, with our own team on the ground", "mature"),
 ])
 def test_export_stops_being_b2b_where_the_seller_runs_the_overseas_side(services, step, text, level):
     assert services.nlu.read(text, step=step).answers.get(step) == level

@@ -429,12 +429,15 @@ class SlotReader:
         split = clauses(norm)
         scans = [self.words(c) for c in split]
         operations = tuple(w for found in scans for w in found.get("operations", ()))
+        export = tuple(w for found in scans for w in found.get("export", ())) if operations else ()
         # Where the message names where or how it sold, its years are read with those words, never bare.
         selling = any(k in found for found in scans for k in _SELLING_LISTS)
         for clause in split:
             words = self.words(clause)
             if operations:              # the message says who runs the overseas side (see _years_level)
                 words = {**words, "operations": operations}
+            if export and "export" not in words and durations(clause):
+                words = {**words, "export": export}     # ...and that it exports: its years are of that export
             if selling:
                 words = {**words, "selling_named": ("",)}
             cue = self.cues.read(clause, words)
