@@ -54,6 +54,7 @@ def test_clauses_split_on_punctuation_and_connectives_and_mark_contrast():
     ("a few tens of thousands of dollars", 216_000, True), ("hundreds of thousands of rmb", 300_000, False),
     ("a few hundred bucks", 2_160, True),
     ("about 80-ish k rmb", 80_000, False), ("40ish grand usd", 288_000, True),     # an approximate number
+    ("二十好几万", 230_000, False), ("a couple hundred grand rmb", 200_000, False),
 ])
 def test_amounts_in_the_forms_sellers_type(text, cny, usd):
     found = amounts(normalize(text), RATE)

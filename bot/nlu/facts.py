@@ -27,12 +27,12 @@ _ABOVE = ("超过", "多于", "以上", "至少", "起码", "more than", "over",
 _ZH_NUM = "[零〇一二两俩三四五六七八九十百千几来多]+"
 _EN_AMOUNT_RE = re.compile(
     r"(?P<num>half a|a|one|two|three|four|five|six|seven|eight|nine|ten|a few|several|a couple of|a couple|a hundred|"
-    r"two hundred|three hundred|five hundred)\s(?P<unit>million|thousand|hundred thousand|grand)"
+    r"two hundred|three hundred|five hundred)\s(?P<unit>million|thousand|hundred thousand|hundred grand|grand)"
     r"(?:\s(?P<cur>dollars?|usd|bucks|yuan|rmb|cny))?")
 _EN_AMOUNT_WORDS = {"half a": 0.5, "a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a few": 3, "several": 3, "a couple of": 2, "a couple": 2,
                     "a hundred": 100, "two hundred": 200, "three hundred": 300, "five hundred": 500}
-_EN_UNITS = {"million": 1e6, "thousand": 1e3, "hundred thousand": 1e5, "grand": 1e3}
+_EN_UNITS = {"million": 1e6, "thousand": 1e3, "hundred thousand": 1e5, "hundred grand": 1e5, "grand": 1e3}
 _NUM = r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CUR_BEFORE = r"(?P<cur1>us\$|\$|¥|usd|rmb|cny)\s?"
 _UNIT = r"(?P<unit>个w|个万|w(?![a-z])|万|k(?![a-z])|千|thousand|grand|million|mn(?![a-z])|m(?![a-z])|百万|亿)"
@@ -152,7 +152,7 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
     at least 1,000."""
     out = []
     if "几" in text:
-        text = _ROUGH_ZH_RE.sub(lambda m: "八" if m.group(1) == "大" else "二", text)
+        text = _ROUGH_ZH_RE.sub(lambda m: "八" if m.group(1) == "大" else "二", text).replace("好几", "几")   # 二十好几万
     if "位数" in text:
         for m in _DIGITS_ZH_RE.finditer(text):
             usd = any(c in text[m.end():m.end() + 4] for c in ("美元", "美金", "刀")) or "$" in text
