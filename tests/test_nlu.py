@@ -84,7 +84,8 @@ def test_durations(text, years):
     assert [d.years for d in durations(normalize(text))] == [years]
 
 
-@pytest.mark.parametrize("text", ["跨境做了不满三年", "快3年了", "less than 3 years on amazon", "not even three years"])
+@pytest.mark.parametrize("text", ["跨境做了不满三年", "快3年了", "less than 3 years on amazon", "not even three years",
+                                  "亚马逊三年不到"])
 def test_a_duration_said_to_fall_short_of_n_years_is_read_under_n(text):
     assert all(2 < d.years < 3 for d in durations(normalize(text))) and durations(normalize(text))
 
@@ -358,6 +359,7 @@ def test_millions_of_views_are_no_budget():
 @pytest.mark.parametrize("text,years", [
     ("temu去年才开始做", 1), ("从2019年开始做亚马逊", 6), ("since last year on amazon", 1),
     ("we started selling on shopee in 2021", 4), ("今年刚开始做", 0.5),
+    ("23年开始做temu", 2), ("做了12年开始转型", 12),       # a two-digit year; "了" makes it years done
 ])
 def test_durations_said_as_a_start(text, years):
     assert [d.years for d in durations(normalize(text), this_year=2025)] == [years]

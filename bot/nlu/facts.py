@@ -50,7 +50,8 @@ _DURATION_EN_RE = re.compile(
 # Durations stated as a start: "去年才开始做", "从2019年开始", "since last year", "started in 2021".
 _START_ZH = r"(?:开始|起|入行|入驻|开店|开的店|上线|做起|才做|刚做|接触)"
 _SINCE_ZH_RE = re.compile(r"(?P<rel>大前年|前年|去年|今年)[^，,。；;\s]{0,5}?" + _START_ZH +
-                          r"|(?:从|自)?(?P<year>(?:19|20)\d\d)\s?年?(?:底|初|中)?(?:就|才|开始|起|入行|进入)")
+                          r"|(?:从|自)?(?P<year>(?:19|20)\d\d)\s?年?(?:底|初|中)?(?:就|才|开始|起|入行|进入)"
+                          r"|(?:从|自)?(?<![\d了])(?P<yy>[012]\d)年(?:底|初|中)?(?:就|才)?(?:开始|起|入行|进入)")     # "24年开始"
 _SINCE_EN_RE = re.compile(r"\bsince (?P<rel>last year|this year|the year before last)|\bsince (?P<year>(?:19|20)\d\d)\b"
                           r"|\b(?:started|began|start|launched|opened|joined)\b[^,.;]{0,30}?\b(?:(?P<rel2>last year|this year)"
                           r"|in (?P<year2>(?:19|20)\d\d))\b")
@@ -214,7 +215,7 @@ def _since(text: str, this_year: int) -> list[Duration]:
         for m in rx.finditer(text):
             groups = m.groupdict()
             rel = groups.get("rel") or groups.get("rel2")
-            year = groups.get("year") or groups.get("year2")
+            year = groups.get("year") or groups.get("year2") or (groups.get("yy") and str(this_year // 100) + groups["yy"])
             if rel:
                 out.append(Duration(_RELATIVE_YEARS[rel], m.group(0)))
             elif year and int(year) <= this_year:
@@ -227,8 +228,8 @@ _UNDER_YEARS = ("不到", "不满", "没到", "没满", "未满", "不足", "少
                 "not even", "not quite", "almost", "nearly", "just shy of", "shy of")
 
 
-def _under(text: str, start: int) -> bool:
-    return text[max(0, start - 12):start].rstrip().endswith(_UNDER_YEARS)
+def _under(text: str, start: int, end: int) -> bool:
+    return text[max(0, start - 12):start].rstrip().endswith(_UNDER_YEARS) or text[end:end + 2] in ("不到", "不满", "没到")
 
 
 def durations(text: str, this_year: int | None = None) -> list[Duration]:
@@ -251,7 +252,7 @@ def durations(text: str, this_year: int | None = None) -> list[Duration]:
             value /= 12
         if m.group("half") or m.group("more"):
             value += 0.5 if m.group("unit") == "年" else 0.0
-        if _under(text, m.start()):
+        if _under(text, m.start(), m.end()):
             value -= 0.25
         out.append(Duration(value, m.group(0)))
     for m in _DURATION_EN_RE.finditer(text):
@@ -263,7 +264,7 @@ def durations(text: str, this_year: int | None = None) -> list[Duration]:
             value /= 12
         elif m.group("unit").startswith("d"):
             value *= 10                   # "about a decade", "two decades"
-        if _under(text, m.start()):
+        if _under(text, m.start(), m.end()):
             value -= 0.25
         out.append(Duration(value, m.group(0)))
     return out
