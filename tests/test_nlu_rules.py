@@ -37,6 +37,8 @@ SERVED = [
     ("someone else's", None, "钱还没算好，工厂是亲戚的，我们拿货很稳定", {"factory": "sourcing"}),
     ("someone else's", None, "zero experience in cross border myself, my wife ran a taobao shop tho. we have about "
      "100k rmb", {"experience": "none"}),
+    ("someone else's, unless the clause comes back to the seller", "factory", "没有自己的厂，不过有个亲戚开厂一直给我们供货",
+     "sourcing"),
     ("a state that has ended", None, "used to have a factory but closed it, now we buy from 1688 whenever",
      {"factory": "none"}),
     ("step: value", None, "Budget: ~¥400k. Experience: none.", {"capital": "strong", "experience": "none"}),
