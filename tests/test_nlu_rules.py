@@ -50,6 +50,7 @@ SERVED = [
      {"content": "none", "risk": "low", "category": "unsure"}),
     ("both ends read as one level", "brand", "先走量，后面也想做品牌", "balanced"),
     ("both ends read as one level", "factory", "it's our own plant, supply is dependable", "own_factory"),
+    ("...not beside a hedge: the two ends are what is undecided", "brand", "还没定，老板想做品牌，我想先走量", "unsure"),
     ("a start read as a duration", "experience", "Temu去年才开始做", "some"),
     ("goods named in passing", None, "我们是做女装的厂，没做过跨境", {"factory": "own_factory", "category": "fast_moving"}),
     ("goods named in passing", None, "our lipstick is made by a partner factory we trust",

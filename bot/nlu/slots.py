@@ -535,8 +535,9 @@ def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | Non
     contrasted = [r for c, r in found if c.contrast and r.confidence >= CONTRAST_MIN]
     if contrasted and len({r.level for r in contrasted}) == 1:
         return contrasted[-1]
-    if both is not None:
-        # "need the cash flow, also want a brand": both ends of the question, said (not denied)
+    if both is not None and not any(r.source == "hedge" for _, r in found):
+        # "need the cash flow, also want a brand": both ends of the question, said (not denied); beside
+        # "haven't decided" the two ends are what is undecided
         said_levels = {r.level: r for c, r in found if r.level != UNSURE and not negated(c)}
         said = set(said_levels)
         if len(said) >= 2 and {r.level for _, r in found if r.level != UNSURE} <= set(both) and (both[2] in said or {both[0], both[1]} <= said):
