@@ -37,6 +37,9 @@ def test_clauses_split_on_punctuation_and_connectives_and_mark_contrast():
     assert [str(c) for c in found] == ["we are a factory", "never sold abroad", "money is tight"]
     assert [c.contrast for c in found] == [False, True, False]
     assert [str(c) for c in clauses("rmb 80,000 budget")] == ["rmb 80,000 budget"]   # a thousands comma
+    # "between X and Y" is one thing said, not two clauses
+    assert [str(c) for c in clauses("torn between a brand and steady orders, and we have 20k")] == [
+        "torn between a brand and steady orders", "we have 20k"]
 
 
 # --- facts ------------------------------------------------------------------------------------
@@ -51,6 +54,7 @@ def test_clauses_split_on_punctuation_and_connectives_and_mark_contrast():
     ("a few tens of thousands of dollars", 216_000, True), ("hundreds of thousands of rmb", 300_000, False),
     ("a few hundred bucks", 2_160, True),
     ("about 80-ish k rmb", 80_000, False), ("40ish grand usd", 288_000, True),     # an approximate number
+    ("二十好几万", 230_000, False), ("a couple hundred grand rmb", 200_000, False),
 ])
 def test_amounts_in_the_forms_sellers_type(text, cny, usd):
     found = amounts(normalize(text), RATE)
@@ -67,6 +71,8 @@ def test_a_bare_number_is_money_only_with_the_capital_question_on_screen():
     assert amounts("200000", RATE) == []
     assert round(amounts("200000", RATE, bare_ok=True)[0].value) == 200_000
     assert amounts("2", RATE, bare_ok=True) == []          # an option number, not a budget
+    assert amounts("三千", RATE) == [] and round(amounts("三千", RATE, bare_ok=True)[0].value) == 3_000
+    assert amounts("三年", RATE, bare_ok=True) == [] and amounts("十来个人", RATE, bare_ok=True) == []
 
 
 @pytest.mark.parametrize("text,years", [
@@ -78,7 +84,8 @@ def test_durations(text, years):
     assert [d.years for d in durations(normalize(text))] == [years]
 
 
-@pytest.mark.parametrize("text", ["跨境做了不满三年", "快3年了", "less than 3 years on amazon", "not even three years"])
+@pytest.mark.parametrize("text", ["跨境做了不满三年", "快3年了", "less than 3 years on amazon", "not even three years",
+                                  "亚马逊三年不到"])
 def test_a_duration_said_to_fall_short_of_n_years_is_read_under_n(text):
     assert all(2 < d.years < 3 for d in durations(normalize(text))) and durations(normalize(text))
 
@@ -154,6 +161,19 @@ def test_a_typed_answer_only_one_clause_reads_faintly_is_asked_again(services):
     # the whole message reads no level; a faint clause reading (a factory named, not owned) is not taken
     reading = services.nlu.read("we're looking for a factory now", step="factory")
     assert reading.answers.get("factory") != "own_factory"
+
+
+@pytest.mark.parametrize("text,level", [("2年", "some"), ("1 year", "some"), ("2 years", "some"), ("about 2 years", "some"),
+                                        ("做了4年", "mature"), ("5 years", "mature")])
+def test_a_bare_number_of_years_answers_the_experience_question(services, text, level):
+    # digits are one feature to the models ("2年" read `mature` like "5年"): the years rule reads them
+    reading = services.nlu.read(text, step="experience")
+    assert reading.answers.get("experience") == level and reading.on_screen == "experience"
+
+
+@pytest.mark.parametrize("text", ["做了8年代工", "we have run our plant for 12 years", "开厂十年"])
+def test_years_of_making_goods_typed_at_the_experience_question_are_not_selling_experience(services, text):
+    assert services.nlu.read(text, step="experience").answers.get("experience") not in ("some", "mature")
 
 
 def test_years_of_running_a_factory_are_not_selling_experience(services):
@@ -319,6 +339,8 @@ def test_negation_after_its_topic():
     f = Featurizer()
     assert "~直播" in f("直播短视频都没搞过") and "直播" not in f("直播短视频都没搞过")
     assert "~品牌" in f("品牌无所谓")
+    assert "~品牌" in f("品牌以后再说") and "~牌子" in f("牌子往后放")      # put off: said no to for now
+    assert "~直播" in f("直播短视频都做不了") and "~视频" in f("视频我们拍不来")    # cannot
 
 
 @pytest.mark.parametrize("text,cny", [
@@ -337,6 +359,7 @@ def test_millions_of_views_are_no_budget():
 @pytest.mark.parametrize("text,years", [
     ("temu去年才开始做", 1), ("从2019年开始做亚马逊", 6), ("since last year on amazon", 1),
     ("we started selling on shopee in 2021", 4), ("今年刚开始做", 0.5),
+    ("23年开始做temu", 2), ("做了12年开始转型", 12),       # a two-digit year; "了" makes it years done
 ])
 def test_durations_said_as_a_start(text, years):
     assert [d.years for d in durations(normalize(text), this_year=2025)] == [years]
@@ -377,6 +400,12 @@ def test_descriptions_read_with_clause_cues(services, text, expected, absent):
 
 
 
+@pytest.mark.parametrize("text", ["my cousin owns the factory, we just resell", "the factory belongs to my uncle, we handle sales"])
+def test_a_typed_answer_is_read_without_its_clauses_about_someone_else(services, text):
+    # the whole-message model reads the message without "my cousin owns the factory": never own_factory
+    assert services.nlu.read(text, step="factory").answers.get("factory") != "own_factory"
+
+
 def test_a_step_said_no_to_is_not_read_from_the_whole_message(services):
     reading = services.nlu.read("做品牌？暂时不考虑", step="brand")
     assert reading.answers.get("brand") != "brand"
@@ -396,6 +425,9 @@ def test_an_own_factory_that_supplies_steadily_is_an_own_factory(services, text)
     ("experience", "外贸做了十二年，欧洲有本土团队，了解当地消费者", "mature"),   # the article's semi-managed seller
     ("experience", "we have been exporting to the us for 10 years, we know local consumers and have a mature ops team there",
      "mature"),
+    # ...with the years in a clause of their own: they are the years of that export
+    ("experience", "做外贸的，中东市场十年了，懂当地消费者", "mature"),
+    ("experience", "we are an export company, 12 years in the US market, with our own team on the ground", "mature"),
 ])
 def test_export_stops_being_b2b_where_the_seller_runs_the_overseas_side(services, step, text, level):
     assert services.nlu.read(text, step=step).answers.get(step) == level

@@ -93,6 +93,8 @@ KNOWN_COINCIDENCES |= {"good question, no idea", "想做自己的品牌", "play 
                        "who is semi managed meant for", "你是谁开发的"}
 # ...and of the edge gauge (eval/dev/edge_check), whose blind writer worded one like an older example.
 KNOWN_COINCIDENCES |= {"what happens if i choose the wrong mode"}
+# ...and of the fourth blind writer's typed set (eval/dev/dev4).
+KNOWN_COINCIDENCES |= {"small home gadgets", "we can't do live streams", "能承受一些风险"}
 
 
 def _sentences(node, inside: bool = False):

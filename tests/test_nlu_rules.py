@@ -37,6 +37,8 @@ SERVED = [
     ("someone else's", None, "钱还没算好，工厂是亲戚的，我们拿货很稳定", {"factory": "sourcing"}),
     ("someone else's", None, "zero experience in cross border myself, my wife ran a taobao shop tho. we have about "
      "100k rmb", {"experience": "none"}),
+    ("someone else's, unless the clause comes back to the seller", "factory", "没有自己的厂，不过有个亲戚开厂一直给我们供货",
+     "sourcing"),
     ("a state that has ended", None, "used to have a factory but closed it, now we buy from 1688 whenever",
      {"factory": "none"}),
     ("step: value", None, "Budget: ~¥400k. Experience: none.", {"capital": "strong", "experience": "none"}),
@@ -48,7 +50,21 @@ SERVED = [
      {"content": "none", "risk": "low", "category": "unsure"}),
     ("both ends read as one level", "brand", "先走量，后面也想做品牌", "balanced"),
     ("both ends read as one level", "factory", "it's our own plant, supply is dependable", "own_factory"),
+    ("...not beside a hedge: the two ends are what is undecided", "brand", "还没定，老板想做品牌，我想先走量", "unsure"),
     ("a start read as a duration", "experience", "Temu去年才开始做", "some"),
+    ("goods named in passing", None, "我们是做女装的厂，没做过跨境", {"factory": "own_factory", "category": "fast_moving"}),
+    ("goods named in passing", None, "our lipstick is made by a partner factory we trust",
+     {"factory": "sourcing", "category": "fast_moving"}),
+    ("goods named in passing", None, "I've sold earrings on Etsy for two years", {"category": "light_small"}),
+    ("'between X and Y' is one clause", None, "about 30k rmb, can't choose between volume and a brand yet",
+     {"capital": "limited", "brand": "unsure"}),
+    ("one part no, another yes: the level between", "content", "we film videos but nobody goes live", "some"),
+    ("one part no, another yes: the level between", "content", "有人拍视频，不过没有主播", "some"),
+    ("one part no, another yes: the level between", "risk", "some but not much", "medium"),
+    ("putting one end off says no to it", "brand", "先把单量冲上去，牌子往后放", "volume"),
+    ("putting one end off says no to it", "brand", "目前就要销量，品牌以后再谈", "volume"),
+    ("below an amount, said after it", "capital", "五万不到", "limited"),
+    ("a bare Chinese number at the capital question", "capital", "八千", "limited"),
 ]
 
 

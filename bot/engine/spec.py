@@ -315,13 +315,17 @@ def _reading(raw, r: Reader, flow: Flow) -> ReadingRules:
     lex = r.mapping(raw.get("lexicon"), "lexicon")
     le = r.at("lexicon")
     optional = {"other_person", "past_state", "hedge_words", "dismissals",
-                "maker_words", "unsettled_words", "overseas_operations"}
+                "maker_words", "unsettled_words", "overseas_operations", "in_passing"}
     lexicon = Lexicon(**{name: le.strings(lex, name, required=name not in optional)
-                         for name in Lexicon.__dataclass_fields__ if name not in ("topics", "both", "maker", "unsettled")},
+                         for name in Lexicon.__dataclass_fields__ if name not in ("topics", "both", "partial", "maker", "unsettled")},
                       topics=_topics(lex.get("topics"), r.at("lexicon.topics"), flow),
                       both=_both(lex.get("both"), r.at("lexicon.both"), flow),
+                      partial=_both(lex.get("partial"), r.at("lexicon.partial"), flow),
                       maker=_level_ref(lex.get("maker"), r.at("lexicon.maker"), flow),
                       unsettled=_level_ref(lex.get("unsettled"), r.at("lexicon.unsettled"), flow))
+    for step_id in lexicon.in_passing:
+        if flow.step(step_id) is None:
+            le.fail("in_passing", f"unknown step {step_id!r}")
     other = r.per_lang(raw, "other")
     return ReadingRules(AmountRule(cap_step.id if cap_step else "", float(rate), bands),
                         assumptions, years, lexicon, other)

@@ -80,6 +80,11 @@ class Lexicon:
     # (step, level, level, both): a message stating both levels means the third ("need cash flow,
     # also want a brand" is "a bit of both").
     both: tuple[tuple[str, str, str, str], ...] = ()
+    # (step, no, yes, partial): a message saying no about one part and yes about another reads `partial`
+    # ("short videos yes, lives no" is "some").
+    partial: tuple[tuple[str, str, str, str], ...] = ()
+    # Steps whose level is often named in passing, in a clause stating something else (the goods sold).
+    in_passing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ class Cue:
 
 
 NO_CUE = Cue()
+_SELF = re.compile(r"我们|我|咱|(?<![a-z])(?:us|me|our|ours)(?![a-z])")
 
 
 def _alternation(words: list[str]) -> str:
@@ -59,7 +60,9 @@ class Cues:
 
     def read(self, clause: str, words: dict[str, tuple[str, ...]]) -> Cue:
         """The cues of a clause, given its scan against `lists` (see the module docstring)."""
-        other = self._other is not None and self._other.search(clause) is not None
+        m = self._other.search(clause) if self._other is not None else None
+        # ...unless the rest of the clause is about the seller again: "有个亲戚开厂一直给我们供货"
+        other = m is not None and _SELF.search(clause, m.end()) is None
         past = "past" in words
         topics = [step for name, step in self._topic_steps if words.get(name)]
         key = value = None

@@ -27,12 +27,12 @@ _ABOVE = ("超过", "多于", "以上", "至少", "起码", "more than", "over",
 _ZH_NUM = "[零〇一二两俩三四五六七八九十百千几来多]+"
 _EN_AMOUNT_RE = re.compile(
     r"(?P<num>half a|a|one|two|three|four|five|six|seven|eight|nine|ten|a few|several|a couple of|a couple|a hundred|"
-    r"two hundred|three hundred|five hundred)\s(?P<unit>million|thousand|hundred thousand|grand)"
+    r"two hundred|three hundred|five hundred)\s(?P<unit>million|thousand|hundred thousand|hundred grand|grand)"
     r"(?:\s(?P<cur>dollars?|usd|bucks|yuan|rmb|cny))?")
 _EN_AMOUNT_WORDS = {"half a": 0.5, "a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a few": 3, "several": 3, "a couple of": 2, "a couple": 2,
                     "a hundred": 100, "two hundred": 200, "three hundred": 300, "five hundred": 500}
-_EN_UNITS = {"million": 1e6, "thousand": 1e3, "hundred thousand": 1e5, "grand": 1e3}
+_EN_UNITS = {"million": 1e6, "thousand": 1e3, "hundred thousand": 1e5, "hundred grand": 1e5, "grand": 1e3}
 _NUM = r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CUR_BEFORE = r"(?P<cur1>us\$|\$|¥|usd|rmb|cny)\s?"
 _UNIT = r"(?P<unit>个w|个万|w(?![a-z])|万|k(?![a-z])|千|thousand|grand|million|mn(?![a-z])|m(?![a-z])|百万|亿)"
@@ -50,7 +50,8 @@ _DURATION_EN_RE = re.compile(
 # Durations stated as a start: "去年才开始做", "从2019年开始", "since last year", "started in 2021".
 _START_ZH = r"(?:开始|起|入行|入驻|开店|开的店|上线|做起|才做|刚做|接触)"
 _SINCE_ZH_RE = re.compile(r"(?P<rel>大前年|前年|去年|今年)[^，,。；;\s]{0,5}?" + _START_ZH +
-                          r"|(?:从|自)?(?P<year>(?:19|20)\d\d)\s?年?(?:底|初|中)?(?:就|才|开始|起|入行|进入)")
+                          r"|(?:从|自)?(?P<year>(?:19|20)\d\d)\s?年?(?:底|初|中)?(?:就|才|开始|起|入行|进入)"
+                          r"|(?:从|自)?(?<![\d了])(?P<yy>[012]\d)年(?:底|初|中)?(?:就|才)?(?:开始|起|入行|进入)")     # "24年开始"
 _SINCE_EN_RE = re.compile(r"\bsince (?P<rel>last year|this year|the year before last)|\bsince (?P<year>(?:19|20)\d\d)\b"
                           r"|\b(?:started|began|start|launched|opened|joined)\b[^,.;]{0,30}?\b(?:(?P<rel2>last year|this year)"
                           r"|in (?P<year2>(?:19|20)\d\d))\b")
@@ -139,9 +140,9 @@ def _number(raw: str) -> float | None:
 
 def _modifier(text: str, start: int, end: int) -> float:
     before, after = text[max(0, start - 12):start], text[end:end + 4]
-    if any(w in before for w in _BELOW) or after.startswith(("以内", "以下")):
+    if any(w in before for w in _BELOW) or after.startswith(("以内", "以下", "不到", "不足", "没到")):     # "三十万不到"
         return 0.99
-    if any(w in before for w in _ABOVE) or after.startswith(("以上", "多", "+")):
+    if any(w in before for w in _ABOVE) or after.startswith(("以上", "多", "+", "出头")):
         return 1.01
     return 1.0
 
@@ -152,7 +153,7 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
     at least 1,000."""
     out = []
     if "几" in text:
-        text = _ROUGH_ZH_RE.sub(lambda m: "八" if m.group(1) == "大" else "二", text)
+        text = _ROUGH_ZH_RE.sub(lambda m: "八" if m.group(1) == "大" else "二", text).replace("好几", "几")   # 二十好几万
     if "位数" in text:
         for m in _DIGITS_ZH_RE.finditer(text):
             usd = any(c in text[m.end():m.end() + 4] for c in ("美元", "美金", "刀")) or "$" in text
@@ -174,13 +175,8 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
         cur = m.group("cur1") or m.group("cur2")
         if not raw or (raw[0] in "来多" and len(raw) == 1):
             continue
-        is_zh = not raw[0].isdigit()
-        if not unit and not cur:
-            if not (bare_ok and not is_zh):
-                continue
-        if is_zh and not unit and cur is None:
-            continue
-        # "十来个人" or "三年": no money.
+        if not unit and not cur and not bare_ok:
+            continue            # "十来个人", "三年": no money; a bare number is one at the capital question ("三千", "8000")
         value = _number(raw)
         if value is None:
             continue
@@ -219,7 +215,7 @@ def _since(text: str, this_year: int) -> list[Duration]:
         for m in rx.finditer(text):
             groups = m.groupdict()
             rel = groups.get("rel") or groups.get("rel2")
-            year = groups.get("year") or groups.get("year2")
+            year = groups.get("year") or groups.get("year2") or (groups.get("yy") and str(this_year // 100) + groups["yy"])
             if rel:
                 out.append(Duration(_RELATIVE_YEARS[rel], m.group(0)))
             elif year and int(year) <= this_year:
@@ -232,8 +228,8 @@ _UNDER_YEARS = ("不到", "不满", "没到", "没满", "未满", "不足", "少
                 "not even", "not quite", "almost", "nearly", "just shy of", "shy of")
 
 
-def _under(text: str, start: int) -> bool:
-    return text[max(0, start - 12):start].rstrip().endswith(_UNDER_YEARS)
+def _under(text: str, start: int, end: int) -> bool:
+    return text[max(0, start - 12):start].rstrip().endswith(_UNDER_YEARS) or text[end:end + 2] in ("不到", "不满", "没到")
 
 
 def durations(text: str, this_year: int | None = None) -> list[Duration]:
@@ -256,7 +252,7 @@ def durations(text: str, this_year: int | None = None) -> list[Duration]:
             value /= 12
         if m.group("half") or m.group("more"):
             value += 0.5 if m.group("unit") == "年" else 0.0
-        if _under(text, m.start()):
+        if _under(text, m.start(), m.end()):
             value -= 0.25
         out.append(Duration(value, m.group(0)))
     for m in _DURATION_EN_RE.finditer(text):
@@ -268,7 +264,7 @@ def durations(text: str, this_year: int | None = None) -> list[Duration]:
             value /= 12
         elif m.group("unit").startswith("d"):
             value *= 10                   # "about a decade", "two decades"
-        if _under(text, m.start()):
+        if _under(text, m.start(), m.end()):
             value -= 0.25
         out.append(Duration(value, m.group(0)))
     return out

@@ -28,10 +28,14 @@ _PIECE_RE = re.compile(f"[{CJK_CLASS}]+|[a-z0-9]+(?:'[a-z]+)?|[$¥%+>]|[,.;:!?�
 _BREAKS = frozenset(",.;:!?，。；：！？、")
 # Negation after its topic, Chinese style: "直播短视频都没搞过", "跨境一天都没做过", "啥店都没开过".
 # 都/也 + a negator + a verb of doing or having negates what came before it in the run.
-# A dismissive predicate does the same to its topic: "品牌无所谓", "单量少点没关系".
+# A dismissive predicate does the same to its topic: "品牌无所谓", "单量少点没关系", "品牌以后再说".
 _POSTPOSED_NEG = re.compile("(?:都|也|根本|从来|完全|压根|一点|一次|一天)(?:没有|没|不|从没|从来没)"
                             "(?:有|做|搞|弄|碰|开|试|卖|玩|接触|干|会|懂|敢|做过|搞过|弄过|碰过|开过|试过|卖过|玩过|接触过|干过)"
-                            "|无所谓|不重要|不在乎|不关心|不是重点|次要|其次|放一放|靠后|不着急|不急|没关系|不考虑")
+                            "|无所谓|不重要|不在乎|不关心|不是重点|次要|其次|放一放|靠后|不着急|不急|没关系|不考虑"
+                            # ...and so does putting it off: "品牌以后再说", "牌子往后放" (not now: the other end)
+                            "|以后再说|以后再讲|以后再谈|以后再考虑|以后考虑|之后再说|后面再说|将来再说|往后放|往后排|先放着|先放一边"
+                            # ...and so does not being able to: "直播短视频都做不了", "视频拍不来"
+                            "|(?:做|搞|弄|拍|播|剪|玩)不(?:了|来|动)")
 # English dismissals, after their topic ("brand is not a priority", "brand can wait"): the clause says no (`negated`).
 _DISMISS_EN = re.compile(r"\b(?:(?:is|are|'s)\s+)?(?:not|isn't|aren't|isnt|arent)\s+(?:that\s+|so\s+|very\s+|really\s+|a\s+)?"
                          r"(?:important|priority|our focus|the focus|the point|a big deal|a must|essential|crucial|needed)\b"

@@ -24,6 +24,7 @@ rather than guessed, and the dialogue asks.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -52,6 +53,8 @@ SECOND_FACT_OPTIONAL_MIN = 0.4   # ...higher for the optional steps, as for a fi
 SHARED_CLAUSE_MIN = 0.6   # a second step read from the same clause needs at least this
 SHARED_RULED_MIN = 0.7    # ...beside a step read by a rule from that clause
 SECOND_BESIDE_MIN = 0.8   # a second fact beside a first one only when that first one is this clear
+IN_PASSING_MIN = 0.2      # goods named in a clause about something else (lexicon.in_passing): this probability
+IN_PASSING_SHARE = 0.7    # ...and this share of what the levels have
 MAX_FAQ_NEGATIVES = 1500  # knowledge-base questions the step models see as "says nothing about me"
 CONTRAST_MIN = 0.6        # a clause after "but" overrides the others only when read this clearly
 SAID_MIN = 0.75           # what a clause says is beats what another says is not, when read this clearly
@@ -99,6 +102,15 @@ class Described:
     dismissed: frozenset[str] = frozenset()     # steps a clause said no to ("品牌嘛，暂时不想")
 
 
+# A clause that is only a number of years, with these words around it ("做了2年了", "about 2 years"): at the
+# experience question it answers it. Digits are invisible to the models (every number is one feature).
+_SELLING_LISTS = ("cb_platforms", "dom_platforms", "cb_words", "export", "oem")
+_DURATION_TEXT_RE = re.compile(r"[\d.]+\s?(?:年|个月|years?|yrs?|months?)|[一二两三四五六七八九十几半]+多?个?(?:年|月)半?")
+_FILLER_RE = re.compile(r"大概|差不多|左右|将近|快|已经|做了|干了|卖了|做|干|卖|有|了|吧|啊|呀|多|的|"
+                        r"\b(?:about|around|roughly|almost|nearly|over|just|only|for|i|we|i've|we've|have|been|doing|it|"
+                        r"selling|sold|so|or|ish|now|yes|yeah)\b")
+
+
 def _bands(value: float, bands: tuple[tuple[str, float | None], ...]) -> str:
     for level, below in bands:
         if below is None or value < below:
@@ -139,6 +151,7 @@ class SlotReader:
         self.cues = Cues(lex)
         self._dismissals = frozenset(normalize(t) for t in lex.dismissals)
         self._both = {step: (a, b, read) for step, a, b, read in lex.both}
+        self._partial = {step: (no, yes, read) for step, no, yes, read in lex.partial}
         self._unsure_words = frozenset(normalize(w).strip(" .!。！、") for ws in content.unsure_short.values() for w in ws)
         self._slot = {slot.step: slot for slot in content.slots}
         self.vector = lru_cache(maxsize=512)(self._vector)     # the same clause is often read twice
@@ -239,8 +252,9 @@ class SlotReader:
         amount = max(found, key=lambda a: a.value)
         return _bands(amount.value, rule.bands), amount
 
-    def _years_level(self, clause: str, words: dict) -> tuple[str, float | None, str] | None:
-        """(level, years, which rule) for a clause stating years or platforms of selling."""
+    def _years_level(self, clause: str, words: dict, bare_ok: bool = False) -> tuple[str, float | None, str] | None:
+        """(level, years, which rule) for a clause stating years or platforms of selling; with `bare_ok` (the
+        experience question on screen), also a clause that is only a number of years ("2年", "2 years")."""
         rule: YearsRule = self.content.years
         if "oem" in words:
             return None             # years of making goods for others are not selling cross-border
@@ -264,7 +278,15 @@ class SlotReader:
             return rule.export_level, years, "export"
         if domestic:
             return rule.domestic_level, years, "domestic"
+        if bare_ok and "selling_named" not in words and not _FILLER_RE.sub("", _DURATION_TEXT_RE.sub("", clause)).strip(" ,.!?+~-"):
+            return _bands(years, rule.bands), years, "years"    # the question asks about selling cross-border
         return None
+
+    @staticmethod
+    def making_not_selling(words: dict) -> bool:
+        """A text about making goods (OEM for others, our own plant) that names no cross-border selling: its
+        years ("做了8年代工", "we've run our plant for 12 years") are no selling experience."""
+        return ("oem" in words or "maker" in words) and "cb_platforms" not in words and "cb_words" not in words
 
     def all_probabilities(self, vec: SparseVec) -> dict[str, list[float]]:
         """Every step's class probabilities for one vector."""
@@ -301,16 +323,16 @@ class SlotReader:
                     out.append(SlotReading(step, ruled[0], 0.9, clause, amount=ruled[1], source="amount"))
                     continue
             if step == self.content.years.step:
-                ruled_y = self._years_level(clause, words)
+                ruled_y = self._years_level(clause, words, step == on_screen)
                 if ruled_y is not None:
                     out.append(SlotReading(step, ruled_y[0], 0.9, clause, years=ruled_y[1], source=ruled_y[2]))
                     continue
             if maker is not None and step == maker[0] and "oem" in words and "maker" in words:
                 out.append(SlotReading(step, maker[1], 0.9, clause, source="maker"))     # "给大牌做OEM"
                 continue
-            if step == self.content.years.step and "oem" in words and level not in (NONE, UNSURE, lowest_experience) \
-                    and "cb_platforms" not in words and "cb_words" not in words:
-                continue            # years of OEM for others are not selling experience, whatever the model reads
+            if step == self.content.years.step and level not in (NONE, UNSURE, lowest_experience) \
+                    and self.making_not_selling(words):
+                continue            # years of making goods are not selling experience, whatever the model reads
             slot = self._slot.get(step)
             if level != NONE and p[best] >= DESCRIPTION_MIN:
                 out.append(SlotReading(step, level, p[best], clause))
@@ -334,7 +356,26 @@ class SlotReader:
             # "~$4k to start": the number explains the clause's words; beside a faint first fact,
             # a fainter second one is noise.
             second_facts = []
+        if out and not any(r.source == "amount" for r in out):
+            second_facts += self._in_passing(out + second_facts, steps, probs, clause)
         return out + second_facts
+
+    def _in_passing(self, read: list[SlotReading], steps: tuple[str, ...], probs: dict[str, list[float]],
+                    clause: str) -> list[SlotReading]:
+        """The goods named in a clause about something else ("我们家是做服装的工厂", "our yoga wear is made by a
+        partner factory"): the level of an `in_passing` step that clearly leads its others, though "nothing
+        about this step" leads it (the clause's other fact pulls that way)."""
+        out = []
+        for step in self.content.lexicon.in_passing:
+            model = self.models.get(step)
+            if model is None or step not in steps or any(r.step == step for r in read):
+                continue
+            p = probs[step]
+            levels = [i for i, c in enumerate(model.classes) if c not in (NONE, UNSURE)]
+            best = max(levels, key=p.__getitem__)
+            if p[best] >= IN_PASSING_MIN and p[best] / max(1e-9, 1.0 - p[model.classes.index(NONE)]) >= IN_PASSING_SHARE:
+                out.append(SlotReading(step, model.classes[best], p[best], clause, second=True))
+        return out
 
     def _unsettled(self, words: dict, hedge: float) -> tuple[str, str] | None:
         """(step, level) when a clause's only hedge words are ones that state a fact about that step."""
@@ -382,16 +423,27 @@ class SlotReader:
         per_clause: list[tuple[Clause, list[SlotReading]]] = []
         kept: list[str] = []
         prev: list[SlotReading] = []            # the definite readings of the clause before
+        prev_topics: tuple[str, ...] = ()       # ...and the steps it named
         dismissed: set[str] = set()
+        others = 0                              # clauses about someone else, left out of `kept`
         split = clauses(norm)
-        operations = tuple(w for c in split for w in self.words(c).get("operations", ()))
+        scans = [self.words(c) for c in split]
+        operations = tuple(w for found in scans for w in found.get("operations", ()))
+        export = tuple(w for found in scans for w in found.get("export", ())) if operations else ()
+        # Where the message names where or how it sold, its years are read with those words, never bare.
+        selling = any(k in found for found in scans for k in _SELLING_LISTS)
         for clause in split:
             words = self.words(clause)
             if operations:              # the message says who runs the overseas side (see _years_level)
                 words = {**words, "operations": operations}
+            if export and "export" not in words and durations(clause):
+                words = {**words, "export": export}     # ...and that it exports: its years are of that export
+            if selling:
+                words = {**words, "selling_named": ("",)}
             cue = self.cues.read(clause, words)
             if cue.other_person:                # "my cousin runs a big amazon store": not the seller
-                prev = []
+                prev, prev_topics = [], ()
+                others += 1
                 continue
             opening = not per_clause and on_screen is not None and self.exact(on_screen, clause) is not None
             if clause in self._dismissals and not opening:    # "brand? nah": says no to what the clause before named
@@ -400,7 +452,7 @@ class SlotReader:
                     last_clause, last = per_clause[-1]
                     per_clause[-1] = (last_clause, [r for r in last if r not in prev])
                     dismissed.update(r.step for r in prev)
-                prev = []
+                prev, prev_topics = [], ()
                 continue
             probs = self.all_probabilities(self.vector(clause))
             hedge = 1.0 if clause in self._unsure_words else probs[HEDGE][0]
@@ -430,12 +482,13 @@ class SlotReader:
                         per_clause[-1] = (last_clause, [r for r in last if r.step not in targets])
             if targets is not None:
                 # "供应商还没定下来", "在谈一家代工厂，还没定": a fact about supply (none yet), not a doubt
-                unsettled = self._unsettled(words, hedge) if hedge < 1.0 and (topical or prev) else None
+                unsettled = self._unsettled(words, hedge) if hedge < 1.0 and (topical or prev or prev_topics) else None
                 readings = [SlotReading(t, unsettled[1], 0.8, clause, source="unsettled")
                             if unsettled is not None and t == unsettled[0]
                             else SlotReading(t, UNSURE, round(hedge, 4), clause, source="hedge") for t in targets]
             per_clause.append((clause, readings))
             prev = [r for r in readings if r.level != UNSURE and not r.second]
+            prev_topics = cue.topics
         per_step: dict[str, list[tuple[Clause, SlotReading]]] = {}
         for clause, readings in per_clause:
             for r in readings:
@@ -443,12 +496,12 @@ class SlotReader:
         out, ambiguous = {}, set()
         lowest = self._lowest(experience)
         for step, found in per_step.items():
-            merged = _merge(found, lowest if step == experience else None, self._both.get(step))
+            merged = _merge(found, lowest if step == experience else None, self._both.get(step), self._partial.get(step))
             if merged is not None:
                 out[step] = merged
             else:
                 ambiguous.add(step)
-        return Described(out, ambiguous, " , ".join(kept) if len(kept) < len(per_clause) or not per_clause else norm,
+        return Described(out, ambiguous, " , ".join(kept) if others or len(kept) < len(per_clause) or not per_clause else norm,
                          frozenset(dismissed))
 
 
@@ -458,7 +511,7 @@ def _one(readings: list[SlotReading]) -> SlotReading | None:
 
 
 def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | None = None,
-           both: tuple[str, str, str] | None = None) -> SlotReading | None:
+           both: tuple[str, str, str] | None = None, partial: tuple[str, str, str] | None = None) -> SlotReading | None:
     everything = found
     primary = [(c, r) for c, r in found if not r.second]
     found = primary or found            # a clause about this step outweighs a second fact elsewhere
@@ -472,11 +525,19 @@ def _merge(found: list[tuple[Clause, SlotReading]], lowest_experience: str | Non
         stated = [r for _, r in found if r.source in ("domestic", "export")]
         if stated and all(r.level in (lowest_experience, stated[0].level) for _, r in found):
             return stated[-1]
+    if partial is not None:
+        # "short videos yes, but no lives": no about one part, yes about another is the partial level
+        levels = {r.level for _, r in found if r.level != UNSURE}
+        if partial[0] in levels and len(levels) > 1 and levels <= set(partial):
+            parts = [r for _, r in found if r.level != UNSURE]
+            return SlotReading(parts[0].step, partial[2], min(r.confidence for r in parts), parts[-1].clause,
+                               source="partial")
     contrasted = [r for c, r in found if c.contrast and r.confidence >= CONTRAST_MIN]
     if contrasted and len({r.level for r in contrasted}) == 1:
         return contrasted[-1]
-    if both is not None:
-        # "need the cash flow, also want a brand": both ends of the question, said (not denied)
+    if both is not None and not any(r.source == "hedge" for _, r in found):
+        # "need the cash flow, also want a brand": both ends of the question, said (not denied); beside
+        # "haven't decided" the two ends are what is undecided
         said_levels = {r.level: r for c, r in found if r.level != UNSURE and not negated(c)}
         said = set(said_levels)
         if len(said) >= 2 and {r.level for _, r in found if r.level != UNSURE} <= set(both) and (both[2] in said or {both[0], both[1]} <= said):

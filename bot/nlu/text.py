@@ -118,6 +118,7 @@ _EN_SPLIT = re.compile(r"\b(" + "|".join(sorted(_CONCESSION_EN + _CONTRAST_EN + 
 _ZH_SPLIT = re.compile("(" + "|".join(sorted(_CONTRAST_ZH + _CONCESSION_ZH + ("而且", "并且", "另外", "同时"),
                                              key=len, reverse=True)) + ")")
 _NEGATED_HEAD = ("不是", "没有", "没", "不", "无")
+_BETWEEN_RE = re.compile(r"\bbetween(?:\s+[\w'-]+){1,3}\s*$")
 
 
 class Clause(str):
@@ -165,7 +166,9 @@ def clauses(norm: str) -> list[Clause]:
             word, rest = parts[i], parts[i + 1]
             contrast = word in _CONTRAST_EN
             concession = word in _CONCESSION_EN
-            if cur.strip():
+            if word == "and" and _BETWEEN_RE.search(cur):     # "torn between orders and a brand": one clause
+                cur = cur + word + rest
+            elif cur.strip():
                 split.append((cur, cur_contrast, cur_concession))
                 cur, cur_contrast, cur_concession = rest, contrast, concession
             else:           # "but also": the second connective adds

@@ -280,9 +280,12 @@ class Understanding:
             return None             # every clause was about someone else or the past
         mine = described.get(step)
         if mine is not None and (mine.amount is not None or mine.years is not None
-                                 or mine.source in ("hedge", "both", "unsettled")):
+                                 or mine.source in ("hedge", "both", "partial", "unsettled")):
             return mine             # a stated number, a hedge, both ends, "供应商还没定下来": read by a rule
         typed = self.slots.typed(step, kept)
+        if typed is not None and step == self.content.years.step and mine is None \
+                and typed.level != self.content.slot(step).levels[0].id and self.slots.making_not_selling(self.slots.words(kept)):
+            typed = None            # "做了8年代工": years of making goods, read as selling by the whole-message model
         if typed is not None and mine is not None and mine.level != typed.level \
                 and abs(typed.confidence - mine.confidence) < TYPED_DISAGREE_MARGIN:
             return None             # "equal parts orders and brand": the clauses say brand, the whole says both
