@@ -32,8 +32,8 @@ test: $(STAMP)  ## the whole test suite (as root, installs PostgreSQL and a CJK 
 	$(PY) -m pytest -n $(LONG_LANES) --dist loadgroup -m "long and not alone"
 	$(PY) -m pytest -m alone
 
-test-fast: $(STAMP)  ## the edit loop: every test but the crash, load and PostgreSQL ones (markers in tests/conftest.py)
-	$(PY) -m pytest -n $(TEST_WORKERS) -q -m "not crash and not load and not postgres"
+test-fast: $(STAMP)  ## the edit loop: every test but the crash, load, long and PostgreSQL ones (markers in tests/conftest.py)
+	$(PY) -m pytest -n $(TEST_WORKERS) -q -m "not crash and not load and not postgres and not long"
 
 check: $(STAMP)
 	$(PY) -m bot check
