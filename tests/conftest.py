@@ -62,10 +62,16 @@ SKIP_POSTGRES = os.environ.get("SKIP_POSTGRES", "") not in ("", "0")
 
 def _is_long(item) -> bool:
     """The tests that take many seconds: the bot as its own process, load runs, the replicas, and the review
-    loop end to end (its retraining runs at the lowest priority, so beside six busy workers it may not finish
-    within the 30 s a decision has to show)."""
+    loop end to end."""
     return any(item.get_closest_marker(m) for m in ("crash", "load")) or item.module.__name__.endswith("test_replicas") \
-        or item.name.startswith("test_review_loop")
+        or _times_retraining(item)
+
+
+def _times_retraining(item) -> bool:
+    """The review loop end to end asserts a decision shows within 30 s: a retraining at the lowest priority,
+    beside other tests' bot processes on 2 cores (even the other long lane's), may not finish in time. It
+    runs `alone`."""
+    return item.name.startswith("test_review_loop")
 
 
 LONG_LANES = ("long-a", "long-b")
@@ -78,6 +84,8 @@ def _lanes(items) -> None:
     long_ones = [item for item in items if _is_long(item)]
     for i, item in enumerate(long_ones):
         item.add_marker(pytest.mark.long)
+        if _times_retraining(item):
+            item.add_marker(pytest.mark.alone)
         item.add_marker(pytest.mark.xdist_group(LONG_LANES[i % len(LONG_LANES)]))
 
 
