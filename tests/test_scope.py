@@ -521,3 +521,17 @@ def test_how_many_orders_is_an_uncovered_topic(services):
     for q, lang in (("半托管平台能保证每天出多少单吗", "zh"), ("how many orders can I expect per month on full managed", "en")):
         answer = services.answerer.ask(q, lang)
         assert answer.handling == "fallback" and answer.uncovered.id == "order_volume"
+
+
+def test_a_specific_choosing_entry_close_to_a_generic_one_answers(services):
+    """"How to choose" tops the reading and "which mode suits a factory" is nearly as sure: the specific
+    entry answers (scope.yaml generic_choosing); far behind, the generic one stays."""
+    from dataclasses import replace
+
+    from bot.nlu.understand import FaqHit
+    reading = services.nlu.read("we make phone cases in our own plant, never sold abroad. full or semi?", lang="en")
+    close = replace(reading, faq=(FaqHit("help_me_choose", 0.33), FaqHit("fit_factory", 0.28)), faq_probability=0.33,
+                    answerable=True)
+    far = replace(close, faq=(FaqHit("help_me_choose", 0.33), FaqHit("fit_factory", 0.1)))
+    assert [e.id for e in services.answerer.answer(close).entries] == ["fit_factory"]
+    assert [e.id for e in services.answerer.answer(far).entries] == ["help_me_choose"]

@@ -30,6 +30,7 @@ MAX_PARTS = 3
 PART_NEAR = 3                    # ...and among the whole message's this many nearest entries
 PART_SECOND = 0.8                # a part's second choice, when another part took its first, this close
 PART_WHOLE_MIN = 0.003           # ...that the whole message reads at least this sure (not disowned)
+SPECIFIC_SHARE = 0.5            # a specific choosing entry this close to a generic one ("how to choose") answers
 FIT_FLOOR = 0.1                 # the next nearest entry, when the first is about the other mode only, at least this sure
 PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone, at least this sure,
 PART_LEAD, PART_FLOOR = 3.0, 0.25  # ...or this many times its runner-up and at least this sure: the lead is
@@ -111,6 +112,9 @@ class FaqAnswerer:
                 answerable = True
         ranked = [e for e, _ in hits]
         top = self._fitting(hits, scope.modes) if answerable else None
+        if top is not None and top.id in book.generic_choosing:     # "factory here, full or semi?": fit_factory
+            top = next((e for e, score in hits[1:PART_NEAR] if e.id in self.choosing_entries
+                        and e.id not in book.generic_choosing and score >= SPECIFIC_SHARE * hits[0][1]), top)
         others, modes = self._subjects(scope)
 
         def make(handling: str, entries: list[FaqEntry], **kw) -> Answer:

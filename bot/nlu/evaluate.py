@@ -50,7 +50,7 @@ DEV3 = DEV / "dev3"
 V4 = DEV / "v4"            # held-out v4 and edge v2: each seen once, then tuned on (2026-12-06, afternoon)
 DEV4 = DEV / "dev4"
 DEV5 = DEV / "dev5"
-DEV6, DEV7 = DEV / "dev6", DEV / "dev7"       # blind sets written to be learnt from (knowledge/learned.yaml)
+DEV6, DEV7, DEV8, DEV9 = (DEV / f"dev{i}" for i in (6, 7, 8, 9))   # blind sets written to be learnt from
 EDGE_CHECK = DEV / "edge_check"   # a fifth blind writer's edge set, kept as a gauge: never tuned on
 HOLDOUT = ROOT / "eval" / "holdout"
 RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2", ROOT / "eval" / "holdout_v3",
@@ -66,6 +66,8 @@ TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned o
           DEV5: "development (sixth blind writer: two-part and choosing questions, tuned on)",
           DEV6: "development (a blind FAQ set written to be learnt from)",
           DEV7: "development (a blind edge set written to be learnt from)",
+          DEV8: "development (a blind edge set written to be learnt from, English-heavy)",
+          DEV9: "development (a blind FAQ set written to be learnt from, Chinese-heavy)",
           EDGE_CHECK: "development, edge gauge (fifth blind writer, not tuned on)", HOLDOUT: "held-out"}
 UNLISTED = (EXTRA_CHECK, EDGE_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
 FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml", "edge.yaml", "edge_blind.yaml", "edge_single.yaml")
@@ -299,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.services import load_services
     services = load_services()
     nlu = services.nlu
-    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, V4, DEV4, DEV5, DEV6, DEV7, EDGE_CHECK, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
+    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, V4, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9, EDGE_CHECK, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
         title = TITLES.get(d, str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")
