@@ -535,3 +535,12 @@ def test_a_specific_choosing_entry_close_to_a_generic_one_answers(services):
     far = replace(close, faq=(FaqHit("help_me_choose", 0.33), FaqHit("fit_factory", 0.1)))
     assert [e.id for e in services.answerer.answer(close).entries] == ["fit_factory"]
     assert [e.id for e in services.answerer.answer(far).entries] == ["help_me_choose"]
+
+
+@pytest.mark.parametrize("question, lang, entries", [
+    ("半托管平台具体帮我们做什么 给不给流量", "zh", ["semi_platform_help"]),     # traffic is part of what it does
+    ("全托管谁来定价 会不会把价格压得很低", "zh", ["full_pricing"]),
+    ("全托管谁补货，另外卖不掉的货会退回来吗", "zh", ["full_inventory", "full_inventory_risk"]),   # two questions
+])
+def test_a_later_part_that_also_reads_the_first_parts_entry_asks_more_of_it(services, question, lang, entries):
+    assert [e.id for e in services.answerer.ask(question, lang).entries] == entries

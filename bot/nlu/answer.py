@@ -29,6 +29,7 @@ COVERED_MODES = ("full_managed", "semi_managed")
 MAX_PARTS = 3
 PART_NEAR = 3                    # ...and among the whole message's this many nearest entries
 PART_SECOND = 0.8                # a part's second choice, when another part took its first, this close
+PART_ECHO = 0.1                  # a later part reading the first part's entry this sure, second or third, asks more of it
 PART_WHOLE_MIN = 0.003           # ...that the whole message reads at least this sure (not disowned)
 SPECIFIC_SHARE = 0.5            # a specific choosing entry this close to a generic one ("how to choose") answers
 FIT_FLOOR = 0.1                 # the next nearest entry, when the first is about the other mode only, at least this sure
@@ -255,6 +256,9 @@ class FaqAnswerer:
                 continue
             if name and hits[0].entry == self._bare_reading(name):
                 continue    # "具体多久": only the mode name added reads; the part asks nothing of its own
+            if read and any(self.nlu.content.faq[h.entry].id == read[0][0][0].id and h.score >= PART_ECHO
+                            for h in hits[1:3]):
+                continue    # "…平台到底帮卖家做了啥，流量给不给": it reads the first part's entry too: asks more of it
             choices = []
             for rank, hit in enumerate(hits[:2]):
                 if rank and hit.score < PART_SECOND * p:
