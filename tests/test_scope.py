@@ -436,8 +436,29 @@ def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
     ("全托管和半托管哪个好", "zh", "advice", ["which_is_better"]),
     # a typo of the mode's name (拓 for 托) still names the mode
     ("全拓管谁定价", "zh", "answer", ["full_pricing"]),
+    # a mode's name with only "呢" / "what about" after a question: that question about the mode
+    ("全托管谁负责售后 半托管呢", "zh", "answer", ["full_after_sales", "semi_after_sales"]),
+    ("who sets the price in semi managed? what about full managed?", "en", "answer", ["semi_pricing", "full_pricing"]),
+    # a piece asking only the amount, or guessing "is it just...", asks no second question
+    ("全托管要交押金吗 大概多少钱", "zh", "answer", ["deposit"]),
+    ("who handles customs in semi managed. is it just the platform?", "en", "answer", ["semi_customs"]),
+    # a piece ending in 吧 / 嘛 asks
+    ("全托可以自己报活动吧 佣金呢", "zh", "answer", ["full_promotions", "fees_commission"]),
+    ("全托管能自己定价嘛 售后谁管", "zh", "answer", ["full_pricing", "full_after_sales"]),
+    # choosing words of spoken Chinese and English; "we do 5M a year on amazon" is the asker's history
+    ("我们小工厂 资金不多 是不是只能全托", "zh", "advice", ["fit_factory"]),
+    ("we do about 5M a year on amazon with a team of 20, would you suggest full or semi", "en", "advice",
+     ["which_is_better"]),
+    # a self-description, then choosing words in its one question: advice, not the description's entry
+    ("我们做了两年独立站 团队有六个人 这种情况应该上半托吧", "zh", "advice", ["help_me_choose"]),
+    # guesses, options and requests for a recommendation
+    ("全托管国际运费谁出，我们只负责送到国内仓对吧？", "zh", "answer", ["full_first_leg"]),      # a guess: 对吧
+    ("who does customer service in semi managed? i guess the platform?", "en", "answer", ["semi_after_sales"]),
+    ("选模式看哪几个因素 资金？团队？", "zh", "advice", ["help_me_choose"]),        # options, not questions
+    ("which mode should we pick if we hate holding stock", "en", "advice", ["help_me_choose"]),
+    ("帮我推荐一下，我们是小工厂", "zh", "advice", ["help_me_choose"]),
 ])
-def test_parts_beside_advice_numbered_and_joined(services, question, lang, handling, entries):
+def test_two_part_spoken_and_choosing_questions(services, question, lang, handling, entries):
     answer = services.answerer.ask(question, lang)
     assert (answer.handling, [e.id for e in answer.entries]) == (handling, entries)
 
@@ -472,28 +493,6 @@ def test_two_parts_reading_one_entry_give_the_less_sure_part_its_close_second_ch
         assert [e.id for e in services.answerer.ask(q, lang).entries] == ["full_after_sales", "full_return_fee"]
 
 
-@pytest.mark.parametrize("question, lang, handling, entries", [
-    # a mode's name with only "呢" / "what about" after a question: that question about the mode
-    ("全托管谁负责售后 半托管呢", "zh", "answer", ["full_after_sales", "semi_after_sales"]),
-    ("who sets the price in semi managed? what about full managed?", "en", "answer", ["semi_pricing", "full_pricing"]),
-    # a piece asking only the amount, or guessing "is it just...", asks no second question
-    ("全托管要交押金吗 大概多少钱", "zh", "answer", ["deposit"]),
-    ("who handles customs in semi managed. is it just the platform?", "en", "answer", ["semi_customs"]),
-    # a piece ending in 吧 / 嘛 asks
-    ("全托可以自己报活动吧 佣金呢", "zh", "answer", ["full_promotions", "fees_commission"]),
-    ("全托管能自己定价嘛 售后谁管", "zh", "answer", ["full_pricing", "full_after_sales"]),
-    # choosing words of spoken Chinese and English; "we do 5M a year on amazon" is the asker's history
-    ("我们小工厂 资金不多 是不是只能全托", "zh", "advice", ["fit_factory"]),
-    ("we do about 5M a year on amazon with a team of 20, would you suggest full or semi", "en", "advice",
-     ["which_is_better"]),
-    # a self-description, then choosing words in its one question: advice, not the description's entry
-    ("我们做了两年独立站 团队有六个人 这种情况应该上半托吧", "zh", "advice", ["help_me_choose"]),
-])
-def test_spoken_two_part_and_choosing_questions(services, question, lang, handling, entries):
-    answer = services.answerer.ask(question, lang)
-    assert (answer.handling, [e.id for e in answer.entries]) == (handling, entries)
-
-
 def test_a_part_asking_about_tiktok_beside_another_platforms_question_is_answered_as_tiktoks(services):
     answer = services.answerer.ask("is aliexpress full managed like tiktok's? also who sets prices on tiktok full managed", "en")
     assert answer.handling == "other_platform" and [e.id for e in answer.entries] == ["full_pricing"]
@@ -503,18 +502,6 @@ def test_a_part_asking_about_tiktok_beside_another_platforms_question_is_answere
     # a part naming only the other platform is never answered with TikTok's entry as a part of its own
     only_other = services.answerer.ask("temu semi managed who sets the price? and temu full managed who pays freight?", "en")
     assert len(only_other.entries) <= 1
-
-
-@pytest.mark.parametrize("question, lang, handling, entries", [
-    ("全托管国际运费谁出，我们只负责送到国内仓对吧？", "zh", "answer", ["full_first_leg"]),      # a guess: 对吧
-    ("who does customer service in semi managed? i guess the platform?", "en", "answer", ["semi_after_sales"]),
-    ("选模式看哪几个因素 资金？团队？", "zh", "advice", ["help_me_choose"]),        # options, not questions
-    ("which mode should we pick if we hate holding stock", "en", "advice", ["help_me_choose"]),
-    ("帮我推荐一下，我们是小工厂", "zh", "advice", ["help_me_choose"]),
-])
-def test_guesses_options_and_requests_for_a_recommendation(services, question, lang, handling, entries):
-    answer = services.answerer.ask(question, lang)
-    assert (answer.handling, [e.id for e in answer.entries]) == (handling, entries)
 
 
 def test_how_many_orders_is_an_uncovered_topic(services):

@@ -40,10 +40,10 @@ def _alternation(words: tuple[str, ...]) -> str:
 # normalised, so they are made item breaks (";") before that: CIRCLED.
 _NUMBERED = r"(?<![\d.])\d\s?[.、)](?!\d)|\(\d\)|\bq\d\b\s?[:.]?"
 CIRCLED = re.compile(r"[\u2460-\u2473\u2776-\u277f]")
-# a comma, a space between Chinese words or a particle's end (all made ","), or a full stop: after these a
-# follow-up about "it" asks more about the question before (after "?" or a join word it is a part)
 # A word or two alone ("选模式看哪几个因素 资金？团队？货源？"): options of the question before, not questions
 _ONE_WORD = re.compile(r"^(?:[\u4e00-\u9fff]{1,2}|[a-z]+)$")
+# a comma, a space between Chinese words or a particle's end (all made ","), or a full stop: after these a
+# follow-up about "it" asks more about the question before (after "?" or a join word it is a part)
 _WEAK = re.compile(r"^(?:[,\s]*|\.\s)$")
 # Where an English yes-no question may start after a preface ("Two q's: is it open in the US"):
 PREFACE = re.compile(r"^[^:]{0,40}:\s*")
