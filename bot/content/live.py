@@ -101,19 +101,20 @@ class LiveContent:
             try:
                 digest, meta, arrays = await asyncio.wait_for(
                     asyncio.to_thread(self.trainer.train, content, self.cache_dir), TRAIN_TIMEOUT)
-            except (TrainingFailed, asyncio.TimeoutError) as exc:
-                self.trainer.stop()
-                log.warning("training in a thread (%s)", str(exc) or "the training process took too long")
-                return await asyncio.to_thread(self._build_here, content)
             except asyncio.CancelledError:
-                self.trainer.stop()             # the thread waiting for it ends at once
+                self.trainer.stop()             # we are stopping: the thread waiting for it ends at once
                 raise
+            except asyncio.TimeoutError:
+                self.trainer.stop()             # stuck: a new one starts at the next job
+                return await self._build_here(content, "training in a thread (the training process took too long)")
+            except TrainingFailed as exc:
+                return await self._build_here(content, f"training in a thread ({exc})")
             self.phase = "loading"
             try:
                 return await self._in_steps(Understanding.in_steps(content, digest, meta, arrays, scope=self.scope))
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                log.warning("building in a thread (the training process sent models that do not load: %r)", exc)
-                return await asyncio.to_thread(self._build_here, content)
+                return await self._build_here(
+                    content, f"building in a thread (the training process sent models that do not load: {exc!r})")
         finally:
             self.phase = "idle"
 
@@ -127,16 +128,20 @@ class LiveContent:
                 return done.value
             await asyncio.sleep(STEP_GAP)
 
-    def _build_here(self, content: Content) -> Understanding:
-        """The fallback, in a worker thread: build (and train, unless cached) here. It holds the interpreter
-        lock meanwhile; the interpreter hands the lock over every LOAD_SWITCH seconds instead of every 5 ms,
-        so the event loop is kept waiting less."""
-        before = sys.getswitchinterval()
-        sys.setswitchinterval(min(before, LOAD_SWITCH))
-        try:
-            return Understanding(content, self.cache_dir, scope=self.scope)
-        finally:
-            sys.setswitchinterval(before)
+    async def _build_here(self, content: Content, why: str) -> Understanding:
+        """The fallback: build (and train, unless cached) in a worker thread of this process. It holds the
+        interpreter lock meanwhile; the interpreter hands the lock over every LOAD_SWITCH seconds instead of
+        every 5 ms, so the event loop is kept waiting less."""
+        log.warning("%s", why)
+
+        def build() -> Understanding:
+            before = sys.getswitchinterval()
+            sys.setswitchinterval(min(before, LOAD_SWITCH))
+            try:
+                return Understanding(content, self.cache_dir, scope=self.scope)
+            finally:
+                sys.setswitchinterval(before)
+        return await asyncio.to_thread(build)
 
     def _swap(self, nlu: Understanding) -> None:
         """Between two updates (on the event loop, no await): every reader sees the new models at once."""
@@ -153,10 +158,10 @@ class LiveContent:
         """Poll the overlay version until `running()` turns false; purge expired review items hourly. The
         training process starts now, idle until the overlay moves, and ends with this."""
         try:
-            await asyncio.to_thread(self.trainer.start)
-        except TrainingFailed as exc:
-            log.warning("%s (a retrain will try again, or train in a thread)", exc)
-        try:
+            try:
+                await asyncio.to_thread(self.trainer.start)
+            except TrainingFailed as exc:
+                log.warning("%s (a retrain will try again, or train in a thread)", exc)
             await self._follow(running)
         finally:
             self.close()

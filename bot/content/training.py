@@ -76,12 +76,12 @@ class TrainingProcess:
         proc = self._proc
         return proc.pid if proc is not None and proc.poll() is None else None
 
-    def start(self) -> None:
-        """Start the process unless it runs; TrainingFailed when it cannot be started."""
+    def start(self) -> subprocess.Popen:
+        """Start the process unless it runs (it, either way); TrainingFailed when it cannot be started."""
         with self._lock:
             if self._proc is not None:
                 if self._proc.poll() is None:
-                    return
+                    return self._proc
                 self._reap(self._proc)
             env = {**os.environ, **{name: "1" for name in THREAD_VARS}}
             try:
@@ -91,26 +91,26 @@ class TrainingProcess:
                 self._proc = None
                 raise TrainingFailed(f"could not start a training process: {exc}") from exc
             self.starts += 1
+            return self._proc
 
     def train(self, content, cache_dir: Path) -> tuple[str, bytes, bytes]:
         """The content's digest and its models' cache files' bytes (json, npz). Blocks for as long as training
         takes: call it from a worker thread. TrainingFailed when the process cannot start, dies (it is then
-        replaced at the next job) or reports an error."""
-        self.start()
-        proc = self._proc
+        replaced at the next job) or reports an error (it stays, for the next job)."""
+        proc = self.start()
         try:
             _write(proc.stdin, pickle.dumps((content, str(Path(cache_dir).resolve())), pickle.HIGHEST_PROTOCOL))
             reply = pickle.loads(_read(proc.stdout))
             if reply[0] != "ok":
                 raise TrainingFailed(f"the training process could not train: {reply[1]}")
             return reply[1], _read(proc.stdout), _read(proc.stdout)
-        except (OSError, EOFError, ValueError, pickle.UnpicklingError, AttributeError) as exc:
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
             self.stop(proc)                   # whatever state it is in, a new one starts at the next job
             raise TrainingFailed(f"the training process ended ({exc!r})") from exc
 
     def stop(self, proc: subprocess.Popen | None = None) -> None:
-        """End the process (`proc`: only if it is still that one). It keeps nothing worth waiting for: the
-        cache files it writes appear whole or not at all."""
+        """End `proc`, by default the running process (a new one starts at the next job). It keeps nothing
+        worth waiting for: the cache files it writes appear whole or not at all."""
         with self._lock:
             proc = proc or self._proc
             if proc is None:
