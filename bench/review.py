@@ -260,7 +260,6 @@ async def _probe(seconds: float) -> tuple[list[float], list[float], float]:
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteStore(Path(tmp) / "probe.sqlite3")
         live = LiveContent(services, store, cache_dir=Path(tmp) / "cache")
-        live.trainer.start()
 
         async def units(done) -> list[float]:
             out = []

@@ -1,5 +1,5 @@
 """The training process behind a retrain (bot/content/training.py, bot/content/live.py): it trains what the
-bot then builds in steps, it is started once and reused, and when it cannot start, dies mid-job or sends
+bot then builds in steps, it is started by the first retrain and reused, and when it cannot start, dies mid-job or sends
 models that do not load, the retrain still lands (trained in a thread). It ends with the bot, also when the
 bot is killed outright."""
 from __future__ import annotations
@@ -132,15 +132,14 @@ async def test_models_that_do_not_load_are_built_in_a_thread(live, monkeypatch, 
     assert readings(nlu) == readings(Understanding(content, cache_dir=None))
 
 
-async def test_the_training_process_starts_with_following_and_ends_with_it(live):
+async def test_the_training_process_waits_for_a_retrain_and_ends_with_following(live):
     following = True
     task = asyncio.create_task(live.follow(lambda: following))
-    for _ in range(200):
-        if live.trainer.pid is not None:
-            break
-        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    assert live.trainer.pid is None                       # nothing to train yet: no process
+    await live._train(small_content())
     pid = live.trainer.pid
-    assert pid is not None                                # idle, before any retrain
+    assert pid is not None                                # kept, idle, for the next retrain
     following = False
     await asyncio.wait_for(task, 10)
     assert live.trainer.pid is None and gone(pid)

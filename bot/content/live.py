@@ -2,9 +2,9 @@
 
 Every few seconds the process reads the overlay's version (one tiny query). When it moved, the overlay
 is read and merged over the files' content, and the models are trained in the training process
-(bot.content.training: started with the bot, idle until needed; training is CPU-bound Python, and in a
-thread here it would hold the interpreter lock and slow every reply) into the model cache, keyed by the
-content's hash. The new `Understanding` is then built on the event loop from the models' bytes, in steps
+(bot.content.training: started by the first retrain and kept, idle, for the next; training is CPU-bound
+Python, and in a thread here it would hold the interpreter lock and slow every reply) into the model
+cache, keyed by the content's hash. The new `Understanding` is then built on the event loop from the models' bytes, in steps
 of a millisecond or two with the loop free between them (`Understanding.in_steps`; a worker thread would
 hold the interpreter lock for tens of milliseconds at a time, and the loop's every system call waits for
 it), and swapped in between two updates: nothing waits for training, nothing restarts. Every replica does
@@ -156,12 +156,8 @@ class LiveContent:
 
     async def follow(self, running=lambda: True) -> None:
         """Poll the overlay version until `running()` turns false; purge expired review items hourly. The
-        training process starts now, idle until the overlay moves, and ends with this."""
+        training process (started by the first retrain, then kept idle for the next) ends with this."""
         try:
-            try:
-                await asyncio.to_thread(self.trainer.start)
-            except TrainingFailed as exc:
-                log.warning("%s (a retrain will try again, or train in a thread)", exc)
             await self._follow(running)
         finally:
             self.close()

@@ -1,8 +1,10 @@
-"""The training process: one beside each bot process, started with it and idle until the overlay moves.
+"""The training process: one beside each bot process, started by its first retrain and kept, idle, for the next.
 
 Training understanding is seconds of CPU-bound Python and numpy: in the bot's process it would hold the
 interpreter lock and slow every reply. So the bot (bot.content.live) keeps this process beside it, a fresh
-interpreter (`python -m bot.content.training`) that imports nothing heavy until its first job. A job is the
+interpreter (`python -m bot.content.training`, at the lowest priority from its first millisecond) that
+imports nothing heavy until its first job. It is not started with the bot: a bot process may never
+retrain, and an interpreter starting beside every bot took CPU from its first replies. A job is the
 merged content: the process trains the models into the cache (keyed by the content's hash; with the models
 cached already, by another replica on the host say, it only reads them) and sends back the hash and the
 cache files' bytes, from which the bot builds the new `Understanding` in steps between replies
@@ -63,8 +65,8 @@ def _read(stream: BinaryIO) -> bytes:
 
 # -- in the bot ----------------------------------------------------------------------------------------
 class TrainingProcess:
-    """The bot's end: `start()` (cheap: a bare interpreter), then `train()` one job at a time from a worker
-    thread (it blocks until the models are there), `stop()` with the bot."""
+    """The bot's end: `train()` one job at a time from a worker thread (it blocks until the models are
+    there; the first job starts the process, `start()`), `stop()` with the bot."""
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen | None = None
@@ -90,6 +92,10 @@ class TrainingProcess:
             except (OSError, ValueError) as exc:
                 self._proc = None
                 raise TrainingFailed(f"could not start a training process: {exc}") from exc
+            try:                              # at once, not when its own start-up gets there (setup)
+                os.setpriority(os.PRIO_PROCESS, self._proc.pid, NICE)
+            except (OSError, AttributeError):
+                pass
             self.starts += 1
             return self._proc
 
@@ -137,12 +143,12 @@ class TrainingProcess:
 # -- in the training process -----------------------------------------------------------------------------
 def setup() -> None:
     """One thread of linear algebra (set before numpy is imported; the bot sets it in the environment too),
-    at the highest niceness."""
+    at the highest niceness (the bot sets that too, as soon as it has started us)."""
     for name in THREAD_VARS:
         os.environ[name] = "1"
     try:
-        os.nice(NICE)
-    except OSError:
+        os.setpriority(os.PRIO_PROCESS, 0, NICE)
+    except (OSError, AttributeError):
         pass
 
 
