@@ -134,7 +134,11 @@ async def test_the_exported_patch_applied_to_the_files_gives_the_same_answers(se
     files = understanding_content(patched.flow, patched.reading, patched.kb)
     assert files == merged                                  # the very same training content...
     live = LiveContent(services, SQLiteStore(":memory:"), cache_dir=cache)
-    live._swap(await live._train(merged))
+    try:
+        live._swap(await live._train(merged))               # the training process finds them in the cache
+    finally:
+        live.close()
+    assert live.trainer.starts == 1
     questions = [ex.text for ex in OVERLAY] + ["全托管谁定价", "what does semi-managed mean", "半托管的头程运费谁出?",
                                                "how much money do i need for semi", "who handles returns in full mode"]
     for q in questions:                                     # ...and the same answers, overlay or files

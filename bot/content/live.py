@@ -1,28 +1,29 @@
 """Keeps one process's understanding in step with the content overlay in the store.
 
 Every few seconds the process reads the overlay's version (one tiny query). When it moved, the overlay
-is read, merged over the files' content, and a new `Understanding` is trained in a separate process
-(spawned for the job and gone after it: training is CPU-bound Python, and in a thread it would hold the
-interpreter lock and slow every reply) into the model cache, keyed by the content's hash. The finished
-models are loaded in a worker thread and swapped in between two updates: nothing waits for training,
-nothing restarts. Every replica does the same, so a decision made on one shows on all within
-`POLL_SECONDS` plus a training run (on one host they share the cache: the first to train serves the
-others).
+is read and merged over the files' content, and the models are trained in the training process
+(bot.content.training: started by the first retrain and kept, idle, for the next; training is CPU-bound
+Python, and in a thread here it would hold the interpreter lock and slow every reply) into the model
+cache, keyed by the content's hash. The new `Understanding` is then built on the event loop from the models' bytes, in steps
+of a millisecond or two with the loop free between them (`Understanding.in_steps`; a worker thread would
+hold the interpreter lock for tens of milliseconds at a time, and the loop's every system call waits for
+it), and swapped in between two updates: nothing waits for training, nothing restarts. Every replica does
+the same, so a decision made on one shows on all within `POLL_SECONDS` plus a training run (on one host
+they share the cache: the first to train serves the others).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Generator
 
-from bot.content import training
 from bot.content.overlay import merge
+from bot.content.training import TrainingFailed, TrainingProcess
 from bot.engine.dialogue import Dialogue
 from bot.nlu.answer import FaqAnswerer
 from bot.nlu.content import Content
@@ -32,7 +33,9 @@ from bot.store.base import OverlayExample, Store
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 3.0
-LOAD_SWITCH = 0.0005    # seconds between thread switches while the new models load (Python's default: 0.005)
+LOAD_SWITCH = 0.0005    # seconds between thread switches while a fallback builds in a thread (default: 0.005)
+STEP_GAP = 0.02         # seconds for other work between two steps of building the new models (a reply or more)
+TRAIN_TIMEOUT = 600.0   # a training process that takes longer is taken as stuck: it is replaced
 PURGE_SECONDS = 3600.0
 
 
@@ -55,6 +58,8 @@ class LiveContent:
         self.overlay: list[OverlayExample] = []
         self.swaps = 0
         self.last_training_s: float | None = None
+        self.trainer = TrainingProcess()
+        self.phase = "idle"                       # or "training", "loading": where a retrain is (for the bench)
         self._refreshing = asyncio.Lock()
         self._purged = 0.0
 
@@ -88,30 +93,55 @@ class LiveContent:
             return True
 
     async def _train(self, content: Content) -> Understanding:
-        """Train in a process of its own (bot.content.training: one BLAS thread, the lowest priority, so
-        replies come first on a busy machine; with the models cached already it only finds them there),
-        then load the models in a thread. The event loop only waits."""
-        pool = None
+        """Train in the training process, then build the understanding on the event loop in small steps.
+        When that process cannot start, dies or fails, the understanding is trained and built in a worker
+        thread instead (slower replies meanwhile, the same result); the next retrain starts a new process."""
+        self.phase = "training"
         try:
-            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=training.setup)
-            await asyncio.get_running_loop().run_in_executor(pool, training.train, content, str(self.cache_dir))
-        except (OSError, RuntimeError) as exc:     # no processes here: the thread below trains
-            log.warning("training in a thread (could not start a training process: %s)", exc)
+            try:
+                digest, meta, arrays = await asyncio.wait_for(
+                    asyncio.to_thread(self.trainer.train, content, self.cache_dir), TRAIN_TIMEOUT)
+            except asyncio.CancelledError:
+                self.trainer.stop()             # we are stopping: the thread waiting for it ends at once
+                raise
+            except asyncio.TimeoutError:
+                self.trainer.stop()             # stuck: a new one starts at the next job
+                return await self._build_here(content, "training in a thread (the training process took too long)")
+            except TrainingFailed as exc:
+                return await self._build_here(content, f"training in a thread ({exc})")
+            self.phase = "loading"
+            try:
+                return await self._in_steps(Understanding.in_steps(content, digest, meta, arrays, scope=self.scope))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                return await self._build_here(
+                    content, f"building in a thread (the training process sent models that do not load: {exc!r})")
         finally:
-            if pool is not None:        # never wait here: a cancelled training ends by itself
-                pool.shutdown(wait=False, cancel_futures=True)
-        return await asyncio.to_thread(self._load, content)
+            self.phase = "idle"
 
-    def _load(self, content: Content) -> Understanding:
-        """Build the understanding from the cached models, in a worker thread. It holds the interpreter
-        lock for a few hundred milliseconds of Python; meanwhile the interpreter hands the lock over
-        every LOAD_SWITCH seconds instead of every 5 ms, so the event loop is not kept waiting."""
-        before = sys.getswitchinterval()
-        sys.setswitchinterval(min(before, LOAD_SWITCH))
-        try:
-            return Understanding(content, self.cache_dir, scope=self.scope)
-        finally:
-            sys.setswitchinterval(before)
+    @staticmethod
+    async def _in_steps(steps: Generator[None, None, Understanding]) -> Understanding:
+        """Run the steps on the event loop, each followed by STEP_GAP seconds for other work."""
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+            await asyncio.sleep(STEP_GAP)
+
+    async def _build_here(self, content: Content, why: str) -> Understanding:
+        """The fallback: build (and train, unless cached) in a worker thread of this process. It holds the
+        interpreter lock meanwhile; the interpreter hands the lock over every LOAD_SWITCH seconds instead of
+        every 5 ms, so the event loop is kept waiting less."""
+        log.warning("%s", why)
+
+        def build() -> Understanding:
+            before = sys.getswitchinterval()
+            sys.setswitchinterval(min(before, LOAD_SWITCH))
+            try:
+                return Understanding(content, self.cache_dir, scope=self.scope)
+            finally:
+                sys.setswitchinterval(before)
+        return await asyncio.to_thread(build)
 
     def _swap(self, nlu: Understanding) -> None:
         """Between two updates (on the event loop, no await): every reader sees the new models at once."""
@@ -120,8 +150,19 @@ class LiveContent:
         object.__setattr__(self.services, "nlu", nlu)   # Services is frozen; this one copy is ours
         self.swaps += 1
 
+    def close(self) -> None:
+        """End the training process (`follow` does at its end; call it after refreshing without `follow`)."""
+        self.trainer.stop()
+
     async def follow(self, running=lambda: True) -> None:
-        """Poll the overlay version until `running()` turns false; purge expired review items hourly."""
+        """Poll the overlay version until `running()` turns false; purge expired review items hourly. The
+        training process (started by the first retrain, then kept idle for the next) ends with this."""
+        try:
+            await self._follow(running)
+        finally:
+            self.close()
+
+    async def _follow(self, running) -> None:
         tick = min(0.5, self.poll_seconds)
         next_poll = 0.0
         while running():

@@ -1,19 +1,28 @@
 """The one entry point of understanding: `Understanding.read(text, step, lang)`.
 
 Models are trained from the content when it loads, or read from a cache keyed by a hash of
-everything they learn from (`.cache/nlu/<hash>.json`), so a restart with unchanged content
+everything they learn from (`.cache/nlu/<hash>.json` and `.npz`), so a restart with unchanged content
 costs a file read, not a training run.
+
+Building an `Understanding` is also offered in steps (`Understanding.in_steps`), each a millisecond or
+two of work, for a caller that must not hold its thread long: the bot builds a retrained one on its
+event loop between replies (bot.content.live) from models trained in another process.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import itertools
 import json
 import logging
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generator, TypeVar
 
 import numpy as np
 
@@ -40,6 +49,9 @@ def model_version() -> str:
 
 CACHE_DIR = Path(os.environ.get("NLU_CACHE_DIR", ROOT / ".cache" / "nlu"))
 KEEP_CACHED = 4
+WORDS_A_PIECE = 8192    # vocabulary words a piece of the cache (one step of loading it)
+ARRAY_A_STEP = 1 << 20  # bytes of a weight array read in one step of loading it
+STALE_TMP_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,18 @@ class Reading:
         }
 
 
+T = TypeVar("T")
+
+
+def finish(steps: Generator[None, None, T]) -> T:
+    """Run a generator of steps (`Understanding.in_steps`) to its end, at once; its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
 @dataclass
 class _Models:
     vectorizer: Vectorizer                 # the slot models' features
@@ -89,40 +113,144 @@ class _Models:
     faq_vectorizer: Vectorizer | None      # None when the knowledge base is ranked by neighbours
     faq: LinearModel | None
 
-    def save(self, stem: Path) -> None:
-        """<stem>.json (vocabularies, classes) and <stem>.npz (weights), each written atomically."""
+    # The cache: <stem>.json (the classes) and <stem>.npz (weights, biases, idf; the vocabularies as JSON
+    # lists of words in index order, WORDS_A_PIECE words a list). Every piece loads with a call or two into
+    # C: no step of `load_steps` takes more than a millisecond or two, and nothing is parsed number by number.
+    def parts(self) -> tuple[bytes, bytes]:
+        """The two cache files' bytes: (json, npz)."""
         models = {"hedge": self.hedge, **{f"slot:{k}": m for k, m in self.slots.items()}}
         if self.faq is not None:
             models["faq"] = self.faq
-        meta = {"vocab": self.vectorizer.vocab, "idf": self.vectorizer.idf,
-                "faq_vocab": self.faq_vectorizer.vocab if self.faq_vectorizer else None,
-                "faq_idf": self.faq_vectorizer.idf if self.faq_vectorizer else None,
-                "classes": {k: m.classes for k, m in models.items()}}
-        arrays = {}
+        arrays: dict[str, np.ndarray] = {}
+        for name, vec in (("vocab", self.vectorizer), ("faq_vocab", self.faq_vectorizer)):
+            if vec is not None:
+                words = sorted(vec.vocab, key=vec.vocab.__getitem__)
+                for i, start in enumerate(range(0, len(words), WORDS_A_PIECE)):
+                    piece = json.dumps(words[start:start + WORDS_A_PIECE], ensure_ascii=False).encode("utf-8")
+                    arrays[f"{name}|words|{i}"] = np.frombuffer(piece, dtype=np.uint8)
+                arrays[f"{name}|idf"] = np.asarray(vec.idf, dtype=np.float64)
         for k, m in models.items():
             arrays[f"{k}|w"] = m.weights
             arrays[f"{k}|b"] = m.bias
-        fd, tmp = tempfile.mkstemp(dir=stem.parent, suffix=".npz")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, stem.with_suffix(".npz"))
-        fd, tmp = tempfile.mkstemp(dir=stem.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(meta, fh, ensure_ascii=False, separators=(",", ":"))
-        os.replace(tmp, stem.with_suffix(".json"))
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        meta = json.dumps({"classes": {k: m.classes for k, m in models.items()}}, ensure_ascii=False,
+                          separators=(",", ":"))
+        return meta.encode("utf-8"), buffer.getvalue()
+
+    def save(self, stem: Path) -> tuple[bytes, bytes]:
+        """Writes <stem>.npz, then <stem>.json (its presence says the pair is whole), each atomically;
+        returns their bytes (`parts`)."""
+        meta, arrays = self.parts()
+        for suffix, data in ((".npz", arrays), (".json", meta)):
+            fd, tmp = tempfile.mkstemp(dir=stem.parent, prefix=stem.name, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, stem.with_suffix(suffix))
+        return meta, arrays
 
     @classmethod
-    def load(cls, stem: Path) -> "_Models":
-        with stem.with_suffix(".json").open(encoding="utf-8") as fh:
-            meta = json.load(fh)
-        with np.load(stem.with_suffix(".npz")) as arrays:
-            def model(key: str) -> LinearModel:
-                return LinearModel(meta["classes"][key], arrays[f"{key}|w"], arrays[f"{key}|b"])
-            slots = {k.split(":", 1)[1]: model(k) for k in meta["classes"] if k.startswith("slot:")}
-            faq = model("faq") if "faq" in meta["classes"] else None
-            hedge = model("hedge")
-        faq_vec = Vectorizer(meta["faq_vocab"], meta["faq_idf"]) if meta.get("faq_vocab") is not None else None
-        return cls(Vectorizer(meta["vocab"], meta["idf"]), slots, hedge, faq_vec, faq)
+    def read(cls, stem: Path) -> tuple[bytes, bytes]:
+        """The cache files' bytes (json, npz); OSError when they are not there."""
+        return stem.with_suffix(".json").read_bytes(), stem.with_suffix(".npz").read_bytes()
+
+    @classmethod
+    def load_steps(cls, meta: bytes, arrays: bytes) -> Generator[None, None, "_Models"]:
+        """The models from the cache files' bytes, in steps of a millisecond or two (see `finish`).
+        Raises ValueError, KeyError, TypeError or OSError on bytes that are not such models."""
+        classes = json.loads(meta)["classes"]
+        with np.load(io.BytesIO(arrays), allow_pickle=False) as npz:
+            vectorizers: dict[str, Vectorizer | None] = {}
+            for name in ("vocab", "faq_vocab"):
+                if f"{name}|idf" not in npz.files:
+                    vectorizers[name] = None
+                    continue
+                vocab: dict[str, int] = {}
+                pieces = itertools.takewhile(npz.files.__contains__, (f"{name}|words|{i}" for i in itertools.count()))
+                for piece in pieces:
+                    yield
+                    words = json.loads(npz[piece].tobytes())
+                    yield
+                    vocab.update(zip(words, range(len(vocab), len(vocab) + len(words))))
+                yield
+                idf = npz[f"{name}|idf"].tolist()
+                if len(idf) != len(vocab):
+                    raise ValueError(f"{name}: {len(vocab)} words, {len(idf)} weights")
+                vectorizers[name] = Vectorizer(vocab, idf)
+            models: dict[str, LinearModel] = {}
+            for key, names in classes.items():
+                yield
+                weights = yield from _array_steps(npz, f"{key}|w")
+                models[key] = LinearModel(names, weights, npz[f"{key}|b"])
+        if vectorizers["vocab"] is None:
+            raise KeyError("vocab")
+        slots = {k.split(":", 1)[1]: m for k, m in models.items() if k.startswith("slot:")}
+        return cls(vectorizers["vocab"], slots, models["hedge"], vectorizers["faq_vocab"], models.get("faq"))
+
+    @classmethod
+    def fit(cls, content: Content, featurize: Featurizer, slot_featurize: Featurizer) -> "_Models":
+        """Train every model on the content (seconds of CPU)."""
+        vectorizer, slot_models, hedge = SlotReader.fit(content, slot_featurize)
+        faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.faq_out_of_scope(), featurize, content.situations())
+                              if len(content.faq) <= CLASSIFIER_MAX_ENTRIES else (None, None))
+        return cls(vectorizer, slot_models, hedge, faq_vec, faq_model)
+
+
+def _array_steps(npz, key: str) -> Generator[None, None, np.ndarray]:
+    """One array of an open .npz, read ARRAY_A_STEP bytes a step (np.load reads a member and checks its
+    checksum in one go: ~3 ms for the FAQ weights)."""
+    with npz.zip.open(f"{key}.npy") as fh:
+        version = np.lib.format.read_magic(fh)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(fh)
+        if dtype.hasobject:
+            raise ValueError(f"{key}: objects in a model")
+        out = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+        target = memoryview(out.reshape(-1, order="A")).cast("B")
+        for start in range(0, len(target), ARRAY_A_STEP):
+            if start:
+                yield
+            want = min(ARRAY_A_STEP, len(target) - start)
+            if fh.readinto(target[start:start + want]) != want:
+                raise ValueError(f"{key}: cut short")
+    return out
+
+
+def cached_models(content: Content, cache_dir: Path | None) -> tuple[str, bytes, bytes]:
+    """The content's digest and its models' cache files' bytes (json, npz), trained and cached here when the
+    cache does not have them. What the training process runs (bot.content.training)."""
+    digest = content.digest(model_version())
+    if cache_dir is not None:
+        try:
+            meta, arrays = _Models.read(cache_dir / digest)
+            finish(_Models.load_steps(meta, arrays))        # whole and readable, or trained again below
+            return digest, meta, arrays
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    models = _Models.fit(content, Featurizer(content.concepts), Featurizer())
+    saved = _save(cache_dir, digest, models)
+    return (digest, *(saved or models.parts()))
+
+
+def _save(cache_dir: Path | None, digest: str, models: _Models) -> tuple[bytes, bytes] | None:
+    """Into the cache, keeping the KEEP_CACHED newest; the files' bytes, or None when nothing was written."""
+    if cache_dir is None:
+        return None
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        saved = models.save(cache_dir / digest)
+        old = sorted(cache_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)[KEEP_CACHED:]
+        for p in old:
+            p.unlink(missing_ok=True)
+            p.with_suffix(".npz").unlink(missing_ok=True)
+        for p in cache_dir.glob("*.tmp"):       # left by a process killed while writing (not one writing now)
+            with contextlib.suppress(OSError):
+                if time.time() - p.stat().st_mtime > STALE_TMP_SECONDS:
+                    p.unlink()
+        return saved
+    except OSError as exc:   # a read-only checkout still works, it just trains every start
+        log.warning("could not cache the understanding models in %s: %s", cache_dir, exc)
+        return None
 
 
 class Understanding:
@@ -130,25 +258,42 @@ class Understanding:
 
     def __init__(self, content: Content, cache_dir: Path | None = CACHE_DIR, threshold: float = THRESHOLD,
                  scope: ScopeReader | None = None):
+        """The models come from `cache_dir`, or are trained (and cached there) when it lacks them."""
+        finish(self._build(content, threshold, scope, cache_dir=cache_dir))
+
+    @classmethod
+    def in_steps(cls, content: Content, digest: str, meta: bytes, arrays: bytes, threshold: float = THRESHOLD,
+                 scope: ScopeReader | None = None) -> Generator[None, None, "Understanding"]:
+        """The understanding of `content` from its models' cache files' bytes (`cached_models`), built in
+        steps of a millisecond or two: between two `next()`s the caller may do other work. Never trains;
+        raises ValueError, KeyError, TypeError or OSError when the bytes are not such models."""
+        self = cls.__new__(cls)
+        yield from self._build(content, threshold, scope, digest=digest, given=(meta, arrays))
+        return self
+
+    def _build(self, content: Content, threshold: float, scope: ScopeReader | None, cache_dir: Path | None = None,
+               digest: str | None = None, given: tuple[bytes, bytes] | None = None) -> Generator[None, None, None]:
         self.content, self.threshold = content, threshold
         self.scope = scope or ScopeReader.default()
         self.featurize = Featurizer(content.concepts)        # questions: with synonym concepts
         self.slot_featurize = Featurizer()                   # answers: n-grams only
-        self.digest = content.digest(model_version())
-        use_classifier = len(content.faq) <= CLASSIFIER_MAX_ENTRIES
-        models = self._load(cache_dir)
-        if models is None:
-            vectorizer, slot_models, hedge = SlotReader.fit(content, self.slot_featurize)
-            faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.faq_out_of_scope(), self.featurize, content.situations())
-                                  if use_classifier else (None, None))
-            models = _Models(vectorizer, slot_models, hedge, faq_vec, faq_model)
-            self._save(cache_dir, models)
+        if given is not None:
+            self.digest = digest
+            models = yield from _Models.load_steps(*given)
+        else:
+            self.digest = content.digest(model_version())
+            models = self._load(cache_dir)
+            if models is None:
+                models = _Models.fit(content, self.featurize, self.slot_featurize)
+                _save(cache_dir, self.digest, models)
         self.models = models
         self.faq_classifier = (FaqClassifier(content.faq, self.featurize, models.faq_vectorizer, models.faq)
                                if models.faq is not None else None)
         self.faq_index = (FaqIndex(content.faq, content.faq_out_of_scope(), self.featurize)
                           if self.faq_classifier is None else None)
+        yield
         self.slots = SlotReader(content, self.slot_featurize, models.vectorizer, models.slots, models.hedge)
+        yield
         self.commands = {normalize(w).strip(" .!。！"): key for key, words in content.commands.items() for w in words}
         lex = content.lexicon
         words = sorted({normalize(w) for w in lex.question_words}, key=len, reverse=True)
@@ -162,29 +307,13 @@ class Understanding:
                                                         lex.cross_border_platforms + lex.domestic_platforms)})
 
     # -- cache ------------------------------------------------------------------------------
-    def _stem(self, cache_dir: Path) -> Path:
-        return cache_dir / self.digest
-
     def _load(self, cache_dir: Path | None) -> _Models | None:
         if cache_dir is None:
             return None
         try:
-            return _Models.load(self._stem(cache_dir))
+            return finish(_Models.load_steps(*_Models.read(cache_dir / self.digest)))
         except (OSError, ValueError, KeyError, TypeError):
             return None
-
-    def _save(self, cache_dir: Path | None, models: _Models) -> None:
-        if cache_dir is None:
-            return
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            models.save(self._stem(cache_dir))
-            old = sorted(cache_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)[KEEP_CACHED:]
-            for p in old:
-                p.unlink(missing_ok=True)
-                p.with_suffix(".npz").unlink(missing_ok=True)
-        except OSError as exc:   # a read-only checkout still works, it just trains every start
-            log.warning("could not cache the understanding models in %s: %s", cache_dir, exc)
 
     # -- reading ----------------------------------------------------------------------------
     def command(self, text: str) -> str | None:

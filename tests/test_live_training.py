@@ -1,0 +1,181 @@
+"""The training process behind a retrain (bot/content/training.py, bot/content/live.py): it trains what the
+bot then builds in steps, it is started by the first retrain and reused, and when it cannot start, dies mid-job or sends
+models that do not load, the retrain still lands (trained in a thread). It ends with the bot, also when the
+bot is killed outright."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bot import ROOT
+from bot.content.live import LiveContent
+from bot.content.training import TrainingProcess
+from bot.nlu.content import AmountRule, Content, FaqDoc, Level, Lexicon, Slot, YearsRule
+from bot.nlu.understand import Understanding, cached_models, finish, model_version
+from bot.store import SQLiteStore
+
+MESSAGES = [("we've got two dogs", "pet"), ("大概五万块", "money"), ("what should my cat eat?", None),
+            ("how often should the dog go out", None), ("今天天气怎么样", None)]
+
+
+def small_content(extra: str = "") -> Content:
+    """A content that trains in well under a second (`extra`: one more example question, a new hash)."""
+    lvl = lambda i, zh, en: Level(i, (i,), {"zh": tuple(zh), "en": tuple(en)})  # noqa: E731
+    slots = (Slot("pet", (lvl("cat", ["我养猫", "家里有只猫", "猫咪"], ["i have a cat", "we own cats", "a kitten"]),
+                          lvl("dog", ["我养狗", "家里有条狗", "狗狗"], ["i have a dog", "we own dogs", "a puppy"]))),
+             Slot("money", (lvl("low", ["钱少", "没钱"], ["little money", "broke"]),
+                            lvl("high", ["钱多", "有钱"], ["rich", "lots of money"]))))
+    faq = (FaqDoc("feed", ("喂食",), {"zh": ("猫吃什么", "狗吃什么"), "en": ("what do cats eat", "pet food") + ((extra,) if extra else ())}),
+           FaqDoc("walk", ("遛狗",), {"zh": ("多久遛一次狗",), "en": ("how often to walk a dog", "dog walking")}))
+    return Content(slots=slots, unsure={"zh": ("不知道",), "en": ("no idea",)}, unsure_short={"zh": ("?",), "en": ("?",)},
+                   other={"zh": ("你好",), "en": ("hello",)}, commands={"yes": ("yes", "对")},
+                   amounts=AmountRule("money", 7.2, (("low", 10_000.0), ("high", None))),
+                   years=YearsRule("pet", (("cat", None),), "cat", "cat"),
+                   lexicon=Lexicon(**{name: () for name in Lexicon.__dataclass_fields__}), faq=faq,
+                   out_of_scope={"zh": ("今天天气",), "en": ("weather today",)}, concepts=())
+
+
+def readings(nlu: Understanding) -> list:
+    return [(r.answers, r.faq[0].id if r.faq else None, round(r.faq_probability, 4))
+            for r in (nlu.read(text, step=step) for text, step in MESSAGES)]
+
+
+@pytest.fixture
+async def live(services, tmp_path):
+    store = SQLiteStore(tmp_path / "bot.sqlite3")
+    live = LiveContent(services, store, cache_dir=tmp_path / "cache")
+    yield live
+    live.close()
+    await store.close()
+
+
+def gone(pid: int, within: float = 20.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+async def test_the_training_process_trains_and_the_bot_builds_the_same_understanding(live, tmp_path, caplog):
+    content = small_content()
+    with caplog.at_level(logging.WARNING):
+        nlu = await live._train(content)
+        pid = live.trainer.pid
+        again = await live._train(small_content("what does a kitten eat"))     # a new hash: trained again
+    assert pid is not None and pid != os.getpid() and live.trainer.pid == pid and live.trainer.starts == 1
+    assert "in a thread" not in caplog.text
+    assert readings(nlu) == readings(Understanding(content, cache_dir=None))     # as if trained right here
+    assert nlu.digest == content.digest(model_version())
+    assert readings(nlu)[0][0] == {"pet": "dog"} and readings(again)[2][1] == "feed"
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 2                   # written by the process
+
+
+def test_the_steps_build_what_the_constructor_builds(tmp_path):
+    content = small_content()
+    digest, meta, arrays = cached_models(content, tmp_path)
+    built = finish(Understanding.in_steps(content, digest, meta, arrays))
+    assert readings(built) == readings(Understanding(content, cache_dir=tmp_path))
+    assert cached_models(content, tmp_path) == (digest, meta, arrays)           # from the cache the second time
+    with pytest.raises((ValueError, KeyError, OSError)):
+        finish(Understanding.in_steps(content, digest, meta, b"not a model"))
+
+
+async def test_a_training_process_that_dies_mid_job_is_replaced_and_the_retrain_still_lands(live, caplog):
+    live.trainer.start()
+    first = live.trainer.pid
+    os.kill(first, signal.SIGSTOP)                       # it gets the job but never answers...
+    content = small_content()
+    with caplog.at_level(logging.WARNING):
+        job = asyncio.create_task(live._train(content))
+        await asyncio.sleep(0.3)
+        os.kill(first, signal.SIGKILL)                   # ...and dies
+        nlu = await asyncio.wait_for(job, 60)
+    assert "training in a thread" in caplog.text and gone(first)
+    assert readings(nlu) == readings(Understanding(content, cache_dir=None))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        await live._train(small_content("kitten food"))  # the next retrain: a new process
+    assert "in a thread" not in caplog.text and live.trainer.starts == 2 and live.trainer.pid not in (None, first)
+
+
+@pytest.mark.parametrize("executable", ["/nonexistent/python", shutil.which("true") or "/bin/true"])
+async def test_when_no_training_process_can_start_or_it_exits_at_once_the_bot_trains_in_a_thread(
+        live, monkeypatch, caplog, executable):
+    monkeypatch.setattr(sys, "executable", executable)
+    content = small_content()
+    with caplog.at_level(logging.WARNING):
+        nlu = await live._train(content)
+    assert "training in a thread" in caplog.text
+    assert readings(nlu) == readings(Understanding(content, cache_dir=None))
+
+
+async def test_models_that_do_not_load_are_built_in_a_thread(live, monkeypatch, caplog):
+    monkeypatch.setattr(live.trainer, "train", lambda content, cache_dir: ("0" * 24, b"{}", b"garbage"))
+    content = small_content()
+    with caplog.at_level(logging.WARNING):
+        nlu = await live._train(content)
+    assert "building in a thread" in caplog.text
+    assert readings(nlu) == readings(Understanding(content, cache_dir=None))
+
+
+async def test_the_training_process_waits_for_a_retrain_and_ends_with_following(live):
+    following = True
+    task = asyncio.create_task(live.follow(lambda: following))
+    await asyncio.sleep(0.2)
+    assert live.trainer.pid is None                       # nothing to train yet: no process
+    await live._train(small_content())
+    pid = live.trainer.pid
+    assert pid is not None                                # kept, idle, for the next retrain
+    following = False
+    await asyncio.wait_for(task, 10)
+    assert live.trainer.pid is None and gone(pid)
+
+
+KILLED_BOT = '''
+import os, pickle, signal, sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from bot.content import training
+from bot.services import load_services, understanding_content
+
+trainer = training.TrainingProcess()
+trainer.start()
+if {busy!r}:                              # a whole retrain (seconds of training) under way
+    s = load_services()
+    content = understanding_content(s.flow, s.reading, s.kb)
+    training._write(trainer._proc.stdin, pickle.dumps((content, {cache!r})))
+    time.sleep(1.0)
+print(trainer.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)      # no chance to stop it
+'''
+
+
+@pytest.mark.parametrize("busy", [False, True], ids=["idle", "training"])
+def test_the_training_process_ends_when_the_bot_is_killed_outright(tmp_path, busy):
+    script = tmp_path / "bot.py"
+    cache = tmp_path / "cache"
+    script.write_text(KILLED_BOT.format(root=str(ROOT), busy=busy, cache=str(cache)))
+    bot = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(bot.stdout.readline())
+        assert bot.wait(30) == -signal.SIGKILL
+        assert gone(pid), "the training process outlived its bot"
+        assert not list(cache.glob("*.json")), "the job went on for nobody"     # abandoned, not finished
+    finally:
+        bot.stdout.close()
+        if bot.poll() is None:
+            bot.kill()
