@@ -238,10 +238,16 @@ async def test_a_press_answered_early_as_busy_before_a_sigkill_is_applied_after_
             bot.kill()
             await bot.start_and_wait()
             await _handled(bot, fake, query.update_id)
-            assert "Question 2/4" in fake.transcript(user.chat_id)[-1].text or \
-                "Question 2/4" in (await wait_view(user, 15)).text
+            # applied: the question shown (edited in place, or sent anew) is now the second one. Not "the last
+            # message": the redelivered /help may answer after it.
+            await fake.notifier.wait_until(
+                lambda: any("Question 2/4" in (m.text or "") for m in fake.transcript(user.chat_id)), 15)
         finally:
             await bot.stop()
-        assert fake.rejections == [], [f"{r.method}: {r.description}" for r in fake.rejections]
+        # Killed the instant Telegram took the early answer, the bot may not have recorded it yet (the one race
+        # bot/tg/extbot.py names): its second answer is then refused, and taken as "answered"; nothing else is.
+        refused = [r for r in fake.rejections
+                   if not (r.method == "answerCallbackQuery" and r.params.get("callback_query_id") == query.id)]
+        assert refused == [] and len(fake.rejections) <= 1, [f"{r.method}: {r.description}" for r in fake.rejections]
         assert bot.log_problems() == []
         assert not any(ERROR_TEXT in (m.text or "") for m in fake.world.chats[user.chat_id].events)

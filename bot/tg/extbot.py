@@ -5,18 +5,26 @@
   answer Telegram takes is recorded in the store (who gave it: early or the handler), so a press
   redelivered after a crash is not answered again (Telegram would refuse it): bot/tg/app.py reads the
   record before handling a press. The handler's answer is recorded before its edit is sent; a crash in
-  the instant between Telegram taking an answer and the record leaves the one case answered twice.
+  the instant between Telegram taking an answer and the record leaves the one case answered twice, and
+  Telegram's refusal of that second answer is taken as "answered": the press is still handled.
 * Updates can be fetched as raw JSON, so the polling loop parses only updates it has not seen: while
   the oldest update is still in flight, getUpdates keeps returning the newer ones it already has.
 """
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
+from telegram.error import BadRequest
 from telegram.ext import ExtBot
 
 from bot.store import BY_HANDLER, EARLY
 from bot.tg.dispatch import CallbackAnswers
+
+log = logging.getLogger(__name__)
+# Telegram's refusal of an answer to a query answered already or older than its answer window
+_ANSWERED_BEFORE = re.compile(r"query is too old|query id is invalid", re.I)
 
 
 class AdvisorBot(ExtBot):
@@ -40,6 +48,14 @@ class AdvisorBot(ExtBot):
             return True
         try:
             answered = await super().answer_callback_query(callback_query_id, *args, **kwargs)
+        except BadRequest as exc:
+            if not _ANSWERED_BEFORE.search(str(exc)):
+                answers.release(callback_query_id)
+                raise
+            # answered before a crash, in the instant before the record was written (or too late to answer):
+            # there is nothing left to answer, and the press itself still has to be handled
+            log.info("callback query %s was answered already or is too old; handling the press", callback_query_id)
+            answered = False
         except BaseException:
             answers.release(callback_query_id)
             raise
