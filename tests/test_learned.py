@@ -86,3 +86,11 @@ def test_no_learned_text_is_in_a_gauge_or_a_held_out_set(services):
     assert unseen and len(unseen_keys()) > 1000
     shared = [item for path in unseen for item in load(path) if key(str(item.get("q", item.get("text", "")))) in learned]
     assert not shared, shared
+
+
+def test_the_sets_make_eval_never_lists_are_the_ones_never_learnt_from():
+    """bot.nlu.evaluate's unlisted sets and bot.kb.learned's never-learnt prefixes name the same sets."""
+    from bot.kb.learned import NEVER
+    from bot.nlu.evaluate import UNLISTED
+    assert all(d.relative_to(ROOT).as_posix().startswith(NEVER) for d in UNLISTED)
+    assert all(any(d.relative_to(ROOT).as_posix().startswith(p) for d in UNLISTED) for p in NEVER)

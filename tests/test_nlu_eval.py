@@ -116,10 +116,7 @@ def test_no_development_text_was_copied_into_the_examples():
     import yaml
 
     from bot import ROOT
-    from bot.nlu.text import normalize
-
-    def key(text: str) -> str:
-        return "".join(ch for ch in normalize(text) if ch.isalnum())
+    from bot.kb.learned import text_key as key
 
     learned = set(yaml.safe_load((ROOT / "knowledge" / "learned.yaml").read_text(encoding="utf-8"))["sets"])
     dev_texts = {}

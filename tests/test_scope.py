@@ -314,17 +314,22 @@ def shown_the_same(services, lang: str, question: str, text: str) -> None:
 
 @pytest.mark.parametrize("lang, question, handling", SAME_EVERYWHERE)
 async def test_console_shows_what_every_channel_shows(services, store, lang, question, handling):
-    c, out = chat(services, store, lang)
-    await c.start()
-    out.clear()
-    await c.handle(question)
-    shown_the_same(services, lang, question, "\n".join(out))
+    shown_the_same(services, lang, question, await console_reply(services, store, lang, question))
 
 
 # -- the console, both languages ----------------------------------------------------------------------
 def chat(services, store, lang):
     lines: list[str] = []
     return ConsoleChat(Conversations(services, store), lang, lines.append), lines
+
+
+async def console_reply(services, store, lang: str, question: str) -> str:
+    """What a fresh console chat prints for `question`, after its greeting."""
+    c, out = chat(services, store, lang)
+    await c.start()
+    out.clear()
+    await c.handle(question)
+    return "\n".join(out)
 
 
 CONSOLE = [
@@ -341,11 +346,7 @@ CONSOLE = [
 
 @pytest.mark.parametrize("lang, question, expected", CONSOLE)
 async def test_console_answers_each_kind_of_edge_question(services, store, lang, question, expected):
-    c, out = chat(services, store, lang)
-    await c.start()
-    out.clear()
-    await c.handle(question)
-    text = "\n".join(out)
+    text = await console_reply(services, store, lang, question)
     for piece in expected:
         assert piece in text, (piece, text)
     assert "I don't have a reliable answer" not in text and "资料里没有可靠答案" not in text

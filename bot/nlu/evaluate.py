@@ -70,7 +70,6 @@ TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned o
           DEV9: "development (a blind FAQ set written to be learnt from, Chinese-heavy)",
           EDGE_CHECK: "development, edge gauge (fifth blind writer, not tuned on)", HOLDOUT: "held-out"}
 UNLISTED = (EXTRA_CHECK, EDGE_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
-FILES = ("typed.yaml", "descriptions.yaml", "faq.yaml", "edge.yaml", "edge_blind.yaml", "edge_single.yaml")
 EDGE_FILES = ("edge.yaml", "edge_blind.yaml", "edge_single.yaml")
 OPTIONAL_EDGE = ("edge_blind.yaml", "edge_single.yaml")    # read only where present
 EDGE_KINDS = ("in_scope", "two_part", "other_platform", "other_mode", "choosing", "out_of_scope")
