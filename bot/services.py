@@ -12,7 +12,9 @@ from bot.kb.models import KnowledgeBase
 from bot.nlu.answer import FaqAnswerer
 from bot.nlu.content import Content, FaqDoc, Level, Slot
 from bot.nlu.scope import SCOPE_FILE, ScopeReader, load_book
+from bot.nlu.slots import UNSURE
 from bot.nlu.understand import CACHE_DIR, Understanding
+from bot.problems import ContentError, Problem
 from bot.render import PLAIN, Markup, Renderer
 
 
@@ -32,19 +34,30 @@ class Services:
 
 def understanding_content(flow: Flow, reading: ReadingRules, kb: KnowledgeBase) -> Content:
     """The questionnaire and the knowledge base as understanding's training content."""
+    learned = kb.learned            # labelled questions and typed answers learnt from too (bot.kb.learned)
+    _check_typed(learned.typed, flow)
     slots = tuple(
         Slot(step.id,
-             tuple(Level(o.id, (o.label.zh, o.label.en), o.examples, o.short) for o in step.options),
-             step.unsure_examples, step.core)
+             tuple(Level(o.id, (o.label.zh, o.label.en), o.examples, o.short,
+                         learned.typed.get(step.id, {}).get(o.id, {})) for o in step.options),
+             step.unsure_examples, step.core, learned.typed.get(step.id, {}).get(UNSURE, {}))
         for step in flow.steps)
     commands = {key: tuple(w for lang in per for w in per[lang]) for key, per in flow.words.items()}
-    learned = kb.learned            # labelled questions the FAQ models learn from too (bot.kb.learned)
     faq = tuple(FaqDoc(e.id, (e.title.zh, e.title.en), {"zh": e.questions_zh, "en": e.questions_en},
                        e.keywords_zh + e.keywords_en, e.related, learned.faq.get(e.id, {})) for e in kb.entries)
     return Content(slots=slots, unsure=flow.unsure.examples, unsure_short=flow.unsure.short, other=reading.other,
                    commands=commands, amounts=reading.amounts, years=reading.years, lexicon=reading.lexicon,
                    faq=faq, out_of_scope=kb.out_of_scope, learned_out_of_scope=learned.out_of_scope,
                    concepts=tuple((g.id, g.terms) for g in kb.synonyms))
+
+
+def _check_typed(typed: dict[str, dict[str, dict]], flow: Flow) -> None:
+    """A learnt typed answer names a step and level the questionnaire has (or "unsure")."""
+    levels = {step.id: {o.id for o in step.options} | {UNSURE} for step in flow.steps}
+    wrong = [f"{step}: {level}" for step, per in typed.items() for level in per if level not in levels.get(step, ())]
+    if wrong:
+        raise ContentError([Problem("learned.yaml", "", "sets", f"typed answers name an unknown step or level: "
+                                    f"{', '.join(sorted(wrong))}")])
 
 
 def build_services(knowledge_dir: Path = KNOWLEDGE_DIR, dialogs_dir: Path = DIALOGS_DIR,

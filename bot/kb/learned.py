@@ -6,7 +6,9 @@ sets listed in knowledge/learned.yaml are learnt from beside the entries' own qu
 where they are (eval/dev/...), so `make eval` still reads them, but their figures are then training
 accuracy, not a generalisation figure: the gauges and the held-out sets are never listed here.
 
-Per item: a FAQ set's `expect` (an entry id, or "fallback": out of scope); an edge set's in_scope or
+Per item: a typed set's answer (`items` with `step`, `expect`: a level or "unsure"), learnt by that step's
+model alone (a short "no" means something else at another step, so it teaches no other step anything);
+a FAQ set's `expect` (an entry id, or "fallback": out of scope); an edge set's in_scope or
 choosing question with exactly one expected entry, and its out_of_scope questions. Two-part, other
 platforms' and other modes' questions teach no single entry and are left out, and so is any question
 whose text is also in a gauge or a held-out set (independent writers do write "全托清关谁负责" alike):
@@ -67,6 +69,7 @@ def load_learned(directory: Path, entry_ids: set[str], problems: list[Problem], 
     data = r.mapping(read_yaml(directory / FILE, problems) or {}, FILE)
     faq: dict[str, dict[str, list[str]]] = {}
     oos: dict[str, list[str]] = {}
+    typed: dict[str, dict[str, dict[str, list[str]]]] = {}
     sets = tuple(str(p) for p in r.items(data, "sets"))
     unseen = unseen_keys(root) if sets else set()
     left_out = {str(t) for t in r.items(data, "left_out_topics", required=False)}
@@ -77,8 +80,12 @@ def load_learned(directory: Path, entry_ids: set[str], problems: list[Problem], 
             continue
         raw = read_yaml(root / rel, problems)
         items = (raw or {}).get("questions") if isinstance(raw, dict) else None
+        answers = (raw or {}).get("items") if isinstance(raw, dict) and rel.endswith("typed.yaml") else None
+        if isinstance(answers, list):
+            _typed_answers(answers, unseen, typed)
+            continue
         if not isinstance(items, list):
-            where.fail(f"sets[{i}]", "expected a set with a `questions` list (eval/ schema)")
+            where.fail(f"sets[{i}]", "expected a set with a `questions` list, or a typed.yaml with `items` (eval/ schema)")
             continue
         for item in items:
             target = _target(item) if isinstance(item, dict) else None
@@ -94,4 +101,19 @@ def load_learned(directory: Path, entry_ids: set[str], problems: list[Problem], 
             bucket = faq.setdefault(target, {}) if target else oos
             bucket.setdefault(lang, []).append(text)
     return Learned({e: {lang: tuple(qs) for lang, qs in per.items()} for e, per in faq.items()},
-                   {lang: tuple(qs) for lang, qs in oos.items()}, sets)
+                   {lang: tuple(qs) for lang, qs in oos.items()}, sets,
+                   {step: {level: {lang: tuple(ts) for lang, ts in per.items()} for level, per in levels.items()}
+                    for step, levels in typed.items()})
+
+
+def _typed_answers(items: list, unseen: set[str], into: dict[str, dict[str, dict[str, list[str]]]]) -> None:
+    """A typed set's answers by step, level and language (the step and level ids are checked where the
+    questionnaire is known: bot.services.understanding_content)."""
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        step, level, lang, text = item.get("step"), item.get("expect"), item.get("lang"), item.get("text")
+        if not (isinstance(step, str) and isinstance(level, str) and lang in ("zh", "en")
+                and isinstance(text, str) and text.strip()) or text_key(text) in unseen:
+            continue
+        into.setdefault(step, {}).setdefault(level, {}).setdefault(lang, []).append(text)

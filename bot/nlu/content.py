@@ -15,6 +15,7 @@ class Level:
     labels: tuple[str, ...]                    # its button labels, in both languages
     examples: Examples
     short: Examples = field(default_factory=dict)   # whole-message answers, only with the question on screen
+    learned: Examples = field(default_factory=dict)  # typed answers learnt from (knowledge/learned.yaml)
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Slot:
     levels: tuple[Level, ...]
     unsure: Examples = field(default_factory=dict)
     core: bool = True
+    learned_unsure: Examples = field(default_factory=dict)   # typed "not sure" answers learnt from
 
 
 @dataclass(frozen=True)

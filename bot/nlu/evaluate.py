@@ -10,7 +10,7 @@ the blind sets tuned on from round 2 of the rules' pruning (eval/dev/ablation, w
 ablation of the reading rules; eval/dev/dev3, a third blind writer's; eval/dev/v4, the held-out v4 and
 edge v2 sets after their one look; eval/dev/dev4 and eval/dev/dev5, blind writers' edge sets; eval/dev/edge_check, a fifth
 blind writer's edge set kept as a gauge, never tuned on or listed), and the held-out sets
-(eval/holdout, never listed either). eval/holdout_v1, eval/holdout_v2 and eval/holdout_v3 are earlier held-out sets,
+(eval/holdout, never listed either). eval/holdout_v1, _v2, _v3, _edge_v1 and _v5 (v5 with edge v3) are earlier held-out sets,
 retired: the figures of each were seen once and development went on, so a fresh blind set replaced
 it; they are printed for comparison and never listed.
 
@@ -54,7 +54,7 @@ DEV6, DEV7, DEV8, DEV9 = (DEV / f"dev{i}" for i in (6, 7, 8, 9))   # blind sets 
 EDGE_CHECK = DEV / "edge_check"   # a fifth blind writer's edge set, kept as a gauge: never tuned on
 HOLDOUT = ROOT / "eval" / "holdout"
 RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2", ROOT / "eval" / "holdout_v3",
-           ROOT / "eval" / "holdout_edge_v1")
+           ROOT / "eval" / "holdout_edge_v1", ROOT / "eval" / "holdout_v5")
 TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned on)",
           EXTRA_CHECK: "development, extra kept untouched (second writer, not tuned on)",
           **{d: f"retired held-out {d.name.removeprefix('holdout_')} (its figures were seen once, then development went on; not tuned on)"

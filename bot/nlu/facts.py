@@ -18,7 +18,7 @@ _EN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five
                "a couple of": 2, "couple of": 2, "a couple": 2, "a few": 3, "few": 3, "several": 3, "many": 5,
                "half a": 0.5, "a half": 0.5}
 _UNITS = {"w": 1e4, "万": 1e4, "个w": 1e4, "个万": 1e4, "k": 1e3, "千": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "mn": 1e6,
-          "million": 1e6, "百万": 1e6, "亿": 1e8, "百": 1e2}
+          "mil": 1e6, "mln": 1e6, "million": 1e6, "百万": 1e6, "亿": 1e8, "百": 1e2}
 _USD = ("$", "usd", "us$", "dollar", "dollars", "bucks", "美元", "美金", "刀")
 _CNY = ("¥", "rmb", "cny", "yuan", "元", "块", "块钱", "人民币")
 _BELOW = ("不到", "不足", "少于", "低于", "以内", "以下", "less than", "under", "below", "at most", "up to")
@@ -35,7 +35,7 @@ _EN_AMOUNT_WORDS = {"half a": 0.5, "a": 1, "one": 1, "two": 2, "three": 3, "four
 _EN_UNITS = {"million": 1e6, "thousand": 1e3, "hundred thousand": 1e5, "hundred grand": 1e5, "grand": 1e3}
 _NUM = r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CUR_BEFORE = r"(?P<cur1>us\$|\$|¥|usd|rmb|cny)\s?"
-_UNIT = r"(?P<unit>个w|个万|w(?![a-z])|万|k(?![a-z])|千|thousand|grand|million|mn(?![a-z])|m(?![a-z])|百万|亿)"
+_UNIT = r"(?P<unit>个w|个万|w(?![a-z])|万|k(?![a-z])|千|thousand|grand|million|mil(?![a-z])|mln(?![a-z])|mn(?![a-z])|m(?![a-z])|百万|亿)"
 _CUR_AFTER = r"(?P<cur2>usd|dollars?|bucks|美元|美金|刀|rmb|cny|yuan|块钱|块|元|人民币)"
 _AMOUNT_RE = re.compile(
     rf"(?:{_CUR_BEFORE})?(?P<num>{_NUM}|{_ZH_NUM})(?:-?ish)?\s?(?:{_UNIT})?\s?(?:{_CUR_AFTER})?")   # "120-ish grand"

@@ -118,13 +118,23 @@ def _bands(value: float, bands: tuple[tuple[str, float | None], ...]) -> str:
     return bands[-1][0]
 
 
+@dataclass(frozen=True)
+class TypedModels:
+    """Whole-message models of the steps with learnt typed answers (knowledge/learned.yaml), and their
+    vocabulary."""
+
+    vectorizer: Vectorizer
+    models: dict[str, LinearModel]
+
+
 class SlotReader:
     """The per-step classifiers plus the amount and years rules."""
 
     def __init__(self, content: Content, featurize: Featurizer, vectorizer: Vectorizer,
-                 models: dict[str, LinearModel], hedge: LinearModel):
+                 models: dict[str, LinearModel], hedge: LinearModel, typed: "TypedModels | None" = None):
         self.content, self.featurize, self.vec = content, featurize, vectorizer
         self.models, self.hedge = models, hedge
+        self.typed_models = typed
         # Every step's weights and the hedge model's side by side: one gather per clause scores them all.
         self.steps = tuple(s.step for s in content.slots if s.step in models)
         stacked = [models[s] for s in self.steps] + [hedge]
@@ -155,6 +165,8 @@ class SlotReader:
         self._unsure_words = frozenset(normalize(w).strip(" .!。！、") for ws in content.unsure_short.values() for w in ws)
         self._slot = {slot.step: slot for slot in content.slots}
         self.vector = lru_cache(maxsize=512)(self._vector)     # the same clause is often read twice
+        self.typed_vector = lru_cache(maxsize=64)(
+            lambda norm: typed.vectorizer(featurize(norm)) if typed is not None else [])
         self.short: dict[str, dict[str, str]] = {}
         for slot in content.slots:
             table: dict[str, str] = {}
@@ -168,8 +180,11 @@ class SlotReader:
 
     # -- training -----------------------------------------------------------------------
     @staticmethod
-    def training_sets(content: Content) -> dict[str, list[tuple[str, str, float]]]:
-        """Per step: (text, label, weight). See the module docstring for what is NONE."""
+    def training_sets(content: Content, learned: bool = False) -> dict[str, list[tuple[str, str, float]]]:
+        """Per step: (text, label, weight). See the module docstring for what is NONE. `learned`: with the
+        typed answers learnt from (knowledge/learned.yaml), for the steps that have some: the whole-message
+        models that read an answer with its question on screen (a short "500万" answers the capital
+        question; in a description it may be turnover, so the clause models never learn from them)."""
         own: dict[str, list[tuple[str, str]]] = {}
         for slot in content.slots:
             rows = [(t, lvl.id) for lvl in slot.levels for ts in lvl.examples.values() for t in ts]
@@ -183,7 +198,12 @@ class SlotReader:
         common += questions[:: max(1, len(questions) // MAX_FAQ_NEGATIVES)]   # a large knowledge base: a sample
         sets = {}
         for slot in content.slots:
-            pos = own[slot.step]
+            # Learnt typed answers teach their own step only: "没有" is an answer at every step.
+            extra = [(t, lvl.id) for lvl in slot.levels for ts in lvl.learned.values() for t in ts]
+            extra += [(t, UNSURE) for ts in slot.learned_unsure.values() for t in ts]
+            if learned and not extra:
+                continue
+            pos = own[slot.step] + (extra if learned else [])
             mine = {normalize(t) for t, _ in pos}
             neg = [t for step, rows in own.items() if step != slot.step for t, _ in rows if normalize(t) not in mine]
             neg += common
@@ -192,7 +212,9 @@ class SlotReader:
         return sets
 
     @classmethod
-    def fit(cls, content: Content, featurize: Featurizer) -> tuple[Vectorizer, dict[str, LinearModel], LinearModel]:
+    def fit(cls, content: Content, featurize: Featurizer
+            ) -> tuple[Vectorizer, dict[str, LinearModel], LinearModel, "TypedModels | None"]:
+        """The clause models, the hedge model and the typed-answer models (one vocabulary)."""
         sets = cls.training_sets(content)
         texts = sorted({normalize(t) for rows in sets.values() for t, _, _ in rows})
         feats = {t: featurize(t) for t in texts}
@@ -202,12 +224,12 @@ class SlotReader:
             for lvl in slot.levels:
                 for t in (t for ts in lvl.short.values() for t in ts):
                     vecs.setdefault(normalize(t), vectorizer(featurize(normalize(t))))
-        models = {}
-        for slot in content.slots:
-            rows = sets[slot.step]
+        def fit_step(slot, rows, vecs, n_features: int) -> LinearModel:
             classes = [lvl.id for lvl in slot.levels] + [UNSURE, NONE]
-            models[slot.step] = train([vecs[normalize(t)] for t, _, _ in rows], [lab for _, lab, _ in rows], classes,
-                                      sample_weight=[w for _, _, w in rows], n_features=len(vectorizer.idf))
+            return train([vecs[normalize(t)] for t, _, _ in rows], [lab for _, lab, _ in rows], classes,
+                         sample_weight=[w for _, _, w in rows], n_features=n_features)
+        models = {slot.step: fit_step(slot, sets[slot.step], vecs, len(vectorizer.idf)) for slot in content.slots}
+        typed = cls._fit_typed(content, featurize, fit_step)
         hedges = [t for ts in content.unsure.values() for t in ts]
         hedges += [t for slot in content.slots for ts in slot.unsure.values() for t in ts]
         hedges += [t for ts in content.unsure_short.values() for t in ts if t.strip("?？")]
@@ -221,7 +243,21 @@ class SlotReader:
         hedge = train([vecs[normalize(t)] for t in hedges + others], [HEDGE] * len(hedges) + [NONE] * len(others),
                       [HEDGE, NONE], sample_weight=[1.0] * len(hedges) + [w_other] * len(others),
                       n_features=len(vectorizer.idf))
-        return vectorizer, models, hedge
+        return vectorizer, models, hedge, typed
+
+    @classmethod
+    def _fit_typed(cls, content: Content, featurize: Featurizer, fit_step) -> TypedModels | None:
+        """The typed-answer models of the steps with learnt answers, over a vocabulary of their own (the
+        clause models' vectors stay exactly what they were without the learnt answers)."""
+        sets = cls.training_sets(content, learned=True)
+        if not sets:
+            return None
+        texts = sorted({normalize(t) for rows in sets.values() for t, _, _ in rows})
+        feats = {t: featurize(t) for t in texts}
+        vectorizer = Vectorizer.fit(list(feats.values()), weigh=slot_feature_weight)
+        vecs = {t: vectorizer(f) for t, f in feats.items()}
+        return TypedModels(vectorizer, {slot.step: fit_step(slot, sets[slot.step], vecs, len(vectorizer.idf))
+                                        for slot in content.slots if slot.step in sets})
 
     # -- reading ------------------------------------------------------------------------
     def _vector(self, norm: str) -> SparseVec:
@@ -391,11 +427,15 @@ class SlotReader:
         return slot.levels[0].id if slot and slot.levels else None
 
     def typed(self, step: str, norm: str) -> SlotReading | None:
-        """The message read as an answer to the step on screen, or None."""
-        model = self.models.get(step)
-        if model is None:
+        """The message read as an answer to the step on screen, or None: by the step's typed-answer model
+        where it has one, else by its clause model."""
+        typed = self.typed_models
+        if typed is not None and step in typed.models:
+            model, vec = typed.models[step], self.typed_vector(norm)
+        elif step in self.models:
+            model, vec = self.models[step], self.vector(norm)
+        else:
             return None
-        vec = self.vector(norm)
         p = model.proba(vec)
         none_p = p[model.classes.index(NONE)]
         rest = [(c, x) for c, x in zip(model.classes, p) if c != NONE]
@@ -428,7 +468,8 @@ class SlotReader:
         others = 0                              # clauses about someone else, left out of `kept`
         split = clauses(norm)
         scans = [self.words(c) for c in split]
-        operations = tuple(w for found in scans for w in found.get("operations", ()))
+        # "也没做过海外营销": a clause saying no names no team abroad.
+        operations = tuple(w for c, found in zip(split, scans) if not negated(c) for w in found.get("operations", ()))
         export = tuple(w for found in scans for w in found.get("export", ())) if operations else ()
         # Where the message names where or how it sold, its years are read with those words, never bare.
         selling = any(k in found for found in scans for k in _SELLING_LISTS)
@@ -436,6 +477,8 @@ class SlotReader:
             words = self.words(clause)
             if operations:              # the message says who runs the overseas side (see _years_level)
                 words = {**words, "operations": operations}
+            elif "operations" in words:
+                words = {k: v for k, v in words.items() if k != "operations"}
             if export and "export" not in words and durations(clause):
                 words = {**words, "export": export}     # ...and that it exports: its years are of that export
             if selling:

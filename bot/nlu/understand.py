@@ -35,7 +35,7 @@ from bot.nlu.faq import (CLASSIFIER_MAX_ENTRIES, KNN_OOS_MARGIN, KNN_THRESHOLD, 
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
 from bot.nlu.scope import Scope, ScopeReader
-from bot.nlu.slots import HEDGE_MIN, TYPED_DISAGREE_MARGIN, UNSURE, SlotReader, SlotReading
+from bot.nlu.slots import HEDGE_MIN, TYPED_DISAGREE_MARGIN, UNSURE, SlotReader, SlotReading, TypedModels
 from bot.nlu.text import has_cjk, normalize
 
 log = logging.getLogger(__name__)
@@ -112,17 +112,20 @@ class _Models:
     hedge: LinearModel
     faq_vectorizer: Vectorizer | None      # None when the knowledge base is ranked by neighbours
     faq: LinearModel | None
+    typed: TypedModels | None              # typed-answer models of the steps with learnt answers
 
     # The cache: <stem>.json (the classes) and <stem>.npz (weights, biases, idf; the vocabularies as JSON
     # lists of words in index order, WORDS_A_PIECE words a list). Every piece loads with a call or two into
     # C: no step of `load_steps` takes more than a millisecond or two, and nothing is parsed number by number.
     def parts(self) -> tuple[bytes, bytes]:
         """The two cache files' bytes: (json, npz)."""
-        models = {"hedge": self.hedge, **{f"slot:{k}": m for k, m in self.slots.items()}}
+        models = {"hedge": self.hedge, **{f"slot:{k}": m for k, m in self.slots.items()},
+                  **{f"typed:{k}": m for k, m in (self.typed.models if self.typed else {}).items()}}
         if self.faq is not None:
             models["faq"] = self.faq
         arrays: dict[str, np.ndarray] = {}
-        for name, vec in (("vocab", self.vectorizer), ("faq_vocab", self.faq_vectorizer)):
+        for name, vec in (("vocab", self.vectorizer), ("faq_vocab", self.faq_vectorizer),
+                          ("typed_vocab", self.typed.vectorizer if self.typed else None)):
             if vec is not None:
                 words = sorted(vec.vocab, key=vec.vocab.__getitem__)
                 for i, start in enumerate(range(0, len(words), WORDS_A_PIECE)):
@@ -161,7 +164,7 @@ class _Models:
         classes = json.loads(meta)["classes"]
         with np.load(io.BytesIO(arrays), allow_pickle=False) as npz:
             vectorizers: dict[str, Vectorizer | None] = {}
-            for name in ("vocab", "faq_vocab"):
+            for name in ("vocab", "faq_vocab", "typed_vocab"):
                 if f"{name}|idf" not in npz.files:
                     vectorizers[name] = None
                     continue
@@ -185,15 +188,18 @@ class _Models:
         if vectorizers["vocab"] is None:
             raise KeyError("vocab")
         slots = {k.split(":", 1)[1]: m for k, m in models.items() if k.startswith("slot:")}
-        return cls(vectorizers["vocab"], slots, models["hedge"], vectorizers["faq_vocab"], models.get("faq"))
+        typed = {k.split(":", 1)[1]: m for k, m in models.items() if k.startswith("typed:")}
+        typed_vec = vectorizers["typed_vocab"]
+        return cls(vectorizers["vocab"], slots, models["hedge"], vectorizers["faq_vocab"], models.get("faq"),
+                   TypedModels(typed_vec, typed) if typed_vec is not None and typed else None)
 
     @classmethod
     def fit(cls, content: Content, featurize: Featurizer, slot_featurize: Featurizer) -> "_Models":
         """Train every model on the content (seconds of CPU)."""
-        vectorizer, slot_models, hedge = SlotReader.fit(content, slot_featurize)
+        vectorizer, slot_models, hedge, typed = SlotReader.fit(content, slot_featurize)
         faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.faq_out_of_scope(), featurize, content.situations())
                               if len(content.faq) <= CLASSIFIER_MAX_ENTRIES else (None, None))
-        return cls(vectorizer, slot_models, hedge, faq_vec, faq_model)
+        return cls(vectorizer, slot_models, hedge, faq_vec, faq_model, typed)
 
 
 def _array_steps(npz, key: str) -> Generator[None, None, np.ndarray]:
@@ -292,7 +298,8 @@ class Understanding:
         self.faq_index = (FaqIndex(content.faq, content.faq_out_of_scope(), self.featurize)
                           if self.faq_classifier is None else None)
         yield
-        self.slots = SlotReader(content, self.slot_featurize, models.vectorizer, models.slots, models.hedge)
+        self.slots = SlotReader(content, self.slot_featurize, models.vectorizer, models.slots, models.hedge,
+                                models.typed)
         yield
         self.commands = {normalize(w).strip(" .!。！"): key for key, words in content.commands.items() for w in words}
         lex = content.lexicon
