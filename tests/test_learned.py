@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import yaml
 
@@ -68,8 +69,6 @@ def test_learned_questions_are_training_examples(services):
     assert set(questions) <= set(docs[entry].examples()[lang]) and not set(questions) & set(docs[entry].questions[lang])
     assert set(learned.out_of_scope["zh"]) <= set(content.faq_out_of_scope()["zh"])
     # the step models never take a learned question as "says nothing": many describe the asker first
-    from dataclasses import replace
-
     from bot.nlu.slots import SlotReader
     unlearned = replace(content, faq=tuple(replace(d, learned={}) for d in content.faq), learned_out_of_scope={})
     assert SlotReader.training_sets(content) == SlotReader.training_sets(unlearned)
@@ -81,6 +80,8 @@ def test_no_learned_text_is_in_a_gauge_or_a_held_out_set(services):
     key = text_key
     learned = {key(q) for per in services.kb.learned.faq.values() for qs in per.values() for q in qs}
     learned |= {key(q) for qs in services.kb.learned.out_of_scope.values() for q in qs}
+    learned |= {key(t) for levels in services.kb.learned.typed.values() for per in levels.values()
+                for ts in per.values() for t in ts}
     unseen = [p for p in (ROOT / "eval").rglob("*.yaml")
               if p.relative_to(ROOT).as_posix().startswith(("eval/holdout", "eval/dev/edge_check", "eval/dev/extra_check"))]
     assert unseen and len(unseen_keys()) > 1000
@@ -94,3 +95,66 @@ def test_the_sets_make_eval_never_lists_are_the_ones_never_learnt_from():
     from bot.nlu.evaluate import UNLISTED
     assert all(d.relative_to(ROOT).as_posix().startswith(NEVER) for d in UNLISTED)
     assert all(any(d.relative_to(ROOT).as_posix().startswith(p) for d in UNLISTED) for p in NEVER)
+
+
+def test_a_typed_set_teaches_its_steps_and_levels(tmp_path):
+    knowledge = _write(tmp_path, ["typed.yaml"])
+    (tmp_path / "typed.yaml").write_text(yaml.safe_dump({"items": [
+        {"step": "brand", "lang": "en", "text": "money > brand lol", "expect": "volume"},
+        {"step": "capital", "lang": "zh", "text": "要问老板", "expect": "unsure"},
+        {"step": "capital", "lang": "fr", "text": "beaucoup", "expect": "strong"},          # no such language
+    ]}, allow_unicode=True), encoding="utf-8")
+    problems = []
+    learned = load_learned(knowledge, set(), problems, root=tmp_path)
+    assert not problems and learned.count() == 2
+    assert learned.typed == {"brand": {"volume": {"en": ("money > brand lol",)}}, "capital": {"unsure": {"zh": ("要问老板",)}}}
+
+
+def test_a_typed_answer_naming_an_unknown_level_stops_the_load(services):
+    import pytest
+
+    from bot.kb.models import Learned
+    from bot.problems import ContentError
+    kb = replace(services.kb, learned=Learned(typed={"capital": {"billions": {"en": ("loads",)}}}))
+    with pytest.raises(ContentError, match="capital: billions"):
+        understanding_content(services.flow, services.reading, kb)
+
+
+def test_learnt_typed_answers_teach_the_typed_answer_models_only(services):
+    """Answers learnt from teach the step's whole-message model with the question on screen; the clause models
+    (descriptions) never see them: a short "500万" answers the capital question, in a description it may be
+    turnover."""
+    from bot.nlu.slots import SlotReader
+    content = services.nlu.content
+    learnt = {t for slot in content.slots for lvl in slot.levels for ts in lvl.learned.values() for t in ts}
+    assert len(learnt) > 1000
+    clause_rows = {t for rows in SlotReader.training_sets(content).values() for t, _, _ in rows}
+    typed_rows = {t for rows in SlotReader.training_sets(content, learned=True).values() for t, _, _ in rows}
+    own = {t for slot in content.slots for lvl in slot.levels for ts in lvl.examples.values() for t in ts}
+    assert not (learnt - own) & clause_rows and learnt <= typed_rows
+    slots = services.nlu.slots
+    assert slots.typed_models is not None and set(slots.typed_models.models) == {s.step for s in content.slots}
+    # phrasings only the learnt answers teach (blind-written, eval/dev/dev10): read at their step, nowhere else
+    for text, step, level in (("money > brand lol", "brand", "volume"), ("why not both", "brand", "balanced"),
+                              ("yolo", "risk", "high")):
+        assert services.nlu.read(text, step=step).answers == {step: level}, text
+        assert services.nlu.read(text).answers == {}, text
+
+
+def test_what_was_read_is_cached_and_a_changed_set_is_read_again(tmp_path):
+    knowledge = _write(tmp_path, ["set.yaml"], [{"q": "全托谁定价呀", "lang": "zh", "expect": "full_pricing"}])
+    cache = tmp_path / "cache"
+    first = load_learned(knowledge, {"full_pricing", "semi_pricing"}, [], root=tmp_path, cache_dir=cache)
+    assert len(list(cache.glob("*.json"))) == 1
+    again = load_learned(knowledge, {"full_pricing", "semi_pricing"}, [], root=tmp_path, cache_dir=cache)
+    assert again == first and again.faq == {"full_pricing": {"zh": ("全托谁定价呀",)}}
+    (tmp_path / "set.yaml").write_text(yaml.safe_dump({"questions": [
+        {"q": "半托谁定价", "lang": "zh", "expect": "semi_pricing"}]}, allow_unicode=True), encoding="utf-8")
+    changed = load_learned(knowledge, {"full_pricing", "semi_pricing"}, [], root=tmp_path, cache_dir=cache)
+    assert changed.faq == {"semi_pricing": {"zh": ("半托谁定价",)}}
+    # a set with a problem is never cached: the problem is reported at every load
+    (tmp_path / "set.yaml").write_text('questions:\n  - {q: "x", lang: en, expect: no_such_entry}\n', encoding="utf-8")
+    for _ in range(2):
+        problems = []
+        load_learned(knowledge, {"full_pricing"}, problems, root=tmp_path, cache_dir=cache)
+        assert [p.message for p in problems] == ["unknown FAQ entry id 'no_such_entry'"]

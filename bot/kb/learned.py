@@ -16,9 +16,15 @@ what the product is measured on is never learnt from.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from pathlib import Path
 
+import yaml
+
 from bot import ROOT
+from bot.atomic import write_atomically
 from bot.kb.models import Learned
 from bot.nlu.text import normalize
 from bot.problems import Problem, read_yaml
@@ -27,6 +33,8 @@ from bot.schema import Reader
 FILE = "learned.yaml"
 FALLBACK = "fallback"
 NEVER = ("eval/holdout", "eval/dev/extra_check", "eval/dev/edge_check")   # what must stay unseen
+CACHE_DIR = Path(os.environ.get("LEARNED_CACHE_DIR", ROOT / ".cache" / "learned"))
+KEEP_CACHED = 4
 
 
 def text_key(text: str) -> str:
@@ -60,11 +68,75 @@ def _target(item: dict) -> str | None:
 
 
 def load_learned(directory: Path, entry_ids: set[str], problems: list[Problem], root: Path = ROOT,
-                 topics: dict[str, str] | None = None) -> Learned:
+                 topics: dict[str, str] | None = None, cache_dir: Path | None = CACHE_DIR) -> Learned:
     """The questions of the sets knowledge/learned.yaml lists (none when it is missing). `topics`: entry ->
-    topic, for `left_out_topics` (entries of those topics learn nothing from the sets)."""
+    topic, for `left_out_topics` (entries of those topics learn nothing from the sets).
+
+    Reading the sets (and the gauges' and held-out sets' texts, to leave out) is most of a start-up's
+    loading, so what was read is kept in `cache_dir` under a hash of every file's bytes it came from and of
+    this module: a start with unchanged files reads one JSON file."""
     if not (directory / FILE).exists():
         return Learned()
+    key = _cache_key(directory, entry_ids, root, topics) if cache_dir is not None else None
+    if key is not None and (cached := _from_cache(cache_dir / f"{key}.json")) is not None:
+        return cached
+    found: list[Problem] = []
+    learned = _read_sets(directory, entry_ids, found, root, topics)
+    problems.extend(found)
+    if key is not None and not found:
+        _to_cache(cache_dir, key, learned)
+    return learned
+
+
+def _cache_key(directory: Path, entry_ids: set[str], root: Path, topics: dict[str, str] | None) -> str | None:
+    """A hash of everything `_read_sets` reads, or None when learned.yaml cannot be read (no cache then)."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    try:
+        listing = (directory / FILE).read_bytes()
+        data = yaml.load(listing, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError):
+        return None
+    sets = data.get("sets") if isinstance(data, dict) else None
+    files = [str(p) for p in sets] if isinstance(sets, list) else []
+    files += sorted(p.relative_to(root).as_posix() for p in (root / "eval").rglob("*.yaml")
+                    if p.relative_to(root).as_posix().startswith(NEVER))
+    digest.update(listing)
+    for rel in files:
+        try:
+            body = (root / rel).read_bytes()
+        except OSError:
+            body = b"(missing)"
+        digest.update(f"\0{rel}\0{len(body)}\0".encode() + body)
+    digest.update(json.dumps([sorted(entry_ids), sorted((topics or {}).items())]).encode())
+    return digest.hexdigest()[:24]
+
+
+def _from_cache(path: Path) -> Learned | None:
+    try:
+        raw = json.loads(path.read_bytes())
+        tuples = lambda per: {lang: tuple(texts) for lang, texts in per.items()}  # noqa: E731
+        return Learned({e: tuples(per) for e, per in raw["faq"].items()}, tuples(raw["out_of_scope"]),
+                       tuple(raw["sets"]), {step: {level: tuples(per) for level, per in levels.items()}
+                                            for step, levels in raw["typed"].items()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _to_cache(cache_dir: Path, key: str, learned: Learned) -> None:
+    """Keeps the KEEP_CACHED newest; a read-only checkout just reads the sets at every start."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        write_atomically(cache_dir / f"{key}.json", json.dumps(
+            {"faq": learned.faq, "out_of_scope": learned.out_of_scope, "sets": learned.sets, "typed": learned.typed},
+            ensure_ascii=False).encode("utf-8"))
+        for old in sorted(cache_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)[KEEP_CACHED:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _read_sets(directory: Path, entry_ids: set[str], problems: list[Problem], root: Path,
+               topics: dict[str, str] | None) -> Learned:
     r = Reader(FILE, problems)
     data = r.mapping(read_yaml(directory / FILE, problems) or {}, FILE)
     faq: dict[str, dict[str, list[str]]] = {}

@@ -10,7 +10,7 @@ the blind sets tuned on from round 2 of the rules' pruning (eval/dev/ablation, w
 ablation of the reading rules; eval/dev/dev3, a third blind writer's; eval/dev/v4, the held-out v4 and
 edge v2 sets after their one look; eval/dev/dev4 and eval/dev/dev5, blind writers' edge sets; eval/dev/edge_check, a fifth
 blind writer's edge set kept as a gauge, never tuned on or listed), and the held-out sets
-(eval/holdout, never listed either). eval/holdout_v1, _v2, _v3, _edge_v1 and _v5 (v5 with edge v3) are earlier held-out sets,
+(eval/holdout, never listed either). eval/holdout_v1, eval/holdout_v2 and eval/holdout_v3 are earlier held-out sets,
 retired: the figures of each were seen once and development went on, so a fresh blind set replaced
 it; they are printed for comparison and never listed.
 
@@ -50,11 +50,12 @@ DEV3 = DEV / "dev3"
 V4 = DEV / "v4"            # held-out v4 and edge v2: each seen once, then tuned on (2026-12-06, afternoon)
 DEV4 = DEV / "dev4"
 DEV5 = DEV / "dev5"
-DEV6, DEV7, DEV8, DEV9 = (DEV / f"dev{i}" for i in (6, 7, 8, 9))   # blind sets written to be learnt from
+DEV6, DEV7, DEV8, DEV9, DEV10, DEV11 = (DEV / f"dev{i}" for i in (6, 7, 8, 9, 10, 11))   # blind, to be learnt from
+V5 = DEV / "v5"            # held-out v5 and edge v3: seen once (2026-12-06, afternoon), then learnt from
 EDGE_CHECK = DEV / "edge_check"   # a fifth blind writer's edge set, kept as a gauge: never tuned on
 HOLDOUT = ROOT / "eval" / "holdout"
 RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2", ROOT / "eval" / "holdout_v3",
-           ROOT / "eval" / "holdout_edge_v1", ROOT / "eval" / "holdout_v5")
+           ROOT / "eval" / "holdout_edge_v1")
 TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned on)",
           EXTRA_CHECK: "development, extra kept untouched (second writer, not tuned on)",
           **{d: f"retired held-out {d.name.removeprefix('holdout_')} (its figures were seen once, then development went on; not tuned on)"
@@ -68,6 +69,9 @@ TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned o
           DEV7: "development (a blind edge set written to be learnt from)",
           DEV8: "development (a blind edge set written to be learnt from, English-heavy)",
           DEV9: "development (a blind FAQ set written to be learnt from, Chinese-heavy)",
+          V5: "development (held-out v5 and edge v3, each seen once at the end of a round, then learnt from)",
+          DEV10: "development (a blind typed-answer set written to be learnt from, English-heavy)",
+          DEV11: "development (a blind edge set written to be learnt from, English-heavy)",
           EDGE_CHECK: "development, edge gauge (fifth blind writer, not tuned on)", HOLDOUT: "held-out"}
 UNLISTED = (EXTRA_CHECK, EDGE_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
 EDGE_FILES = ("edge.yaml", "edge_blind.yaml", "edge_single.yaml")
@@ -300,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     from bot.services import load_services
     services = load_services()
     nlu = services.nlu
-    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, V4, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9, EDGE_CHECK, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
+    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, V4, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9, V5, DEV10, DEV11, EDGE_CHECK,
+            *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
         title = TITLES.get(d, str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Generator, TypeVar
 import numpy as np
 
 from bot import ROOT
+from bot.atomic import write_atomically
 from bot.kb.lang import detect_lang
 from bot.nlu.content import Content
 from bot.nlu.facts import Facts, WordLists, amounts, durations
@@ -146,10 +146,7 @@ class _Models:
         returns their bytes (`parts`)."""
         meta, arrays = self.parts()
         for suffix, data in ((".npz", arrays), (".json", meta)):
-            fd, tmp = tempfile.mkstemp(dir=stem.parent, prefix=stem.name, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, stem.with_suffix(suffix))
+            write_atomically(stem.with_suffix(suffix), data)
         return meta, arrays
 
     @classmethod
