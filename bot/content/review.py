@@ -23,11 +23,12 @@ REVIEW_BELOW = 0.4
 
 
 def nearest_levels(nlu, step: str, text: str, keep: int = 3) -> tuple[str, ...]:
-    """The levels of `step` its model finds closest to `text`, best first (empty when it has none)."""
-    model = getattr(getattr(nlu, "slots", None), "models", {}).get(step)
-    if model is None:
+    """The levels of `step` its typed-answer model finds closest to `text`, best first (empty when it has none)."""
+    slots = getattr(nlu, "slots", None)
+    read = slots.typed_probabilities(step, normalize(text)) if slots is not None else None
+    if read is None:
         return ()
-    ranked = sorted(zip(model.proba(nlu.slots.vector(normalize(text))), model.classes), reverse=True)
+    ranked = sorted(zip(read[1], read[0]), reverse=True)
     levels = {lv.id for slot in nlu.content.slots if slot.step == step for lv in slot.levels}
     return tuple(c for _, c in ranked if c in levels)[:keep]
 

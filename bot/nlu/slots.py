@@ -426,19 +426,26 @@ class SlotReader:
         slot = self._slot.get(step)
         return slot.levels[0].id if slot and slot.levels else None
 
-    def typed(self, step: str, norm: str) -> SlotReading | None:
-        """The message read as an answer to the step on screen, or None: by the step's typed-answer model
-        where it has one, else by its clause model."""
+    def typed_probabilities(self, step: str, norm: str) -> tuple[tuple[str, ...], list[float]] | None:
+        """The classes and probabilities of the message read as an answer to `step` (the question on screen):
+        by the step's typed-answer model where it has one, else by its clause model; None for no such step."""
         typed = self.typed_models
         if typed is not None and step in typed.models:
-            model, vec = typed.models[step], self.typed_vector(norm)
-        elif step in self.models:
-            model, vec = self.models[step], self.vector(norm)
-        else:
+            model = typed.models[step]
+            return tuple(model.classes), list(model.proba(self.typed_vector(norm)))
+        if step in self.models:
+            model = self.models[step]
+            return tuple(model.classes), list(model.proba(self.vector(norm)))
+        return None
+
+    def typed(self, step: str, norm: str) -> SlotReading | None:
+        """The message read as an answer to the step on screen, or None."""
+        read = self.typed_probabilities(step, norm)
+        if read is None:
             return None
-        p = model.proba(vec)
-        none_p = p[model.classes.index(NONE)]
-        rest = [(c, x) for c, x in zip(model.classes, p) if c != NONE]
+        classes, p = read
+        none_p = p[classes.index(NONE)]
+        rest = [(c, x) for c, x in zip(classes, p) if c != NONE]
         level, best = max(rest, key=lambda cx: cx[1])
         share = best / max(1e-9, 1.0 - none_p)
         if share >= TYPED_MIN and none_p <= TYPED_NONE_MAX:
