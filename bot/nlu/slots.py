@@ -45,6 +45,7 @@ DESCRIPTION_MIN = 0.45    # a clause's reading of a step needs at least this pro
 TYPED_MIN = 0.65          # a typed answer: probability among the step's levels (NONE set aside); a miss beats a wrong level
 TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
 TYPED_DISAGREE_MARGIN = 0.1   # the whole message and its clauses read different levels this close: ask again
+TYPED_OVER_CLAUSE = 0.8   # ...but a typed-answer model this sure beats a clause model's reading (not a rule's)
 HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, is "not sure"
 HEDGE_SURE = 0.7          # a clause this hedge-like is "not sure" whatever else it mentions
 SECOND_FACT_MIN = 0.3     # ...a level behind "nothing about me" in a two-fact clause, with

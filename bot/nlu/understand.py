@@ -35,7 +35,7 @@ from bot.nlu.faq import (CLASSIFIER_MAX_ENTRIES, KNN_OOS_MARGIN, KNN_THRESHOLD, 
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
 from bot.nlu.scope import Scope, ScopeReader
-from bot.nlu.slots import HEDGE_MIN, TYPED_DISAGREE_MARGIN, UNSURE, SlotReader, SlotReading, TypedModels
+from bot.nlu.slots import HEDGE_MIN, TYPED_DISAGREE_MARGIN, TYPED_OVER_CLAUSE, UNSURE, SlotReader, SlotReading, TypedModels
 from bot.nlu.text import has_cjk, normalize
 
 log = logging.getLogger(__name__)
@@ -419,6 +419,9 @@ class Understanding:
         if typed is not None and step == self.content.years.step and mine is None \
                 and typed.level != self.content.slot(step).levels[0].id and self.slots.making_not_selling(self.slots.words(kept)):
             typed = None            # "做了8年代工": years of making goods, read as selling by the whole-message model
+        if typed is not None and mine is not None and mine.level != typed.level and mine.source == "model" \
+                and typed.confidence >= TYPED_OVER_CLAUSE:
+            return typed            # the typed-answer model, taught by answers to this question, reads it surely
         if typed is not None and mine is not None and mine.level != typed.level \
                 and abs(typed.confidence - mine.confidence) < TYPED_DISAGREE_MARGIN:
             return None             # "equal parts orders and brand": the clauses say brand, the whole says both
