@@ -75,6 +75,8 @@ class FaqAnswerer:
 
     def __init__(self, kb: KnowledgeBase, understanding: Understanding):
         self.kb, self.nlu = kb, understanding
+        self._bare: dict[str, int | None] = {}       # a mode's name -> what it alone reads as (_bare_reading)
+        self._bare_of: Understanding | None = None   # ...by this understanding
         self.entries = tuple(kb.entries)
         self.book: ScopeBook = understanding.scope.book
         self.choosing_entries = {e.id for e in kb.entries if e.topic == CHOOSING_TOPIC}
@@ -309,8 +311,12 @@ class FaqAnswerer:
     def _bare_reading(self, name: str) -> int | None:
         """What a mode's name alone reads as (its definition): a part read as this once the name is added
         to it reads the name, not its own words."""
-        hits, _, ok = self.nlu.rank_faq(name)
-        return hits[0].entry if ok and hits else None
+        if self._bare_of is not self.nlu:        # understanding swapped in (a retrain): read again
+            self._bare, self._bare_of = {}, self.nlu
+        if name not in self._bare:
+            hits, _, ok = self.nlu.rank_faq(name)
+            self._bare[name] = hits[0].entry if ok and hits else None
+        return self._bare[name]
 
     # -- suggestions ---------------------------------------------------------------------------
     def _related(self, entry: FaqEntry, rest: list[FaqEntry]) -> tuple[FaqEntry, ...]:
