@@ -310,3 +310,34 @@ def test_card_buttons_fit_callback_data_and_name_their_owner():
             assert cb.parse(data) == cb.Callback("g", 9_999_999_999, step.id, option.id, 9_999_999_999_999)
     assert cb.parse(cb.card(3, "factory", owner=7)) == cb.Callback("g", 3, "factory", "", 7)
     assert cb.parse("g:3") is None and cb.parse("g:x:factory") is None and cb.parse("g:1:a:b:c") is None
+
+
+async def test_a_card_press_committed_before_a_crash_is_answered_and_not_applied_again(fake, bot, monkeypatch):
+    """As in a private chat (test_tg_e2e): a press whose turn was committed by a process that died before
+    answering it is not applied again, but the member's client gets its answer (no spinner until it times
+    out); the card is drawn again where the member is (groups.resume)."""
+    from bot.store import COMMITTED
+    from bot.tg import app as app_module
+    _, store = bot
+    group = fake.group(-100611, "Sellers")
+    ann = fake.user(5031, "Ann", language_code="en")
+    group.add_member(ann)
+    await ann.send(QUIZ, chat=group)
+    card = await wait_card(fake, group, "Ann")
+    await ack(fake, await ann.press(card, text=SEMI[0], chat=group))
+    real_begin, crashed = app_module._begin, []
+
+    async def begin(coordination, key, update_id):
+        state = await real_begin(coordination, key, update_id)
+        if not crashed:
+            crashed.append(update_id)
+            return COMMITTED
+        return state
+    monkeypatch.setattr(app_module, "_begin", begin)
+    state = await ann.press(card, text=SEMI[1], chat=group)
+    for _ in range(100):
+        if fake.callback_queries[state.id].answered:
+            break
+        await asyncio.sleep(0.05)
+    assert crashed == [state.update_id] and fake.callback_queries[state.id].answered
+    assert (await store.load_session(f"5031:{group.id}"))["a"] == {"factory": "own_factory"}   # not applied

@@ -401,6 +401,11 @@ class Handlers:
         if update.effective_user is None or update.effective_chat is None:
             return
         if in_group(update):
+            if update.callback_query is not None and answered != BY_HANDLER:
+                try:                 # the member's client waits on it; its card is drawn again below
+                    await update.callback_query.answer()
+                except BadRequest:
+                    pass
             await self.groups.resume(update, ctx)
         elif update.message is not None:
             await self.show_current(update, ctx, await self.lang(update))
