@@ -82,6 +82,9 @@ KNOWN_COINCIDENCES = {"not sure yet", "we don't care much about branding", "全�
                       "new to all of this", "some risk is fine"}
 # Short questions of the blind edge set (eval/dev/edge_blind.yaml) that its writer, who never saw the
 # examples, happened to word like examples written before it arrived.
+# Examples older than the typed gauge (eval/dev/typed_check, 2026-12-06 evening), whose blind writer wrote them too
+KNOWN_COINCIDENCES |= {"a moderate amount", "as little risk as possible", "equal weight on both", "we like big bets",
+                       "大风险也能接受", "风险可控就行"}
 KNOWN_COINCIDENCES |= {"全託管是什麼", "全託管清關誰負責", "who sets the price in semi managed", "全托管国际运费谁出",
                        "全托管佣金多少", "全託管傭金多少", "全托管要交保证金吗", "全托管回款周期", "全托管和半托管哪个好",
                        "help me choose a mode", "出口退税怎么办理"}

@@ -32,7 +32,7 @@ from bot.schema import Reader
 
 FILE = "learned.yaml"
 FALLBACK = "fallback"
-NEVER = ("eval/holdout", "eval/dev/extra_check", "eval/dev/edge_check")   # what must stay unseen
+NEVER = ("eval/holdout", "eval/dev/extra_check", "eval/dev/edge_check", "eval/dev/typed_check")   # what must stay unseen
 CACHE_DIR = Path(os.environ.get("LEARNED_CACHE_DIR", ROOT / ".cache" / "learned"))
 KEEP_CACHED = 4
 

@@ -53,6 +53,8 @@ DEV5 = DEV / "dev5"
 DEV6, DEV7, DEV8, DEV9, DEV10, DEV11 = (DEV / f"dev{i}" for i in (6, 7, 8, 9, 10, 11))   # blind, to be learnt from
 V5 = DEV / "v5"            # held-out v5 and edge v3: seen once (2026-12-06, afternoon), then learnt from
 EDGE_CHECK = DEV / "edge_check"   # a fifth blind writer's edge set, kept as a gauge: never tuned on
+TYPED_CHECK = DEV / "typed_check"   # a blind writer's typed answers, kept as a gauge of learning: never tuned on
+DEV12 = DEV / "dev12"
 HOLDOUT = ROOT / "eval" / "holdout"
 RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2", ROOT / "eval" / "holdout_v3",
            ROOT / "eval" / "holdout_edge_v1")
@@ -72,8 +74,10 @@ TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned o
           V5: "development (held-out v5 and edge v3, each seen once at the end of a round, then learnt from)",
           DEV10: "development (a blind typed-answer set written to be learnt from, English-heavy)",
           DEV11: "development (a blind edge set written to be learnt from, English-heavy)",
+          DEV12: "development (a blind typed-answer set written to be learnt from, English-heavy)",
+          TYPED_CHECK: "development, typed-answer gauge (the dev12 writer's second set, not tuned on or learnt from)",
           EDGE_CHECK: "development, edge gauge (fifth blind writer, not tuned on)", HOLDOUT: "held-out"}
-UNLISTED = (EXTRA_CHECK, EDGE_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
+UNLISTED = (EXTRA_CHECK, EDGE_CHECK, TYPED_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
 EDGE_FILES = ("edge.yaml", "edge_blind.yaml", "edge_single.yaml")
 OPTIONAL_EDGE = ("edge_blind.yaml", "edge_single.yaml")    # read only where present
 EDGE_KINDS = ("in_scope", "two_part", "other_platform", "other_mode", "choosing", "out_of_scope")
@@ -304,8 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     from bot.services import load_services
     services = load_services()
     nlu = services.nlu
-    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, V4, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9, V5, DEV10, DEV11, EDGE_CHECK,
-            *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
+    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, V4, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9, V5, DEV10, DEV11, DEV12, EDGE_CHECK,
+            TYPED_CHECK, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
         title = TITLES.get(d, str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")

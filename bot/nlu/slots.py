@@ -46,6 +46,7 @@ TYPED_MIN = 0.65          # a typed answer: probability among the step's levels 
 TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
 TYPED_DISAGREE_MARGIN = 0.1   # the whole message and its clauses read different levels this close: ask again
 TYPED_OVER_CLAUSE = 0.8   # ...but a typed-answer model this sure beats a clause model's reading (not a rule's)
+TYPED_OVER_AMBIGUOUS = 0.9   # ...and this sure, clauses that disagree among themselves
 HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, is "not sure"
 HEDGE_SURE = 0.7          # a clause this hedge-like is "not sure" whatever else it mentions
 SECOND_FACT_MIN = 0.3     # ...a level behind "nothing about me" in a two-fact clause, with
@@ -302,6 +303,8 @@ class SlotReader:
         export = "export" in words and not operates
         domestic = "dom_platforms" in words
         found = durations(clause)
+        if not found and negated(clause):
+            return None             # "也没做过外贸": no export, no domestic selling stated
         if not found:
             if domestic and not cross_border and not export:
                 return rule.domestic_level, None, "domestic"

@@ -35,7 +35,7 @@ from bot.nlu.faq import (CLASSIFIER_MAX_ENTRIES, KNN_OOS_MARGIN, KNN_THRESHOLD, 
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
 from bot.nlu.scope import Scope, ScopeReader
-from bot.nlu.slots import HEDGE_MIN, TYPED_DISAGREE_MARGIN, TYPED_OVER_CLAUSE, UNSURE, SlotReader, SlotReading, TypedModels
+from bot.nlu.slots import HEDGE_MIN, TYPED_DISAGREE_MARGIN, TYPED_OVER_AMBIGUOUS, TYPED_OVER_CLAUSE, UNSURE, SlotReader, SlotReading, TypedModels
 from bot.nlu.text import has_cjk, normalize
 
 log = logging.getLogger(__name__)
@@ -382,6 +382,10 @@ class Understanding:
             if slot.step in described:
                 details[slot.step] = described[slot.step]
                 on_screen = slot.step
+        elif slot is not None and slot.step in found.ambiguous and (
+                (sure := self.slots.typed(slot.step, found.kept)) is not None and sure.confidence >= TYPED_OVER_AMBIGUOUS):
+            details[slot.step] = sure       # "没有自己的厂，合作的工厂有三四家": its clauses disagree, the whole is clear
+            on_screen = slot.step
         elif slot is not None and slot.step not in found.ambiguous:     # clauses disagreeing: ask, never guess
             typed = self._typed(slot.step, norm, described, found.kept)
             details[slot.step] = typed        # None: left unread (asked again), whatever a clause read
