@@ -19,7 +19,7 @@ _EN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five
                "half a": 0.5, "a half": 0.5}
 _UNITS = {"w": 1e4, "万": 1e4, "个w": 1e4, "个万": 1e4, "k": 1e3, "千": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "mn": 1e6,
           "mil": 1e6, "mln": 1e6, "million": 1e6, "百万": 1e6, "亿": 1e8, "百": 1e2}
-_USD = ("$", "usd", "us$", "dollar", "dollars", "bucks", "美元", "美金", "刀")
+_USD = ("$", "usd", "us$", "us", "dollar", "dollars", "bucks", "美元", "美金", "刀")
 _CNY = ("¥", "rmb", "cny", "yuan", "元", "块", "块钱", "人民币")
 _BELOW = ("不到", "不足", "少于", "低于", "以内", "以下", "less than", "under", "below", "at most", "up to")
 _ABOVE = ("超过", "多于", "以上", "至少", "起码", "more than", "over", "above", "at least", "upwards of")
@@ -36,7 +36,7 @@ _EN_UNITS = {"million": 1e6, "thousand": 1e3, "hundred thousand": 1e5, "hundred 
 _NUM = r"\d+(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _CUR_BEFORE = r"(?P<cur1>us\$|\$|¥|usd|rmb|cny)\s?"
 _UNIT = r"(?P<unit>个w|个万|w(?![a-z])|万|k(?![a-z])|千|thousand|grand|million|mil(?![a-z])|mln(?![a-z])|mn(?![a-z])|m(?![a-z])|百万|亿)"
-_CUR_AFTER = r"(?P<cur2>usd|dollars?|bucks|美元|美金|刀|rmb|cny|yuan|块钱|块|元|人民币)"
+_CUR_AFTER = r"(?P<cur2>usd|dollars?|bucks|美元|美金|刀|rmb|cny|yuan|块钱|块|元|人民币|us(?![a-z]))"
 _AMOUNT_RE = re.compile(
     rf"(?:{_CUR_BEFORE})?(?P<num>{_NUM}|{_ZH_NUM})(?:-?ish)?\s?(?:{_UNIT})?\s?(?:{_CUR_AFTER})?")   # "120-ish grand"
 _DURATION_ZH_RE = re.compile(
@@ -206,7 +206,25 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
         usd = cur is not None and cur in _USD or (cur is None and "$" in text[max(0, m.start() - 2):m.start()])
         value = (100 if size == "hundred" and not m.group("few") else _EN_LOOSE[size]) * (usd_rate if usd else 1.0) * _modifier(text, m.start(), m.end())
         out.append(Amount(value, m.group(0).strip(), usd))
-    return [a for a in out if a.value < MAX_AMOUNT]
+    return [a for a in out if a.value < MAX_AMOUNT and not _other_currency(text, a.text)]
+
+
+# Currencies other than the yuan and the dollar: the capital bands are set in those two only (DEFINITIONS),
+# and a rate for the dong or the baht would be a guess that ages; such an amount is not read (asked again).
+_OTHER_CURRENCY_RE = re.compile(
+    r"^\s?(?:vnd|dong|idr|rupiah|thb|baht|myr|ringgit|php|pesos?|mxn|sgd|eur|euros?|gbp|pounds?|inr|rupees?|yen|jpy|"
+    r"krw|won|brl|reais|aed|dirhams?|sar|riyals?|rub|roubles?|rubles?|越南盾|印尼盾|泰铢|马币|林吉特|比索|新币|欧元|英镑|"
+    r"卢比|日元|韩元|卢布|迪拉姆|里亚尔)(?![a-z])")
+_OTHER_SIGN_RE = re.compile(r"(?:€|£|₫|฿|₱|₹|rp|rm)\s?$")
+
+
+def _other_currency(text: str, amount: str) -> bool:
+    """Whether an amount found in `text` is in another currency ("40 million vnd", "€20k", "rm 5000")."""
+    at = text.find(amount)
+    if at < 0:
+        return False
+    return bool(_OTHER_CURRENCY_RE.search(text[at + len(amount):at + len(amount) + 12])
+                or _OTHER_SIGN_RE.search(text[max(0, at - 3):at]))
 
 
 def _since(text: str, this_year: int) -> list[Duration]:
