@@ -55,10 +55,43 @@ def test_clauses_split_on_punctuation_and_connectives_and_mark_contrast():
     ("a few hundred bucks", 2_160, True),
     ("about 80-ish k rmb", 80_000, False), ("40ish grand usd", 288_000, True),     # an approximate number
     ("二十好几万", 230_000, False), ("a couple hundred grand rmb", 200_000, False),
+    ("about 1 mil rmb budget", 1_000_000, False), ("about 12 grand US", 86_400, True),
+    ("I could put maybe 10 grand (usd) in", 72_000, True),            # a currency in brackets
 ])
 def test_amounts_in_the_forms_sellers_type(text, cny, usd):
     found = amounts(normalize(text), RATE)
     assert len(found) == 1 and round(found[0].value) == cny and found[0].usd is usd
+
+
+@pytest.mark.parametrize("text", ["around 40 million VND", "Capital around £20k", "Budget RM 100k can", "资金大概80万台币",
+                                  "we have about SGD 25k", "S$30k", "20 juta rupiah", "€15k"])
+def test_amounts_in_other_currencies_are_not_read_and_say_no_capital_level(services, text):
+    """The bands are in yuan and dollars (DEFINITIONS); a rate for the baht would be a guess that ages."""
+    from bot.nlu.facts import foreign_amount
+    assert amounts(normalize(text), RATE) == [] and foreign_amount(normalize(text))
+    assert "capital" not in services.nlu.read(text).answers
+    assert "capital" not in services.nlu.read(text, step="capital").answers
+
+
+@pytest.mark.parametrize("text,answers", [
+    ("I have 0 experience abroad, 0 supplier, 0 content skills", {"experience": "none", "factory": "none", "content": "none"}),
+    ("跨境0经验", {"experience": "none"}),
+    # a plan is not the present state
+    ("我们打算明年招直播团队，目前没人做内容", {"content": "none"}),
+    ("We plan to open our own factory next year; for now we order from 3 long-term OEM partners", {"factory": "sourcing"}),
+    # years the model cannot see, read by the years rule's band
+    ("Been doing TikTok Shop US and UK for 2 years", {"experience": "some"}),
+    ("2 years on Back Market EU", {"experience": "some"}),
+])
+def test_zero_plans_and_years_the_model_cannot_see(services, text, answers):
+    got = services.nlu.read(text).answers
+    assert {k: got.get(k) for k in answers} == answers, got
+
+
+def test_a_plan_alone_states_nothing(services):
+    """"I plan to hire a live streaming team next year": no content level today (not strong)."""
+    got = services.nlu.read("I plan to hire a live streaming team next year, but right now we don't do any video")
+    assert got.answers.get("content") in (None, "none")
 
 
 @pytest.mark.parametrize("text", ["3个人", "2019年开始", "我们有3个工厂", "做了三年", "top 10 products", "2 skus",

@@ -314,7 +314,7 @@ def _reading(raw, r: Reader, flow: Flow) -> ReadingRules:
             ee.fail(key, f"unknown level {getattr(years, key)!r}")
     lex = r.mapping(raw.get("lexicon"), "lexicon")
     le = r.at("lexicon")
-    optional = {"other_person", "past_state", "hedge_words", "dismissals",
+    optional = {"other_person", "past_state", "future_plans", "hedge_words", "dismissals",
                 "maker_words", "unsettled_words", "overseas_operations", "in_passing"}
     lexicon = Lexicon(**{name: le.strings(lex, name, required=name not in optional)
                          for name in Lexicon.__dataclass_fields__ if name not in ("topics", "both", "partial", "maker", "unsettled")},

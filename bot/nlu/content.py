@@ -64,6 +64,7 @@ class Lexicon:
     # Clause cues (bot.nlu.cues): who a clause is about, whether it states a past state, filler words.
     other_person: tuple[str, ...] = ()
     past_state: tuple[str, ...] = ()
+    future_plans: tuple[str, ...] = ()          # "plan to hire hosts next year": not the present state either
     hedge_words: tuple[str, ...] = ()           # "不确定", "not decided": a clause saying it is not sure
     dismissals: tuple[str, ...] = ()            # a clause that only says no to the one before ("brand? nah")
     # Where B2B export stops: beside export words, these (a team running shops or marketing abroad,

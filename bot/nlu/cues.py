@@ -20,7 +20,7 @@ _OPENERS = (r"(?:虽然|虽说|尽管|但是|但|不过|可是|其实|although|t
 @dataclass(frozen=True)
 class Cue:
     other_person: bool = False          # about someone else ("my cousin runs a big amazon store")
-    past: bool = False                  # a state that has ended ("used to have a factory")
+    past: bool = False                  # a state that has ended ("used to have a factory") or not begun ("plan to")
     topics: tuple[str, ...] = ()        # steps the clause names
     key: str | None = None              # "experience: none": the step named before a colon
     value: str = ""                     # ...and what follows it
@@ -54,7 +54,8 @@ class Cues:
     @staticmethod
     def lists(lexicon: Lexicon) -> dict[str, tuple[str, ...]]:
         """The word lists `read` looks up in a clause's scan (bot.nlu.facts.WordLists)."""
-        out = {"past": tuple(normalize(w) for w in lexicon.past_state)}
+        # a state that has ended, or one that has not begun: neither is the present
+        out = {"past": tuple(normalize(w) for w in lexicon.past_state + lexicon.future_plans)}
         out.update({f"topic:{step}": tuple(normalize(w) for w in words) for step, words in lexicon.topics})
         return out
 

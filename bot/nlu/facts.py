@@ -150,7 +150,27 @@ def _modifier(text: str, start: int, end: int) -> float:
 def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
     """Money amounts in a normalised text, in CNY. A number needs a currency or a magnitude
     (万, w, k, 块...) to count, unless `bare_ok` (the capital question is on screen) and it is
-    at least 1,000."""
+    at least 1,000. An amount in another currency is left out (see `foreign_amount`)."""
+    text = _unbracket(text)
+    return [a for a in _amounts(text, usd_rate, bare_ok) if not _other_currency(text, a.text)]
+
+
+def foreign_amount(text: str) -> bool:
+    """Whether a normalised text states an amount in a currency other than the yuan or the dollar ("£20k",
+    "1 million baht", "20 juta rupiah"): its size is unknown here, so no capital level is read from it at all."""
+    return _FOREIGN_AMOUNT_RE.search(_unbracket(text)) is not None
+
+
+def _unbracket(text: str) -> str:
+    """"10 grand (usd)": a bracket and the spaces around it become one space, so a currency in brackets is
+    next to its amount."""
+    return _BRACKET_RE.sub(" ", text) if "(" in text or ")" in text else text
+
+
+_BRACKET_RE = re.compile(r"\s*[()]\s*")
+
+
+def _amounts(text: str, usd_rate: float, bare_ok: bool) -> list[Amount]:
     out = []
     if "几" in text:
         text = _ROUGH_ZH_RE.sub(lambda m: "八" if m.group(1) == "大" else "二", text).replace("好几", "几")   # 二十好几万
@@ -206,7 +226,7 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
         usd = cur is not None and cur in _USD or (cur is None and "$" in text[max(0, m.start() - 2):m.start()])
         value = (100 if size == "hundred" and not m.group("few") else _EN_LOOSE[size]) * (usd_rate if usd else 1.0) * _modifier(text, m.start(), m.end())
         out.append(Amount(value, m.group(0).strip(), usd))
-    return [a for a in out if a.value < MAX_AMOUNT and not _other_currency(text, a.text)]
+    return [a for a in out if a.value < MAX_AMOUNT]
 
 
 # Currencies other than the yuan and the dollar: the capital bands are set in those two only (DEFINITIONS),
@@ -214,8 +234,14 @@ def amounts(text: str, usd_rate: float, bare_ok: bool = False) -> list[Amount]:
 _OTHER_CURRENCY_RE = re.compile(
     r"^\s?(?:vnd|dong|idr|rupiah|thb|baht|myr|ringgit|php|pesos?|mxn|sgd|eur|euros?|gbp|pounds?|inr|rupees?|yen|jpy|"
     r"krw|won|brl|reais|aed|dirhams?|sar|riyals?|rub|roubles?|rubles?|越南盾|印尼盾|泰铢|马币|林吉特|比索|新币|欧元|英镑|"
-    r"卢比|日元|韩元|卢布|迪拉姆|里亚尔)(?![a-z])")
-_OTHER_SIGN_RE = re.compile(r"(?:€|£|₫|฿|₱|₹|rp|rm)\s?$")
+    r"卢比|日元|韩元|卢布|迪拉姆|里亚尔|台币|台幣|新台币|港币|港幣|澳币|加币|hkd|twd|ntd|aud|cad|rupiah)(?![a-z])")
+_OTHER_SIGN_RE = re.compile(r"(?:€|£|₫|฿|₱|₹|(?<![a-z])(?:rp|rm|sgd|hkd|twd|ntd|myr|thb|php|idr|vnd|eur|gbp|aud|cad))\s?$")
+_OTHER_DOLLAR_RE = re.compile(r"(?<![a-z])(?:s|hk|nt|a|c|r)$")     # "s$30k", "hk$": another dollar (not "us$")
+# A number (with its size, if any) and another currency after it, or another currency's sign or code before it.
+_FOREIGN_AMOUNT_RE = re.compile(
+    r"\d[\d.,]*\s?(?:k|m|mil|mn|million|thousand|grand|juta|ribu|lakh|crore|万|千|百万|亿)?\s?"
+    + _OTHER_CURRENCY_RE.pattern.removeprefix("^\\s?")
+    + r"|(?:€|£|₫|฿|₱|₹|(?<![a-z])(?:rp|rm|sgd|hkd|twd|ntd|myr|thb|php|idr|vnd|eur|gbp|aud|cad|(?:s|hk|nt|a|c|r)\$))\s?\d")
 
 
 def _other_currency(text: str, amount: str) -> bool:
@@ -223,8 +249,9 @@ def _other_currency(text: str, amount: str) -> bool:
     at = text.find(amount)
     if at < 0:
         return False
+    before = text[max(0, at - 6):at]
     return bool(_OTHER_CURRENCY_RE.search(text[at + len(amount):at + len(amount) + 12])
-                or _OTHER_SIGN_RE.search(text[max(0, at - 3):at]))
+                or _OTHER_SIGN_RE.search(before) or (amount.startswith("$") and _OTHER_DOLLAR_RE.search(before)))
 
 
 def _since(text: str, this_year: int) -> list[Duration]:

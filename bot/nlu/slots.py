@@ -32,7 +32,7 @@ import numpy as np
 
 from bot.nlu.content import AmountRule, Content, YearsRule
 from bot.nlu.cues import Cues
-from bot.nlu.facts import Amount, WordLists, amounts, durations
+from bot.nlu.facts import Amount, WordLists, amounts, durations, foreign_amount
 from bot.nlu.features import Featurizer, negated
 from bot.nlu.linear import LinearModel, SparseVec, Vectorizer, train
 from bot.nlu.text import Clause, clauses, normalize
@@ -362,6 +362,8 @@ class SlotReader:
                 if ruled is not None and (ruled[1].value >= 1000 or step == on_screen):
                     out.append(SlotReading(step, ruled[0], 0.9, clause, amount=ruled[1], source="amount"))
                     continue
+                if ruled is None and foreign_amount(clause):
+                    continue        # "capital around £20k": some amount, of a size not known here
             if step == self.content.years.step:
                 ruled_y = self._years_level(clause, words, step == on_screen)
                 if ruled_y is not None:
@@ -373,6 +375,11 @@ class SlotReader:
             if step == self.content.years.step and level not in (NONE, UNSURE, lowest_experience) \
                     and self.making_not_selling(words):
                 continue            # years of making goods are not selling experience, whatever the model reads
+            if step == self.content.years.step and level not in (NONE, UNSURE, lowest_experience) \
+                    and (found := durations(clause)):
+                # "uk for 2 years", "2 years on back market": selling, the model says, for a number of years it
+                # cannot see (every number is one feature to it): the years rule's band says how much
+                level = _bands(max(d.years for d in found), self.content.years.bands)
             slot = self._slot.get(step)
             if level != NONE and p[best] >= DESCRIPTION_MIN:
                 out.append(SlotReading(step, level, p[best], clause))

@@ -19,6 +19,7 @@ _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]{0,80}>|&[a-zA-Z]{2,8};|&#\d{1,6};")
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+")
 _FIFTY_RE = re.compile(r"(?<![\d.])50\s?(?:/|-|:)\s?50(?![\d.])")
 _BRAND_NEW_RE = re.compile(r"\bbrand[- ]new\b")
+_ZERO_RE = re.compile(r"(?<![\d.,])0\s*(?=[a-z\u4e00-\u9fff])")     # "0 experience", "0经验": none
 
 _converter = None
 _CHANGED: frozenset[str] | None = None     # characters t2s can change; None: unknown, always convert
@@ -91,6 +92,8 @@ def normalize(text: object, limit: int | None = MAX_CHARS) -> str:
     text = text.lower()
     if "brand" in text:                       # "brand new to this" says nothing about a brand
         text = _BRAND_NEW_RE.sub("brandnew", text)
+    if "0" in text:                           # "0 experience" says none; digits alone are invisible to the models
+        text = _ZERO_RE.sub("no ", text)
     if "50" in text:                          # "50/50" is "half and half", not two numbers
         text = _FIFTY_RE.sub(" fifty-fifty ", text)
     if limit is not None:

@@ -29,7 +29,7 @@ from bot import ROOT
 from bot.atomic import write_atomically
 from bot.kb.lang import detect_lang
 from bot.nlu.content import Content
-from bot.nlu.facts import Facts, WordLists, amounts, durations
+from bot.nlu.facts import Facts, WordLists, amounts, durations, foreign_amount
 from bot.nlu.faq import (CLASSIFIER_MAX_ENTRIES, KNN_OOS_MARGIN, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex,
                          Hit)
 from bot.nlu.features import Featurizer
@@ -419,6 +419,8 @@ class Understanding:
         if mine is not None and (mine.amount is not None or mine.years is not None
                                  or mine.source in ("hedge", "both", "partial", "unsettled")):
             return mine             # a stated number, a hedge, both ends, "供应商还没定下来": read by a rule
+        if step == self.content.amounts.step and mine is None and foreign_amount(kept):
+            return None             # "around 40 million VND": an amount whose size is not known here: asked again
         typed = self.slots.typed(step, kept)
         if typed is not None and step == self.content.years.step and mine is None \
                 and typed.level != self.content.slot(step).levels[0].id and self.slots.making_not_selling(self.slots.words(kept)):
