@@ -491,6 +491,10 @@ class SlotReader:
         export = tuple(w for found in scans for w in found.get("export", ())) if operations else ()
         # Where the message names where or how it sold, its years are read with those words, never bare.
         selling = any(k in found for found in scans for k in _SELLING_LISTS)
+        # ...and where it names making goods for others and no selling at all, bare years are of that making
+        # ("We are ODM/OEM factory for yoga mats, 15 years, we never sell to consumers").
+        making = tuple(w for found in scans for w in found.get("oem", ())) \
+            if not any(k in found for found in scans for k in ("cb_platforms", "dom_platforms", "cb_words", "export")) else ()
         for clause in split:
             words = self.words(clause)
             if operations:              # the message says who runs the overseas side (see _years_level)
@@ -499,6 +503,8 @@ class SlotReader:
                 words = {k: v for k, v in words.items() if k != "operations"}
             if export and "export" not in words and durations(clause):
                 words = {**words, "export": export}     # ...and that it exports: its years are of that export
+            if making and "oem" not in words and durations(clause):
+                words = {**words, "oem": making}
             if selling:
                 words = {**words, "selling_named": ("",)}
             cue = self.cues.read(clause, words)
