@@ -194,7 +194,8 @@ class _Models:
     def fit(cls, content: Content, featurize: Featurizer, slot_featurize: Featurizer) -> "_Models":
         """Train every model on the content (seconds of CPU)."""
         vectorizer, slot_models, hedge, typed = SlotReader.fit(content, slot_featurize)
-        faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.faq_out_of_scope(), featurize, content.situations())
+        faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.out_of_scope, featurize, content.situations(),
+                                                content.learned_out_of_scope)
                               if len(content.faq) <= CLASSIFIER_MAX_ENTRIES else (None, None))
         return cls(vectorizer, slot_models, hedge, faq_vec, faq_model, typed)
 
