@@ -44,3 +44,13 @@ def group_calls(fake, group, name: str | None = None) -> list:
 def uploaded(call) -> bool:
     """Whether a send or edit uploaded a file (rather than naming a file_id Telegram already has)."""
     return any(isinstance(value, dict) and "upload" in value for value in call.params.values())
+
+
+async def member_with_card(fake, group_id: int, user_id: int, name: str, lang: str = "en"):
+    """A group with one member who sent /quiz there: (group, member, their card)."""
+    group = fake.group(group_id, "Sellers")
+    user = fake.user(user_id, name, language_code=lang)
+    group.add_member(user)
+    await user.send("/quiz@ModeAdvisorBot", chat=group)
+    return group, user, await wait_card(fake, group, name)
+

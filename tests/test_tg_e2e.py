@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from tests.conftest import BOTH_CLIENTS
-from tests.tg_harness import ADMIN_ID, forge_press, replies
+from tests.tg_harness import ADMIN_ID, crash_after_commit_once, forge_press, replies
 
 
 async def session_of(store, user):
@@ -135,22 +135,12 @@ async def test_a_press_committed_before_a_crash_is_answered_and_shows_where_the_
     """A process committed the press's turn and died before answering it or editing the pressed message;
     Telegram redelivers it. It is not applied again, but it is answered and the pressed message is edited
     to where the user now is, as the press would have done."""
-    from bot.store import COMMITTED
-    from bot.tg import app as app_module
     _, store = bot
     user = fake.user(1012, "Ada", language_code="en")
     _, first = await start(user)
     await user.send("1")                          # the committed turn: question 2 is where the user is now
     await user.next_reply()
-    real_begin, crashed = app_module._begin, []
-
-    async def begin(coordination, key, update_id):
-        state = await real_begin(coordination, key, update_id)
-        if not crashed:
-            crashed.append(update_id)
-            return COMMITTED
-        return state
-    monkeypatch.setattr(app_module, "_begin", begin)
+    crashed = crash_after_commit_once(monkeypatch)
     state = await user.press(first, text="Own factory, cost under control")
     shown = await user.next_reply()
     assert crashed == [state.update_id]

@@ -8,8 +8,8 @@ import time
 
 from bot.services import load_services
 from bot.tg.limits import Window
-from tests.group_harness import ack, card_of, group_calls, is_result, uploaded, wait_card
-from tests.tg_harness import all_text, replies, running_bot, text_of
+from tests.group_harness import ack, card_of, group_calls, is_result, member_with_card, uploaded, wait_card
+from tests.tg_harness import all_text, crash_after_commit_once, replies, running_bot, text_of
 
 PRIVATE = "https://t.me/ModeAdvisorBot?start="
 QUIZ = "/quiz@ModeAdvisorBot"
@@ -181,11 +181,7 @@ async def test_hand_off_to_private_and_the_result_back_onto_the_card(fake, bot):
 
 
 async def test_stale_cards_and_starting_over_from_the_result(fake, bot):
-    group = fake.group(-100620, "Sellers")
-    bo = fake.user(5400, "Bo", language_code="en")
-    group.add_member(bo)
-    await bo.send(QUIZ, chat=group)
-    first = await wait_card(fake, group, "Bo")
+    group, bo, first = await member_with_card(fake, -100620, 5400, "Bo")
     await ack(fake, await bo.press(first, text=FULL[0], chat=group))
     await bo.send(QUIZ, chat=group)                                   # start over: a new card
     second = await wait_card(fake, group, "Bo", lambda m: m.message_id != first.message_id)
@@ -316,24 +312,10 @@ async def test_a_card_press_committed_before_a_crash_is_answered_and_not_applied
     """As in a private chat (test_tg_e2e): a press whose turn was committed by a process that died before
     answering it is not applied again, but the member's client gets its answer (no spinner until it times
     out); the card is drawn again where the member is (groups.resume)."""
-    from bot.store import COMMITTED
-    from bot.tg import app as app_module
     _, store = bot
-    group = fake.group(-100611, "Sellers")
-    ann = fake.user(5031, "Ann", language_code="en")
-    group.add_member(ann)
-    await ann.send(QUIZ, chat=group)
-    card = await wait_card(fake, group, "Ann")
+    group, ann, card = await member_with_card(fake, -100611, 5031, "Ann")
     await ack(fake, await ann.press(card, text=SEMI[0], chat=group))
-    real_begin, crashed = app_module._begin, []
-
-    async def begin(coordination, key, update_id):
-        state = await real_begin(coordination, key, update_id)
-        if not crashed:
-            crashed.append(update_id)
-            return COMMITTED
-        return state
-    monkeypatch.setattr(app_module, "_begin", begin)
+    crashed = crash_after_commit_once(monkeypatch)
     state = await ann.press(card, text=SEMI[1], chat=group)
     for _ in range(100):
         if fake.callback_queries[state.id].answered:

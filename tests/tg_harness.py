@@ -126,3 +126,22 @@ async def running_webhook_bot(fake: FakeTelegram, db: Path, secret: str, **overr
         await app.stop()
         await app.shutdown()
         await store.close()
+
+
+def crash_after_commit_once(monkeypatch) -> list[int]:
+    """The next update's turn counts as committed by a process that died before replying (bot.tg.app's
+    `_begin` says COMMITTED once), as if Telegram redelivered it after a crash. Returns the list the
+    update's id is put in when that happened."""
+    from bot.store import COMMITTED
+    from bot.tg import app as app_module
+    real_begin, crashed = app_module._begin, []
+
+    async def begin(coordination, key, update_id):
+        state = await real_begin(coordination, key, update_id)
+        if not crashed:
+            crashed.append(update_id)
+            return COMMITTED
+        return state
+    monkeypatch.setattr(app_module, "_begin", begin)
+    return crashed
+
