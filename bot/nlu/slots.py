@@ -47,6 +47,7 @@ TYPED_NONE_MAX = 0.75     # ...unless the message is mostly about something else
 TYPED_DISAGREE_MARGIN = 0.1   # the whole message and its clauses read different levels this close: ask again
 TYPED_OVER_CLAUSE = 0.8   # ...but a typed-answer model this sure beats a clause model's reading (not a rule's)
 TYPED_OVER_AMBIGUOUS = 0.92   # ...and this sure, clauses that disagree among themselves
+CLAUSE_ALONE_MIN = 0.8    # at the question on screen, a clause model's reading the typed-answer model does not back
 HEDGE_MIN = 0.6           # a typed answer nothing else reads, this hedge-like, is "not sure"
 HEDGE_SURE = 0.7          # a clause this hedge-like is "not sure" whatever else it mentions
 SECOND_FACT_MIN = 0.3     # ...a level behind "nothing about me" in a two-fact clause, with

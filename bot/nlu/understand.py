@@ -35,7 +35,7 @@ from bot.nlu.faq import (CLASSIFIER_MAX_ENTRIES, KNN_OOS_MARGIN, KNN_THRESHOLD, 
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
 from bot.nlu.scope import Scope, ScopeReader
-from bot.nlu.slots import HEDGE_MIN, TYPED_DISAGREE_MARGIN, TYPED_OVER_AMBIGUOUS, TYPED_OVER_CLAUSE, UNSURE, SlotReader, SlotReading, TypedModels
+from bot.nlu.slots import CLAUSE_ALONE_MIN, HEDGE_MIN, TYPED_DISAGREE_MARGIN, TYPED_OVER_AMBIGUOUS, TYPED_OVER_CLAUSE, UNSURE, SlotReader, SlotReading, TypedModels
 from bot.nlu.text import has_cjk, normalize
 
 log = logging.getLogger(__name__)
@@ -437,4 +437,7 @@ class Understanding:
         hedge = self.slots.hedge_probability(kept) if mine is None else 0.0
         if hedge >= HEDGE_MIN:      # "hard to tell how much risk we could take": not sure, never a guessed level
             return SlotReading(step, UNSURE, round(hedge, 4), norm)
+        if typed is None and mine is not None and mine.source == "model" and mine.confidence < CLAUSE_ALONE_MIN \
+                and self.slots.typed_models is not None and step in self.slots.typed_models.models:
+            return None             # a clause model's faint reading that the typed-answer model does not back: asked again
         return mine
