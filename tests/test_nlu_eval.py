@@ -82,6 +82,8 @@ KNOWN_COINCIDENCES = {"not sure yet", "we don't care much about branding", "全�
                       "new to all of this", "some risk is fine"}
 # Short questions of the blind edge set (eval/dev/edge_blind.yaml) that its writer, who never saw the
 # examples, happened to word like examples written before it arrived.
+# Examples older than the edge set v4 (eval/dev/v6 since its one look), whose blind writer wrote them too
+KNOWN_COINCIDENCES |= {"indonesia semi managed different", "what if i choose the wrong mode", "全托和半托哪个送货快"}
 # Examples older than the typed gauge (eval/dev/typed_check, 2026-12-06 evening), whose blind writer wrote them too
 KNOWN_COINCIDENCES |= {"a moderate amount", "as little risk as possible", "equal weight on both", "we like big bets",
                        "大风险也能接受", "风险可控就行"}

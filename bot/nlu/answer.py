@@ -33,6 +33,7 @@ PART_ECHO = 0.1                  # a later part reading the first part's entry t
 PART_WHOLE_MIN = 0.003           # ...that the whole message reads at least this sure (not disowned)
 SPECIFIC_SHARE = 0.5            # a specific choosing entry this close to a generic one ("how to choose") answers
 FIT_FLOOR = 0.1                 # the next nearest entry, when the first is about the other mode only, at least this sure
+WHICH_MODE_SURE = 0.6             # an entry that answers "which mode lets me..." itself (scope.yaml which_mode_entries)
 PART_MIN_PROBABILITY = 0.4       # a part's own entry, read from that part alone, at least this sure,
 PART_LEAD, PART_FLOOR = 3.0, 0.25  # ...or this many times its runner-up and at least this sure: the lead is
                                    # kept when new examples flatten every probability (docs/scope.md)
@@ -116,8 +117,7 @@ class FaqAnswerer:
         ranked = [e for e, _ in hits]
         top = self._fitting(hits, scope.modes) if answerable else None
         if top is not None and top.id in book.generic_choosing:     # "factory here, full or semi?": fit_factory
-            top = next((e for e, score in hits[1:PART_NEAR] if e.id in self.choosing_entries
-                        and e.id not in book.generic_choosing and score >= SPECIFIC_SHARE * hits[0][1]), top)
+            top = self._specific(top, hits)
         others, modes = self._subjects(scope)
 
         def make(handling: str, entries: list[FaqEntry], **kw) -> Answer:
@@ -156,20 +156,31 @@ class FaqAnswerer:
         if reading.advice:
             # in a dialogue: the provisional recommendation; here its choosing entry, if any
             return make("advice", [top] if top is not None and top.id in self.choosing_entries else [])
+        if top is not None and top.id in book.which_mode_entries and hits[0][1] >= WHICH_MODE_SURE:
+            return make("answer", [top])    # "we have hosts, which mode lets us do our own lives": that entry says
         if top is not None and top.id not in self.choosing_entries and (reading.answers or self._asks_choosing(norm)):
             chosen = self._choosing_question(norm)      # describes itself, then asks which mode
             if chosen is not None:
                 return make("advice", [chosen])
             if reading.answers and routed is not None and self._asks_choosing(norm):
                 # ...by choosing words in its one question: "做了三年亚马逊 有五个人的运营团队 应该上半托吧"
-                return make("advice", [self.kb.by_id[routed.entry]] if routed.entry in self.kb.by_id else [])
+                return make("advice", [self._specific(self.kb.by_id[routed.entry], hits)]
+                            if routed.entry in self.kb.by_id else [])
         if top is not None:
             if routed is not None and routed.override and routed.entry in self.kb.by_id:
-                return make("advice", [self.kb.by_id[routed.entry]])   # "全托转半托难在哪": not semi's risks
+                return make("advice", [self._specific(self.kb.by_id[routed.entry], hits)])   # "全托转半托难在哪": not semi's risks
             return make("advice" if top.id in self.choosing_entries else "answer", [top])
         if routed is not None and routed.entry in self.kb.by_id:
             return make("advice", [self.kb.by_id[routed.entry]])
         return make("fallback", [])
+
+    def _specific(self, entry: FaqEntry, hits: list[tuple[FaqEntry, float]]) -> FaqEntry:
+        """For a generic choosing entry ("how to choose"), a specific one (fit_factory...) among the nearest
+        that reads at least SPECIFIC_SHARE as sure as the first; else the entry itself."""
+        if entry.id not in self.book.generic_choosing or not hits:
+            return entry
+        return next((e for e, score in hits[:PART_NEAR] if e.id in self.choosing_entries and e.id != entry.id
+                     and e.id not in self.book.generic_choosing and score >= SPECIFIC_SHARE * hits[0][1]), entry)
 
     def _fitting(self, hits: list[tuple[FaqEntry, float]], modes: tuple[str, ...]) -> FaqEntry | None:
         """The nearest entry about the mode the question names: the first hit (its counterpart when it is

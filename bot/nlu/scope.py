@@ -101,6 +101,7 @@ class ScopeBook:
     part_words: PartWords = PartWords()                    # how one message asks two questions
     generic_choosing: tuple[str, ...] = ()                 # "how to choose": a specific fit entry close by wins
     both_sides_words: tuple[str, ...] = ()                 # "两边", "both platforms": history is compared, not history
+    which_mode_entries: tuple[str, ...] = ()               # entries that answer "which mode lets me..." themselves
 
     def mode_of(self, entry: str) -> str | None:
         """The one covered mode an entry is about (a counterpart's side, or listed in `one_mode`)."""
@@ -160,7 +161,7 @@ def parse_book(data: dict) -> ScopeBook:
                      tuple(Uncovered(u["id"], _text(u.get("name"), u["id"]), tuple(u.get("words") or ()))
                            for u in data.get("uncovered") or []),
                      PartWords.parse(data.get("parts")), tuple(data.get("generic_choosing") or ()),
-                     tuple(data.get("both_sides_words") or ()))
+                     tuple(data.get("both_sides_words") or ()), tuple(data.get("which_mode_entries") or ()))
 
 
 @lru_cache(maxsize=4)
@@ -175,7 +176,7 @@ def check_book(book: ScopeBook, source_ids: set[str], entry_ids: set[str]) -> li
                 for s in sorted(book.source_ids() - source_ids)]
     named = {r.entry for r in book.choosing} | {x for pair in book.counterparts for x in pair}
     named |= set(book.comparison_entries) | {m.entry for m in book.modes.values() if m.entry} | set(book.one_mode)
-    named |= set(book.generic_choosing)
+    named |= set(book.generic_choosing) | set(book.which_mode_entries)
     problems += [(f"one_mode {m}", "unknown mode id") for m in sorted(set(book.one_mode.values()) - set(book.modes))]
     problems += [(f"entry {e}", "unknown FAQ entry id (knowledge/faq.yaml)") for e in sorted(named - entry_ids)]
     return problems
