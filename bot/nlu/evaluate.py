@@ -53,6 +53,7 @@ DEV5 = DEV / "dev5"
 DEV6, DEV7, DEV8, DEV9, DEV10, DEV11 = (DEV / f"dev{i}" for i in (6, 7, 8, 9, 10, 11))   # blind, to be learnt from
 V5 = DEV / "v5"            # held-out v5 and edge v3: seen once (2026-12-06, afternoon), then learnt from
 V6 = DEV / "v6"            # edge v4: held-out, seen once (2026-12-06, 17:55), then development
+V7 = DEV / "v7"            # edge v5: held-out, seen once (2026-12-06, 18:13), then development
 EDGE_CHECK = DEV / "edge_check"   # a fifth blind writer's edge set, kept as a gauge: never tuned on
 TYPED_CHECK = DEV / "typed_check"   # a blind writer's typed answers, kept as a gauge of learning: never tuned on
 DEV12 = DEV / "dev12"
@@ -74,6 +75,7 @@ TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned o
           DEV9: "development (a blind FAQ set written to be learnt from, Chinese-heavy)",
           V5: "development (held-out v5 and edge v3, each seen once at the end of a round, then learnt from)",
           V6: "development (the edge set v4, held-out until its one look at 17:55 on 2026-12-06)",
+          V7: "development (the edge set v5, held-out until its one look at 18:13 on 2026-12-06)",
           DEV10: "development (a blind typed-answer set written to be learnt from, English-heavy)",
           DEV11: "development (a blind edge set written to be learnt from, English-heavy)",
           DEV12: "development (a blind typed-answer set written to be learnt from, English-heavy)",
@@ -310,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.services import load_services
     services = load_services()
     nlu = services.nlu
-    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, V4, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9, V5, V6, DEV10, DEV11, DEV12, EDGE_CHECK,
+    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, V4, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9, V5, V6, V7, DEV10, DEV11, DEV12, EDGE_CHECK,
             TYPED_CHECK, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
         title = TITLES.get(d, str(d))
