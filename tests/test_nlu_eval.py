@@ -84,6 +84,8 @@ KNOWN_COINCIDENCES = {"not sure yet", "we don't care much about branding", "全�
 # examples, happened to word like examples written before it arrived.
 # Examples older than the edge set v4 (eval/dev/v6 since its one look), whose blind writer wrote them too
 KNOWN_COINCIDENCES |= {"indonesia semi managed different", "what if i choose the wrong mode", "全托和半托哪个送货快"}
+# ...and than the edge set v5 (eval/dev/v7 since its one look)
+KNOWN_COINCIDENCES |= {"什么品类适合做全托管", "半托管能自己定价吗"}
 # Examples older than the typed gauge (eval/dev/typed_check, 2026-12-06 evening), whose blind writer wrote them too
 KNOWN_COINCIDENCES |= {"a moderate amount", "as little risk as possible", "equal weight on both", "we like big bets",
                        "大风险也能接受", "风险可控就行"}
