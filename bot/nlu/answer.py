@@ -116,6 +116,10 @@ class FaqAnswerer:
                 answerable = True
         ranked = [e for e, _ in hits]
         top = self._fitting(hits, scope.modes) if answerable else None
+        if top is not None and top.id in book.comparison_entries and scope.background \
+                and not (set(scope.platforms) - set(scope.background) - {book.home}):
+            # "我们一直在Temu做全托管，现在想上TK，全托还是半托？": Temu is the asker's history, not compared
+            top = self._fitting([(e, score) for e, score in hits if e.id not in book.comparison_entries], scope.modes)
         if top is not None and top.id in book.generic_choosing:     # "factory here, full or semi?": fit_factory
             top = self._specific(top, hits)
         others, modes = self._subjects(scope)
