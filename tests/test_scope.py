@@ -459,6 +459,14 @@ def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
     ("选模式看哪几个因素 资金？团队？", "zh", "advice", ["help_me_choose"]),        # options, not questions
     ("which mode should we pick if we hate holding stock", "en", "advice", ["help_me_choose"]),
     ("帮我推荐一下，我们是小工厂", "zh", "advice", ["help_me_choose"]),
+    # the evening's development sets (edge v4 and v5 after their one look)
+    ("我们一直在Temu做全托管，现在想上TK，继续做全托管还是试试半托管？", "zh", "advice", ["help_me_choose"]),  # history
+    ("we have 3 hosts in house and want to do our own tiktok lives. which mode lets us do that", "en", "answer",
+     ["own_live_streams"]),                              # an entry that answers "which mode lets me..." itself
+    ("全托半托好纠结", "zh", "advice", ["help_me_choose"]),
+    ("Need help choosing. Not sure about budget yet.", "en", "advice", ["help_me_choose"]),     # not capital_needed
+    ("Can I switch from full to semi later? And what's the commission on full?", "en", "advice",
+     ["switch_modes", "fees_commission"]),
 ])
 def test_two_part_spoken_and_choosing_questions(services, question, lang, handling, entries):
     answer = services.answerer.ask(question, lang)
