@@ -1,7 +1,7 @@
 """The review loop's cost: reply latency while the understanding retrains in the background, against
 without, and the time to understand one message with the overlay's models swapped in.
 
-    python -m bench review [--rounds 10] [--stop-rounds 3] [--seconds 3]
+    python -m bench review [--rounds 10] [--stop-rounds 3] [--seconds 3] [--outside-load N]
 
 The real bot (in process) answers users on the fake Bot API, four at once, each sending a question
 or a typed answer, waiting for the reply, pausing 50 ms, again. Each round has two phases of the same
@@ -21,7 +21,10 @@ counted by the state the process was in: its cost to replies with the outside lo
 sides. Then a probe without HTTP (ten reads a unit) without and during a retrain, and `Understanding.read`
 per message over the development sets with the files' models and with the retrained ones.
 Prints figures; asserts nothing. On a shared machine the figures move with the other load: compare the
-columns of one run.
+columns of one run, and runs back to back; `--outside-load N` adds N processes busy and idle by turns
+(bench.outside_load), a loaded machine that is the same from run to run. A p99 of a few thousand replies
+moves by ~20% between two identical columns, so beside it each comparison gives the share of replies
+slower than the reference column's p95 and p99 (5% and 1% when nothing changed), which moves less.
 """
 from __future__ import annotations
 
@@ -63,6 +66,7 @@ class Phases:
         self.lag: dict[str, list[float]] = {}
         self.gc: dict[str, list[float]] = {}
         self.steps: list[tuple[float, float]] = []     # (wall, CPU) seconds of each step of building on the loop
+        self.loading: tuple[float, float] | None = None  # the last retrain's building: (start, end)
         self._gc_start = 0.0
         steps = live._in_steps
 
@@ -77,7 +81,11 @@ class Phases:
                         return done.value
                     self._step(t0, c0)
                     yield
-            return await steps(each())
+            start = time.perf_counter()
+            try:
+                return await steps(each())
+            finally:
+                self.loading = (start, time.perf_counter())
         live._in_steps = timed
 
     def settle(self) -> None:
@@ -145,6 +153,14 @@ async def _users(fake, seconds: float, offset: int, phases: Phases | None = None
     return latencies
 
 
+def _above(values: list[float], reference: list[float], f: float) -> str:
+    """The share of `values` slower than `reference`'s f-quantile: a steadier tail figure than a p99 ratio."""
+    if not values or not reference:
+        return "n/a"
+    line = _pct(reference, f) / 1000
+    return f"{100 * sum(v > line for v in values) / len(values):.1f}%"
+
+
 def _ratio_interval(quiet: list[float], busy: list[float], draws: int = 1000) -> tuple[float, float]:
     """A 90% bootstrap interval of p99(busy) / p99(quiet): how far the headline figure moves by chance."""
     import numpy as np
@@ -192,14 +208,14 @@ def _split(samples: list[tuple[float, float]], windows: list[tuple[float, float,
     return out
 
 
-async def _retrain(live, store, n: int) -> float:
+async def _retrain(live, store, n: int) -> tuple[float, float]:
     """One decision, retrained from scratch (a new example: a new content hash, not in the cache) and
-    swapped in: seconds it took."""
+    swapped in: (when it started, seconds it took)."""
     from bot.content.overlay import example
     await store.overlay_add(example("faq", "full_pricing", "en", f"who decides what my goods cost, case {n}"))
     t0 = time.perf_counter()
     await live.refresh()
-    return time.perf_counter() - t0
+    return t0, time.perf_counter() - t0
 
 
 async def _measure(seconds: float, rounds: int, stop_rounds: int) -> dict:
@@ -207,6 +223,7 @@ async def _measure(seconds: float, rounds: int, stop_rounds: int) -> dict:
     from tests.fakebot import FakeTelegram
     from tests.tg_harness import running_bot
     quiet, busy, took, running, paused = [], [], [], [], []
+    parts: list[tuple[float, float, float | None]] = []    # each retrain: training, loading, waiting (seconds)
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeTelegram() as fake:
             async with running_bot(fake, Path(tmp) / "bench.sqlite3") as (app, store):
@@ -225,7 +242,11 @@ async def _measure(seconds: float, rounds: int, stop_rounds: int) -> dict:
                         trainer = asyncio.create_task(_retrain(live, store, n))
                         busy += await _users(fake, 0, 500 + 10 * n, phases, done=trainer)
                         phases.retraining = False
-                        took.append(trainer.result())
+                        started, seconds = trainer.result()
+                        took.append(seconds)
+                        load_start, load_end = phases.loading or (started + seconds, started + seconds)
+                        parts.append((load_start - started, load_end - load_start,
+                                      getattr(live.trainer, "last_waited", None)))
                         phases.settle()
                         quiet += await _users(fake, took[-1], 100 + 10 * n, phases)
                     for n in range(stop_rounds):                  # the training process paused and resumed
@@ -243,7 +264,7 @@ async def _measure(seconds: float, rounds: int, stop_rounds: int) -> dict:
                     gc.callbacks.remove(phases.on_gc)
                     await probe
                 nlu = live.nlu
-    return {"quiet": quiet, "busy": busy, "retrains": took, "nlu": nlu, "swaps": live.swaps, "running": running,
+    return {"quiet": quiet, "busy": busy, "retrains": took, "parts": parts, "nlu": nlu, "swaps": live.swaps, "running": running,
             "paused": paused, "lag": phases.lag, "gc": phases.gc, "steps": phases.steps}
 
 
@@ -304,8 +325,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=10, help="quiet phase + retrain, how many times")
     parser.add_argument("--stop-rounds", type=int, default=3,
                         help="retrains with the training process stopped and resumed, how many")
+    parser.add_argument("--outside-load", type=int, default=0, metavar="N",
+                        help="N processes busy and idle by turns beside the bench (bench.outside_load): a loaded machine")
     args = parser.parse_args(argv or [])
-    print(f"(load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)", flush=True)
+    from bench import outside_load
+    loaders = outside_load.start(args.outside_load)
+    try:
+        _report(args)
+    finally:
+        outside_load.stop(loaders)
+
+
+def _report(args: argparse.Namespace) -> None:
+    print(f"(load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+          + (f"; {args.outside_load} outside loaders" if args.outside_load else "") + ")", flush=True)
     r = asyncio.run(_measure(args.seconds, args.rounds, args.stop_rounds))
     quiet, busy = [b - a for a, b, _ in r["quiet"]], [b - a for a, b, _ in r["busy"]]
     q99, b99 = _pct(quiet, 0.99), _pct(busy, 0.99)
@@ -314,6 +347,8 @@ def main(argv: list[str] | None = None) -> None:
           f"retrain p50 {_pct(quiet, 0.5):.1f} ms p99 {q99:.1f} ms ({len(quiet)} replies); during retrains p50 "
           f"{_pct(busy, 0.5):.1f} ms p99 {b99:.1f} ms ({len(busy)} replies); p99 {_rise(b99, q99)} "
           f"(90% interval {100 * (low - 1):+.0f}%..{100 * (high - 1):+.0f}%; target within +20%)")
+    print(f"  replies slower than the quiet p95 / p99: during retrains {_above(busy, quiet, 0.95)} / "
+          f"{_above(busy, quiet, 0.99)} (without: 5% / 1% by definition)")
     print("  tails: " + "; ".join(f"{name} p90 {_pct(v, 0.9):.1f} p95 {_pct(v, 0.95):.1f} p99.5 {_pct(v, 0.995):.1f} "
                                   f"max {max(v) * 1000:.1f} ms" for name, v in (("without", quiet), ("during", busy))))
     by_phase = {}
@@ -332,15 +367,21 @@ def main(argv: list[str] | None = None) -> None:
     print("  full garbage collections by phase: " + ("; ".join(
         f"{p} {len(v)} (max {max(v) * 1000:.1f} ms)" for p, v in sorted(r["gc"].items())) or "none"))
     p99r, p99p = _pct(r["running"], 0.99), _pct(r["paused"], 0.99)
+    low, high = _ratio_interval(r["paused"], r["running"]) if r["running"] and r["paused"] else (float("nan"),) * 2
     print(f"reply, the training process stopped and resumed every {SLICE} s while it trains: running p99 "
           f"{p99r:.1f} ms ({len(r['running'])} replies), stopped p99 {p99p:.1f} ms ({len(r['paused'])}); "
-          f"p99 {_rise(p99r, p99p)}")
+          f"p99 {_rise(p99r, p99p)} (90% interval {100 * (low - 1):+.0f}%..{100 * (high - 1):+.0f}%); running "
+          f"replies slower than the stopped p95 / p99: {_above(r['running'], r['paused'], 0.95)} / "
+          f"{_above(r['running'], r['paused'], 0.99)}")
     quiet, busy, took = asyncio.run(_probe(args.seconds))
     print(f"event-loop probe (10 reads a unit, no HTTP): without p99 {_pct(quiet, 0.99):.1f} ms, during a "
           f"{took:.1f} s retrain p99 {_pct(busy, 0.99):.1f} ms ({len(quiet)} / {len(busy)} units)")
     done = [f"{t:.1f}" for t in r["retrains"]]
     print(f"retrains: {len(done)} (seconds each, decision -> swapped in, training from scratch: {', '.join(done)}); "
           f"swaps {r['swaps']}")
+    print("  of each, the training process (" + ", ".join(
+        f"{a:.1f}" + (f" [{w:.1f} waiting for replies]" if w is not None else "") for a, _, w in r["parts"])
+        + "); building on the event loop (" + ", ".join(f"{b:.2f}" for _, b, _ in r["parts"]) + ")")
     from bot.services import load_services
     for name, nlu in (("the files' models", load_services().nlu), ("the retrained models", r["nlu"])):
         lat, cpu = _read_latencies(nlu), _read_latencies(nlu, time.thread_time)

@@ -63,6 +63,26 @@ async def test_a_failing_update_does_not_break_its_chat_and_a_redelivery_is_not_
     assert ran == [1, 2]
 
 
+async def test_on_busy_tells_when_the_first_update_comes_in_and_when_the_last_one_is_done():
+    release = asyncio.Event()
+    told: list[bool] = []
+
+    async def handle(update: Update) -> None:
+        if update.update_id == 1:
+            await release.wait()
+
+    d = ChatDispatcher(handle, on_busy=told.append)
+    first, second = d.submit(message(1, 10)), d.submit(message(2, 20))
+    assert told == [True]                         # once, however many come in
+    await asyncio.wait_for(second, 1)
+    assert told == [True]                         # one still in flight
+    release.set()
+    await asyncio.wait_for(first, 1)
+    assert told == [True, False]
+    await asyncio.wait_for(d.submit(message(3, 10)), 1)
+    assert told == [True, False, True, False]
+
+
 async def test_a_press_not_answered_in_time_gets_an_early_answer():
     early: list[int] = []
     release = asyncio.Event()

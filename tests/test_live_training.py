@@ -1,7 +1,8 @@
 """The training process behind a retrain (bot/content/training.py, bot/content/live.py): it trains what the
 bot then builds in steps, it is started by the first retrain and reused, and when it cannot start, dies mid-job or sends
-models that do not load, the retrain still lands (trained in a thread). It ends with the bot, also when the
-bot is killed outright."""
+models that do not load, the retrain still lands (trained in a thread). It waits while the bot has replies in
+flight, within a budget, and learns the same paced or not. It ends with the bot, also when the bot is killed
+outright."""
 from __future__ import annotations
 
 import asyncio
@@ -11,13 +12,16 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
+import numpy as np
 import pytest
 
 from bot import ROOT
 from bot.content.live import LiveContent
-from bot.content.training import TrainingProcess
+from bot.content.training import Pacer, TrainingProcess
+from bot.nlu import linear
 from bot.nlu.content import AmountRule, Content, FaqDoc, Level, Lexicon, Slot, YearsRule
 from bot.nlu.understand import Understanding, cached_models, finish, model_version
 from bot.store import SQLiteStore
@@ -92,6 +96,64 @@ def test_the_steps_build_what_the_constructor_builds(tmp_path):
     assert cached_models(content, tmp_path) == (digest, meta, arrays)           # from the cache the second time
     with pytest.raises((ValueError, KeyError, OSError)):
         finish(Understanding.in_steps(content, digest, meta, b"not a model"))
+
+
+def test_training_learns_the_same_in_any_pieces_and_paced(monkeypatch):
+    rng = np.random.default_rng(1)
+    vectors = [[(int(j), float(rng.random())) for j in rng.choice(40, 5, replace=False)] for _ in range(50)]
+    labels = [("a", "b", "c")[i % 3] for i in range(50)]
+
+    def trained(rows: int, pace=None) -> tuple[bytes, bytes]:
+        monkeypatch.setattr(linear, "ROWS_A_PIECE", rows)
+        monkeypatch.setattr(linear, "pace", pace)
+        model = linear.train(vectors, labels, ["a", "b", "c"], iterations=30, n_features=45)
+        return model.weights.tobytes(), model.bias.tobytes()
+
+    calls: list[int] = []
+
+    def pace() -> None:
+        calls.append(1)
+        time.sleep(0.0001)
+
+    whole = trained(10**9)
+    assert trained(7) == whole and trained(1) == whole                 # to the bit
+    assert trained(7, pace) == whole
+    assert len(calls) > 30 * 3                                          # several times a step
+
+
+def test_the_pacer_waits_while_the_flag_is_up_within_its_budget():
+    flag = bytearray(1)
+    pacer = Pacer(flag, budget=0.3)
+    started = time.perf_counter()
+    pacer()
+    assert pacer.waited == 0.0 and time.perf_counter() - started < 0.1   # no replies in flight: on at once
+    flag[0] = 1
+    threading.Timer(0.1, lambda: flag.__setitem__(0, 0)).start()      # the last reply is done
+    pacer()                                                             # until the flag is down
+    assert not flag[0] and 0.08 < pacer.waited < 0.25
+    flag[0] = 1
+    pacer()                                                             # the flag stays up: until the budget is spent
+    assert flag[0] and 0.29 < pacer.waited < 0.45
+    started = time.perf_counter()
+    pacer()
+    assert time.perf_counter() - started < 0.05                         # spent: unpaced
+    pacer.job()
+    assert pacer.waited == 0.0                                          # the next job has its budget again
+
+
+async def test_the_training_process_waits_while_the_bot_has_replies_in_flight(live):
+    await live._train(small_content())                                  # started, warm
+    live.trainer.replying(True)
+    content = small_content("what does a puppy eat")
+    job = asyncio.create_task(live._train(content))
+    await asyncio.sleep(1.0)
+    assert not job.done()                                               # it trains in well under a second unpaced
+    live.trainer.replying(False)
+    nlu = await asyncio.wait_for(job, 30)
+    assert live.trainer.last_waited >= 0.5
+    assert readings(nlu) == readings(Understanding(content, cache_dir=None))     # paced, the same models
+    await live._train(small_content("puppy food"))
+    assert live.trainer.last_waited == 0.0
 
 
 async def test_a_training_process_that_dies_mid_job_is_replaced_and_the_retrain_still_lands(live, caplog):

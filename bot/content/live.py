@@ -3,7 +3,8 @@
 Every few seconds the process reads the overlay's version (one tiny query). When it moved, the overlay
 is read and merged over the files' content, and the models are trained in the training process
 (bot.content.training: started by the first retrain and kept, idle, for the next; training is CPU-bound
-Python, and in a thread here it would hold the interpreter lock and slow every reply) into the model
+Python, and in a thread here it would hold the interpreter lock and slow every reply; it waits while this
+process has replies in flight, which the ChatDispatcher tells `trainer.replying`) into the model
 cache, keyed by the content's hash. The new `Understanding` is then built on the event loop from the models' bytes, in steps
 of a millisecond or two with the loop free between them (`Understanding.in_steps`; a worker thread would
 hold the interpreter lock for tens of milliseconds at a time, and the loop's every system call waits for
@@ -88,8 +89,9 @@ class LiveContent:
             self.last_training_s = time.perf_counter() - started
             self._swap(nlu)
             self.overlay, self.version = overlay, version
-            log.info("understanding retrained with %d overlay example(s) (version %s) in %.1f s",
-                     len(overlay), version, self.last_training_s)
+            log.info("understanding retrained with %d overlay example(s) (version %s) in %.1f s (the training "
+                     "process waited %.1f s of it for replies in flight)", len(overlay), version,
+                     self.last_training_s, self.trainer.last_waited or 0.0)
             return True
 
     async def _train(self, content: Content) -> Understanding:

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Callable
 
 from telegram import BotCommand, Update
 from telegram.ext import (Application, ApplicationBuilder, CallbackContext, CallbackQueryHandler, ChatMemberHandler,
@@ -71,7 +72,7 @@ def build_application(settings: Settings, services: Services | None = None, stor
     app.bot_data["store"] = store
     app.bot_data["coordination"] = coordination
     app.bot_data["health"] = Health(store, coordination, bot, lambda: max(request.last_ok, polling.last_ok))
-    app.bot_data["dispatcher"] = _dispatcher(app, h, coordination)
+    app.bot_data["dispatcher"] = _dispatcher(app, h, coordination, live.trainer.replying)
     app.bot_data["live"] = live
 
     new = filters.UpdateType.MESSAGE          # an edited "/quiz" must not restart anything: edits go to h.edited
@@ -131,7 +132,8 @@ async def _begin(coordination: Coordination, key, update_id: int) -> str | None:
     return state
 
 
-def _dispatcher(app: Application, h: Handlers, coordination: Coordination) -> ChatDispatcher:
+def _dispatcher(app: Application, h: Handlers, coordination: Coordination,
+                on_busy: Callable[[bool], None] | None = None) -> ChatDispatcher:
     """Every update, from polling or the webhook, goes through one ChatDispatcher (in order within a chat in
     this process); coordination.begin/end hold the chat against other processes and claim the update.
 
@@ -169,7 +171,7 @@ def _dispatcher(app: Application, h: Handlers, coordination: Coordination) -> Ch
             log.debug("update %s %s chat %s: %s in %.1f ms", update.update_id, kind, key, outcome, took * 1000,
                       extra={"update_id": update.update_id, "kind": kind, "chat": str(key), "outcome": outcome,
                              "ms": round(took * 1000, 2), "started": wall})
-    return ChatDispatcher(handle, late_answer=h.answer_late)
+    return ChatDispatcher(handle, late_answer=h.answer_late, on_busy=on_busy)
 
 
 def _post_init(h: Handlers, live: LiveContent, settings: Settings):

@@ -85,9 +85,13 @@ class CallbackAnswers:
 class ChatDispatcher:
     """Per-chat ordering, cross-chat concurrency, and the set of updates in flight."""
 
-    def __init__(self, handle: Handle, late_answer: LateAnswer | None = None, late_after: float = 1.5):
+    def __init__(self, handle: Handle, late_answer: LateAnswer | None = None, late_after: float = 1.5,
+                 on_busy: Callable[[bool], None] | None = None):
+        """`on_busy(True)` when an update comes in with none in flight, `on_busy(False)` when the last one
+        in flight is done (the training process waits meanwhile: bot.content.training)."""
         self.handle = handle
         self.late_answer, self.late_after = late_answer, late_after
+        self.on_busy = on_busy
         self.in_flight: dict[int, asyncio.Task] = {}
         self._tails: dict[Hashable, asyncio.Task] = {}
         self._progress = asyncio.Event()
@@ -105,6 +109,8 @@ class ChatDispatcher:
         task = asyncio.create_task(self._run(self._tails.get(key), update, key))
         self._tails[key] = task
         self.in_flight[update.update_id] = task
+        if len(self.in_flight) == 1 and self.on_busy is not None:
+            self.on_busy(True)
         return task
 
     async def _run(self, before: asyncio.Task | None, update: Update, key: Hashable) -> bool:
@@ -126,6 +132,8 @@ class ChatDispatcher:
             if timer is not None:
                 timer.cancel()
             self.in_flight.pop(update.update_id, None)
+            if not self.in_flight and self.on_busy is not None:
+                self.on_busy(False)
             if self._tails.get(key) is asyncio.current_task():
                 del self._tails[key]
             self._progress.set()
