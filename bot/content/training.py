@@ -18,7 +18,7 @@ or so of work apart, and it looks at that byte; a job waits PACE_BUDGET seconds 
 on unpaced, so a decision always shows. Pacing only adds sleeps: the models are the same to the bit. Even
 at nice 19 a process beside the bot cost its replies: the kernel gives it a tick (4 ms) now and then on the
 bot's core, and on the other core it competes for the caches and memory. Waiting while replies are in
-flight took most of that away for ~10% more training time; a duty cycle (resting in proportion to the work
+flight took much of that away for ~10% more training time; a duty cycle (resting in proportion to the work
 done) made replies slower, and waiting on for a while after the last reply cost training time for nothing
 (docs/review.md, "Figures"). (Linux's SCHED_IDLE was tried: on the 2 shared cores of the bench a retrain
 then took ~19 s instead of ~5 s, close to the 30 s a decision may take to show, for no clearer gain in
