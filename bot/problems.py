@@ -9,7 +9,7 @@ import yaml
 
 # libyaml's loader when PyYAML was built with it (its wheels are): ten times faster on our content,
 # which is most of the start-up time; the pure-Python safe loader otherwise.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def read_yaml(path: Path, problems: list[Problem]) -> Any:
     name = path.name
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_LOADER)
+            return yaml.load(fh, Loader=YAML_LOADER)
     except FileNotFoundError:
         problems.append(Problem(name, "", "", "file is missing"))
     except yaml.YAMLError as exc:

@@ -27,7 +27,7 @@ from bot import ROOT
 from bot.atomic import write_atomically
 from bot.kb.models import Learned
 from bot.nlu.text import normalize
-from bot.problems import Problem, read_yaml
+from bot.problems import YAML_LOADER, Problem, read_yaml
 from bot.schema import Reader
 
 FILE = "learned.yaml"
@@ -93,7 +93,7 @@ def _cache_key(directory: Path, entry_ids: set[str], root: Path, topics: dict[st
     digest = hashlib.sha256(Path(__file__).read_bytes())
     try:
         listing = (directory / FILE).read_bytes()
-        data = yaml.load(listing, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = yaml.load(listing, Loader=YAML_LOADER)
     except (OSError, yaml.YAMLError):
         return None
     sets = data.get("sets") if isinstance(data, dict) else None

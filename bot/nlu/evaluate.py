@@ -3,16 +3,11 @@
     python -m bot.nlu.evaluate [--dir eval/dev] [--verbose]     # one directory
     python -m bot.nlu.evaluate --all                            # every development set, then eval/holdout
 
-`--all` reports, each on its own: the original development sets (eval/dev), the extra set a second
-blind writer wrote that is tuned on (eval/dev/extra), its untouched third kept as a check of
-generalisation (eval/dev/extra_check: never tuned on, so `--verbose` does not list its misses), and
-the blind sets tuned on from round 2 of the rules' pruning (eval/dev/ablation, written blind for the
-ablation of the reading rules; eval/dev/dev3, a third blind writer's; eval/dev/v4, the held-out v4 and
-edge v2 sets after their one look; eval/dev/dev4 and eval/dev/dev5, blind writers' edge sets; eval/dev/edge_check, a fifth
-blind writer's edge set kept as a gauge, never tuned on or listed), and the held-out sets
-(eval/holdout, never listed either). eval/holdout_v1, eval/holdout_v2 and eval/holdout_v3 are earlier held-out sets,
-retired: the figures of each were seen once and development went on, so a fresh blind set replaced
-it; they are printed for comparison and never listed.
+`--all` reports, each on its own: the original development sets (eval/dev), then every directory of
+eval/dev in the order DEV_TITLES gives (blind writers' sets, the earlier held-out sets after their one
+look, the gauges: extra_check, edge_check and typed_check, never tuned on, so `--verbose` does not list
+their misses), the retired held-out sets (eval/holdout_v1 .. _v3, holdout_edge_v1: printed for comparison,
+never listed) and the held-out sets (eval/holdout, never listed either).
 
 A directory holds up to four files:
   typed.yaml         items: [{step, lang, text, expect}]       expect: a level or "unsure"
@@ -44,44 +39,52 @@ from bot import ROOT
 
 DEV = ROOT / "eval" / "dev"
 EXTRA = DEV / "extra"
-EXTRA_CHECK = DEV / "extra_check"
-ABLATION = DEV / "ablation"
-DEV3 = DEV / "dev3"
-V4 = DEV / "v4"            # held-out v4 and edge v2: each seen once, then tuned on (2026-12-06, afternoon)
-DEV4 = DEV / "dev4"
-DEV5 = DEV / "dev5"
-DEV6, DEV7, DEV8, DEV9, DEV10, DEV11 = (DEV / f"dev{i}" for i in (6, 7, 8, 9, 10, 11))   # blind, to be learnt from
-V5 = DEV / "v5"            # held-out v5 and edge v3: seen once (2026-12-06, afternoon), then learnt from
-V6 = DEV / "v6"            # edge v4: held-out, seen once (2026-12-06, 17:55), then development
-V7 = DEV / "v7"            # edge v5: held-out, seen once (2026-12-06, 18:13), then development
-EDGE_CHECK = DEV / "edge_check"   # a fifth blind writer's edge set, kept as a gauge: never tuned on
-TYPED_CHECK = DEV / "typed_check"   # a blind writer's typed answers, kept as a gauge of learning: never tuned on
-DEV12 = DEV / "dev12"
+EXTRA_CHECK = DEV / "extra_check"      # the second writer's untouched third: a gauge, never tuned on
+EDGE_CHECK = DEV / "edge_check"        # a fifth blind writer's edge set, kept as a gauge: never tuned on
+TYPED_CHECK = DEV / "typed_check"      # a blind writer's typed answers, kept as a gauge of learning: never tuned on
 HOLDOUT = ROOT / "eval" / "holdout"
 RETIRED = (ROOT / "eval" / "holdout_v1", ROOT / "eval" / "holdout_v2", ROOT / "eval" / "holdout_v3",
            ROOT / "eval" / "holdout_edge_v1")
-TITLES = {DEV: "development", EXTRA: "development, extra (second writer, tuned on)",
-          EXTRA_CHECK: "development, extra kept untouched (second writer, not tuned on)",
+# What each directory of eval/dev is, in the order `--all` prints them; a directory not named here is printed
+# after these, as "development". (eval/holdout's v4, v5 and the edge sets v4 and v5 each became development
+# after their one look: v4, v5, v6, v7.)
+DEV_TITLES = {
+    "extra": "development, extra (second writer, tuned on)",
+    "extra_check": "development, extra kept untouched (second writer, not tuned on)",
+    "ablation": "development (blind writer, used for the ablation, tuned on from round 2)",
+    "dev3": "development (third blind writer, tuned on)",
+    "v4": "development (held-out v4 and edge v2, each seen once at the end of a round, then tuned on)",
+    "dev4": "development (fourth blind writer, tuned on)",
+    "dev5": "development (sixth blind writer: two-part and choosing questions, tuned on)",
+    "dev6": "development (a blind FAQ set written to be learnt from)",
+    "dev7": "development (a blind edge set written to be learnt from)",
+    "dev8": "development (a blind edge set written to be learnt from, English-heavy)",
+    "dev9": "development (a blind FAQ set written to be learnt from, Chinese-heavy)",
+    "v5": "development (held-out v5 and edge v3, each seen once at the end of a round, then learnt from)",
+    "v6": "development (the edge set v4, held-out until its one look at 17:55 on 2026-12-06)",
+    "v7": "development (the edge set v5, held-out until its one look at 18:13 on 2026-12-06)",
+    "dev10": "development (a blind typed-answer set written to be learnt from, English-heavy)",
+    "dev11": "development (a blind edge set written to be learnt from, English-heavy)",
+    "dev12": "development (a blind typed-answer set written to be learnt from, English-heavy)",
+    "dev13": "development (a blind edge set in forum registers, written to be learnt from)",
+    "dev14": "development (a blind typed-answer set from many kinds of writer, written to be learnt from)",
+    "dev15": "development (blind descriptions that tempt a reader, tuned on)",
+    "edge_check": "development, edge gauge (fifth blind writer, not tuned on)",
+    "typed_check": "development, typed-answer gauge (the dev12 writer's second set, not tuned on or learnt from)",
+}
+TITLES = {DEV: "development", HOLDOUT: "held-out", **{DEV / name: title for name, title in DEV_TITLES.items()},
           **{d: f"retired held-out {d.name.removeprefix('holdout_')} (its figures were seen once, then development went on; not tuned on)"
-             for d in RETIRED},
-          ABLATION: "development (blind writer, used for the ablation, tuned on from round 2)",
-          DEV3: "development (third blind writer, tuned on)",
-          V4: "development (held-out v4 and edge v2, each seen once at the end of a round, then tuned on)",
-          DEV4: "development (fourth blind writer, tuned on)",
-          DEV5: "development (sixth blind writer: two-part and choosing questions, tuned on)",
-          DEV6: "development (a blind FAQ set written to be learnt from)",
-          DEV7: "development (a blind edge set written to be learnt from)",
-          DEV8: "development (a blind edge set written to be learnt from, English-heavy)",
-          DEV9: "development (a blind FAQ set written to be learnt from, Chinese-heavy)",
-          V5: "development (held-out v5 and edge v3, each seen once at the end of a round, then learnt from)",
-          V6: "development (the edge set v4, held-out until its one look at 17:55 on 2026-12-06)",
-          V7: "development (the edge set v5, held-out until its one look at 18:13 on 2026-12-06)",
-          DEV10: "development (a blind typed-answer set written to be learnt from, English-heavy)",
-          DEV11: "development (a blind edge set written to be learnt from, English-heavy)",
-          DEV12: "development (a blind typed-answer set written to be learnt from, English-heavy)",
-          TYPED_CHECK: "development, typed-answer gauge (the dev12 writer's second set, not tuned on or learnt from)",
-          EDGE_CHECK: "development, edge gauge (fifth blind writer, not tuned on)", HOLDOUT: "held-out"}
+             for d in RETIRED}}
 UNLISTED = (EXTRA_CHECK, EDGE_CHECK, TYPED_CHECK, *RETIRED, HOLDOUT)   # sets whose misses are never printed: nobody tunes on them
+
+
+def all_dirs() -> list[Path]:
+    """`--all`: eval/dev, each of its directories (the named ones first), the retired sets, eval/holdout."""
+    present = {d.name for d in DEV.iterdir() if d.is_dir()} if DEV.is_dir() else set()
+    names = [n for n in DEV_TITLES if n in present] + sorted(present - set(DEV_TITLES))
+    return [DEV, *(DEV / n for n in names), *RETIRED, HOLDOUT]
+
+
 EDGE_FILES = ("edge.yaml", "edge_blind.yaml", "edge_single.yaml")
 OPTIONAL_EDGE = ("edge_blind.yaml", "edge_single.yaml")    # read only where present
 EDGE_KINDS = ("in_scope", "two_part", "other_platform", "other_mode", "choosing", "out_of_scope")
@@ -312,10 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     from bot.services import load_services
     services = load_services()
     nlu = services.nlu
-    dirs = [DEV, EXTRA, EXTRA_CHECK, ABLATION, DEV3, V4, DEV4, DEV5, DEV6, DEV7, DEV8, DEV9, V5, V6, V7, DEV10, DEV11, DEV12, EDGE_CHECK,
-            TYPED_CHECK, *RETIRED, HOLDOUT] if args.all else [Path(args.dir).resolve() if args.dir else DEV]
+    dirs = all_dirs() if args.all else [Path(args.dir).resolve() if args.dir else DEV]
     for d in dirs:
-        title = TITLES.get(d, str(d))
+        title = TITLES.get(d, "development" if d.parent == DEV else str(d))
         print(f"== {title} ({d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}) ==")
         evaluate_dir(nlu, d, verbose=args.verbose and d not in UNLISTED, answerer=services.answerer,
                      learned=services.kb.learned.sets)

@@ -217,7 +217,7 @@ class SlotReader:
     @classmethod
     def fit(cls, content: Content, featurize: Featurizer
             ) -> tuple[Vectorizer, dict[str, LinearModel], LinearModel, "TypedModels | None"]:
-        """The clause models, the hedge model and the typed-answer models (one vocabulary)."""
+        """The clause models and the hedge model (one vocabulary), and the typed-answer models (their own)."""
         sets = cls.training_sets(content)
         texts = sorted({normalize(t) for rows in sets.values() for t, _, _ in rows})
         feats = {t: featurize(t) for t in texts}

@@ -400,12 +400,12 @@ class Handlers:
         and an edit to the same text), and a press on a stale keyboard shows the current view."""
         if update.effective_user is None or update.effective_chat is None:
             return
+        if update.callback_query is not None and answered != BY_HANDLER:
+            try:                     # the user's client waits on it, in a group as in a private chat
+                await update.callback_query.answer()
+            except BadRequest:       # taken by Telegram in the instant before the crash, unrecorded: no edit yet
+                pass
         if in_group(update):
-            if update.callback_query is not None and answered != BY_HANDLER:
-                try:                 # the member's client waits on it; its card is drawn again below
-                    await update.callback_query.answer()
-                except BadRequest:
-                    pass
             await self.groups.resume(update, ctx)
         elif update.message is not None:
             await self.show_current(update, ctx, await self.lang(update))
@@ -413,10 +413,6 @@ class Handlers:
             session, reply = await self.current(update)
             lang = await self.lang(update)
             if answered != BY_HANDLER:
-                try:
-                    await update.callback_query.answer()
-                except BadRequest:   # taken by Telegram in the instant before the crash, unrecorded: no edit yet
-                    pass
                 await self.show(update, ctx, session, reply, lang, edit=True, picture=True)
             elif isinstance(reply.view, ResultView):
                 # A result is two messages (its text in the pressed message, then its picture with the
