@@ -17,7 +17,7 @@ from bot.services import load_services
 from tests.fakebot import FakeTelegram, free_port
 from tests.tg_harness import ADMIN_ID, all_text, assert_clean, forge_press, replies, running_bot
 
-QUESTION = "who pays when a buyer sends something back under the consignment deal"   # falls back today
+QUESTION = "parcel posted back by a shopper under consignment: whose bill is that?"       # falls back today
 ENTRY = "full_return_fee"                                                            # ...its nearest entry
 TYPED = "we mostly just resell stuff from 1688 wholesalers"                          # not understood at factory
 LEVEL = "sourcing"

@@ -9,7 +9,9 @@ accuracy, not a generalisation figure: the gauges and the held-out sets are neve
 Per item: a typed set's answer (`items` with `step`, `expect`: a level or "unsure"), learnt by that step's
 model alone (a short "no" means something else at another step, so it teaches no other step anything);
 a FAQ set's `expect` (an entry id, or "fallback": out of scope); an edge set's in_scope or
-choosing question with exactly one expected entry, and its out_of_scope questions. Two-part, other
+choosing question with exactly one expected entry, and its out_of_scope questions; a choosing question
+with no single expected entry teaches the FAQ models' advice class (what a seller asks when they want
+to know which mode fits: "is semi worth it for a 2-person team?", bot.nlu.faq). Two-part, other
 platforms' and other modes' questions teach no single entry and are left out, and so is any question
 whose text is also in a gauge or a held-out set (independent writers do write "全托清关谁负责" alike):
 what the product is measured on is never learnt from.
@@ -32,6 +34,7 @@ from bot.schema import Reader
 
 FILE = "learned.yaml"
 FALLBACK = "fallback"
+ADVICE = "advice"       # what _target says of a choosing question no single entry answers
 NEVER = ("eval/holdout", "eval/dev/extra_check", "eval/dev/edge_check", "eval/dev/typed_check")   # what must stay unseen
 CACHE_DIR = Path(os.environ.get("LEARNED_CACHE_DIR", ROOT / ".cache" / "learned"))
 KEEP_CACHED = 4
@@ -55,7 +58,8 @@ def unseen_keys(root: Path = ROOT) -> set[str]:
 
 
 def _target(item: dict) -> str | None:
-    """The entry an item teaches ("" for out of scope), or None when it teaches no single one."""
+    """The entry an item teaches ("" for out of scope, ADVICE for a choosing question no single entry
+    answers), or None when it teaches no single one."""
     kind = item.get("kind")
     if kind is None:
         expect = item.get("expect")
@@ -64,7 +68,9 @@ def _target(item: dict) -> str | None:
         return ""
     expect = item.get("expect")
     expect = [expect] if isinstance(expect, str) else list(expect or [])
-    return expect[0] if kind in ("in_scope", "choosing") and len(expect) == 1 else None
+    if len(expect) == 1 and kind in ("in_scope", "choosing"):
+        return expect[0]
+    return ADVICE if kind == "choosing" else None
 
 
 def load_learned(directory: Path, entry_ids: set[str], problems: list[Problem], root: Path = ROOT,
@@ -115,9 +121,10 @@ def _from_cache(path: Path) -> Learned | None:
     try:
         raw = json.loads(path.read_bytes())
         tuples = lambda per: {lang: tuple(texts) for lang, texts in per.items()}  # noqa: E731
-        return Learned({e: tuples(per) for e, per in raw["faq"].items()}, tuples(raw["out_of_scope"]),
-                       tuple(raw["sets"]), {step: {level: tuples(per) for level, per in levels.items()}
-                                            for step, levels in raw["typed"].items()})
+        return Learned(faq={e: tuples(per) for e, per in raw["faq"].items()}, out_of_scope=tuples(raw["out_of_scope"]),
+                       sets=tuple(raw["sets"]), advice=tuples(raw["advice"]),
+                       typed={step: {level: tuples(per) for level, per in levels.items()}
+                              for step, levels in raw["typed"].items()})
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -127,7 +134,8 @@ def _to_cache(cache_dir: Path, key: str, learned: Learned) -> None:
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         write_atomically(cache_dir / f"{key}.json", json.dumps(
-            {"faq": learned.faq, "out_of_scope": learned.out_of_scope, "sets": learned.sets, "typed": learned.typed},
+            {"faq": learned.faq, "out_of_scope": learned.out_of_scope, "sets": learned.sets, "advice": learned.advice,
+             "typed": learned.typed},
             ensure_ascii=False).encode("utf-8"))
         for old in sorted(cache_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)[KEEP_CACHED:]:
             old.unlink(missing_ok=True)
@@ -141,6 +149,7 @@ def _read_sets(directory: Path, entry_ids: set[str], problems: list[Problem], ro
     data = r.mapping(read_yaml(directory / FILE, problems) or {}, FILE)
     faq: dict[str, dict[str, list[str]]] = {}
     oos: dict[str, list[str]] = {}
+    advice: dict[str, list[str]] = {}
     typed: dict[str, dict[str, dict[str, list[str]]]] = {}
     sets = tuple(str(p) for p in r.items(data, "sets"))
     unseen = unseen_keys(root) if sets else set()
@@ -165,6 +174,9 @@ def _read_sets(directory: Path, entry_ids: set[str], problems: list[Problem], ro
             if target is None or lang not in ("zh", "en") or not isinstance(text, str) or not text.strip() \
                     or text_key(text) in unseen:
                 continue
+            if target == ADVICE:
+                advice.setdefault(lang, []).append(text)
+                continue
             if target and target not in entry_ids:
                 where.fail("expect", f"unknown FAQ entry id {target!r}")
                 continue
@@ -172,9 +184,10 @@ def _read_sets(directory: Path, entry_ids: set[str], problems: list[Problem], ro
                 continue
             bucket = faq.setdefault(target, {}) if target else oos
             bucket.setdefault(lang, []).append(text)
-    return Learned({e: {lang: tuple(qs) for lang, qs in per.items()} for e, per in faq.items()},
-                   {lang: tuple(qs) for lang, qs in oos.items()}, sets,
-                   {step: {level: {lang: tuple(ts) for lang, ts in per.items()} for level, per in levels.items()}
+    return Learned(faq={e: {lang: tuple(qs) for lang, qs in per.items()} for e, per in faq.items()},
+                   out_of_scope={lang: tuple(qs) for lang, qs in oos.items()}, sets=sets,
+                   advice={lang: tuple(qs) for lang, qs in advice.items()},
+                   typed={step: {level: {lang: tuple(ts) for lang, ts in per.items()} for level, per in levels.items()}
                     for step, levels in typed.items()})
 
 

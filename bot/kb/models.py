@@ -85,12 +85,15 @@ class Learned:
     faq: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)   # entry -> lang -> questions
     out_of_scope: dict[str, tuple[str, ...]] = field(default_factory=dict)     # lang -> questions
     sets: tuple[str, ...] = ()
+    # Choosing questions no single entry answers ("is semi worth it for a 2-person team?"): asked for advice
+    advice: dict[str, tuple[str, ...]] = field(default_factory=dict)                # lang -> questions
     # Typed answers: step -> level (or "unsure") -> lang -> texts, learnt by that step's model only.
     typed: dict[str, dict[str, dict[str, tuple[str, ...]]]] = field(default_factory=dict)
 
     def count(self) -> int:
         return sum(len(qs) for per in self.faq.values() for qs in per.values()) \
             + sum(len(qs) for qs in self.out_of_scope.values()) \
+            + sum(len(qs) for qs in self.advice.values()) \
             + sum(len(ts) for levels in self.typed.values() for per in levels.values() for ts in per.values())
 
 

@@ -6,8 +6,9 @@ Handling, first that applies:
   as the asker's history). What the sources say about that platform; TikTok's entry only labelled.
 - other_mode: a TikTok mode or store type the knowledge base does not cover (POP, local or
   cross-border store). What the sources say; the entry only for a part about full/semi-managed.
-- advice: asks which mode fits (a self-describing question, a choosing entry, or choosing and
-  switching words): the choosing entry if any, and the questionnaire offer. Never "I don't know".
+- advice: asks which mode fits (the FAQ models' advice class reads it so, a self-describing question,
+  a choosing entry, or choosing and switching words): the choosing entry if any, and the questionnaire
+  offer. Never "I don't know".
 - answer: one entry, or one per part of a two-part question.
 - fallback: an honest "I don't know" with the closest topics; for a topic no source covers
   (knowledge/scope.yaml `uncovered`: taxes, ads tutorials, forwarders...), naming it.
@@ -108,12 +109,6 @@ class FaqAnswerer:
         hits = [(self.kb.by_id[h.id], h.score) for h in reading.faq if h.id in self.kb.by_id]
         scope, book = reading.scope, self.book
         answerable = reading.answerable
-        if scope.background:        # the question read without the asker's history, when that reads surer
-            found, p, ok = self.nlu.rank_faq(self.nlu.scope.without_background(normalize(reading.text), scope))
-            if ok and (not answerable or p > reading.faq_probability):
-                hits = [(self.kb.by_id[i], h.score) for h in found
-                        if (i := self.nlu.content.faq[h.entry].id) in self.kb.by_id]
-                answerable = True
         ranked = [e for e, _ in hits]
         top = self._fitting(hits, scope.modes) if answerable else None
         if top is not None and top.id in book.comparison_entries and scope.background \
@@ -157,11 +152,16 @@ class FaqAnswerer:
         parts = self._parts_answered(norm, scope, near)
         if parts:                   # two questions in one, each read clearly: both answered (a choosing one too)
             return make("advice" if any(e.id in self.choosing_entries for e in parts) else "answer", parts)
+        if top is not None and top.id in book.which_mode_entries and hits[0][1] >= WHICH_MODE_SURE:
+            return make("answer", [top])    # "we have hosts, which mode lets us do our own lives": that entry says
+        if reading.asks_which_mode and (top is None or top.id not in self.choosing_entries):
+            # "is semi-managed overkill for a 2-person team?": not the entry about teams, but the nearest
+            # choosing entry, or the one its choosing words route to ("全托管怎么退出": switching), if any
+            chosen = self._nearest_choosing(hits) or (self.kb.by_id.get(routed.entry) if routed is not None else None)
+            return make("advice", [chosen] if chosen is not None else [])
         if reading.advice:
             # in a dialogue: the provisional recommendation; here its choosing entry, if any
             return make("advice", [top] if top is not None and top.id in self.choosing_entries else [])
-        if top is not None and top.id in book.which_mode_entries and hits[0][1] >= WHICH_MODE_SURE:
-            return make("answer", [top])    # "we have hosts, which mode lets us do our own lives": that entry says
         if top is not None and top.id not in self.choosing_entries and (reading.answers or self._asks_choosing(norm)):
             chosen = self._choosing_question(norm)      # describes itself, then asks which mode
             if chosen is not None:
@@ -177,6 +177,12 @@ class FaqAnswerer:
         if routed is not None and routed.entry in self.kb.by_id:
             return make("advice", [self.kb.by_id[routed.entry]])
         return make("fallback", [])
+
+    def _nearest_choosing(self, hits: list[tuple[FaqEntry, float]]) -> FaqEntry | None:
+        """Among the nearest entries, the first choosing one, when it reads at least SPECIFIC_SHARE as sure as
+        the first (the advice class took most of the probability: the entries' own are small but ranked)."""
+        return next((e for e, score in hits[:PART_NEAR]
+                     if e.id in self.choosing_entries and score >= SPECIFIC_SHARE * hits[0][1]), None)
 
     def _specific(self, entry: FaqEntry, hits: list[tuple[FaqEntry, float]]) -> FaqEntry:
         """For a generic choosing entry ("how to choose"), a specific one (fit_factory...) among the nearest
@@ -226,7 +232,7 @@ class FaqAnswerer:
         asking = [p for p, d in self.splitter.pieces(norm) if p and ("?" in d or self._asks(p))]
         if len(asking) != 1:            # two questions: each part is answered on its own
             return None
-        hits, p, ok = self.nlu.rank_faq(asking[-1])
+        hits, p, ok, _ = self.nlu.rank_faq(asking[-1])
         entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id) if ok and hits else None
         if entry is None:                   # nothing read on its own: its choosing words, if any ("推荐什么模式")
             route = self.nlu.scope.choosing(asking[-1])
@@ -267,7 +273,7 @@ class FaqAnswerer:
             if len(covered) == 1 and not self.nlu.scope.find(part).modes:    # with the message's mode, too
                 name = self.book.modes[covered[0]].name('zh' if has_cjk(part) else 'en')
                 texts.append(f"{name} {part}")
-            hits, p, ok = max((self.nlu.rank_faq(t) for t in texts), key=lambda r: r[1] if r[2] else -1.0)
+            hits, p, ok, _ = max((self.nlu.rank_faq(t) for t in texts), key=lambda r: r.best if r.ok else -1.0)
             runner_up = hits[1].score if len(hits) > 1 else 0.0
             if not ok or (p < PART_MIN_PROBABILITY and (p < PART_FLOOR or p < PART_LEAD * runner_up)):
                 continue
@@ -305,7 +311,7 @@ class FaqAnswerer:
             named = self.nlu.scope.find(part)
             if named.platforms != (self.book.home,):
                 continue
-            hits, p, ok = self.nlu.rank_faq(part)
+            hits, p, ok, _ = self.nlu.rank_faq(part)
             if not ok or p < PART_MIN_PROBABILITY:
                 continue
             entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id)
@@ -329,7 +335,7 @@ class FaqAnswerer:
         if self._bare_of is not self.nlu:        # understanding swapped in (a retrain): read again
             self._bare, self._bare_of = {}, self.nlu
         if name not in self._bare:
-            hits, _, ok = self.nlu.rank_faq(name)
+            hits, _, ok, _ = self.nlu.rank_faq(name)
             self._bare[name] = hits[0].entry if ok and hits else None
         return self._bare[name]
 

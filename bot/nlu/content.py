@@ -123,6 +123,7 @@ class Content:
     out_of_scope: Examples                      # questions the knowledge base does not answer
     concepts: tuple[tuple[str, tuple[str, ...]], ...]   # synonym groups
     learned_out_of_scope: Examples = field(default_factory=dict)   # learnt from, by the FAQ models only
+    learned_advice: Examples = field(default_factory=dict)         # choosing questions no one entry answers (FAQ models)
 
     def faq_out_of_scope(self) -> Examples:
         """The out-of-scope questions the FAQ models learn from: the file's and the learned ones."""

@@ -1,7 +1,11 @@
 """Follow-up questions -> knowledge-base entries, with an honest fallback.
 
 The entries' example questions and titles (knowledge/faq.yaml, both languages) are the training
-data, beside out-of-scope examples (knowledge/out_of_scope.yaml) that form a class of their own.
+data, beside out-of-scope examples (knowledge/out_of_scope.yaml) that form a class of their own, and
+learnt choosing questions that no single entry answers ("is semi-managed overkill for a 2-person team
+selling socks?"), which form the advice class: its probability tells a question asking which mode fits
+from a factual one that happens to share its words (a team, capital), so that such a question is routed
+to advice (bot.nlu.answer) instead of being answered with the entry about teams.
 A softmax classifier over idf-weighted n-gram features (bot.nlu.features) learns which words tell
 an entry from its neighbours (保证金 -> deposit, 半托 vs 全托 -> the twin entries); its probability
 for the best entry, against the out-of-scope class and every other entry, is the confidence, and
@@ -37,7 +41,9 @@ KNN_OOS_MARGIN = 1.5          # ...when this many times the nearest out-of-scope
 CLASSIFIER_MAX_ENTRIES = 200  # above this, rank by nearest neighbours (training cost grows with entries)
 FAQ_ITERATIONS = 140          # Adam steps of the FAQ model: 200 read no better on any set, and a retrain waits on it
 OUT_OF_SCOPE = "_out_of_scope"
+ADVICE = "_advice"
 OOS = -1
+ADVISE = -2
 
 
 @dataclass(frozen=True)
@@ -83,11 +89,12 @@ class FaqIndex:
         norms = np.sqrt(np.asarray(centroids.multiply(centroids).sum(axis=1)).ravel())
         self.centroids_t = (sparse.diags(1 / np.maximum(norms, 1e-9)) @ centroids).T.tocsr()
 
-    def rank(self, norm: str, limit: int = 8) -> tuple[list[Hit], float]:
-        """Entries best first, and the cosine to the nearest out-of-scope example."""
+    def rank(self, norm: str, limit: int = 8) -> tuple[list[Hit], float, float]:
+        """Entries best first, the cosine to the nearest out-of-scope example, and 0.0 for advice (the
+        nearest-neighbour ranker has no advice class)."""
         vec = self.vec(self.featurize(norm))
         if not vec:
-            return [], 0.0
+            return [], 0.0, 0.0
         idx = [j for j, _ in vec]
         vals = np.array([v for _, v in vec], dtype=np.float32)
         sims = self.postings[idx].T @ vals                  # cosine to every example
@@ -97,7 +104,7 @@ class FaqIndex:
         score = PHRASE_WEIGHT * best + (1 - PHRASE_WEIGHT) * (self.centroids_t[idx].T @ vals)
         oos = float(sims[~entry].max()) if (~entry).any() else 0.0
         top = np.argsort(-score, kind="stable")[:limit]
-        return [Hit(int(e), float(score[e])) for e in top if score[e] > 0], oos
+        return [Hit(int(e), float(score[e])) for e in top if score[e] > 0], oos, 0.0
 
 
 def _stable_hashes(texts) -> np.ndarray:
@@ -117,18 +124,21 @@ def _pairing(questions: list[str], situations: tuple[str, ...]) -> np.ndarray:
 
 
 class FaqClassifier:
-    """The softmax over entries plus an out-of-scope class (see the module docstring)."""
+    """The softmax over entries plus an out-of-scope class and, when learnt, an advice class (see the
+    module docstring)."""
 
     def __init__(self, docs: tuple[FaqDoc, ...], featurize: Featurizer, vectorizer: Vectorizer, model: LinearModel):
         self.docs, self.featurize, self.vec, self.model = docs, featurize, vectorizer, model
-        position = {d.id: i for i, d in enumerate(docs)}
+        position = {d.id: i for i, d in enumerate(docs)} | {OUT_OF_SCOPE: OOS, ADVICE: ADVISE}
         self.entry_of = [position.get(c, OOS) for c in model.classes]
         self._oos = self.entry_of.index(OOS) if OOS in self.entry_of else None
+        self._advice = self.entry_of.index(ADVISE) if ADVISE in self.entry_of else None
 
     @staticmethod
     def training_set(docs: tuple[FaqDoc, ...], out_of_scope: dict[str, tuple[str, ...]],
                      situations: dict[str, tuple[str, ...]] | None = None,
-                     learned_out_of_scope: dict[str, tuple[str, ...]] | None = None) -> list[tuple[str, str]]:
+                     learned_out_of_scope: dict[str, tuple[str, ...]] | None = None,
+                     learned_advice: dict[str, tuple[str, ...]] | None = None) -> list[tuple[str, str]]:
         """Every example question, and each of the entries' own (and the file's out-of-scope ones) again
         after a seller's situation ("我们是小工厂，" + the question; `situations`: the questionnaire's
         examples, by language): so that who is asking ("we're a small factory... so who handles customs?")
@@ -140,6 +150,7 @@ class FaqClassifier:
         own += [(lang, q, OUT_OF_SCOPE) for lang, qs in out_of_scope.items() for q in qs]
         learnt = [(lang, q, d.id) for d in docs for lang, qs in d.learned.items() for q in qs]
         learnt += [(lang, q, OUT_OF_SCOPE) for lang, qs in (learned_out_of_scope or {}).items() for q in qs]
+        learnt += [(lang, q, ADVICE) for lang, qs in (learned_advice or {}).items() for q in qs]
         rows += [(normalize(q), label) for _, q, label in own + learnt]
         for lang, said in (situations or {}).items():
             asked = [(q, label) for lang_, q, label in own if lang_ == lang]
@@ -152,23 +163,26 @@ class FaqClassifier:
     @classmethod
     def fit(cls, docs: tuple[FaqDoc, ...], out_of_scope: dict[str, tuple[str, ...]],
             featurize: Featurizer, situations: dict[str, tuple[str, ...]] | None = None,
-            learned_out_of_scope: dict[str, tuple[str, ...]] | None = None) -> tuple[Vectorizer, LinearModel]:
-        rows = cls.training_set(docs, out_of_scope, situations, learned_out_of_scope)
+            learned_out_of_scope: dict[str, tuple[str, ...]] | None = None,
+            learned_advice: dict[str, tuple[str, ...]] | None = None) -> tuple[Vectorizer, LinearModel]:
+        rows = cls.training_set(docs, out_of_scope, situations, learned_out_of_scope, learned_advice)
         feats = [featurize(t) for t, _ in rows]
         vectorizer = Vectorizer.fit(feats, weigh=feature_weight)
-        classes = [d.id for d in docs] + [OUT_OF_SCOPE]
+        classes = [d.id for d in docs] + [OUT_OF_SCOPE] + ([ADVICE] if any((learned_advice or {}).values()) else [])
         model = train([vectorizer(f) for f in feats], [lab for _, lab in rows], classes,
                       iterations=FAQ_ITERATIONS, rate=0.15, n_features=len(vectorizer.idf))
         return vectorizer, model
 
-    def rank(self, norm: str, limit: int = 8) -> tuple[list[Hit], float]:
-        """Entries best first (score = probability), and the probability of "out of scope"."""
+    def rank(self, norm: str, limit: int = 8) -> tuple[list[Hit], float, float]:
+        """Entries best first (score = probability), the probability of "out of scope" and that of advice."""
         vec = self.vec(self.featurize(norm))
         if not vec:
-            return [], 1.0
+            return [], 1.0, 0.0
         p = softmax(self.model.scores(vec))
         oos = float(p[self._oos]) if self._oos is not None else 0.0
-        if self._oos is not None:
-            p[self._oos] = -1.0
+        advice = float(p[self._advice]) if self._advice is not None else 0.0
+        for pseudo in (self._oos, self._advice):
+            if pseudo is not None:
+                p[pseudo] = -1.0
         top = np.argsort(-p, kind="stable")[:limit]        # ties keep the knowledge base's order
-        return [Hit(self.entry_of[c], float(p[c])) for c in top.tolist() if p[c] >= 0], oos
+        return [Hit(self.entry_of[c], float(p[c])) for c in top.tolist() if p[c] >= 0], oos, advice

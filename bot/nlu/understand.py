@@ -21,7 +21,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generator, TypeVar
+from typing import Generator, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -47,6 +47,8 @@ def model_version() -> str:
     here = Path(__file__).resolve().parent
     return "nlu:" + "".join(hashlib.sha256((here / name).read_bytes()).hexdigest()[:12] for name in _MODEL_CODE)
 
+ADVICE_MIN, ADVICE_SHARE = 0.1, 0.5   # Reading.asks_which_mode (tuned on eval/dev's edge sets, two folds)
+FACT_SURE, ADVICE_NONE = 0.5, 0.02     # an entry this sure, advice this unlikely: advice words do not make it advice
 CACHE_DIR = Path(os.environ.get("NLU_CACHE_DIR", ROOT / ".cache" / "nlu"))
 KEEP_CACHED = 4
 WORDS_A_PIECE = 8192    # vocabulary words a piece of the cache (one step of loading it)
@@ -58,6 +60,18 @@ STALE_TMP_SECONDS = 600.0
 class FaqHit:
     id: str
     score: float
+
+
+def asks_which_mode(advice: float, best: float) -> bool:
+    """Reading.asks_which_mode from the advice class's probability and the first entry's."""
+    return advice >= ADVICE_MIN and advice >= ADVICE_SHARE * best
+
+
+class FaqRanking(NamedTuple):
+    hits: list[Hit]             # entries, best first
+    best: float                 # the first one's probability
+    ok: bool                    # ...enough to answer
+    advice: float               # the advice class's probability
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,15 @@ class Reading:
     facts: Facts
     command: str | None = None
     scope: Scope = Scope()                      # the platforms and modes it names (bot.nlu.scope)
+    advice_probability: float = 0.0             # the FAQ models' advice class: asks which mode fits
+
+    @property
+    def asks_which_mode(self) -> bool:
+        """Whether it asks which mode fits: the advice class reads it at least ADVICE_MIN, and at least
+        ADVICE_SHARE of the first entry:
+        "is semi-managed worth it for a 2-person team" reads the entry about teams a little, and advice more
+        (docs/scope.md). Learnt choosing questions and questions about an entry rarely overlap here."""
+        return asks_which_mode(self.advice_probability, self.faq_probability)
 
     def to_dict(self) -> dict:
         best = self.faq[0] if self.faq else None
@@ -195,7 +218,7 @@ class _Models:
         """Train every model on the content (seconds of CPU)."""
         vectorizer, slot_models, hedge, typed = SlotReader.fit(content, slot_featurize)
         faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.out_of_scope, featurize, content.situations(),
-                                                content.learned_out_of_scope)
+                                                content.learned_out_of_scope, content.learned_advice)
                               if len(content.faq) <= CLASSIFIER_MAX_ENTRIES else (None, None))
         return cls(vectorizer, slot_models, hedge, faq_vec, faq_model, typed)
 
@@ -343,15 +366,26 @@ class Understanding:
         """Whether an entry answers "which mode fits me" (reading.yaml `advice_entries`)."""
         return entry_id in self._advice_entries
 
-    def rank_faq(self, norm: str) -> tuple[list[Hit], float, bool]:
-        """Entries best first, the confidence in the first, and whether that is enough to answer."""
+    def rank_faq(self, norm: str) -> FaqRanking:
+        """Entries best first, the confidence in the first, whether that is enough to answer, and the
+        probability that the text asks which mode fits (the advice class, bot.nlu.faq)."""
         if self.faq_classifier is not None:
-            hits, oos = self.faq_classifier.rank(norm)
+            hits, oos, advice = self.faq_classifier.rank(norm)
             best = hits[0].score if hits else 0.0
-            return hits, best, bool(hits) and best >= self.threshold and best > oos
-        hits, oos = self.faq_index.rank(norm)
+            return FaqRanking(hits, best, bool(hits) and best >= self.threshold and best > oos, advice)
+        hits, oos, advice = self.faq_index.rank(norm)
         best = hits[0].score if hits else 0.0
-        return hits, best, bool(hits) and best >= KNN_THRESHOLD and best > KNN_OOS_MARGIN * oos
+        return FaqRanking(hits, best, bool(hits) and best >= KNN_THRESHOLD and best > KNN_OOS_MARGIN * oos, advice)
+
+    def _rank_question(self, norm: str, scope: Scope) -> FaqRanking:
+        """rank_faq of the message, or of the message without the asker's history on another platform when
+        that reads surer ("速卖通做了两年，现在tk全托管怎么入驻": the history clouds the question)."""
+        ranking = self.rank_faq(norm)
+        if scope.background:
+            alone = self.rank_faq(self.scope.without_background(norm, scope))
+            if alone.ok and (not ranking.ok or alone.best > ranking.best):
+                return alone
+        return ranking
 
     def read(self, text: object, step: str | None = None, lang: str | None = None) -> Reading:
         """Everything a message says. With `step`, it is first read as an answer to that question
@@ -398,15 +432,18 @@ class Understanding:
         details = {s: r for s, r in details.items() if r is not None}
         if on_screen is None and slot is not None and slot.step in details:
             on_screen = slot.step
-        ranked, p, answerable = self.rank_faq(norm)
+        scope = self.scope.find(norm)
+        ranked, p, answerable, asks_advice = self._rank_question(norm, scope)
         hits = tuple(FaqHit(self.content.faq[h.entry].id, round(h.score, 4)) for h in ranked)
         stated = {s for s, r in details.items() if r.level != UNSURE}
+        factual = answerable and hits[0].id not in self._advice_entries and p >= FACT_SURE and asks_advice < ADVICE_NONE
         advice = question and bool(stated) and (
-            any(w in norm for w in self._advice) or (answerable and hits[0].id in self._advice_entries))
+            (any(w in norm for w in self._advice) and not factual)      # "...who writes the titles, us or TikTok?"
+            or (answerable and hits[0].id in self._advice_entries) or asks_which_mode(asks_advice, p))
         answers = {s: r.level for s, r in details.items()}
         confidence = {s: round(r.confidence, 4) for s, r in details.items()}
         return Reading(raw, out_lang, answers, confidence, details, on_screen, question, advice, hits, p,
-                       answerable, self.facts(norm), command, self.scope.find(norm))
+                       answerable, self.facts(norm), command, scope, round(asks_advice, 4))
 
     def _typed(self, step: str, norm: str, described: dict[str, SlotReading], kept: str) -> SlotReading | None:
         """The message as an answer to the question on screen, or None (asked again). `kept`: the message
