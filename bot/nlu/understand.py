@@ -48,7 +48,7 @@ def model_version() -> str:
     return "nlu:" + "".join(hashlib.sha256((here / name).read_bytes()).hexdigest()[:12] for name in _MODEL_CODE)
 
 ADVICE_MIN, ADVICE_SHARE = 0.1, 0.5   # Reading.asks_which_mode (tuned on eval/dev's edge sets, two folds)
-FACT_SURE, ADVICE_NONE = 0.5, 0.02     # an entry this sure, advice this unlikely: advice words do not make it advice
+FACT_SURE, ADVICE_NONE = 0.5, 0.02     # an entry this sure (or none), advice this unlikely: advice words do not make it advice
 CACHE_DIR = Path(os.environ.get("NLU_CACHE_DIR", ROOT / ".cache" / "nlu"))
 KEEP_CACHED = 4
 WORDS_A_PIECE = 8192    # vocabulary words a piece of the cache (one step of loading it)
@@ -436,9 +436,13 @@ class Understanding:
         ranked, p, answerable, asks_advice = self._rank_question(norm, scope)
         hits = tuple(FaqHit(self.content.faq[h.entry].id, round(h.score, 4)) for h in ranked)
         stated = {s for s, r in details.items() if r.level != UNSURE}
-        factual = answerable and hits[0].id not in self._advice_entries and p >= FACT_SURE and asks_advice < ADVICE_NONE
+        # advice words do not make advice of a question the advice class disowns: about a sure factual entry
+        # ("...we go with full-managed, who writes the titles, us or TikTok?") or about nothing the knowledge
+        # base covers ("we have hosts, how much should I pay a creator per video")
+        disowned = asks_advice < ADVICE_NONE and (
+            not answerable or (hits[0].id not in self._advice_entries and p >= FACT_SURE))
         advice = question and bool(stated) and (
-            (any(w in norm for w in self._advice) and not factual)      # "...who writes the titles, us or TikTok?"
+            (any(w in norm for w in self._advice) and not disowned)
             or (answerable and hits[0].id in self._advice_entries) or asks_which_mode(asks_advice, p))
         answers = {s: r.level for s, r in details.items()}
         confidence = {s: round(r.confidence, 4) for s, r in details.items()}
