@@ -198,6 +198,9 @@ def test_a_guess_at_the_answer_goes_on_asking_the_question_before_it(services, q
     ("what is FBT, and is it faster than full managed delivery", "en", ["fbt", "delivery_speed"]),   # a join word
     ("全托管要保证金吗 佣金多少", "zh", ["deposit", "fees_commission"]),       # the part's own words read it
     ("半托管谁负责清关，尾程又是谁送", "zh", ["semi_customs", "semi_last_mile"]),
+    # a request that asks nothing, then a join word: the request is a part of its own, not the next one's context
+    ("full managed commission rates please, and also who handles customs", "en", ["fees_commission", "full_customs"]),
+    ("全托管的结算周期 另外退货运费谁出", "zh", ["settlement", "full_return_fee"]),
 ])
 def test_two_questions_shaped_alike_keep_both_parts(services, question, lang, entries):
     assert [e.id for e in services.answerer.ask(question, lang).entries] == entries

@@ -104,6 +104,9 @@ class PartSplitter:
                                         or (_WEAK.match(after) and self._follow_up.match(piece))):
                 parts[-1] = f"{parts[-1]} {piece}"
                 continue
+            if carry and (self._joined.match(after) and not self._item.match(after)) and not self.names_only(carry):
+                parts.append(carry)         # "semi fees breakdown, and also how do goods travel": a request, then a question
+                carry = ""
             text = f"{carry} {piece}".strip()
             if not self.names_only(piece) and ("?" in delimiter or joined or self.asks(piece)):  # "full? who?"
                 parts.append(text)
