@@ -81,6 +81,14 @@ def test_the_question_is_read_without_the_askers_history(services):
     assert answer.handling == "answer" and answer.entries[0].id == "full_onboarding"
 
 
+def test_a_question_about_selling_on_another_platform_is_not_the_askers_history(services):
+    """"can i sell ... on temu": its "i sell" asks, it does not tell what the asker did before."""
+    scope = services.nlu.read("can we sell one product on shein full managed and tiktok full managed together?").scope
+    assert "shein" in scope.platforms and "shein" not in scope.background
+    history = services.nlu.read("we sell on shein already, is tiktok full managed similar?").scope
+    assert "shein" in history.background
+
+
 def test_scope_yaml_sources_and_entries_exist(services):
     book = load_book()
     assert book.source_ids() <= set(services.kb.sources)

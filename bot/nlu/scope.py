@@ -26,6 +26,7 @@ SCOPE_FILE = ROOT / "knowledge" / "scope.yaml"
 _SENTENCE_ENDS = r"[，,。；;！!？?\n、]+|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])"
 _SENTENCE_SPLIT = re.compile(_SENTENCE_ENDS)
 _CLAUSE_SPLIT = re.compile(_SENTENCE_ENDS + r"|\s+(?:but|and|so)\s+|但是|不过|但")
+_QUESTION_START = re.compile(r"^\s*(?:can|could|may|should|do|does|is|are|will|would|how|what|which)\s+(?:i|we)\b")
 _ASCII_ALNUM = re.compile(r"[a-z0-9]")
 _APPROXIMATE = re.compile(r"[0-9一二两三四五六七八九十百千万]几|几[十百千万]")
 
@@ -268,7 +269,7 @@ class ScopeReader:
                 continue
             mine = [c for c in clauses if pattern.search(c)]
             rest = [c for c in clauses if not pattern.search(c)]
-            if mine and rest and all(self._background.search(c) for c in mine):
+            if mine and rest and all(self._background.search(c) and not self._asks_start(c) for c in mine):
                 out.append(pid)
                 continue
             stated = [i for i, c in enumerate(sentences) if pattern.search(c)]
@@ -300,6 +301,12 @@ class ScopeReader:
             if pattern is not None:
                 text = pattern.sub(" ", text)
         return re.sub(r"\s+", " ", text).strip()
+
+    @staticmethod
+    def _asks_start(clause: str) -> bool:
+        """A clause that starts as an English question ("can i sell the same skus on temu..."): its "i sell"
+        is the question, not the asker's history."""
+        return _QUESTION_START.match(clause) is not None
 
     def asks(self, norm: str) -> bool:
         """Whether a piece of a message has one of the file's question words (a part that asks). An
