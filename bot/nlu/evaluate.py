@@ -71,6 +71,8 @@ DEV_TITLES = {
     "dev15": "development (blind descriptions that tempt a reader, tuned on)",
     "dev16": "development (a blind edge set heavy in choosing questions, written to be learnt from)",
     "dev17": "development (a blind edge set, written to be learnt from)",
+    "dev18": "development (a blind edge set from many kinds of seller, written to be learnt from)",
+    "dev19": "development (a blind edge set heavy in choosing and two-part questions, written to be learnt from)",
     "v8": "development (held-out v6 and edge v6, each seen once at the end of 2026-12-06's third round, then learnt from)",
     "edge_check": "development, edge gauge (fifth blind writer, not tuned on)",
     "typed_check": "development, typed-answer gauge (the dev12 writer's second set, not tuned on or learnt from)",
