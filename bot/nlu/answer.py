@@ -157,7 +157,8 @@ class FaqAnswerer:
         if reading.asks_which_mode and (top is None or top.id not in self.choosing_entries):
             # "is semi-managed overkill for a 2-person team?": not the entry about teams, but the nearest
             # choosing entry, or the one its choosing words route to ("全托管怎么退出": switching), if any
-            chosen = self._nearest_choosing(hits) or (self.kb.by_id.get(routed.entry) if routed is not None else None)
+            chosen = self._nearest_choosing(hits, reading.advice_probability) or (
+                self.kb.by_id.get(routed.entry) if routed is not None else None)
             return make("advice", [chosen] if chosen is not None else [])
         if reading.advice:
             # in a dialogue: the provisional recommendation; here its choosing entry, if any
@@ -179,11 +180,14 @@ class FaqAnswerer:
             return make("advice", [self.kb.by_id[routed.entry]])
         return make("fallback", [])
 
-    def _nearest_choosing(self, hits: list[tuple[FaqEntry, float]]) -> FaqEntry | None:
-        """Among the nearest entries, the first choosing one, when it reads at least SPECIFIC_SHARE as sure as
-        the first (the advice class took most of the probability: the entries' own are small but ranked)."""
-        return next((e for e, score in hits[:PART_NEAR]
-                     if e.id in self.choosing_entries and score >= SPECIFIC_SHARE * hits[0][1]), None)
+    def _nearest_choosing(self, hits: list[tuple[FaqEntry, float]], advice: float) -> FaqEntry | None:
+        """Among the nearest entries, the first choosing one that reads at least SPECIFIC_SHARE as sure as the
+        first and would be answered were the advice class not there (its probability over what the advice
+        class leaves reaches the answer threshold): the advice class takes most of the probability of such
+        a question, and the entries' small rest is still ranked ("我们小工厂 资金不多 是不是只能全托")."""
+        rest = max(1.0 - advice, 1e-6)
+        return next((e for e, score in hits[:PART_NEAR] if e.id in self.choosing_entries
+                     and score >= SPECIFIC_SHARE * hits[0][1] and score / rest >= self.nlu.threshold), None)
 
     def _specific(self, entry: FaqEntry, hits: list[tuple[FaqEntry, float]]) -> FaqEntry:
         """For a generic choosing entry ("how to choose"), a specific one (fit_factory...) among the nearest
