@@ -40,6 +40,7 @@ def check_content(knowledge_dir: Path = KNOWLEDGE_DIR, dialogs_dir: Path = DIALO
                 problems.append(Problem(FLOW_FILE, f"{step.id}.{option.id}", "id",
                                         f"callback data would be {longest} bytes (limit {CALLBACK_LIMIT})"))
     problems += check_examples(flow)
+    problems += check_questions(kb)
     try:                                     # knowledge/scope.yaml (bot.nlu.scope): its ids must exist
         from bot.nlu.scope import check_book, parse_book
         from bot.problems import read_yaml
@@ -86,6 +87,23 @@ def check_examples(flow) -> list[Problem]:
                         problems.append(Problem(FLOW_FILE, where, "short",
                                                 f"short answer {t!r} is also claimed by {step.id}.{short[key]}"))
                     short[key] = option.id
+    return problems
+
+
+def check_questions(kb) -> list[Problem]:
+    """No question is claimed twice among the FAQ entries, out_of_scope.yaml and advice_questions.yaml (the
+    FAQ models would learn it as two classes; the overlay refuses the same, bot.content.overlay.conflict)."""
+    problems: list[Problem] = []
+    owner: dict[str, str] = {}
+    claims = [("faq.yaml", e.id, e.questions_zh + e.questions_en) for e in kb.entries]
+    claims += [(file, "", tuple(q for qs in per.values() for q in qs))
+               for file, per in (("out_of_scope.yaml", kb.out_of_scope), ("advice_questions.yaml", kb.advice))]
+    for file, entry, questions in claims:
+        where = f"entry {entry!r}" if entry else file
+        for q in questions:
+            other = owner.setdefault(normalize(q), where)
+            if other != where:
+                problems.append(Problem(file, entry, "questions", f"question {q!r} is also claimed by {other}"))
     return problems
 
 

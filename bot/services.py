@@ -47,8 +47,8 @@ def understanding_content(flow: Flow, reading: ReadingRules, kb: KnowledgeBase) 
                        e.keywords_zh + e.keywords_en, e.related, learned.faq.get(e.id, {})) for e in kb.entries)
     return Content(slots=slots, unsure=flow.unsure.examples, unsure_short=flow.unsure.short, other=reading.other,
                    commands=commands, amounts=reading.amounts, years=reading.years, lexicon=reading.lexicon,
-                   faq=faq, out_of_scope=kb.out_of_scope, learned_out_of_scope=learned.out_of_scope,
-                   learned_advice=learned.advice,
+                   faq=faq, out_of_scope=kb.out_of_scope, advice=kb.advice,
+                   learned_out_of_scope=learned.out_of_scope, learned_advice=learned.advice,
                    concepts=tuple((g.id, g.terms) for g in kb.synonyms))
 
 

@@ -93,6 +93,17 @@ def test_an_example_claimed_by_two_levels_is_named(content):
                for p in found), found
 
 
+def test_a_question_claimed_by_an_entry_and_advice_or_out_of_scope_is_named(content):
+    advice = content / "knowledge" / "advice_questions.yaml"
+    edit(advice, "    - 两个模式我该怎么选\n", "    - 两个模式我该怎么选\n    - 什么是全托管\n")
+    edit(content / "knowledge" / "out_of_scope.yaml", "    - 来首歌听听\n", "    - 来首歌听听\n    - 两个模式我该怎么选\n")
+    found = problems(content)
+    assert found == ["advice_questions.yaml: field 'questions': question '两个模式我该怎么选' is also claimed by "
+                     "out_of_scope.yaml",
+                     "advice_questions.yaml: field 'questions': question '什么是全托管' is also claimed by entry "
+                     "'full_definition'"], found
+
+
 def test_too_few_examples_in_one_language_is_named(content):
     import yaml
     path = content / "dialogs" / "seller_questionnaire.yaml"

@@ -1,6 +1,7 @@
 """The content overlay (bot/content): decisions refused when one example would belong to two entries or
-levels, `bot check` over files plus overlay, and the export round trip: the exported YAML patch applied to
-the files, with no overlay, gives the same training content and the same answers."""
+levels (or to an entry and out of scope or advice), `bot check` over files plus overlay, and the export
+round trip: the exported YAML patch applied to the files, with no overlay, gives the same training content
+and the same answers."""
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ import pytest
 from bot import ROOT
 from bot.content import patch
 from bot.content.live import LiveContent
-from bot.content.overlay import check_overlay, example, merge
+from bot.content.overlay import check_overlay, conflict, example, known, merge
 from bot.content.review import Reviewer, for_review
 from bot.services import build_services
 from bot.store import SQLiteStore
@@ -22,6 +23,8 @@ from bot.store.base import Unanswered
 OVERLAY = [example("faq", "full_return_fee", "en", "who pays when a buyer sends something back under the consignment deal"),
            example("faq", "full_pricing", "zh", "全托的价格到底谁说了算呀"),
            example("oos", "", "en", "how do i bake sourdough bread"),
+           example("advice", "", "en", "my cousin and i sell scarves, tell us which road to take"),
+           example("advice", "", "zh", "以我们的条件，倾向哪一边？"),
            example("level", "factory.sourcing", "en", "we mostly just resell stuff from 1688 wholesalers"),
            example("level", "capital.limited", "zh", "兜里就几千块"),
            example("other", "factory", "zh", "哈哈好的呢收到")]
@@ -51,9 +54,14 @@ async def test_a_decision_that_makes_an_example_belong_to_two_entries_or_levels_
     await store.record_unanswered("x", "en", None, None, Unanswered("brand new phrasing about fees", "en", None, None,
                                                                    "fallback", None, ("settlement",)))
     faq, typed, fresh = await _items(store)
+    assert reviewer.choices(faq) == [("faq", "semi_definition"), ("faq", "full_definition"), ("advice", ""),
+                                     ("oos", "")]                        # the nearest entries, advice, out of scope
+    assert ("advice", "") not in reviewer.choices(typed)
     refused = await reviewer.decide(faq.id, "faq", "semi_definition")     # a question full_definition has
     assert (refused.status, refused.clash) == ("refused", "faq:full_definition")
     assert (await reviewer.decide(faq.id, "oos", "")).clash == "faq:full_definition"
+    assert (await reviewer.decide(faq.id, "advice", "")).clash == "faq:full_definition"
+    assert (await reviewer.decide(typed.id, "advice", "")).status == "invalid"
     refused = await reviewer.decide(typed.id, "level", "factory.none")
     assert (refused.status, refused.clash) == ("refused", "level:factory.own_factory")
     assert await store.overlay_examples() == [] and await store.review_waiting() == 3     # nothing changed
@@ -66,7 +74,41 @@ async def test_a_decision_that_makes_an_example_belong_to_two_entries_or_levels_
                                                                    "fallback", None, ("semi_fees", "settlement")))
     again = (await _items(store))[-1]
     assert (await reviewer.decide(again.id, "faq", "semi_fees")).clash == "faq:settlement"
+    assert (await reviewer.decide(again.id, "advice", "")).clash == "faq:settlement"
     assert await store.overlay_version() == 1
+
+
+async def test_a_question_decided_as_advice_is_an_advice_example(reviewer):
+    store = reviewer.store
+    question = "my cousin and i sell scarves, tell us which road to take"
+    await store.record_unanswered("x", "en", None, None, Unanswered(question, "en", None, None, "fallback", None,
+                                                                   ("help_me_choose",)))
+    item, = await _items(store)
+    assert (await reviewer.decide(item.id, "advice", "")).status == "done"
+    assert [(ex.kind, ex.target, ex.text) for ex in await store.overlay_examples()] == [("advice", "", question)]
+    content = reviewer.live.content(await store.overlay_examples())
+    assert content.advice["en"][-1] == question and content.advice["zh"] == reviewer.live.base.advice["zh"]
+
+
+def test_advice_is_a_class_of_its_own_among_the_questions(services):
+    """One text, one class: an entry's question, out of scope or advice, in the files or the overlay."""
+    from bot.services import understanding_content
+    base = understanding_content(services.flow, services.reading, services.kb)
+    assert base.advice == services.kb.advice and base.advice["zh"] and base.advice["en"]
+    asked = example("advice", "", "en", "my cousin and i sell scarves, tell us which road to take")
+    merged = merge(base, [asked])
+    assert merged.advice["en"] == base.advice["en"] + (asked.text,) and merged.advice["zh"] == base.advice["zh"]
+    assert base.digest("v") != merged.digest("v")                        # a new model, learnt from it
+    assert known(merged, asked) and not known(base, asked) and conflict(merged, asked) is None
+    assert conflict(merged, example("oos", "", "en", asked.text)) == "advice:"
+    assert conflict(merged, example("faq", "deposit", "en", asked.text)) == "advice:"
+    assert conflict(base, example("oos", "", "zh", base.advice["zh"][0])) == "advice:"       # the file's
+    assert conflict(base, example("advice", "", "zh", "什么是全托管")) == "faq:full_definition"
+    assert conflict(base, example("advice", "", "en", base.out_of_scope["en"][0])) == "oos:"
+    problems = check_overlay(base, [asked, example("faq", "deposit", "en", asked.text),
+                                    example("advice", "", "en", base.out_of_scope["en"][0])])
+    assert len(problems) == 2 and "already an example of advice:" in problems[0], problems
+    assert "already an example of oos:" in problems[1], problems
 
 
 async def test_retention_deletes_old_items_and_keeps_new_ones(services, tmp_path):
@@ -124,9 +166,12 @@ async def test_the_exported_patch_applied_to_the_files_gives_the_same_answers(se
         shutil.copytree(ROOT / folder, root / folder)
     text = patch.dump(OVERLAY)
     changed = patch.apply(patch.load(text), root)
-    assert sorted(changed) == ["dialogs/reading.yaml", "dialogs/seller_questionnaire.yaml", "knowledge/faq.yaml",
-                               "knowledge/out_of_scope.yaml"]
+    assert sorted(changed) == ["dialogs/reading.yaml", "dialogs/seller_questionnaire.yaml",
+                               "knowledge/advice_questions.yaml", "knowledge/faq.yaml", "knowledge/out_of_scope.yaml"]
     assert patch.apply(patch.load(text), root) == []                        # applied twice: nothing more
+    advice_file = (root / patch.ADVICE_FILE).read_text(encoding="utf-8")
+    assert advice_file.startswith((ROOT / patch.ADVICE_FILE).read_text(encoding="utf-8").split("\nquestions:")[0])
+    assert advice_file.count("which road to take") == 1                     # comments kept, the text appended once
     cache = tmp_path / "cache"
     patched = build_services(root / "knowledge", root / "dialogs", cache_dir=cache)
     from bot.services import understanding_content

@@ -352,6 +352,23 @@ def test_a_small_content_trains_reads_and_is_cached(tmp_path):
     assert Understanding(_mini_content(), cache_dir=tmp_path).read("一只小狗", step="pet").answers == {"pet": "dog"}
 
 
+def test_the_advice_files_questions_alone_make_the_advice_class(tmp_path):
+    """knowledge/advice_questions.yaml's questions teach the advice class even with nothing learnt; no
+    advice questions at all, no class."""
+    from dataclasses import replace
+
+    from bot.nlu.faq import ADVICE
+    plain = _mini_content()
+    content = replace(plain, advice={"zh": ("猫和狗我该养哪个", "你觉得我适合养哪种", "换成你会选哪种宠物"),
+                                     "en": ("cat or dog, which suits me", "which pet would you pick for someone like me",
+                                            "help me decide which pet to get")})
+    assert content.digest("v") != plain.digest("v")
+    nlu = Understanding(content, cache_dir=tmp_path)
+    assert ADVICE in nlu.models.faq.classes and ADVICE not in Understanding(plain, cache_dir=tmp_path).models.faq.classes
+    asks, feeds = nlu.read("which pet would suit someone like me?"), nlu.read("what do cats eat?")
+    assert asks.advice_probability > 0.5 > feeds.advice_probability and feeds.faq[0].id == "feed"
+
+
 def test_commands_are_whole_messages(services):
     assert services.nlu.command("对") == "yes" and services.nlu.command(" Back ") == "back"
     assert services.nlu.command("对的，我们有工厂") is None

@@ -1,7 +1,7 @@
 """The review loop end to end on the fake Bot API: what is kept, /review for admins only, a decision that
 changes the answer to the same question without a restart, in this process and in another one (SQLite:
-`python -m bot ask` on the same file; PostgreSQL: two webhook replicas), and a conflicting decision
-refused, in Telegram too."""
+`python -m bot ask` on the same file; PostgreSQL: two webhook replicas), a conflicting decision
+refused, in Telegram too, and a choosing question taught as "asks which mode fits" (the advice class)."""
 from __future__ import annotations
 
 import asyncio
@@ -21,6 +21,7 @@ QUESTION = "parcel posted back by a shopper under consignment: whose bill is tha
 ENTRY = "full_return_fee"                                                            # ...its nearest entry
 TYPED = "we mostly just resell stuff from 1688 wholesalers"                          # not understood at factory
 LEVEL = "sourcing"
+ADVICE_QUESTION = "given where we stand, which way do we lean?"                      # falls back today
 CHANGE_WITHIN = 30.0
 
 
@@ -104,8 +105,40 @@ async def review_scenario(fake: FakeTelegram, replicas: int) -> None:
     # (asked again before the retrain reached a replica, the question was kept again: that is right)
 
 
-def ask_in_another_process(database_url: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bot", "ask", QUESTION, "--json"], capture_output=True, text=True,
+async def advice_scenario(fake: FakeTelegram, replicas: int) -> None:
+    """A choosing question that fell back is marked "asks which mode fits" (the button after the nearest
+    entries, before "out of scope"); then it is answered with advice, the questionnaire offer, on every
+    replica within 30 s."""
+    offer = load_services().renderer().scope_t("scope.advice", "en", raw=True)[:40]
+    cy = fake.user(3004, "Cy", language_code="en")
+    await say(cy, "/start")
+    assert offer not in await say(cy, ADVICE_QUESTION)
+    admin = fake.user(ADMIN_ID, "Boss", language_code="en")
+    await admin.send("/review")
+    shown = await admin.next_reply()
+    for _ in range(100):                  # items kept before (asked again before a retrain): skipped
+        if ADVICE_QUESTION in shown.text:
+            break
+        await admin.press(shown, callback_data=next(d for d in shown.callback_datas if d.endswith(":s")))
+        shown = await admin.next_reply()
+    assert ADVICE_QUESTION in shown.text and "Fell back" in shown.text, shown.text
+    item = shown.callback_datas[0].split(":")[1]
+    datas = shown.callback_datas
+    assert datas.index(f"r:{item}:a") == datas.index(f"r:{item}:o") - 1 and ":f:" in datas[0], datas
+    assert "asks which mode fits" in shown.button_texts, shown.button_texts
+    await admin.press(shown, callback_data=f"r:{item}:a")
+    shown = await admin.next_reply()
+    decided = time.monotonic()
+    assert "Saved" in shown.text and ADVICE_QUESTION in shown.text and '"asks which mode fits"' in shown.text, \
+        shown.text
+    in_a_row = 0
+    while in_a_row < replicas:
+        assert time.monotonic() - decided < CHANGE_WITHIN, "the advice decision did not show within 30 s"
+        in_a_row = in_a_row + 1 if offer in await say(cy, ADVICE_QUESTION) else 0
+
+
+def ask_in_another_process(database_url: str, question: str = QUESTION) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bot", "ask", question, "--json"], capture_output=True, text=True,
                          env={**os.environ, "DATABASE_URL": database_url}, timeout=120, check=True)
     return json.loads(out.stdout)
 
@@ -118,6 +151,16 @@ async def test_review_loop_on_sqlite(fake, tmp_path):
         assert load_services().answerer.ask(QUESTION, "en").fallback      # the shared files' services untouched
     answered = await asyncio.to_thread(ask_in_another_process, f"sqlite:///{db}")   # a second process
     assert answered["entry"] == ENTRY and not answered["fallback"], answered
+
+
+async def test_an_admin_teaches_the_advice_class_on_sqlite(fake, tmp_path):
+    db = tmp_path / "bot.sqlite3"
+    async with running_bot(fake, db) as (app, store):
+        await advice_scenario(fake, replicas=1)
+        assert [(ex.kind, ex.text) for ex in await store.overlay_examples()] == [("advice", ADVICE_QUESTION)]
+        assert load_services().answerer.ask(ADVICE_QUESTION, "en").fallback      # the files' services untouched
+    answered = await asyncio.to_thread(ask_in_another_process, f"sqlite:///{db}", ADVICE_QUESTION)
+    assert answered["handling"] == "advice" and not answered["fallback"], answered
 
 
 @pytest.mark.postgres
@@ -133,6 +176,7 @@ async def test_review_loop_on_postgres_replicas(pg_url, tmp_path):
         await replicas.start()
         try:
             await review_scenario(fake, replicas=2)
+            await advice_scenario(fake, replicas=2)
             assert all(proxy.sent[u] for u in proxy.upstreams), proxy.sent
         finally:
             await replicas.stop()
@@ -142,3 +186,5 @@ async def test_review_loop_on_postgres_replicas(pg_url, tmp_path):
         assert_clean(fake)
     answered = await asyncio.to_thread(ask_in_another_process, pg_url)
     assert answered["entry"] == ENTRY, answered
+    answered = await asyncio.to_thread(ask_in_another_process, pg_url, ADVICE_QUESTION)
+    assert answered["handling"] == "advice", answered

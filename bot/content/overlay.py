@@ -1,7 +1,8 @@
 """The content overlay: examples decided in review, kept in the store, merged over the files' content.
 
 An example is a message and where it belongs: a phrasing of an FAQ entry (`faq`, target the entry id),
-a question the knowledge base does not answer (`oos`), a level of a questionnaire step (`level`,
+a question the knowledge base does not answer (`oos`), a question asking which mode fits that no
+single entry answers (`advice`, the FAQ models' advice class), a level of a questionnaire step (`level`,
 target "step.level") or a message that answers no question (`other`, target the step it was typed at).
 `merge` adds them to understanding's training content; `conflict` refuses an example that would belong
 to two entries or levels (the files and the overlay together), as `bot check` does for the files.
@@ -15,8 +16,9 @@ from bot.nlu.content import Content
 from bot.nlu.text import normalize
 from bot.store.base import OverlayExample
 
-FAQ, OOS, LEVEL, OTHER = "faq", "oos", "level", "other"
-KINDS = (FAQ, OOS, LEVEL, OTHER)
+FAQ, OOS, ADVICE, LEVEL, OTHER = "faq", "oos", "advice", "level", "other"
+KINDS = (FAQ, OOS, ADVICE, LEVEL, OTHER)
+QUESTION_KINDS = (FAQ, OOS, ADVICE)         # what a question can be (one text, one of them)
 
 
 def example(kind: str, target: str, lang: str, text: str) -> OverlayExample:
@@ -38,13 +40,15 @@ def merge(content: Content, overlay: list[OverlayExample]) -> Content:
         return content
     faq = {d.id: d for d in content.faq}
     slots = {s.step: s for s in content.slots}
-    out_of_scope, other = content.out_of_scope, content.other
+    out_of_scope, advice, other = content.out_of_scope, content.advice, content.other
     for ex in overlay:
         if ex.kind == FAQ and ex.target in faq:
             doc = faq[ex.target]
             faq[ex.target] = replace(doc, questions=_add(doc.questions, ex.lang, ex.text))
         elif ex.kind == OOS:
             out_of_scope = _add(out_of_scope, ex.lang, ex.text)
+        elif ex.kind == ADVICE:
+            advice = _add(advice, ex.lang, ex.text)
         elif ex.kind == OTHER:
             other = _add(other, ex.lang, ex.text)
         elif ex.kind == LEVEL:
@@ -56,7 +60,8 @@ def merge(content: Content, overlay: list[OverlayExample]) -> Content:
                            for lv in slot.levels)
             slots[step] = replace(slot, levels=levels)
     return replace(content, faq=tuple(faq[d.id] for d in content.faq),
-                   slots=tuple(slots[s.step] for s in content.slots), out_of_scope=out_of_scope, other=other)
+                   slots=tuple(slots[s.step] for s in content.slots), out_of_scope=out_of_scope,
+                   advice=advice, other=other)
 
 
 # -- who owns an example ---------------------------------------------------------------------------------
@@ -66,9 +71,10 @@ def _faq_owners(content: Content) -> dict[str, str]:
         for texts in d.questions.values():
             for t in texts:
                 owners.setdefault(normalize(t), f"{FAQ}:{d.id}")
-    for texts in content.out_of_scope.values():
-        for t in texts:
-            owners.setdefault(normalize(t), f"{OOS}:")
+    for kind, examples in ((OOS, content.out_of_scope), (ADVICE, content.advice)):
+        for texts in examples.values():
+            for t in texts:
+                owners.setdefault(normalize(t), f"{kind}:")
     return owners
 
 
@@ -96,7 +102,7 @@ def _step_owners(content: Content, step: str) -> dict[str, str]:
 
 def owner(content: Content, ex: OverlayExample) -> str | None:
     """Where `content` (files plus overlay, merged) already has this example, as "kind:target", or None."""
-    if ex.kind in (FAQ, OOS):
+    if ex.kind in QUESTION_KINDS:
         return _faq_owners(content).get(ex.norm)
     step = ex.target.partition(".")[0]
     found = _step_owners(content, step).get(ex.norm)

@@ -7,6 +7,7 @@ is keyed by the file each part goes into:
     knowledge/faq.yaml:                  # entry id -> new `questions`, by language
       full_pricing: {zh: [...], en: [...]}
     knowledge/out_of_scope.yaml: {zh: [...], en: [...]}        # new `questions`
+    knowledge/advice_questions.yaml: {zh: [...], en: [...]}    # new `questions`
     dialogs/seller_questionnaire.yaml:   # step.level -> new `examples`, by language
       factory.own_factory: {en: [...]}
     dialogs/reading.yaml: {zh: [...]}    # new `other` (messages that answer no question)
@@ -19,10 +20,11 @@ from pathlib import Path
 
 import yaml
 
-from bot.content.overlay import FAQ, LEVEL, OOS
+from bot.content.overlay import ADVICE, FAQ, LEVEL, OOS
 from bot.store.base import OverlayExample
 
-FAQ_FILE, OOS_FILE = "knowledge/faq.yaml", "knowledge/out_of_scope.yaml"
+FAQ_FILE, OOS_FILE, ADVICE_FILE = "knowledge/faq.yaml", "knowledge/out_of_scope.yaml", \
+    "knowledge/advice_questions.yaml"
 FLOW_FILE, READING_FILE = "dialogs/seller_questionnaire.yaml", "dialogs/reading.yaml"
 HEADER = ("# Examples decided in review (python -m bot content export). Apply to the files with\n"
           "# `python -m bot content apply <this file>`, check with `python -m bot check`, commit.\n")
@@ -41,6 +43,8 @@ def to_patch(overlay: list[OverlayExample]) -> dict:
             where = out.setdefault(FLOW_FILE, {}).setdefault(ex.target, {})
         elif ex.kind == OOS:
             where = out.setdefault(OOS_FILE, {})
+        elif ex.kind == ADVICE:
+            where = out.setdefault(ADVICE_FILE, {})
         else:
             where = out.setdefault(READING_FILE, {})
         texts = where.setdefault(ex.lang, [])
@@ -138,14 +142,18 @@ def _apply_top(lines: list[str], key: str, part: dict, file: str) -> None:
         lines[item_end:item_end] = [f"{pad}- {_quoted(t)}\n" for t in texts if t not in have]
 
 
+def _apply_questions(lines: list[str], part: dict, file: str) -> None:
+    """A file that is one `questions:` per language (out_of_scope.yaml, advice_questions.yaml)."""
+    _apply_top(lines, "questions", part, file)
+
+
 def apply(patch: dict, root: Path) -> list[str]:
     """Append a patch's examples to the files under `root` (a checkout: knowledge/ and dialogs/);
     returns the files changed. Raises PatchError, changing nothing, when a part does not fit."""
     if not isinstance(patch, dict):
         raise PatchError("a patch is a mapping of file -> examples")
-    appliers = {FAQ_FILE: _apply_faq, FLOW_FILE: _apply_levels,
-                OOS_FILE: lambda lines, part, f: _apply_top(lines, "questions", part, f),
-                READING_FILE: lambda lines, part, f: _apply_top(lines, "other", part, f)}
+    appliers = {FAQ_FILE: _apply_faq, FLOW_FILE: _apply_levels, OOS_FILE: _apply_questions,
+                ADVICE_FILE: _apply_questions, READING_FILE: lambda lines, part, f: _apply_top(lines, "other", part, f)}
     changed: dict[Path, list[str]] = {}
     for file, part in patch.items():
         if file not in appliers:

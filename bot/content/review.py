@@ -3,17 +3,18 @@
 Kept: a question that fell back ("I don't know" with the nearest entries), a question answered from
 the knowledge base with a calibrated confidence below `REVIEW_BELOW`, and a typed answer to the question
 on screen that was not understood. (Questions about another platform or mode, and advice questions, are
-answered as such, not kept.) A decision turns the message into an example of the content overlay (bot.content.overlay):
-a phrasing of an entry, out of scope, or a level of the step it was typed at (for a typed answer "out
-of scope" means: it answers no question). A decision that would make one example belong to two
-entries or levels is refused and changes nothing.
+answered as such, not kept.) A decision turns the message into an example of the content overlay
+(bot.content.overlay): a phrasing of an entry, a question asking which mode fits that no single entry
+answers (advice), out of scope, or a level of the step it was typed at (for a typed answer "out of
+scope" means: it answers no question). A decision that would make one example belong to two entries
+or levels is refused and changes nothing.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from bot.content.live import LiveContent
-from bot.content.overlay import FAQ, LEVEL, OOS, OTHER, conflict, example, known
+from bot.content.overlay import ADVICE, FAQ, LEVEL, OOS, OTHER, conflict, example, known
 from bot.nlu.text import normalize
 from bot.store.base import FALLBACK, LOW, TYPED, ReviewItem, Store, Unanswered
 
@@ -78,7 +79,7 @@ class Reviewer:
             ids = [c for c in item.candidates if c in ids] + [i for i in ids if i not in item.candidates]
             return [(LEVEL, f"{item.step}.{i}") for i in ids] + [(OTHER, item.step)]
         entries = {d.id for d in self.live.base.faq}
-        return [(FAQ, c) for c in item.candidates[:3] if c in entries] + [(OOS, "")]
+        return [(FAQ, c) for c in item.candidates[:3] if c in entries] + [(ADVICE, ""), (OOS, "")]
 
     async def decide(self, item_id: int, kind: str, target: str) -> Outcome:
         item = await self.store.review_item(item_id)

@@ -136,8 +136,10 @@ def _check_refs(kb: KnowledgeBase, problems: list[Problem]) -> None:
             r.fail("sources", "every entry needs at least one source")
 
 
-def r_map(data, problems: list[Problem]) -> dict:
-    return Reader("out_of_scope.yaml", problems).mapping(data, "out_of_scope.yaml")
+def _questions(data, file: str, problems: list[Problem]) -> dict[str, tuple[str, ...]]:
+    """A file that is one `questions: {zh: [...], en: [...]}` (out_of_scope.yaml, advice_questions.yaml)."""
+    r = Reader(file, problems)
+    return r.per_lang(r.mapping(data, file), "questions")
 
 
 def load_knowledge(directory: Path = KNOWLEDGE_DIR, problems: list[Problem] | None = None) -> KnowledgeBase:
@@ -148,13 +150,14 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR, problems: list[Problem] | No
     sources = _sources(read("sources.yaml"), Reader("sources.yaml", collect))
     modes, dims = _modes(read("modes.yaml"), Reader("modes.yaml", collect))
     topics, entries = _faq(read("faq.yaml"), Reader("faq.yaml", collect))
-    oos = Reader("out_of_scope.yaml", collect).per_lang(r_map(read("out_of_scope.yaml"), collect), "questions")
+    oos = _questions(read("out_of_scope.yaml"), "out_of_scope.yaml", collect)
+    advice = _questions(read("advice_questions.yaml"), "advice_questions.yaml", collect)
     ui = read("ui.yaml")
     kb = KnowledgeBase(sources=sources, modes=modes, dimensions=dims, topics=topics, entries=entries,
                        synonyms=_synonyms(read("synonyms.yaml"), Reader("synonyms.yaml", collect)),
                        ui=_ui(ui, Reader("ui.yaml", collect)),
                        neutral_words=_neutral_words(ui, Reader("ui.yaml", collect)),
-                       by_id={e.id: e for e in entries}, out_of_scope=oos)
+                       by_id={e.id: e for e in entries}, out_of_scope=oos, advice=advice)
     kb = replace(kb, learned=load_learned(directory, set(kb.by_id), collect,
                                           topics={e.id: e.topic for e in entries}))
     _check_refs(kb, collect)

@@ -108,6 +108,7 @@ class KnowledgeBase:
     ui: dict[str, Text]
     by_id: dict[str, FaqEntry] = field(default_factory=dict)
     out_of_scope: dict[str, tuple[str, ...]] = field(default_factory=dict)   # questions it does not answer
+    advice: dict[str, tuple[str, ...]] = field(default_factory=dict)   # asking which mode fits, no one entry answers
     neutral_words: frozenset[str] = frozenset()    # Latin words that show no language (bot.kb.lang.written_lang)
     learned: Learned = field(default_factory=lambda: Learned())   # labelled questions learnt from (bot.kb.learned)
 

@@ -122,8 +122,9 @@ class Content:
     faq: tuple[FaqDoc, ...]
     out_of_scope: Examples                      # questions the knowledge base does not answer
     concepts: tuple[tuple[str, tuple[str, ...]], ...]   # synonym groups
+    advice: Examples = field(default_factory=dict)  # asking which mode fits, no one entry answers (FAQ models)
     learned_out_of_scope: Examples = field(default_factory=dict)   # learnt from, by the FAQ models only
-    learned_advice: Examples = field(default_factory=dict)         # choosing questions no one entry answers (FAQ models)
+    learned_advice: Examples = field(default_factory=dict)         # ...and those learnt (FAQ models)
 
     def faq_out_of_scope(self) -> Examples:
         """The out-of-scope questions the FAQ models learn from: the file's and the learned ones."""

@@ -2,8 +2,8 @@
 
 The entries' example questions and titles (knowledge/faq.yaml, both languages) are the training
 data, beside out-of-scope examples (knowledge/out_of_scope.yaml) that form a class of their own, and
-learnt choosing questions that no single entry answers ("is semi-managed overkill for a 2-person team
-selling socks?"), which form the advice class: its probability tells a question asking which mode fits
+choosing questions that no single entry answers ("is semi-managed overkill for a 2-person team selling
+socks?": knowledge/advice_questions.yaml and learnt ones), which form the advice class: its probability tells a question asking which mode fits
 from a factual one that happens to share its words (a team, capital), so that such a question is routed
 to advice (bot.nlu.answer) instead of being answered with the entry about teams.
 A softmax classifier over idf-weighted n-gram features (bot.nlu.features) learns which words tell
@@ -138,16 +138,19 @@ class FaqClassifier:
     def training_set(docs: tuple[FaqDoc, ...], out_of_scope: dict[str, tuple[str, ...]],
                      situations: dict[str, tuple[str, ...]] | None = None,
                      learned_out_of_scope: dict[str, tuple[str, ...]] | None = None,
+                     advice: dict[str, tuple[str, ...]] | None = None,
                      learned_advice: dict[str, tuple[str, ...]] | None = None) -> list[tuple[str, str]]:
-        """Every example question, and each of the entries' own (and the file's out-of-scope ones) again
-        after a seller's situation ("我们是小工厂，" + the question; `situations`: the questionnaire's
-        examples, by language): so that who is asking ("we're a small factory... so who handles customs?")
-        is evidence for no entry. Learnt questions (FaqDoc.learned, `learned_out_of_scope`) come from sellers
+        """Every example question, and each of the entries' own (and the files' out-of-scope and advice
+        ones) again after a seller's situation ("我们是小工厂，" + the question; `situations`: the
+        questionnaire's examples, by language): so that who is asking ("we're a small factory... so who
+        handles customs?") is evidence for no entry, and "we're a small factory, which mode?" is advice.
+        Learnt questions (FaqDoc.learned, `learned_out_of_scope`, `learned_advice`) come from sellers
         and bring their own situations: they are not paired again (a fifth fewer rows; as good or better on
         every set, docs/understanding.md)."""
         rows = [(normalize(t), d.id) for d in docs for t in d.titles]
         own = [(lang, q, d.id) for d in docs for lang, qs in d.questions.items() for q in qs]
         own += [(lang, q, OUT_OF_SCOPE) for lang, qs in out_of_scope.items() for q in qs]
+        own += [(lang, q, ADVICE) for lang, qs in (advice or {}).items() for q in qs]
         learnt = [(lang, q, d.id) for d in docs for lang, qs in d.learned.items() for q in qs]
         learnt += [(lang, q, OUT_OF_SCOPE) for lang, qs in (learned_out_of_scope or {}).items() for q in qs]
         learnt += [(lang, q, ADVICE) for lang, qs in (learned_advice or {}).items() for q in qs]
@@ -164,11 +167,12 @@ class FaqClassifier:
     def fit(cls, docs: tuple[FaqDoc, ...], out_of_scope: dict[str, tuple[str, ...]],
             featurize: Featurizer, situations: dict[str, tuple[str, ...]] | None = None,
             learned_out_of_scope: dict[str, tuple[str, ...]] | None = None,
+            advice: dict[str, tuple[str, ...]] | None = None,
             learned_advice: dict[str, tuple[str, ...]] | None = None) -> tuple[Vectorizer, LinearModel]:
-        rows = cls.training_set(docs, out_of_scope, situations, learned_out_of_scope, learned_advice)
+        rows = cls.training_set(docs, out_of_scope, situations, learned_out_of_scope, advice, learned_advice)
         feats = [featurize(t) for t, _ in rows]
         vectorizer = Vectorizer.fit(feats, weigh=feature_weight)
-        classes = [d.id for d in docs] + [OUT_OF_SCOPE] + ([ADVICE] if any((learned_advice or {}).values()) else [])
+        classes = [d.id for d in docs] + [OUT_OF_SCOPE] + ([ADVICE] if any(label == ADVICE for _, label in rows) else [])
         model = train([vectorizer(f) for f in feats], [lab for _, lab in rows], classes,
                       iterations=FAQ_ITERATIONS, rate=0.15, n_features=len(vectorizer.idf))
         return vectorizer, model

@@ -218,7 +218,7 @@ class _Models:
         """Train every model on the content (seconds of CPU)."""
         vectorizer, slot_models, hedge, typed = SlotReader.fit(content, slot_featurize)
         faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.out_of_scope, featurize, content.situations(),
-                                                content.learned_out_of_scope, content.learned_advice)
+                                                content.learned_out_of_scope, content.advice, content.learned_advice)
                               if len(content.faq) <= CLASSIFIER_MAX_ENTRIES else (None, None))
         return cls(vectorizer, slot_models, hedge, faq_vec, faq_model, typed)
 

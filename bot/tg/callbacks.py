@@ -5,7 +5,7 @@
     c:<rev>:<step>            change one answer from the result
     g:<card>:<step>[:<opt>]   a group card: answer <step> with <opt>, or (no option) show the question
     v:<view>[:<arg>]          stateless views: compare | faq | topic:<id> | entry:<id> | lang:<zh|en> | quiz | result | ask
-    r:<item>:<decision>[:<x>] admins' review (bot/tg/review.py): f:<entry> | l:<level> | o | s | d on review item <item>
+    r:<item>:<decision>[:<x>] admins' review (bot/tg/review.py): f:<entry> | l:<level> | a | o | s | d on review item <item>
 
 Buttons of a dialogue carry the session revision, so a press on an older message (or from before
 a restart of the bot, or of an older questionnaire) is recognised as stale. In groups, dialogue
@@ -22,7 +22,7 @@ LIMIT = 64
 _PART = re.compile(r"^[a-z0-9_]{1,24}$")
 NAV = ("back", "restart", "skip", "finish", "yes", "no", "change", "optional", "keep", "take")
 VIEWS = ("compare", "faq", "topic", "entry", "lang", "quiz", "result", "ask")
-REVIEW = ("f", "l", "o", "s", "d")     # a phrasing of an entry, a level, out of scope, skip, delete
+REVIEW = ("f", "l", "a", "o", "s", "d")     # a phrasing of an entry, a level, advice, out of scope, skip, delete
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 
 from bot.content.live import LiveContent
-from bot.content.overlay import FAQ, LEVEL, OOS, OTHER
+from bot.content.overlay import ADVICE, FAQ, LEVEL, OOS, OTHER
 from bot.content.review import Outcome, Reviewer
 from bot.store.base import LOW, TYPED, ReviewItem
 from bot.tg import callbacks as cb
@@ -74,12 +74,17 @@ class ReviewHandlers:
             return Outcome("deleted" if await self.reviewer.delete(item_id) else "gone")
         if item is None:
             return Outcome("gone")
-        kind, target = {"f": (FAQ, arg), "o": (OTHER, item.step) if item.kind == TYPED else (OOS, ""),
-                        "l": (LEVEL, f"{item.step}.{arg}")}[decision]
-        outcome = await self.reviewer.decide(item_id, kind, target)
+        outcome = await self.reviewer.decide(item_id, *self._decision(item, decision, arg))
         if outcome.status == "done":
             self._retrain()
         return outcome
+
+    @staticmethod
+    def _decision(item: ReviewItem, decision: str, arg: str) -> tuple[str, str]:
+        """The (kind, target) of an overlay example a button's decision code stands for."""
+        if decision == "o":
+            return (OTHER, item.step) if item.kind == TYPED else (OOS, "")
+        return {"f": (FAQ, arg), "a": (ADVICE, ""), "l": (LEVEL, f"{item.step}.{arg}")}[decision]
 
     def _retrain(self) -> None:
         """This replica retrains now (the others at their next poll); the reply does not wait for it."""
@@ -104,8 +109,7 @@ class ReviewHandlers:
         text = item.text[:200]
         if outcome.status == "refused":
             return t("review.refused", lang, text=text, clash=self._target(outcome.clash, lang))
-        owner = {"f": f"{FAQ}:{arg}", "l": f"{LEVEL}:{item.step}.{arg}",
-                 "o": f"{OTHER}:{item.step}" if item.kind == TYPED else f"{OOS}:"}[decision]
+        owner = ":".join(self._decision(item, decision, arg))
         return t("review.done" if outcome.status == "done" else "review.known", lang, text=text,
                  target=self._target(owner, lang))
 
@@ -124,6 +128,8 @@ class ReviewHandlers:
             return self.h.r.raw("review.answers_nothing", lang)
         if kind == "unsure":
             return self.h.r.raw("review.not_sure", lang)
+        if kind == ADVICE:
+            return self.h.r.raw("review.advice_owner", lang)
         return self.h.r.raw("review.out_of_scope", lang)
 
     # -- showing an item ------------------------------------------------------------------------------
@@ -167,6 +173,8 @@ class ReviewHandlers:
                 option = step.option(level) if step else None
                 label = r.raw("review.level", lang, level=option.label(lang) if option else level)
                 rows.append([InlineKeyboardButton(label, callback_data=cb.review(item.id, "l", level))])
+            elif kind == ADVICE:
+                rows.append([InlineKeyboardButton(r.raw("review.advice", lang), callback_data=cb.review(item.id, "a"))])
             else:
                 key = "review.answers_nothing" if kind == OTHER else "review.out_of_scope"
                 rows.append([InlineKeyboardButton(r.raw(key, lang), callback_data=cb.review(item.id, "o"))])
