@@ -209,6 +209,10 @@ def test_a_guess_at_the_answer_goes_on_asking_the_question_before_it(services, q
     # a request that asks nothing, then a join word: the request is a part of its own, not the next one's context
     ("full managed commission rates please, and also who handles customs", "en", ["fees_commission", "full_customs"]),
     ("全托管的结算周期 另外退货运费谁出", "zh", ["settlement", "full_return_fee"]),
+    # a word alone after "& ...?" is a question of its own, not an option of the one before ("资金？团队？")
+    ("who sets prices in full managed? & customs?", "en", ["full_pricing", "full_customs"]),
+    # "A和B的X分别…": the topic X is shared, not only the ending
+    ("全托管和半托管的售后分别谁负责", "zh", ["full_after_sales", "semi_after_sales"]),
 ])
 def test_two_questions_shaped_alike_keep_both_parts(services, question, lang, entries):
     assert [e.id for e in services.answerer.ask(question, lang).entries] == entries

@@ -89,7 +89,12 @@ class PartSplitter:
         "same question" after a part is a part of its own (that question about the mode named)."""
         both = _EACH.match(norm)                  # two questions sharing one ending
         if both:
-            norm = f"{both.group(1)}{both.group(3)}?{both.group(2)}{both.group(3)}"
+            first, second, ending = both.groups()
+            if self.names_only(first) and "的" in second:     # "全托管和半托管的物流链路分别…": the topic is shared too
+                ending = second[second.index("的"):] + ending
+                norm = f"{first}{ending}?{second}{both.group(3)}"
+            else:
+                norm = f"{first}{ending}?{second}{ending}"
         parts, carry, before, after = [], "", "", ""
         for piece, delimiter in self.pieces(norm):
             joined = bool(self._joined.match(delimiter) or self._joined.match(before) or self._item.match(before))
@@ -100,7 +105,7 @@ class PartSplitter:
                 parts.append(piece)
                 continue
             if parts and not carry and (self._alternative.match(piece) or self._guess.search(piece) or self._more.match(piece)
-                                        or _ONE_WORD.match(piece)
+                                        or (_ONE_WORD.match(piece) and not (self._joined.match(after) and "?" in delimiter))
                                         or (_WEAK.match(after) and self._follow_up.match(piece))):
                 parts[-1] = f"{parts[-1]} {piece}"
                 continue
