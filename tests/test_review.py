@@ -21,7 +21,7 @@ QUESTION = "parcel posted back by a shopper under consignment: whose bill is tha
 ENTRY = "full_return_fee"                                                            # ...its nearest entry
 TYPED = "we mostly just resell stuff from 1688 wholesalers"                          # not understood at factory
 LEVEL = "sourcing"
-ADVICE_QUESTION = "given where we stand, which way do we lean?"                      # falls back today
+ADVICE_QUESTION = "tell me straight: our lane?"                                     # falls back today
 CHANGE_WITHIN = 30.0
 
 

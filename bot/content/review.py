@@ -1,9 +1,11 @@
 """The review loop, Telegram-free: what is kept for review, and what a decision does.
 
 Kept: a question that fell back ("I don't know" with the nearest entries), a question answered from
-the knowledge base with a calibrated confidence below `REVIEW_BELOW`, and a typed answer to the question
-on screen that was not understood. (Questions about another platform or mode, and advice questions, are
-answered as such, not kept.) A decision turns the message into an example of the content overlay
+the knowledge base with a calibrated confidence below `REVIEW_BELOW`, a question answered with the
+questionnaire offer alone (advice, no entry) that the advice class read below `REVIEW_ADVICE_BELOW` (it
+may be a question an entry answers: "a phrasing of" corrects it, "asks which mode fits" confirms it), and
+a typed answer to the question on screen that was not understood. (Questions about another platform or
+mode are answered as such, not kept.) A decision turns the message into an example of the content overlay
 (bot.content.overlay): a phrasing of an entry, a question asking which mode fits that no single entry
 answers (advice), out of scope, or a level of the step it was typed at (for a typed answer "out of
 scope" means: it answers no question). A decision that would make one example belong to two entries
@@ -16,11 +18,12 @@ from dataclasses import dataclass
 from bot.content.live import LiveContent
 from bot.content.overlay import ADVICE, FAQ, LEVEL, OOS, OTHER, conflict, example, known
 from bot.nlu.text import normalize
-from bot.store.base import FALLBACK, LOW, TYPED, ReviewItem, Store, Unanswered
+from bot.store.base import ADVISED, FALLBACK, LOW, TYPED, ReviewItem, Store, Unanswered
 
 # Answered below this calibrated probability: kept for review. On the development set 0.4 keeps every
 # wrong top answer (4 of 296) and 14 of 292 right ones (tuned there).
 REVIEW_BELOW = 0.4
+REVIEW_ADVICE_BELOW = 0.5       # the advice class this unsure of an advice answer with no entry: kept
 
 
 def nearest_levels(nlu, step: str, text: str, keep: int = 3) -> tuple[str, ...]:
@@ -48,6 +51,9 @@ def for_review(answer, user_id: str | None, typed_at: str | None = None, nlu=Non
     if answer.fallback:
         return Unanswered(answer.query, answer.lang, ids[0] if ids else None, user_id, FALLBACK, None, ids,
                           round(answer.score, 4))
+    if answer.handling == "advice" and not answer.entries and answer.advice < REVIEW_ADVICE_BELOW:
+        return Unanswered(answer.query, answer.lang, ids[0] if ids else None, user_id, ADVISED, None, ids,
+                          round(answer.advice, 4))
     if answer.handling != "answer" or answer.entry is None:
         return None             # another platform or mode, or advice: answered as such (bot.nlu.answer)
     if answer.score < REVIEW_BELOW:

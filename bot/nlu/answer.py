@@ -52,6 +52,7 @@ class Answer:
     platforms: tuple[Platform, ...] = ()   # other platforms it speaks about
     modes: tuple[Mode, ...] = ()           # TikTok's other modes it speaks about
     uncovered: Uncovered | None = None     # the uncovered topic a fallback names (taxes, ads tutorials...)
+    advice: float = 0.0                    # the advice class's probability (bot.nlu.faq): asks which mode fits
 
     def to_dict(self, text: str | None) -> dict:
         """The JSON contract of `ask --json` (docs/scope.md). `text`: what the user is shown, rendered by
@@ -124,7 +125,7 @@ class FaqAnswerer:
             first = entries[0] if entries else None
             rest = self._related(first, ranked[1:]) if first else tuple(self._pad(ranked[:3]))
             return Answer(reading.text, reading.lang, first, reading.faq_probability, handling == "fallback",
-                          rest, handling, tuple(entries), scope, **kw)
+                          rest, handling, tuple(entries), scope, advice=reading.advice_probability, **kw)
 
         norm = normalize(CIRCLED.sub(";", reading.text))
         if others:      # ...and a part that asks about TikTok alone, answered as TikTok's

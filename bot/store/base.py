@@ -42,7 +42,7 @@ class Event:
 
 # What a review item is (bot/content/review.py): a question that fell back, one answered below the
 # confidence line, or a typed answer to the question on screen that was not understood.
-FALLBACK, LOW, TYPED = "fallback", "low", "typed"
+FALLBACK, LOW, TYPED, ADVISED = "fallback", "low", "typed", "advised"
 OPEN, DONE = "open", "done"
 
 

@@ -14,7 +14,7 @@ from telegram.constants import ChatType
 from bot.content.live import LiveContent
 from bot.content.overlay import ADVICE, FAQ, LEVEL, OOS, OTHER
 from bot.content.review import Outcome, Reviewer
-from bot.store.base import LOW, TYPED, ReviewItem
+from bot.store.base import ADVISED, LOW, TYPED, ReviewItem
 from bot.tg import callbacks as cb
 from bot.tg.handlers import Ctx, Handlers
 from bot.tg.render import short
@@ -150,6 +150,8 @@ class ReviewHandlers:
             lines.append(r.t("review.kind.typed", lang, step=step.title(lang)))
         elif item.kind == LOW:
             lines.append(r.t("review.kind.low", lang, score=f"{item.score or 0:.2f}"))
+        elif item.kind == ADVISED:
+            lines.append(r.t("review.kind.advised", lang, score=f"{item.score or 0:.2f}"))
         else:
             lines.append(r.t("review.kind.fallback", lang))
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(item.ts))
