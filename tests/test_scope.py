@@ -454,6 +454,9 @@ def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
     ("全拓管谁定价", "zh", "answer", ["full_pricing"]),
     # a mode's name with only "呢" / "what about" after a question: that question about the mode
     ("全托管谁负责售后 半托管呢", "zh", "answer", ["full_after_sales", "semi_after_sales"]),
+    # "full" alone is no mode's name, but "what about full" / "and in full" after a question about semi is
+    ("who handles customs in semi? and in full?", "en", "answer", ["semi_customs", "full_customs"]),
+    ("who does after-sales in semi managed, what about full?", "en", "answer", ["semi_after_sales", "full_after_sales"]),
     ("who sets the price in semi managed? what about full managed?", "en", "answer", ["semi_pricing", "full_pricing"]),
     # a piece asking only the amount, or guessing "is it just...", asks no second question
     ("全托管要交押金吗 大概多少钱", "zh", "answer", ["deposit"]),

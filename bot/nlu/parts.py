@@ -129,6 +129,8 @@ class PartSplitter:
         """A mode's name and nothing else but words that ask the question before again ("半托管呢", "and
         for semi?", "semi: same question")."""
         rest = self._ellipsis.sub(" ", piece)
+        if rest != piece and self.names_only(piece):     # "what about full", "and in full": the name takes the words
+            return True
         return bool(re.search(r"[a-z\u4e00-\u9fff]", rest)) and self.names_only(rest)
 
     def _asked_both(self, part: str) -> list[str]:
