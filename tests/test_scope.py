@@ -159,6 +159,8 @@ CASES = [
     ("帮我选一下，我们有工厂，资金不多", "zh", "advice", ()),
     # "十几个人" is a number, not a second question: the one question is which mode
     ("做了三年shopee 仓库十几个人 打算上tiktok 推荐什么模式", "zh", "advice", ("help_me_choose",)),
+    # "交多少" is an amount to pay here, not how much control to hand over; "要先交保证金不" asks (A-not-A)
+    ("全托管要先交保证金不 得交多少", "zh", "answer", ("deposit",)),
     ("英国VAT怎么注册", "zh", "fallback", ()),
     ("tell me a joke", "en", "fallback", ()),
 ]

@@ -55,7 +55,7 @@ _EACH = re.compile(r"^([^,?]*?)(?:和|跟|与|以及|及)([^,?]*?)分别([^,?]*)
 _BOTH_ASK = re.compile(r"和")
 # 大不大, 能不能, the spoken "要交不", "能改不" (a verb and 不 at the end), and a piece ending in a particle that
 # asks for a yes ("…自己搞促销吧", "…我自己定呗", "能做品牌嘛"): a Chinese yes-no question
-A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1|(?:要|能|可以|行|会|用|给|让|收|退|有|是|交|改|算|管|做)[\u4e00-\u9fff]{0,2}不$"
+A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1|(?:要|能|可以|行|会|用|给|让|收|退|有|是|交|改|算|管|做)[\u4e00-\u9fff]{0,4}不$"
                      r"|[\u4e00-\u9fff](?:吧|呗|嘛)$")
 
 
