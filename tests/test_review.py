@@ -153,7 +153,7 @@ async def test_review_loop_on_sqlite(fake, tmp_path):
     assert answered["entry"] == ENTRY and not answered["fallback"], answered
 
 
-async def test_an_admin_teaches_the_advice_class_on_sqlite(fake, tmp_path):
+async def test_review_loop_teaches_the_advice_class_on_sqlite(fake, tmp_path):
     db = tmp_path / "bot.sqlite3"
     async with running_bot(fake, db) as (app, store):
         await advice_scenario(fake, replicas=1)

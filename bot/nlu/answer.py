@@ -238,7 +238,7 @@ class FaqAnswerer:
         asking = [p for p, d in self.splitter.pieces(norm) if p and ("?" in d or self._asks(p))]
         if len(asking) != 1:            # two questions: each part is answered on its own
             return None
-        hits, p, ok, _ = self.nlu.rank_faq(asking[-1])
+        hits, p, ok, *_ = self.nlu.rank_faq(asking[-1])
         entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id) if ok and hits else None
         if entry is None:                   # nothing read on its own: its choosing words, if any ("推荐什么模式")
             route = self.nlu.scope.choosing(asking[-1])
@@ -279,7 +279,7 @@ class FaqAnswerer:
             if len(covered) == 1 and not self.nlu.scope.find(part).modes:    # with the message's mode, too
                 name = self.book.modes[covered[0]].name('zh' if has_cjk(part) else 'en')
                 texts.append(f"{name} {part}")
-            hits, p, ok, _ = max((self.nlu.rank_faq(t) for t in texts), key=lambda r: r.best if r.ok else -1.0)
+            hits, p, ok, *_ = max((self.nlu.rank_faq(t) for t in texts), key=lambda r: r.best if r.ok else -1.0)
             runner_up = hits[1].score if len(hits) > 1 else 0.0
             if not ok or (p < PART_MIN_PROBABILITY and (p < PART_FLOOR or p < PART_LEAD * runner_up)):
                 continue
@@ -317,7 +317,7 @@ class FaqAnswerer:
             named = self.nlu.scope.find(part)
             if named.platforms != (self.book.home,):
                 continue
-            hits, p, ok, _ = self.nlu.rank_faq(part)
+            hits, p, ok, *_ = self.nlu.rank_faq(part)
             if not ok or p < PART_MIN_PROBABILITY:
                 continue
             entry = self.kb.by_id.get(self.nlu.content.faq[hits[0].entry].id)
@@ -341,7 +341,7 @@ class FaqAnswerer:
         if self._bare_of is not self.nlu:        # understanding swapped in (a retrain): read again
             self._bare, self._bare_of = {}, self.nlu
         if name not in self._bare:
-            hits, _, ok, _ = self.nlu.rank_faq(name)
+            hits, _, ok, *_ = self.nlu.rank_faq(name)
             self._bare[name] = hits[0].entry if ok and hits else None
         return self._bare[name]
 

@@ -62,9 +62,9 @@ class FaqHit:
     score: float
 
 
-def asks_which_mode(advice: float, best: float) -> bool:
-    """Reading.asks_which_mode from the advice class's probability and the first entry's."""
-    return advice >= ADVICE_MIN and advice >= ADVICE_SHARE * best
+def asks_which_mode(advice: float, best: float, oos: float) -> bool:
+    """Reading.asks_which_mode from the advice class's probability, the first entry's and out of scope's."""
+    return advice >= ADVICE_MIN and advice >= ADVICE_SHARE * max(best, oos)
 
 
 class FaqRanking(NamedTuple):
@@ -72,6 +72,7 @@ class FaqRanking(NamedTuple):
     best: float                 # the first one's probability
     ok: bool                    # ...enough to answer
     advice: float               # the advice class's probability
+    oos: float = 0.0            # the out-of-scope class's (0 for the nearest-neighbour ranker)
 
 
 @dataclass(frozen=True)
@@ -93,14 +94,16 @@ class Reading:
     command: str | None = None
     scope: Scope = Scope()                      # the platforms and modes it names (bot.nlu.scope)
     advice_probability: float = 0.0             # the FAQ models' advice class: asks which mode fits
+    oos_probability: float = 0.0                # ...and its out-of-scope class
 
     @property
     def asks_which_mode(self) -> bool:
         """Whether it asks which mode fits: the advice class reads it at least ADVICE_MIN, and at least
-        ADVICE_SHARE of the first entry:
+        ADVICE_SHARE of the first entry and of the out-of-scope class ("purple elephants" is no question
+        about modes):
         "is semi-managed worth it for a 2-person team" reads the entry about teams a little, and advice more
         (docs/scope.md). Learnt choosing questions and questions about an entry rarely overlap here."""
-        return asks_which_mode(self.advice_probability, self.faq_probability)
+        return asks_which_mode(self.advice_probability, self.faq_probability, self.oos_probability)
 
     def to_dict(self) -> dict:
         best = self.faq[0] if self.faq else None
@@ -372,7 +375,7 @@ class Understanding:
         if self.faq_classifier is not None:
             hits, oos, advice = self.faq_classifier.rank(norm)
             best = hits[0].score if hits else 0.0
-            return FaqRanking(hits, best, bool(hits) and best >= self.threshold and best > oos, advice)
+            return FaqRanking(hits, best, bool(hits) and best >= self.threshold and best > oos, advice, oos)
         hits, oos, advice = self.faq_index.rank(norm)
         best = hits[0].score if hits else 0.0
         return FaqRanking(hits, best, bool(hits) and best >= KNN_THRESHOLD and best > KNN_OOS_MARGIN * oos, advice)
@@ -433,7 +436,7 @@ class Understanding:
         if on_screen is None and slot is not None and slot.step in details:
             on_screen = slot.step
         scope = self.scope.find(norm)
-        ranked, p, answerable, asks_advice = self._rank_question(norm, scope)
+        ranked, p, answerable, asks_advice, oos = self._rank_question(norm, scope)
         hits = tuple(FaqHit(self.content.faq[h.entry].id, round(h.score, 4)) for h in ranked)
         stated = {s for s, r in details.items() if r.level != UNSURE}
         # advice words do not make advice of a question the advice class disowns: about a sure factual entry
@@ -443,11 +446,11 @@ class Understanding:
             not answerable or (hits[0].id not in self._advice_entries and p >= FACT_SURE))
         advice = question and bool(stated) and (
             (any(w in norm for w in self._advice) and not disowned)
-            or (answerable and hits[0].id in self._advice_entries) or asks_which_mode(asks_advice, p))
+            or (answerable and hits[0].id in self._advice_entries) or asks_which_mode(asks_advice, p, oos))
         answers = {s: r.level for s, r in details.items()}
         confidence = {s: round(r.confidence, 4) for s, r in details.items()}
         return Reading(raw, out_lang, answers, confidence, details, on_screen, question, advice, hits, p,
-                       answerable, self.facts(norm), command, scope, round(asks_advice, 4))
+                       answerable, self.facts(norm), command, scope, round(asks_advice, 4), round(oos, 4))
 
     def _typed(self, step: str, norm: str, described: dict[str, SlotReading], kept: str) -> SlotReading | None:
         """The message as an answer to the question on screen, or None (asked again). `kept`: the message
