@@ -89,6 +89,15 @@ def test_a_question_about_selling_on_another_platform_is_not_the_askers_history(
     assert "shein" in history.background
 
 
+def test_a_platform_name_with_two_letters_swapped_is_still_that_platform():
+    from bot.nlu.scope import swapped_letters
+    assert "tmeu" in swapped_letters("temu") and "amazno" in swapped_letters("amazon")
+    assert swapped_letters("tk") == () and swapped_letters("抖音海外") == ()
+    reader = ScopeReader.default()
+    assert reader.find("was on tmeu for a year").platforms == ("temu",)
+    assert reader.find("what a team").platforms == ()       # a word that is no swap of a name is left alone
+
+
 def test_scope_yaml_sources_and_entries_exist(services):
     book = load_book()
     assert book.source_ids() <= set(services.kb.sources)
@@ -162,6 +171,8 @@ CASES = [
     ("做了三年shopee 仓库十几个人 打算上tiktok 推荐什么模式", "zh", "advice", ("help_me_choose",)),
     # "交多少" is an amount to pay here, not how much control to hand over; "要先交保证金不" asks (A-not-A)
     ("全托管要先交保证金不 得交多少", "zh", "answer", ("deposit",)),
+    ("全托管的库存平台是怎么决定补多少的", "zh", "answer", ("full_inventory",)),   # how the platform decides: no choosing
+    ("tmeu半托管 海外仓谁出钱", "zh", "other_platform", ()),      # two letters swapped in a platform's name
     ("英国VAT怎么注册", "zh", "fallback", ()),
     ("tell me a joke", "en", "fallback", ()),
 ]
@@ -216,6 +227,7 @@ def test_a_guess_at_the_answer_goes_on_asking_the_question_before_it(services, q
     ("who sets prices in full managed? & customs?", "en", ["full_pricing", "full_customs"]),
     # "A和B的X分别…": the topic X is shared, not only the ending
     ("全托管和半托管的售后分别谁负责", "zh", ["full_after_sales", "semi_after_sales"]),
+    ("半托管谁负责清关、谁负责尾程", "zh", ["semi_customs", "semi_last_mile"]),    # 、 between two questions
 ])
 def test_two_questions_shaped_alike_keep_both_parts(services, question, lang, entries):
     assert [e.id for e in services.answerer.ask(question, lang).entries] == entries

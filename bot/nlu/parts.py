@@ -52,7 +52,7 @@ PREFACE = re.compile(r"^[^:]{0,40}:\s*")
 _CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _PARTICLE_END = re.compile(r"(?<=[吗呢嘛])(?=[\u4e00-\u9fff])")
 _EACH = re.compile(r"^([^,?]*?)(?:和|跟|与|以及|及)([^,?]*?)分别([^,?]*)$")    # "佣金和结算周期分别是多少"
-_BOTH_ASK = re.compile(r"和")
+_BOTH_ASK = re.compile(r"和|、")
 # 大不大, 能不能, the spoken "要交不", "能改不" (a verb and 不 at the end), and a piece ending in a particle that
 # asks for a yes ("…自己搞促销吧", "…我自己定呗", "能做品牌嘛"): a Chinese yes-no question
 A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1|(?:要|能|可以|行|会|用|给|让|收|退|有|是|交|改|算|管|做)[\u4e00-\u9fff]{0,4}不$"
@@ -134,8 +134,8 @@ class PartSplitter:
         return bool(re.search(r"[a-z\u4e00-\u9fff]", rest)) and self.names_only(rest)
 
     def _asked_both(self, part: str) -> list[str]:
-        """A part cut at "和" when the words on both sides ask ("清关谁负责和头程运费谁付"); "全托管和半托管
-        哪个好" and "谁负责定价和营销" stay whole."""
+        """A part cut at "和" or "、" when the words on both sides ask ("清关谁负责和头程运费谁付", "谁上架、谁做
+        营销"); "全托管和半托管哪个好", "谁负责定价和营销" and "价格、主图" stay whole."""
         for m in _BOTH_ASK.finditer(part):
             left, right = part[:m.start()].strip(), part[m.end():].strip()
             if left and right and self.asks(left) and self.asks(right):

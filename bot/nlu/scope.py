@@ -203,12 +203,26 @@ def word_pattern(words: tuple[str, ...]) -> re.Pattern | None:
     return re.compile("|".join(parts)) if parts else None
 
 
+OTHER = "other"     # the platform id of the many small platforms (no typos made up for their names)
+
+
+def swapped_letters(name: str) -> tuple[str, ...]:
+    """A platform's first name, when it is one Latin word of four letters or more, with two neighbouring
+    letters swapped: the commonest typo in a name ("tmeu", "amazno"), read as that platform. Other typos
+    are listed as words (scope.yaml)."""
+    if not re.fullmatch(r"[a-z]{4,}", name):
+        return ()
+    return tuple(dict.fromkeys(name[:i] + name[i + 1] + name[i] + name[i + 2:]
+                               for i in range(len(name) - 1) if name[i] != name[i + 1]))
+
+
 class ScopeReader:
     """Finds the platforms and modes in a normalised message (see the module docstring)."""
 
     def __init__(self, book: ScopeBook):
         self.book = book
-        self._platforms = [(p.id, word_pattern(p.words)) for p in book.platforms.values()]
+        self._platforms = [(p.id, word_pattern(p.words + (swapped_letters(p.words[0]) if p.words and p.id != OTHER else ())))
+                           for p in book.platforms.values()]
         self._modes = [(m, word_pattern(m.words)) for m in book.modes.values()]
         self._not_in = {m.id: word_pattern(m.not_in) for m in book.modes.values() if m.not_in}
         self._background = word_pattern(book.background_words)
