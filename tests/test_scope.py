@@ -242,6 +242,15 @@ def test_the_mode_named_wins_over_the_other_modes_entry(services):
         assert want in ids and not any(i.startswith("full_" if want.startswith("semi") else "semi_") for i in ids)
 
 
+def test_understanding_reads_the_named_modes_entry_first(services):
+    """The reading itself (what the dialogue, `understand` and the FAQ figures use), not only the answer:
+    the topic from the words, the mode from its name."""
+    reading = services.nlu.read("全托可以自己做满减吗")        # the classifier alone reads semi's promotions first
+    assert reading.faq[0].id == "full_promotions"
+    both = services.nlu.read("全托和半托谁定价")         # both modes named: the classifier's order stands
+    assert both.faq[0].id in ("full_pricing", "semi_pricing")
+
+
 @pytest.mark.parametrize("question, lang", [(q, lang) for q, lang, h, _ in CASES])
 def test_rendered_answers_are_escaped_and_within_telegrams_limit(services, question, lang):
     answer = services.answerer.ask(question, lang)

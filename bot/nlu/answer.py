@@ -22,11 +22,10 @@ from bot.kb.models import FaqEntry, KnowledgeBase
 from bot.nlu.parts import A_NOT_A, CIRCLED, PREFACE, PartSplitter
 from bot.nlu.scope import Mode, Platform, Scope, ScopeBook, Uncovered
 from bot.nlu.text import has_cjk, normalize
-from bot.nlu.understand import ADVICE_NONE, Reading, Understanding
+from bot.nlu.understand import ADVICE_NONE, COVERED_MODES, Reading, Understanding
 
 HANDLINGS = ("answer", "other_platform", "other_mode", "advice", "fallback")
 CHOOSING_TOPIC = "choosing"
-COVERED_MODES = ("full_managed", "semi_managed")
 MAX_PARTS = 3
 PART_NEAR = 3                    # ...and among the whole message's this many nearest entries
 PART_SECOND = 0.8                # a part's second choice, when another part took its first, this close
