@@ -172,6 +172,7 @@ CASES = [
     # "交多少" is an amount to pay here, not how much control to hand over; "要先交保证金不" asks (A-not-A)
     ("全托管要先交保证金不 得交多少", "zh", "answer", ("deposit",)),
     ("全托管的库存平台是怎么决定补多少的", "zh", "answer", ("full_inventory",)),   # how the platform decides: no choosing
+    ("全托现在都开了哪些国家的站点", "zh", "answer", ("markets_launch",)),      # "都开" is no running of both modes
     ("tmeu半托管 海外仓谁出钱", "zh", "other_platform", ()),      # two letters swapped in a platform's name
     ("英国VAT怎么注册", "zh", "fallback", ()),
     ("tell me a joke", "en", "fallback", ()),
