@@ -212,6 +212,8 @@ def test_a_piece_that_only_asks_more_is_no_second_part(services, question, lang,
     ("全托管的清关谁来做 售后呢", 2),         # "...呢" asks about something else
     ("半托管头程谁出 时效快吗", 2),           # a question of its own
     ("whats fbt? is that a warehouse", 2),    # after a question mark it is a question of its own
+    ("全托管平台具体帮我干什么？管上架？管售后？", 1),   # three or four characters that ask nothing: guesses
+    ("全托管谁上架？谁定价？", 2),                        # ...but "谁定价" asks
 ])
 def test_a_guess_at_the_answer_goes_on_asking_the_question_before_it(services, question, parts):
     assert len(services.answerer.parts(normalize(question))) == parts

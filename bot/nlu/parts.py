@@ -42,6 +42,7 @@ _NUMBERED = r"(?<![\d.])\d\s?[.、)](?!\d)|\(\d\)|\bq\d\b\s?[:.]?"
 CIRCLED = re.compile(r"[\u2460-\u2473\u2776-\u277f]")
 # A word or two alone ("选模式看哪几个因素 资金？团队？货源？"): options of the question before, not questions
 _ONE_WORD = re.compile(r"^(?:[\u4e00-\u9fff]{1,2}|[a-z]+)$")
+_SHORT_GUESS = re.compile(r"^[\u4e00-\u9fff]{3,4}$")   # "给流量？管物流？": guesses at the answer, when they ask nothing
 # a comma, a space between Chinese words or a particle's end (all made ","), or a full stop: after these a
 # follow-up about "it" asks more about the question before (after "?" or a join word it is a part)
 _WEAK = re.compile(r"^(?:[,\s]*|\.\s)$")
@@ -106,6 +107,7 @@ class PartSplitter:
                 continue
             if parts and not carry and (self._alternative.match(piece) or self._guess.search(piece) or self._more.match(piece)
                                         or (_ONE_WORD.match(piece) and not (self._joined.match(after) and "?" in delimiter))
+                                        or (_SHORT_GUESS.match(piece) and not self._joined.match(after) and not self.asks(piece))
                                         or (_WEAK.match(after) and self._follow_up.match(piece))):
                 parts[-1] = f"{parts[-1]} {piece}"
                 continue
