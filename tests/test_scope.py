@@ -174,6 +174,7 @@ CASES = [
     ("全托管的库存平台是怎么决定补多少的", "zh", "answer", ("full_inventory",)),   # how the platform decides: no choosing
     ("全托现在都开了哪些国家的站点", "zh", "answer", ("markets_launch",)),      # "都开" is no running of both modes
     ("tmeu半托管 海外仓谁出钱", "zh", "other_platform", ()),      # two letters swapped in a platform's name
+    ("空运和海运怎么选", "zh", "fallback", ()),          # choosing words, but no mode and the advice class disowns it
     ("英国VAT怎么注册", "zh", "fallback", ()),
     ("tell me a joke", "en", "fallback", ()),
 ]

@@ -22,7 +22,7 @@ from bot.kb.models import FaqEntry, KnowledgeBase
 from bot.nlu.parts import A_NOT_A, CIRCLED, PREFACE, PartSplitter
 from bot.nlu.scope import Mode, Platform, Scope, ScopeBook, Uncovered
 from bot.nlu.text import has_cjk, normalize
-from bot.nlu.understand import ADVICE_NONE, COVERED_MODES, Reading, Understanding
+from bot.nlu.understand import ADVICE_MIN, COVERED_MODES, Reading, Understanding
 
 HANDLINGS = ("answer", "other_platform", "other_mode", "advice", "fallback")
 CHOOSING_TOPIC = "choosing"
@@ -176,7 +176,7 @@ class FaqAnswerer:
                 return make("advice", [self._specific(self.kb.by_id[routed.entry], hits)])   # "全托转半托难在哪": not semi's risks
             return make("advice" if top.id in self.choosing_entries else "answer", [top])
         if routed is not None and routed.entry in self.kb.by_id and (
-                scope.modes or reading.advice_probability >= ADVICE_NONE):   # not "海运拼箱和整柜怎么选"
+                scope.modes or reading.advice_probability >= ADVICE_MIN):   # not "海运拼箱和整柜怎么选"
             return make("advice", [self.kb.by_id[routed.entry]])
         return make("fallback", [])
 
