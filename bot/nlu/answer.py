@@ -22,7 +22,7 @@ from bot.kb.models import FaqEntry, KnowledgeBase
 from bot.nlu.parts import A_NOT_A, CIRCLED, PREFACE, PartSplitter
 from bot.nlu.scope import Mode, Platform, Scope, ScopeBook, Uncovered
 from bot.nlu.text import has_cjk, normalize
-from bot.nlu.understand import ADVICE_MIN, COVERED_MODES, Reading, Understanding
+from bot.nlu.understand import ADVICE_MIN, COVERED_MODES, FACT_SURE, Reading, Understanding
 
 HANDLINGS = ("answer", "other_platform", "other_mode", "advice", "fallback")
 CHOOSING_TOPIC = "choosing"
@@ -163,7 +163,12 @@ class FaqAnswerer:
         if reading.advice:
             # in a dialogue: the provisional recommendation; here its choosing entry, if any
             return make("advice", [top] if top is not None and top.id in self.choosing_entries else [])
-        if top is not None and top.id not in self.choosing_entries and (reading.answers or self._asks_choosing(norm)):
+        # a sure factual entry the advice class disowns: choosing words and a self-description do not make it
+        # advice ("are semi-managed margins realistic or is it hype": the margins; "do i need an ops team...")
+        factual = top is not None and top.id not in self.choosing_entries and hits[0][1] >= FACT_SURE \
+            and reading.advice_probability < ADVICE_MIN
+        if top is not None and top.id not in self.choosing_entries and not factual \
+                and (reading.answers or self._asks_choosing(norm)):
             chosen = self._choosing_question(norm)      # describes itself, then asks which mode
             if chosen is not None:
                 return make("advice", [chosen])
@@ -172,7 +177,7 @@ class FaqAnswerer:
                 return make("advice", [self._specific(self.kb.by_id[routed.entry], hits)]
                             if routed.entry in self.kb.by_id else [])
         if top is not None:
-            if routed is not None and routed.override and routed.entry in self.kb.by_id:
+            if routed is not None and routed.override and routed.entry in self.kb.by_id and not factual:
                 return make("advice", [self._specific(self.kb.by_id[routed.entry], hits)])   # "全托转半托难在哪": not semi's risks
             return make("advice" if top.id in self.choosing_entries else "answer", [top])
         if routed is not None and routed.entry in self.kb.by_id and (
