@@ -175,6 +175,9 @@ CASES = [
     ("全托现在都开了哪些国家的站点", "zh", "answer", ("markets_launch",)),      # "都开" is no running of both modes
     ("tmeu半托管 海外仓谁出钱", "zh", "other_platform", ()),      # two letters swapped in a platform's name
     ("空运和海运怎么选", "zh", "fallback", ()),          # choosing words, but no mode and the advice class disowns it
+    # Amazon is history, unless the question itself names its mode: then it compares
+    ("been on amazon fba for years. is tiktok semi managed basically fba?", "en", "other_platform", ()),
+    ("been on amazon fba for years. on tiktok semi managed who pays the first leg?", "en", "answer", ("semi_first_leg",)),
     # a sure factual entry the advice class disowns: no choosing route ("realistic or") makes it advice
     ("are full-managed margins realistic or is it a myth", "en", "answer", ("full_profit",)),
     ("英国VAT怎么注册", "zh", "fallback", ()),

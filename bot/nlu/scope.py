@@ -26,6 +26,7 @@ SCOPE_FILE = ROOT / "knowledge" / "scope.yaml"
 _SENTENCE_ENDS = r"[，,。；;！!？?\n、]+|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])"
 _SENTENCE_SPLIT = re.compile(_SENTENCE_ENDS)
 _CLAUSE_SPLIT = re.compile(_SENTENCE_ENDS + r"|\s+(?:but|and|so)\s+|但是|不过|但")
+_ASKS_START = re.compile(r"^\s*(?:is|are|does|do|can|could|will|would|should|how|what|which)\b")
 _QUESTION_START = re.compile(r"^\s*(?:can|could|may|should|do|does|is|are|will|would|how|what|which)\s+(?:i|we)\b")
 _ASCII_ALNUM = re.compile(r"[a-z0-9]")
 _APPROXIMATE = re.compile(r"[0-9一二两三四五六七八九十百千万]几|几[十百千万]")
@@ -281,8 +282,11 @@ class ScopeReader:
         for pid, pattern in self._platforms:
             if pid not in platforms or pid == self.book.home or pattern is None:
                 continue
-            mine = [c for c in clauses if pattern.search(c)]
-            rest = [c for c in clauses if not pattern.search(c)]
+            modes = [mp for m, mp in self._modes if m.platform == pid and mp is not None]
+            # a question naming the platform's mode asks about it ("...is tiktok's full-managed basically FBA")
+            mine = [c for c in clauses if pattern.search(c)
+                    or (_ASKS_START.match(c) and any(mp.search(c) for mp in modes))]
+            rest = [c for c in clauses if c not in mine]
             if mine and rest and all(self._background.search(c) and not self._asks_start(c) for c in mine):
                 out.append(pid)
                 continue
