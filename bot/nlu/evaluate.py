@@ -79,6 +79,8 @@ DEV_TITLES = {
     "dev23": "development (a blind edge set of sellers at different moments, written to be learnt from)",
     "dev24": "development (a blind edge set in colloquial Chinese, heavy in in-scope and near-subject out-of-scope questions, written to be learnt from)",
     "dev25": "development (a blind edge set in many kinds of English, heavy in choosing and two-part questions, written to be learnt from)",
+    "dev26": "development (a blind edge set, written to be learnt from)",
+    "dev27": "development (a blind edge set heavy in neighbouring in-scope and two-part questions, written to be learnt from)",
     "v9": "development (the edge set v7 and FAQ set v7, held-out until their one look at 20:28 on 2026-12-06, then learnt from)",
     "v10": "development (the edge set v8 and FAQ set v8, held-out until their one look at 20:31 on 2026-12-06, then learnt from)",
     "v11": "development (the night's last held-out sets: edge v9 and FAQ v9 seen once at 20:38, typed and descriptions v7 at 20:28 on 2026-12-06; learnt from)",
