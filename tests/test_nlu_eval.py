@@ -102,6 +102,16 @@ KNOWN_COINCIDENCES |= {"good question, no idea", "想做自己的品牌", "play 
 KNOWN_COINCIDENCES |= {"what happens if i choose the wrong mode"}
 # ...and of the fourth blind writer's typed set (eval/dev/dev4).
 KNOWN_COINCIDENCES |= {"small home gadgets", "we can't do live streams", "能承受一些风险"}
+# ...and of the night's final held-out sets v10 (eval/dev/v12 since their one look, 2026-12-06 21:18), whose
+# blind writers wrote these short texts like examples older than the sets (their figures include them).
+KNOWN_COINCIDENCES |= {"face masks and serums", "haven't made up my mind", "high ticket items",
+                       "how did the first full-managed sellers do", "how do i sign up for full managed",
+                       "i don't know", "i'm not certain", "maybe? not sure", "not much money",
+                       "plenty of capital", "some, within limits", "we don't make videos",
+                       "we have our own factory", "what are the risks of full managed",
+                       "what can go wrong with semi-managed?", "what is semi managed", "为了高利润可以冒大风险",
+                       "会一点，没有专人", "偶尔拍拍视频", "全托管能做品牌吗", "出单和品牌兼顾", "到底哪个模式更好", "半托管容易踩什么坑", "半託管是什麼",
+                       "怎么加入全托管", "没考虑过这个问题", "美国站有全托管吗"}
 
 
 def _sentences(node, inside: bool = False):
