@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from bot.kb.models import FaqEntry, KnowledgeBase
 from bot.nlu.parts import A_NOT_A, CIRCLED, PREFACE, PartSplitter
-from bot.nlu.scope import Mode, Platform, Scope, ScopeBook, Uncovered
+from bot.nlu.scope import COVERED_MODES, Mode, Platform, Scope, ScopeBook, Uncovered
 from bot.nlu.text import has_cjk, normalize
-from bot.nlu.understand import ADVICE_MIN, COVERED_MODES, FACT_SURE, Reading, Understanding
+from bot.nlu.understand import ADVICE_MIN, FACT_SURE, Reading, Understanding
 
 HANDLINGS = ("answer", "other_platform", "other_mode", "advice", "fallback")
 CHOOSING_TOPIC = "choosing"
@@ -83,8 +83,6 @@ class FaqAnswerer:
         self.book: ScopeBook = understanding.scope.book
         self.choosing_entries = {e.id for e in kb.entries if e.topic == CHOOSING_TOPIC}
         # entry -> (its mode, the same entry for the other mode)
-        self.counterpart = {a: ("full_managed", b) for a, b in self.book.counterparts}
-        self.counterpart.update({b: ("semi_managed", a) for a, b in self.book.counterparts})
         self.splitter = PartSplitter(self.book.part_words, self._asks, self._names_only)
 
     def ask(self, text: object, lang: str = "en") -> Answer:
@@ -224,11 +222,7 @@ class FaqAnswerer:
     def _right_mode(self, entry: FaqEntry, modes: tuple[str, ...]) -> FaqEntry:
         """The entry for the mode the question names, when it names one of the two and the entry is
         the other's."""
-        mode, other = self.counterpart.get(entry.id, (None, None))
-        named = [m for m in modes if m in COVERED_MODES]
-        if mode is None or len(named) != 1 or named[0] == mode or other not in self.kb.by_id:
-            return entry
-        return self.kb.by_id[other]
+        return self.kb.by_id.get(self.book.twin(entry.id, modes) or "", entry)
 
     # -- two-part questions ------------------------------------------------------------------
     def parts(self, norm: str) -> list[str]:
@@ -333,11 +327,7 @@ class FaqAnswerer:
 
     def _same_question(self, entry: FaqEntry, modes: tuple[str, ...]) -> FaqEntry | None:
         """The entry that asks `entry`'s question about the one covered mode named, or None."""
-        named = [m for m in modes if m in COVERED_MODES]
-        mode, other = self.counterpart.get(entry.id, (None, None))
-        if len(named) != 1 or mode is None or mode == named[0]:
-            return None
-        return self.kb.by_id.get(other)
+        return self.kb.by_id.get(self.book.twin(entry.id, modes) or "")
 
     def _bare_reading(self, name: str) -> int | None:
         """What a mode's name alone reads as (its definition): a part read as this once the name is added

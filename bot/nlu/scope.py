@@ -26,8 +26,10 @@ SCOPE_FILE = ROOT / "knowledge" / "scope.yaml"
 _SENTENCE_ENDS = r"[，,。；;！!？?\n、]+|\.(?=\s)|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])"
 _SENTENCE_SPLIT = re.compile(_SENTENCE_ENDS)
 _CLAUSE_SPLIT = re.compile(_SENTENCE_ENDS + r"|\s+(?:but|and|so)\s+|但是|不过|但")
-_ASKS_START = re.compile(r"^\s*(?:is|are|does|do|can|could|will|would|should|how|what|which)\b")
-_QUESTION_START = re.compile(r"^\s*(?:can|could|may|should|do|does|is|are|will|would|how|what|which)\s+(?:i|we)\b")
+_QUESTION_WORD = r"(?:is|are|does|do|can|could|will|would|should|how|what|which)"
+_ASKS_START = re.compile(rf"^\s*{_QUESTION_WORD}\b")                            # a clause that starts asking
+_QUESTION_START = re.compile(rf"^\s*(?:may|{_QUESTION_WORD})\s+(?:i|we)\b")   # ...about what the asker may do
+COVERED_MODES = ("full_managed", "semi_managed")     # the two modes the knowledge base answers about
 _ASCII_ALNUM = re.compile(r"[a-z0-9]")
 _APPROXIMATE = re.compile(r"[0-9一二两三四五六七八九十百千万]几|几[十百千万]")
 
@@ -111,6 +113,19 @@ class ScopeBook:
             if entry in (full, semi):
                 return "full_managed" if entry == full else "semi_managed"
         return self.one_mode.get(entry)
+
+    def twin(self, entry: str, modes: tuple[str, ...]) -> str | None:
+        """The same entry for the one covered mode `modes` names, when `entry` is the other mode's side of a
+        counterpart pair (semi_promotions and a question naming full-managed: full_promotions); else None."""
+        named = [m for m in modes if m in COVERED_MODES]
+        if len(named) != 1:
+            return None
+        for full, semi in self.counterparts:
+            if entry == semi and named[0] == "full_managed":
+                return full
+            if entry == full and named[0] == "semi_managed":
+                return semi
+        return None
 
     def source_ids(self) -> set[str]:
         facts = [f for p in self.platforms.values() for f in p.facts]

@@ -47,7 +47,6 @@ def model_version() -> str:
     here = Path(__file__).resolve().parent
     return "nlu:" + "".join(hashlib.sha256((here / name).read_bytes()).hexdigest()[:12] for name in _MODEL_CODE)
 
-COVERED_MODES = ("full_managed", "semi_managed")
 ADVICE_MIN, ADVICE_SHARE = 0.1, 0.5   # Reading.asks_which_mode (tuned on eval/dev's edge sets, two folds)
 FACT_SURE, ADVICE_NONE = 0.5, 0.02     # an entry this sure (or none), advice this unlikely: advice words do not make it advice
 CACHE_DIR = Path(os.environ.get("NLU_CACHE_DIR", ROOT / ".cache" / "nlu"))
@@ -100,10 +99,9 @@ class Reading:
     @property
     def asks_which_mode(self) -> bool:
         """Whether it asks which mode fits: the advice class reads it at least ADVICE_MIN, and at least
-        ADVICE_SHARE of the first entry and of the out-of-scope class ("purple elephants" is no question
-        about modes):
-        "is semi-managed worth it for a 2-person team" reads the entry about teams a little, and advice more
-        (docs/scope.md). Learnt choosing questions and questions about an entry rarely overlap here."""
+        ADVICE_SHARE of the first entry ("is semi-managed worth it for a 2-person team" reads the entry about
+        teams a little, and advice more) and of the out-of-scope class ("purple elephants" is no question about
+        modes). Learnt choosing questions and questions about an entry rarely overlap here (docs/scope.md)."""
         return asks_which_mode(self.advice_probability, self.faq_probability, self.oos_probability)
 
     def to_dict(self) -> dict:
@@ -335,13 +333,7 @@ class Understanding:
         self._question_en = re.compile(r"^(?:" + "|".join(en) + r")\b") if en else None
         self._advice = tuple(sorted({normalize(w) for w in lex.advice_words}, key=len, reverse=True))
         self._advice_entries = set(lex.advice_entries)
-        position = {d.id: i for i, d in enumerate(content.faq)}
-        # (an entry about one covered mode, the other mode) -> the other mode's twin entry (its index)
-        self._twins = {}
-        for full, semi in self.scope.book.counterparts:
-            if full in position and semi in position:
-                self._twins[(full, "semi_managed")] = position[semi]
-                self._twins[(semi, "full_managed")] = position[full]
+        self._position = {d.id: i for i, d in enumerate(content.faq)}     # entry id -> its index in the FAQ models
         self._platforms = WordLists({"platforms": tuple(normalize(p) for p in
                                                         lex.cross_border_platforms + lex.domestic_platforms)})
 
@@ -403,17 +395,13 @@ class Understanding:
         """When the message names exactly one of the two covered modes and the first entry is the other mode's
         twin (semi_promotions for "全託可以自己設優惠券嗎"), the named mode's twin comes first, as sure as the
         surer of the two: the topic is read from the words, the mode from its name."""
-        named = [m for m in scope.modes if m in COVERED_MODES]
-        if len(named) != 1 or not ranking.hits:
+        if not ranking.hits:
             return ranking
-        first = self.content.faq[ranking.hits[0].entry].id
-        twin = self._twins.get((first, named[0]))
+        twin = self._position.get(self.scope.book.twin(self.content.faq[ranking.hits[0].entry].id, scope.modes))
         if twin is None:
             return ranking
-        score = ranking.best          # the first entry's: at least the twin's
-        hits = [Hit(twin, score)] + [h for h in ranking.hits if h.entry != twin]
-        ok = score >= self.threshold and score > ranking.oos if self.faq_classifier is not None else ranking.ok
-        return ranking._replace(hits=hits, best=score, ok=ok)
+        # the twin takes the first entry's probability (at least its own): `best` and `ok` stand as they are
+        return ranking._replace(hits=[Hit(twin, ranking.best)] + [h for h in ranking.hits if h.entry != twin])
 
     def read(self, text: object, step: str | None = None, lang: str | None = None) -> Reading:
         """Everything a message says. With `step`, it is first read as an answer to that question
