@@ -84,7 +84,7 @@ DEV_TITLES = {
     "v9": "development (the edge set v7 and FAQ set v7, held-out until their one look at 20:28 on 2026-12-06, then learnt from)",
     "v10": "development (the edge set v8 and FAQ set v8, held-out until their one look at 20:31 on 2026-12-06, then learnt from)",
     "v11": "development (the night's last held-out sets: edge v9 and FAQ v9 seen once at 20:38, typed and descriptions v7 at 20:28 on 2026-12-06; learnt from)",
-    "v12": "development (the night's final held-out sets v10: edge, typed, descriptions, FAQ, seen once at 21:18 on 2026-12-06; not learnt from yet)",
+    "v12": "development (the night's final held-out sets v10: edge, typed, descriptions, FAQ, seen once at 21:18 on 2026-12-06, then learnt from)",
     "v8": "development (held-out v6 and edge v6, each seen once at the end of 2026-12-06's third round, then learnt from)",
     "edge_check": "development, edge gauge (fifth blind writer, not tuned on)",
     "typed_check": "development, typed-answer gauge (the dev12 writer's second set, not tuned on or learnt from)",
