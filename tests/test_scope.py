@@ -494,6 +494,12 @@ def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
     # a piece asking only the amount, or guessing "is it just...", asks no second question
     ("全托管要交押金吗 大概多少钱", "zh", "answer", ["deposit"]),
     ("who handles customs in semi managed. is it just the platform?", "en", "answer", ["semi_customs"]),
+    # ...or only who pays for what the piece before asks about (the entry about it says who pays)
+    ("半托管尾程派送谁负责，费用算谁的", "zh", "answer", ["semi_last_mile"]),
+    ("semi managed - last mile to the customer, who does it and is that on my bill?", "en", "answer", ["semi_last_mile"]),
+    # "and in semi," before a question names that question's mode: no question of its own
+    ("Does TikTok do the marketing for me in full-managed? And in semi, what does the platform actually help with?",
+     "en", "answer", ["full_marketing", "semi_platform_help"]),
     # a piece ending in 吧 / 嘛 asks
     ("全托可以自己报活动吧 佣金呢", "zh", "answer", ["full_promotions", "fees_commission"]),
     ("全托管能自己定价嘛 售后谁管", "zh", "answer", ["full_pricing", "full_after_sales"]),

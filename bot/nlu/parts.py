@@ -21,7 +21,8 @@ class PartWords:
     alternatives: tuple[str, ...] = ()        # "还是", "or": the piece goes on asking the one before
     follow_ups: tuple[str, ...] = ()          # "is it", "它是": after a comma, asks more about the one before
     guesses: tuple[str, ...] = ()             # "just", "只要": a guess at the answer, after a "?" too
-    more: tuple[str, ...] = ()                # "大概多少钱", "how much": a whole piece asking the amount of the one before
+    more: tuple[str, ...] = ()                # "大概多少钱", "费用谁出": a whole piece asking the amount of the one before,
+                                              # or who pays for it
     guess_ends: tuple[str, ...] = ()          # "and that's it", "就行了吗": the same, by how the piece ends
     same_question: tuple[str, ...] = ()       # "呢", "and for", "same question": with a mode's name, the question
                                               # before asked again about that mode ("①全托管谁清关 ②半托管呢")
@@ -97,13 +98,17 @@ class PartSplitter:
             else:
                 norm = f"{first}{ending}?{second}{ending}"
         parts, carry, before, after = [], "", "", ""
-        for piece, delimiter in self.pieces(norm):
+        pieces = self.pieces(norm)
+        for i, (piece, delimiter) in enumerate(pieces):
             joined = bool(self._joined.match(delimiter) or self._joined.match(before) or self._item.match(before))
             after, before = before, delimiter       # after: the delimiter this piece follows
             if not piece:
                 continue
             if parts and not carry and self.same_question(piece):
-                parts.append(piece)
+                if delimiter.strip() == "," and any(p for p, _ in pieces[i + 1:]):
+                    carry = piece       # "…? and in semi, what does the platform help with": the next one's mode
+                else:
+                    parts.append(piece)
                 continue
             if parts and not carry and (self._alternative.match(piece) or self._guess.search(piece) or self._more.match(piece)
                                         or (_ONE_WORD.match(piece) and not (self._joined.match(after) and "?" in delimiter))
