@@ -178,6 +178,10 @@ CASES = [
     # Amazon is history, unless the question itself names its mode: then it compares
     ("been on amazon fba for years. is tiktok semi managed basically fba?", "en", "other_platform", ()),
     ("been on amazon fba for years. on tiktok semi managed who pays the first leg?", "en", "answer", ("semi_first_leg",)),
+    # ...and when the question asks whether TikTok's mode is the same deal as, or better than, the one it knows
+    ("我现在做temu全托，被压价压得喘不过气，tk全托管会不会也这样搞", "zh", "other_platform", ()),
+    ("I've been on Temu full-managed for a year and they squeeze our price every month. Is TikTok full-managed the "
+     "same kind of deal?", "en", "other_platform", ("other_platforms_semi",)),
     # a sure factual entry the advice class disowns: no choosing route ("realistic or") makes it advice
     ("are full-managed margins realistic or is it a myth", "en", "answer", ("full_profit",)),
     ("英国VAT怎么注册", "zh", "fallback", ()),
