@@ -185,6 +185,9 @@ CASES = [
     # a sure factual entry the advice class disowns: no choosing route ("realistic or") makes it advice
     ("are full-managed margins realistic or is it a myth", "en", "answer", ("full_profit",)),
     ("英国VAT怎么注册", "zh", "fallback", ()),
+    # choosing words in a question the out-of-scope class is sure of and the advice class is not: no advice
+    ("which tiktok ad objective should i pick for a new product launch", "en", "fallback", ()),
+    ("what camera should I buy for live streaming", "en", "fallback", ()),
     ("tell me a joke", "en", "fallback", ()),
 ]
 

@@ -22,7 +22,7 @@ from bot.kb.models import FaqEntry, KnowledgeBase
 from bot.nlu.parts import A_NOT_A, CIRCLED, PREFACE, PartSplitter
 from bot.nlu.scope import COVERED_MODES, Mode, Platform, Scope, ScopeBook, Uncovered
 from bot.nlu.text import has_cjk, normalize
-from bot.nlu.understand import ADVICE_MIN, FACT_SURE, Reading, Understanding
+from bot.nlu.understand import ADVICE_MIN, FACT_SURE, Reading, Understanding, oos_disowns_advice
 
 HANDLINGS = ("answer", "other_platform", "other_mode", "advice", "fallback")
 CHOOSING_TOPIC = "choosing"
@@ -178,8 +178,9 @@ class FaqAnswerer:
             if routed is not None and routed.override and routed.entry in self.kb.by_id and not factual:
                 return make("advice", [self._specific(self.kb.by_id[routed.entry], hits)])   # "全托转半托难在哪": not semi's risks
             return make("advice" if top.id in self.choosing_entries else "answer", [top])
-        if routed is not None and routed.entry in self.kb.by_id and (
-                scope.modes or reading.advice_probability >= ADVICE_MIN):   # not "海运拼箱和整柜怎么选"
+        if routed is not None and routed.entry in self.kb.by_id and (scope.modes or (
+                reading.advice_probability >= ADVICE_MIN     # not "海运拼箱和整柜怎么选"
+                and not oos_disowns_advice(reading.advice_probability, reading.oos_probability))):
             return make("advice", [self.kb.by_id[routed.entry]])
         return make("fallback", [])
 

@@ -49,6 +49,7 @@ def model_version() -> str:
 
 ADVICE_MIN, ADVICE_SHARE = 0.1, 0.5   # Reading.asks_which_mode (tuned on eval/dev's edge sets, two folds)
 FACT_SURE, ADVICE_NONE = 0.5, 0.02     # an entry this sure (or none), advice this unlikely: advice words do not make it advice
+OOS_SURE = 0.5                         # out of scope this sure: choosing words need the advice class (oos_disowns_advice)
 CACHE_DIR = Path(os.environ.get("NLU_CACHE_DIR", ROOT / ".cache" / "nlu"))
 KEEP_CACHED = 4
 WORDS_A_PIECE = 8192    # vocabulary words a piece of the cache (one step of loading it)
@@ -60,6 +61,13 @@ STALE_TMP_SECONDS = 600.0
 class FaqHit:
     id: str
     score: float
+
+
+def oos_disowns_advice(advice: float, oos: float) -> bool:
+    """The out-of-scope class is sure of a question the advice class reads less than ADVICE_SHARE of it:
+    choosing words in it ask to choose something the knowledge base does not cover ("which tiktok ad
+    objective should i pick", "what camera do you recommend for live streaming")."""
+    return oos >= OOS_SURE and advice < ADVICE_SHARE * oos
 
 
 def asks_which_mode(advice: float, best: float, oos: float) -> bool:
@@ -455,8 +463,9 @@ class Understanding:
         # advice words do not make advice of a question the advice class disowns: about a sure factual entry
         # ("...we go with full-managed, who writes the titles, us or TikTok?") or about nothing the knowledge
         # base covers ("we have hosts, how much should I pay a creator per video")
-        disowned = asks_advice < ADVICE_NONE and (
-            not answerable or (hits[0].id not in self._advice_entries and p >= FACT_SURE))
+        disowned = (asks_advice < ADVICE_NONE and (
+            not answerable or (hits[0].id not in self._advice_entries and p >= FACT_SURE))) or (
+            not scope.modes and oos_disowns_advice(asks_advice, oos))
         advice = question and bool(stated) and (
             (any(w in norm for w in self._advice) and not disowned)
             or (answerable and hits[0].id in self._advice_entries) or asks_which_mode(asks_advice, p, oos))
