@@ -184,6 +184,8 @@ CASES = [
      "same kind of deal?", "en", "other_platform", ("other_platforms_semi",)),
     # a sure factual entry the advice class disowns: no choosing route ("realistic or") makes it advice
     ("are full-managed margins realistic or is it a myth", "en", "answer", ("full_profit",)),
+    # ...but words asking for the decision outright do ("trying to make up my mind")
+    ("what's the catch with semi-managed? trying to make up my mind", "en", "advice", ("help_me_choose",)),
     ("英国VAT怎么注册", "zh", "fallback", ()),
     # choosing words in a question the out-of-scope class is sure of and the advice class is not: no advice
     ("which tiktok ad objective should i pick for a new product launch", "en", "fallback", ()),

@@ -72,11 +72,13 @@ class Mode:
 @dataclass(frozen=True)
 class Route:
     """Choosing words and the entry they route to; `override`: even over another entry that
-    answered (switching: "全托转半托难在哪" is not about semi-managed's risks)."""
+    answered (switching: "全托转半托难在哪" is not about semi-managed's risks); `outright`: the words ask
+    for the decision itself ("...how do I choose?"), so even over an entry read as sure as a fact."""
 
     entry: str
     words: tuple[str, ...]
     override: bool = False
+    outright: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,8 @@ def parse_book(data: dict) -> ScopeBook:
     home = data.get("home", "tiktok")
     if home not in platforms:
         raise ValueError(f"{SCOPE_FILE.name}: home platform {home!r} is not listed")
-    choosing = tuple(Route(c["entry"], tuple(c.get("words") or ()), bool(c.get("override", False)))
+    choosing = tuple(Route(c["entry"], tuple(c.get("words") or ()), bool(c.get("override", False)),
+                           bool(c.get("outright", False)))
                      for c in data.get("choosing") or [])
     ui = {k: _text(v, f"ui.{k}") for k, v in (data.get("ui") or {}).items()}
     return ScopeBook(home, platforms, modes, tuple(data.get("background_words") or ()), choosing,
