@@ -164,7 +164,7 @@ class FaqAnswerer:
         # a sure factual entry the advice class disowns: choosing words and a self-description do not make it
         # advice ("are semi-managed margins realistic or is it hype": the margins; "do i need an ops team...")
         factual = top is not None and top.id not in self.choosing_entries and hits[0][1] >= FACT_SURE \
-            and reading.advice_probability < ADVICE_MIN and not (routed is not None and routed.outright)
+            and not reading.asks_which_mode and not (routed is not None and routed.outright)
         if top is not None and top.id not in self.choosing_entries and not factual \
                 and (reading.answers or self._asks_choosing(norm)):
             chosen = self._choosing_question(norm)      # describes itself, then asks which mode
