@@ -500,6 +500,10 @@ def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
     ("who handles customs in semi? and in full?", "en", "answer", ["semi_customs", "full_customs"]),
     ("who does after-sales in semi managed, what about full?", "en", "answer", ["semi_after_sales", "full_after_sales"]),
     ("who sets the price in semi managed? what about full managed?", "en", "answer", ["semi_pricing", "full_pricing"]),
+    # one question about both modes: each mode's entry, in the order named; a choosing one stays advice
+    ("who sets the price in full vs semi managed", "en", "answer", ["full_pricing", "semi_pricing"]),
+    ("Risks of full managed vs risks of semi managed?", "en", "answer", ["full_risks", "semi_risks"]),
+    ("full managed or semi managed for someone who really hates risk", "en", "advice", ["help_me_choose"]),
     # a piece asking only the amount, or guessing "is it just...", asks no second question
     ("全托管要交押金吗 大概多少钱", "zh", "answer", ["deposit"]),
     ("who handles customs in semi managed. is it just the platform?", "en", "answer", ["semi_customs"]),

@@ -150,6 +150,9 @@ class FaqAnswerer:
         parts = self._parts_answered(norm, scope, near)
         if parts:                   # two questions in one, each read clearly: both answered (a choosing one too)
             return make("advice" if any(e.id in self.choosing_entries for e in parts) else "answer", parts)
+        sides = [] if routed is not None or reading.asks_which_mode or reading.advice else self._both_sides(hits, scope)
+        if sides:                   # "who handles customs in full managed vs in semi managed": each mode's entry
+            return make("answer", sides)
         if top is not None and top.id in book.which_mode_entries and hits[0][1] >= WHICH_MODE_SURE:
             return make("answer", [top])    # "we have hosts, which mode lets us do our own lives": that entry says
         if reading.asks_which_mode and (top is None or top.id not in self.choosing_entries):
@@ -183,6 +186,22 @@ class FaqAnswerer:
                 and not oos_disowns_advice(reading.advice_probability, reading.oos_probability))):
             return make("advice", [self.kb.by_id[routed.entry]])
         return make("fallback", [])
+
+    def _both_sides(self, hits: list[tuple[FaqEntry, float]], scope: Scope) -> list[FaqEntry]:
+        """A question naming both covered modes whose nearest entry is one side of a counterpart pair and
+        whose other side reads at least PART_SECOND as sure: the two sides, in the order the modes are
+        named. Else none."""
+        if not hits or not set(COVERED_MODES) <= set(scope.modes):
+            return []
+        pair = self.book.pair(hits[0][0].id)
+        if pair is None:
+            return []
+        other = pair[1] if hits[0][0].id == pair[0] else pair[0]
+        if not any(e.id == other and score >= PART_SECOND * hits[0][1] for e, score in hits[1:PART_NEAR]):
+            return []
+        first = [m for m in scope.modes if m in COVERED_MODES][0]
+        ids = pair if first == COVERED_MODES[0] else pair[::-1]      # counterparts are (full, semi)
+        return [self.kb.by_id[i] for i in ids if i in self.kb.by_id]
 
     def _nearest_choosing(self, hits: list[tuple[FaqEntry, float]], advice: float) -> FaqEntry | None:
         """Among the nearest entries, the first choosing one that reads at least SPECIFIC_SHARE as sure as the

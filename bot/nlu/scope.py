@@ -116,6 +116,10 @@ class ScopeBook:
                 return "full_managed" if entry == full else "semi_managed"
         return self.one_mode.get(entry)
 
+    def pair(self, entry: str) -> tuple[str, str] | None:
+        """The counterpart pair (full-managed entry, semi-managed entry) an entry is a side of, or None."""
+        return next((p for p in self.counterparts if entry in p), None)
+
     def twin(self, entry: str, modes: tuple[str, ...]) -> str | None:
         """The same entry for the one covered mode `modes` names, when `entry` is the other mode's side of a
         counterpart pair (semi_promotions and a question naming full-managed: full_promotions); else None."""
