@@ -261,7 +261,7 @@ class Renderer:
         entries = tuple(getattr(answer, "entries", ()) or ((answer.entry,) if answer.entry is not None else ()))
         if handling == "fallback" or (handling == "answer" and not entries):
             topic = getattr(answer, "uncovered", None)
-            lines = [self.scope_t("scope.uncovered", lang, topic=topic.name(lang)) if topic is not None
+            lines = [self.scope_t(topic.says, lang, topic=topic.name(lang)) if topic is not None
                      else self.t("faq.unknown", lang)]
             if answer.suggestions:
                 lines.append(self.t("faq.closest", lang))

@@ -187,6 +187,9 @@ CASES = [
     # ...but words asking for the decision outright do ("trying to make up my mind")
     ("what's the catch with semi-managed? trying to make up my mind", "en", "advice", ("help_me_choose",)),
     ("英国VAT怎么注册", "zh", "fallback", ()),
+    # how to use the bot itself: its commands (an uncovered topic with a message of its own)
+    ("how do I go back to the previous question", "en", "fallback", ()),
+    ("问卷第三题选错了，能返回去改吗", "zh", "fallback", ()),
     # choosing words in a question the out-of-scope class is sure of and the advice class is not: no advice
     ("which tiktok ad objective should i pick for a new product launch", "en", "fallback", ()),
     ("what camera should I buy for live streaming", "en", "fallback", ()),
@@ -436,6 +439,20 @@ def test_a_question_about_an_uncovered_topic_falls_back_naming_it(services, ques
         text = renderer.faq_answer(answer)
         assert answer.uncovered.name(lang) in html.unescape(text) and caption_size(text) <= ANSWER_LIMIT
     assert answer.to_dict(None)["uncovered"] == topic
+
+
+@pytest.mark.parametrize("question, lang", [
+    ("can I restart the questionnaire from the beginning?", "en"),
+    ("switch to chinese pls", "en"),
+    ("问卷第三题选错了，能返回去改吗", "zh"),
+])
+def test_a_question_about_using_the_bot_gets_its_commands(services, question, lang):
+    """Not "my sources don't cover that": where the commands are (scope.yaml: the topic's own `says`)."""
+    answer = services.answerer.ask(question, lang)
+    assert (answer.handling, answer.entries, answer.uncovered.id) == ("fallback", (), "using_the_bot")
+    for renderer in (services.renderer(PLAIN), services.renderer(HTML)):
+        text = renderer.faq_answer(answer)
+        assert "/help" in text and answer.uncovered.name(lang) not in text and caption_size(text) <= ANSWER_LIMIT
 
 
 @pytest.mark.parametrize("question, lang, entry", [

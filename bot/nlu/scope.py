@@ -88,6 +88,7 @@ class Uncovered:
     id: str
     name: Text
     words: tuple[str, ...]
+    says: str = "scope.uncovered"     # the UI string (knowledge/scope.yaml `ui`) a fallback about it shows
 
 
 @dataclass(frozen=True)
@@ -177,12 +178,16 @@ def parse_book(data: dict) -> ScopeBook:
                            bool(c.get("outright", False)))
                      for c in data.get("choosing") or [])
     ui = {k: _text(v, f"ui.{k}") for k, v in (data.get("ui") or {}).items()}
+    for u in data.get("uncovered") or []:
+        if u.get("says") and u["says"] not in ui:
+            raise ValueError(f"{SCOPE_FILE.name}: uncovered {u['id']}: says {u['says']!r}, which ui does not have")
     return ScopeBook(home, platforms, modes, tuple(data.get("background_words") or ()), choosing,
                      tuple(normalize(w) for w in data.get("question_words") or ()),
                      tuple((str(a), str(b)) for a, b in data.get("counterparts") or []),
                      tuple(data.get("comparison_entries") or ()), ui, tuple(data.get("moving_words") or ()),
                      {str(e): str(mode) for mode, entries in (data.get("one_mode") or {}).items() for e in entries},
-                     tuple(Uncovered(u["id"], _text(u.get("name"), u["id"]), tuple(u.get("words") or ()))
+                     tuple(Uncovered(u["id"], _text(u.get("name"), u["id"]), tuple(u.get("words") or ()),
+                                     str(u.get("says") or "scope.uncovered"))
                            for u in data.get("uncovered") or []),
                      PartWords.parse(data.get("parts")), tuple(data.get("generic_choosing") or ()),
                      tuple(data.get("both_sides_words") or ()), tuple(data.get("which_mode_entries") or ()))
