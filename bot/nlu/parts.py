@@ -76,6 +76,7 @@ class PartSplitter:
         self._joined = re.compile(rf"^\s*(?:[;+&]|{joins}|{_alternation(words.en_joins)})\s*$")
         self._item = re.compile(rf"^\s*(?:{_NUMBERED})\s*$")
         self._alternative = re.compile(rf"^(?:{_alternation(words.alternatives)})(?![a-z])")
+        self._offers = re.compile(rf"(?<![a-z])(?:{_alternation(words.alternatives)})(?![a-z])")
         self._follow_up = re.compile(rf"^(?:{_alternation(words.follow_ups)})(?![a-z])|^[\u4e00-\u9fff]{{1,2}}吗$")
         self._more = re.compile(rf"^(?:{_alternation(words.more)})[\s?.]*$")
         self._ellipsis = re.compile(rf"(?<![a-z])(?:{_alternation(words.same_question)})(?![a-z])")
@@ -85,7 +86,7 @@ class PartSplitter:
     def parts(self, norm: str) -> list[str]:
         """Split where a new question may start; a piece that asks nothing (context: "全托管的话，") joins
         the part after it. These go on asking the part before: an alternative ("does it pay, or is it a
-        trap?"), a follow-up after a comma or a full stop ("what is FBT, is it tiktok's own warehouse"), a
+        trap?"), options that ask nothing else ("who does the listing? seller or platform?"), a follow-up after a comma or a full stop ("what is FBT, is it tiktok's own warehouse"), a
         guess at the answer ("what do I have to do? just ship to the warehouse?", "…对吧"), the amount alone
         ("大概多少钱") and a word or two alone ("资金？团队？"). A mode's name with only "呢" / "and for" /
         "same question" after a part is a part of its own (that question about the mode named)."""
@@ -111,6 +112,8 @@ class PartSplitter:
                     parts.append(piece)
                 continue
             if parts and not carry and (self._alternative.match(piece) or self._guess.search(piece) or self._more.match(piece)
+                                        or (self._offers.search(piece) and not self.asks(piece)
+                                            and not self._joined.match(after))
                                         or (_ONE_WORD.match(piece) and not (self._joined.match(after) and "?" in delimiter))
                                         or (_SHORT_GUESS.match(piece) and not self._joined.match(after) and not self.asks(piece))
                                         or (_WEAK.match(after) and self._follow_up.match(piece))):
