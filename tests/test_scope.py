@@ -184,7 +184,10 @@ CASES = [
      "same kind of deal?", "en", "other_platform", ("other_platforms_semi",)),
     # a sure factual entry the advice class disowns: no choosing route ("realistic or") makes it advice
     ("are full-managed margins realistic or is it a myth", "en", "answer", ("full_profit",)),
-    # ...but words asking for the decision outright do ("trying to make up my mind")
+    # ...but words asking for the decision outright do ("trying to make up my mind"), even beside an entry
+    # that answers "which mode makes more" itself
+    ("Full is easy but thin margins, semi is more work but more profit... how do I choose?", "en", "advice",
+     ("help_me_choose",)),
     ("what's the catch with semi-managed? trying to make up my mind", "en", "advice", ("help_me_choose",)),
     ("英国VAT怎么注册", "zh", "fallback", ()),
     # how to use the bot itself: its commands (an uncovered topic with a message of its own)
@@ -511,6 +514,8 @@ def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
     ("全托管和半托管哪个好", "zh", "advice", ["which_is_better"]),
     # a typo of the mode's name (拓 for 托) still names the mode
     ("全拓管谁定价", "zh", "answer", ["full_pricing"]),
+    # qt / bt: the pinyin initials sellers write for 全托 / 半托
+    ("bt模式下售价谁说了算啊", "zh", "answer", ["semi_pricing"]),
     # a mode's name with only "呢" / "what about" after a question: that question about the mode
     ("全托管谁负责售后 半托管呢", "zh", "answer", ["full_after_sales", "semi_after_sales"]),
     # "full" alone is no mode's name, but "what about full" / "and in full" after a question about semi is

@@ -153,7 +153,8 @@ class FaqAnswerer:
         sides = [] if routed is not None or reading.asks_which_mode or reading.advice else self._both_sides(hits, scope)
         if sides:                   # "who handles customs in full managed vs in semi managed": each mode's entry
             return make("answer", sides)
-        if top is not None and top.id in book.which_mode_entries and hits[0][1] >= WHICH_MODE_SURE:
+        if top is not None and top.id in book.which_mode_entries and hits[0][1] >= WHICH_MODE_SURE \
+                and not (routed is not None and routed.outright):
             return make("answer", [top])    # "we have hosts, which mode lets us do our own lives": that entry says
         if reading.asks_which_mode and (top is None or top.id not in self.choosing_entries):
             # "is semi-managed overkill for a 2-person team?": not the entry about teams, but the nearest
