@@ -178,6 +178,10 @@ CASES = [
     # Amazon is history, unless the question itself names its mode: then it compares
     ("been on amazon fba for years. is tiktok semi managed basically fba?", "en", "other_platform", ()),
     ("been on amazon fba for years. on tiktok semi managed who pays the first leg?", "en", "answer", ("semi_first_leg",)),
+    # ...also in a question that starts asking and names no background ("Amazon seller here. Is...")
+    ("Amazon seller here. Is TikTok full-managed basically just FBA with extra steps?", "en", "other_platform", ()),
+    ("Been on Amazon FBA 4 yrs so I know how FBA fees stack up. On TikTok semi-managed, what fees should I expect?",
+     "en", "answer", ("semi_fees",)),
     # ...and when the question asks whether TikTok's mode is the same deal as, or better than, the one it knows
     ("我现在做temu全托，被压价压得喘不过气，tk全托管会不会也这样搞", "zh", "other_platform", ()),
     ("I've been on Temu full-managed for a year and they squeeze our price every month. Is TikTok full-managed the "

@@ -17,7 +17,7 @@ import yaml
 from bot import ROOT
 from bot.kb.models import Sourced, Text
 from bot.nlu.parts import PartWords
-from bot.nlu.text import normalize
+from bot.nlu.text import has_cjk, normalize
 
 SCOPE_FILE = ROOT / "knowledge" / "scope.yaml"
 # Sentences end at punctuation (a full stop before a space too: "team in the US. Full or semi?") and at a
@@ -28,6 +28,7 @@ _SENTENCE_SPLIT = re.compile(_SENTENCE_ENDS)
 _CLAUSE_SPLIT = re.compile(_SENTENCE_ENDS + r"|\s+(?:but|and|so)\s+|但是|不过|但")
 _QUESTION_WORD = r"(?:is|are|does|do|can|could|will|would|should|how|what|which)"
 _ASKS_START = re.compile(rf"^\s*{_QUESTION_WORD}\b")                            # a clause that starts asking
+_WH_START = re.compile(rf"^\s*(?:why|who|when|where|whose|{_QUESTION_WORD})\b")    # ...or starts with any wh-word
 _QUESTION_START = re.compile(rf"^\s*(?:may|{_QUESTION_WORD})\s+(?:i|we)\b")   # ...about what the asker may do
 COVERED_MODES = ("full_managed", "semi_managed")     # the two modes the knowledge base answers about
 _ASCII_ALNUM = re.compile(r"[a-z0-9]")
@@ -310,6 +311,13 @@ class ScopeReader:
             if pid not in platforms or pid == self.book.home or pattern is None:
                 continue
             modes = [mp for m, mp in self._modes if m.platform == pid and mp is not None]
+            # a clause that asks and names the platform's mode, with no background word, compares ("Amazon
+            # seller here. Is TikTok full-managed basically just FBA with extra steps?", "...why would I hand
+            # my pricing to TikTok when FBA lets me keep full control?"; not "we did amazon fba for 3 years,
+            # which mode...", nor "coming from amazon fba where i control everything. on tiktok...")
+            if any(((has_cjk(c) and self.asks(c)) or _WH_START.match(c)) and not self._background.search(c)
+                   and any(mp.search(c) for mp in modes) for c in clauses):
+                continue
             # a question naming the platform's mode asks about it ("...is tiktok's full-managed basically FBA")
             mine = [c for c in clauses if pattern.search(c)
                     or (_ASKS_START.match(c) and any(mp.search(c) for mp in modes))]
