@@ -553,6 +553,7 @@ def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
     ("全托管国际运费谁出，我们只负责送到国内仓对吧？", "zh", "answer", ["full_first_leg"]),      # a guess: 对吧
     ("who does customer service in semi managed? i guess the platform?", "en", "answer", ["semi_after_sales"]),
     ("选模式看哪几个因素 资金？团队？", "zh", "advice", ["help_me_choose"]),        # options, not questions
+    ("semi-managed margins? risks?", "en", "answer", ["semi_profit", "semi_risks"]),  # after a question that is a topic alone
     ("tiktok semi managed who do the listing? seller self or platform?", "en", "answer", ["semi_listing"]),
     ("which mode should we pick if we hate holding stock", "en", "advice", ["help_me_choose"]),
     ("帮我推荐一下，我们是小工厂", "zh", "advice", ["fit_factory"]),      # the asker is a factory: its own entry

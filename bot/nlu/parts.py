@@ -114,7 +114,8 @@ class PartSplitter:
             if parts and not carry and (self._alternative.match(piece) or self._guess.search(piece) or self._more.match(piece)
                                         or (self._offers.search(piece) and not self.asks(piece)
                                             and not self._joined.match(after))
-                                        or (_ONE_WORD.match(piece) and not (self._joined.match(after) and "?" in delimiter))
+                                        or (_ONE_WORD.match(piece) and not (self._joined.match(after) and "?" in delimiter)
+                                            and not ("?" in after and not self.asks(parts[-1])))
                                         or (_SHORT_GUESS.match(piece) and not self._joined.match(after) and not self.asks(piece))
                                         or (_WEAK.match(after) and self._follow_up.match(piece))):
                 parts[-1] = f"{parts[-1]} {piece}"
