@@ -511,6 +511,9 @@ def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
     ("我们是做五金的工厂，适合哪种模式？另外半托管要准备多少资金", "zh", "advice", ["fit_factory", "capital_needed"]),
     # a numbered list the whole of which reads nothing clearly: its items do
     ("1) is full managed open in the uk? 2) how do I sign up?", "en", "answer", ["uk_market", "full_onboarding"]),
+    # ...each item needing only a clear reading: the asker set them apart
+    ("1) how do goods move in semi managed 2) how do they move in full managed", "en", "answer",
+     ["semi_logistics_chain", "full_logistics_chain"]),
     # circled numbers are item breaks (normalising makes them plain digits)
     ("两个问题 ①半托管头程谁出 ②尾程谁送", "zh", "answer", ["semi_first_leg", "semi_last_mile"]),
     # "和" between two asking halves splits; between two names it does not

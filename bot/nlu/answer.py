@@ -287,6 +287,7 @@ class FaqAnswerer:
         if len(parts) < 2:
             return []
         covered = [m for m in scope.modes if m in COVERED_MODES]
+        listed = self.splitter.numbered(norm)      # items the asker set apart: any clear reading answers
         read: list[list[tuple[FaqEntry, float]]] = []      # per part: its entry, and a close second choice
         for part in parts:
             if read and self.splitter.same_question(part):     # "②半托管呢": the question before, for this mode
@@ -300,7 +301,10 @@ class FaqAnswerer:
                 texts.append(f"{name} {part}")
             hits, p, ok, *_ = max((self.nlu.rank_faq(t) for t in texts), key=lambda r: r.best if r.ok else -1.0)
             runner_up = hits[1].score if len(hits) > 1 else 0.0
-            if not ok or (p < PART_MIN_PROBABILITY and (p < PART_FLOOR or p < PART_LEAD * runner_up)):
+            # an item of a numbered list needs only a clear reading, unless it reads a choosing entry (a
+            # preface describing the asker is read with the first item: "toy factory here. Q1 who lists...")
+            relaxed = listed and bool(hits) and self.nlu.content.faq[hits[0].entry].id not in self.choosing_entries
+            if not ok or (not relaxed and p < PART_MIN_PROBABILITY and (p < PART_FLOOR or p < PART_LEAD * runner_up)):
                 continue
             if name and hits[0].entry == self._bare_reading(name):
                 continue    # "具体多久": only the mode name added reads; the part asks nothing of its own

@@ -136,6 +136,11 @@ class PartSplitter:
                 parts.append(carry)
         return [half for part in parts for half in self._asked_both(part)]
 
+    def numbered(self, norm: str) -> bool:
+        """The message is a numbered list ("1) ... 2) ...", "Q1 ... Q2 ..."): its items are
+        questions the asker set apart."""
+        return len(re.findall(_NUMBERED, norm)) >= 2
+
     def same_question(self, piece: str) -> bool:
         """A mode's name and nothing else but words that ask the question before again ("半托管呢", "and
         for semi?", "semi: same question")."""
