@@ -180,6 +180,8 @@ CASES = [
     ("been on amazon fba for years. on tiktok semi managed who pays the first leg?", "en", "answer", ("semi_first_leg",)),
     # ...also in a question that starts asking and names no background ("Amazon seller here. Is...")
     ("Amazon seller here. Is TikTok full-managed basically just FBA with extra steps?", "en", "other_platform", ()),
+    ("我做亚马逊FBA五年了，最近在看TK半托管。想问问跟FBA比，半托管在运营上最大的不同在哪？", "zh", "other_platform", ()),
+    ("LazGlobal vs TikTok semi managed for SEA, any experiences?", "en", "other_platform", ()),
     ("Been on Amazon FBA 4 yrs so I know how FBA fees stack up. On TikTok semi-managed, what fees should I expect?",
      "en", "answer", ("semi_fees",)),
     # ...and when the question asks whether TikTok's mode is the same deal as, or better than, the one it knows
@@ -514,6 +516,9 @@ def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
     ("我们是做五金的工厂，适合哪种模式？另外半托管要准备多少资金", "zh", "advice", ["fit_factory", "capital_needed"]),
     # a numbered list the whole of which reads nothing clearly: its items do
     ("1) is full managed open in the uk? 2) how do I sign up?", "en", "answer", ["uk_market", "full_onboarding"]),
+    # a question naming one market that reads another market's entry gets the named one's
+    ("is full managed open in the uk?", "en", "answer", ["uk_market"]),
+    ("全托管在美国能做吗", "zh", "answer", ["us_market"]),
     # ...each item needing only a clear reading: the asker set them apart
     ("1) how do goods move in semi managed 2) how do they move in full managed", "en", "answer",
      ["semi_logistics_chain", "full_logistics_chain"]),

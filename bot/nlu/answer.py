@@ -115,6 +115,7 @@ class FaqAnswerer:
             top = self._fitting([(e, score) for e, score in hits if e.id not in book.comparison_entries], scope.modes)
         if top is not None and top.id in book.generic_choosing:     # "factory here, full or semi?": fit_factory
             top = self._specific(top, hits)
+        top = self._right_market(top, normalize(reading.text))
         others, modes = self._subjects(scope)
 
         def make(handling: str, entries: list[FaqEntry], **kw) -> Answer:
@@ -245,6 +246,13 @@ class FaqAnswerer:
         the other's."""
         return self.kb.by_id.get(self.book.twin(entry.id, modes) or "", entry)
 
+    def _right_market(self, entry: FaqEntry | None, norm: str) -> FaqEntry | None:
+        """The entry for the one market the question names, when the entry is another market's
+        (`market_entries`: "is full managed open in the uk" read as the US entry)."""
+        if entry is None or entry.id not in self.book.market_entries:
+            return entry
+        return self.kb.by_id.get(self.nlu.scope.market(norm) or "", entry)
+
     # -- two-part questions ------------------------------------------------------------------
     def parts(self, norm: str) -> list[str]:
         """The question parts of a normalised message (bot.nlu.parts)."""
@@ -316,7 +324,7 @@ class FaqAnswerer:
                 if rank and hit.score < PART_SECOND * p:
                     break
                 entry = self.kb.by_id.get(self.nlu.content.faq[hit.entry].id)
-                entry = self._right_mode(entry, scope.modes) if entry is not None else None
+                entry = self._right_market(self._right_mode(entry, scope.modes), part) if entry is not None else None
                 if entry is not None and near.get(entry.id, 0.0) >= PART_WHOLE_MIN and self._fits(entry, scope.modes):
                     choices.append((entry, hit.score))
             if choices:

@@ -110,6 +110,7 @@ class ScopeBook:
     generic_choosing: tuple[str, ...] = ()                 # "how to choose": a specific fit entry close by wins
     both_sides_words: tuple[str, ...] = ()                 # "两边", "both platforms": history is compared, not history
     which_mode_entries: tuple[str, ...] = ()               # entries that answer "which mode lets me..." themselves
+    market_entries: dict[str, tuple[str, ...]] = field(default_factory=dict)  # entry about one market -> its words
 
     def mode_of(self, entry: str) -> str | None:
         """The one covered mode an entry is about (a counterpart's side, or listed in `one_mode`)."""
@@ -191,7 +192,8 @@ def parse_book(data: dict) -> ScopeBook:
                                      str(u.get("says") or "scope.uncovered"))
                            for u in data.get("uncovered") or []),
                      PartWords.parse(data.get("parts")), tuple(data.get("generic_choosing") or ()),
-                     tuple(data.get("both_sides_words") or ()), tuple(data.get("which_mode_entries") or ()))
+                     tuple(data.get("both_sides_words") or ()), tuple(data.get("which_mode_entries") or ()),
+                     {str(e): tuple(str(w) for w in words) for e, words in (data.get("market_entries") or {}).items()})
 
 
 @lru_cache(maxsize=4)
@@ -260,6 +262,7 @@ class ScopeReader:
         self._choosing = [(route, word_pattern(route.words)) for route in book.choosing]
         self._asks = word_pattern(book.question_words)
         self._uncovered = [(topic, word_pattern(topic.words)) for topic in book.uncovered]
+        self._markets = [(entry, word_pattern(words)) for entry, words in book.market_entries.items()]
 
     @classmethod
     def default(cls) -> "ScopeReader":
@@ -371,6 +374,13 @@ class ScopeReader:
         """The uncovered topic a message asks about, by its words, or None."""
         text = prepare(norm)
         return next((topic for topic, pattern in self._uncovered if pattern is not None and pattern.search(text)), None)
+
+    def market(self, norm: str) -> str | None:
+        """The entry about the one market a message names (`market_entries`: "英国", "the UK"), or None when
+        it names none or several."""
+        text = prepare(norm)
+        named = [entry for entry, pattern in self._markets if pattern is not None and pattern.search(text)]
+        return named[0] if len(named) == 1 else None
 
     def choosing(self, norm: str) -> Route | None:
         """Where a choosing, fit, control or switching question is routed, or None."""
