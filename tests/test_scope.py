@@ -443,6 +443,8 @@ def test_bot_check_flags_an_unknown_source_in_scope_yaml(tmp_path):
     ("what price should I put on my yoga mats in semi to undercut the competition", "en", "product_prices"),
     ("全托管美国站蓝牙耳机一般核价能给到多少", "zh", "product_prices"),
     ("半托管做宠物用品有没有搞头，推荐几个品呗", "zh", "sourcing"),
+    ("物业全托管和半托管有什么区别", "zh", "other_trades"),          # 托管 in another trade
+    ("fully managed vs semi managed wordpress hosting which is cheaper", "en", "other_trades"),
 ])
 def test_a_question_about_an_uncovered_topic_falls_back_naming_it(services, question, lang, topic):
     answer = services.answerer.ask(question, lang)
