@@ -518,6 +518,9 @@ def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
     ("我们是做五金的工厂，适合哪种模式？另外半托管要准备多少资金", "zh", "advice", ["fit_factory", "capital_needed"]),
     # a numbered list the whole of which reads nothing clearly: its items do
     ("1) is full managed open in the uk? 2) how do I sign up?", "en", "answer", ["uk_market", "full_onboarding"]),
+    # no mode named, but the first part's entry is about one: the later parts ask about that mode
+    ("What are the requirements for the TikTok overseas warehouse, and who pays the freight to get goods there?", "en",
+     "answer", ["overseas_wh_reqs", "semi_first_leg"]),
     # a question naming one market that reads another market's entry gets the named one's
     ("is full managed open in the uk?", "en", "answer", ["uk_market"]),
     ("全托管在美国能做吗", "zh", "answer", ["us_market"]),

@@ -295,9 +295,15 @@ class FaqAnswerer:
         if len(parts) < 2:
             return []
         covered = [m for m in scope.modes if m in COVERED_MODES]
+        modes = scope.modes
         listed = self.splitter.numbered(norm)      # items the asker set apart: any clear reading answers
         read: list[list[tuple[FaqEntry, float]]] = []      # per part: its entry, and a close second choice
         for part in parts:
+            if read and not covered and self.book.mode_of(read[0][0][0].id):
+                # no mode named, but the first part's entry is about one ("overseas warehouse requirements,
+                # and who pays the freight to get goods there?"): the later parts ask about that mode
+                covered = [self.book.mode_of(read[0][0][0].id)]
+                modes = tuple(covered)
             if read and self.splitter.same_question(part):     # "②半托管呢": the question before, for this mode
                 again = self._same_question(read[-1][0][0], self.nlu.scope.find(part).modes)
                 if again is not None:
@@ -324,8 +330,8 @@ class FaqAnswerer:
                 if rank and hit.score < PART_SECOND * p:
                     break
                 entry = self.kb.by_id.get(self.nlu.content.faq[hit.entry].id)
-                entry = self._right_market(self._right_mode(entry, scope.modes), part) if entry is not None else None
-                if entry is not None and near.get(entry.id, 0.0) >= PART_WHOLE_MIN and self._fits(entry, scope.modes):
+                entry = self._right_market(self._right_mode(entry, modes), part) if entry is not None else None
+                if entry is not None and near.get(entry.id, 0.0) >= PART_WHOLE_MIN and self._fits(entry, modes):
                     choices.append((entry, hit.score))
             if choices:
                 read.append(choices)
