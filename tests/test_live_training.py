@@ -22,10 +22,11 @@ import pytest
 
 from bot import ROOT
 from bot.content.live import LiveContent
+from bot.content.overlay import example, merge
 from bot.content.training import Pacer, TrainingProcess
 from bot.nlu import linear
 from bot.nlu.content import AmountRule, Content, FaqDoc, Level, Lexicon, Slot, YearsRule
-from bot.nlu.faq import FaqClassifier
+from bot.nlu.faq import ADVICE, OUT_OF_SCOPE, FaqClassifier
 from bot.nlu.slots import SlotReader
 from bot.nlu.understand import Understanding, _Models, cached_models, finish, group_digests, model_version
 from bot.store import SQLiteStore
@@ -113,11 +114,9 @@ def learnt(content: Content) -> Content:
 def test_a_decision_retrains_only_the_models_it_teaches_and_takes_the_rest_from_the_cache_to_the_bit(
         tmp_path, monkeypatch):
     base = learnt(small_content())
-    walk, pet = base.faq[1], base.slots[0]
-    asked = replace(base, faq=(base.faq[0], replace(walk, learned={"en": ("how long should a walk last",)})))
-    dog = replace(pet.levels[1], learned={"en": pet.levels[1].learned["en"] + ("a golden retriever",)})
-    answered = replace(asked, slots=(replace(pet, levels=(pet.levels[0], dog)),) + base.slots[1:])
-    chatted = replace(answered, other={**base.other, "en": base.other["en"] + ("lovely weather",)})
+    asked = merge(base, [example("faq", "walk", "en", "how long should a walk last")])
+    answered = merge(asked, [example("level", "pet.dog", "en", "a golden retriever")])
+    chatted = merge(answered, [example("other", "pet", "en", "lovely weather")])
     digests = [group_digests(c, model_version()) for c in (base, asked, answered, chatted)]
     changed = [sorted(g for g in a if a[g] != b[g]) for a, b in zip(digests, digests[1:])]
     assert changed == [["faq"], ["typed"], ["faq", "slots", "typed"]]     # what each decision teaches
@@ -146,6 +145,24 @@ def test_a_decision_retrains_only_the_models_it_teaches_and_takes_the_rest_from_
     trained.clear()
     cached_models(chatted, tmp_path)            # a message that answers nothing teaches every model
     assert sorted(trained) == ["faq", "slots", "typed"]
+
+
+def test_decided_examples_read_as_decided_word_for_word():
+    """Content.decided_questions and decided_answers win over what the models read (here decided against it)."""
+    content = learnt(small_content())
+    plain = Understanding(content, cache_dir=None)
+    decided = Understanding(replace(content, decided_questions=(("what do cats eat", "walk"), ("dog walking", OUT_OF_SCOPE),
+                                                                ("how often to walk a dog", ADVICE)),
+                                    decided_answers=(("pet", "cat", "a puppy"),)), cache_dir=None)
+    assert plain.read("what do cats eat").faq[0].id == "feed" and plain.read("a puppy", "pet").answers == {"pet": "dog"}
+    read = decided.read("what do cats eat")
+    assert (read.faq[0].id, read.faq_probability, read.answerable) == ("walk", 1.0, True)
+    read = decided.read("dog walking")
+    assert (read.answerable, read.oos_probability) == (False, 1.0) and plain.read("dog walking").answerable
+    assert decided.read("how often to walk a dog").advice_probability == 1.0
+    assert decided.read("a puppy", "pet").answers == {"pet": "cat"}
+    assert decided.read("a puppy").answers == plain.read("a puppy").answers      # at its step only
+    assert decided.read("what do dogs eat").faq[0].id == plain.read("what do dogs eat").faq[0].id
 
 
 def test_training_learns_the_same_in_any_pieces_and_paced(monkeypatch):

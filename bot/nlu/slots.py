@@ -171,6 +171,9 @@ class SlotReader:
         self.typed_vector = lru_cache(maxsize=64)(
             lambda norm: typed.vectorizer(featurize(norm)) if typed is not None else [])
         self.short: dict[str, dict[str, str]] = {}
+        decided: dict[str, list[tuple[str, str]]] = {}
+        for step, level, text in content.decided_answers:
+            decided.setdefault(step, []).append((text, level))
         for slot in content.slots:
             table: dict[str, str] = {}
             for i, level in enumerate(slot.levels, 1):
@@ -179,6 +182,8 @@ class SlotReader:
             for ws in content.unsure_short.values():
                 for w in ws:
                     table.setdefault(normalize(w).strip(" .!。！、"), UNSURE)
+            for text, level in decided.get(slot.step, ()):     # typed answers decided in review, word for word
+                table.setdefault(normalize(text).strip(" .!。！、"), level)
             self.short[slot.step] = table
 
     # -- training -----------------------------------------------------------------------
@@ -270,7 +275,8 @@ class SlotReader:
         return self.vec(self.featurize(norm))
 
     def exact(self, step: str, norm: str) -> str | None:
-        """A whole message that is an option's number, label or short answer at this step."""
+        """A whole message that is an option's number, label or short answer at this step, or a typed answer
+        to it decided in review (Content.decided_answers)."""
         slot = self._slot.get(step)
         if slot is None:
             return None

@@ -32,8 +32,8 @@ from bot.atomic import write_atomically
 from bot.kb.lang import detect_lang
 from bot.nlu.content import Content
 from bot.nlu.facts import Facts, WordLists, amounts, durations, foreign_amount
-from bot.nlu.faq import (CLASSIFIER_MAX_ENTRIES, KNN_OOS_MARGIN, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex,
-                         Hit)
+from bot.nlu.faq import (ADVICE, CLASSIFIER_MAX_ENTRIES, KNN_OOS_MARGIN, KNN_THRESHOLD, OUT_OF_SCOPE, THRESHOLD,
+                         FaqClassifier, FaqIndex, Hit)
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
 from bot.nlu.scope import Scope, ScopeReader
@@ -62,12 +62,13 @@ SLOT_GROUP, TYPED_GROUP, FAQ_GROUP = "slots", "typed", "faq"
 
 
 def group_digests(content: Content, version: str) -> dict[str, str]:
-    """Each group's cache key: a hash of the content with what that group never reads emptied. The clause and
-    hedge models read no learnt example
+    """Each group's cache key: a hash of the content with what that group never reads emptied. No model learns
+    which examples were decided (read by rule); the clause and hedge models read no learnt example
     (bot.nlu.slots.SlotReader.training_sets without `learned`); the typed-answer models no learnt question
     (FaqDoc.learned, learned_out_of_scope, learned_advice); the FAQ model no learnt typed answer (Level.learned,
     Slot.learned_unsure: bot.nlu.faq.FaqClassifier.fit and Content.situations). So a decided question retrains
     the FAQ model alone, a decided typed answer the typed-answer models alone."""
+    content = replace(content, decided_questions=(), decided_answers=())
     no_questions = replace(content, faq=tuple(replace(d, learned={}) for d in content.faq),
                            learned_out_of_scope={}, learned_advice={})
 
@@ -400,6 +401,8 @@ class Understanding:
         self._advice = tuple(sorted({normalize(w) for w in lex.advice_words}, key=len, reverse=True))
         self._advice_entries = set(lex.advice_entries)
         self._position = {d.id: i for i, d in enumerate(content.faq)}     # entry id -> its index in the FAQ models
+        self._decided = {normalize(text): target for text, target in content.decided_questions
+                         if target in self._position or target in (OUT_OF_SCOPE, ADVICE)}
         self._platforms = WordLists({"platforms": tuple(normalize(p) for p in
                                                         lex.cross_border_platforms + lex.domestic_platforms)})
 
@@ -428,20 +431,37 @@ class Understanding:
 
     def rank_faq(self, norm: str) -> FaqRanking:
         """Entries best first, the confidence in the first, whether that is enough to answer, and the
-        probability that the text asks which mode fits (the advice class, bot.nlu.faq)."""
+        probability that the text asks which mode fits (the advice class, bot.nlu.faq). A question decided in
+        review reads as decided (`_as_decided`)."""
         if self.faq_classifier is not None:
             hits, oos, advice = self.faq_classifier.rank(norm)
             best = hits[0].score if hits else 0.0
-            return FaqRanking(hits, best, bool(hits) and best >= self.threshold and best > oos, advice, oos)
-        hits, oos, advice = self.faq_index.rank(norm)
-        best = hits[0].score if hits else 0.0
-        return FaqRanking(hits, best, bool(hits) and best >= KNN_THRESHOLD and best > KNN_OOS_MARGIN * oos, advice)
+            ranking = FaqRanking(hits, best, bool(hits) and best >= self.threshold and best > oos, advice, oos)
+        else:
+            hits, oos, advice = self.faq_index.rank(norm)
+            best = hits[0].score if hits else 0.0
+            ranking = FaqRanking(hits, best, bool(hits) and best >= KNN_THRESHOLD and best > KNN_OOS_MARGIN * oos,
+                                 advice)
+        decided = self._decided.get(norm)
+        return ranking if decided is None else self._as_decided(ranking, decided)
+
+    def _as_decided(self, ranking: FaqRanking, target: str) -> FaqRanking:
+        """The ranking of a question decided in review (Content.decided_questions): its class (an entry, out of
+        scope or advice) has the whole probability; the other entries stay, in the model's order, as the
+        nearest ones."""
+        entry = self._position.get(target)
+        hits = [Hit(h.entry, 0.0) for h in ranking.hits if h.entry != entry]
+        if entry is not None:
+            return FaqRanking([Hit(entry, 1.0)] + hits, 1.0, True, 0.0, 0.0)
+        return FaqRanking(hits, 0.0, False, float(target == ADVICE), float(target == OUT_OF_SCOPE))
 
     def _rank_question(self, norm: str, scope: Scope) -> FaqRanking:
         """rank_faq of the message, or of the message without the asker's history on another platform when
         that reads surer ("速卖通做了两年，现在tk全托管怎么入驻": the history clouds the question); its first
         entry the named mode's own (`_for_named_mode`)."""
         ranking = self.rank_faq(norm)
+        if norm in self._decided:
+            return ranking              # decided: as it is, whatever mode or history it names
         if scope.background:
             alone = self.rank_faq(self.scope.without_background(norm, scope))
             if alone.ok and (not ranking.ok or alone.best > ranking.best):
