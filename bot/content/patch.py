@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import yaml
 
@@ -35,6 +36,8 @@ CHOOSING = "choosing"        # an eval/ edge question's kind: with no `expect`, 
 HEADER = ("# Examples decided in review (python -m bot content export). Apply to the files with\n"
           "# `python -m bot content apply <this file>`, check with `python -m bot check`, commit.\n")
 _ID = re.compile(r"^[A-Za-z0-9_]+$")
+T = TypeVar("T")
+Check = Callable[[object, str], tuple[str, str]]    # (item, file) -> (its text, with language and step; its target)
 
 
 class PatchError(ValueError):
@@ -136,7 +139,7 @@ def _apply_other(lines: list[str], part: dict, file: str) -> None:
         lines[item_end:item_end] = [f"{pad}- {_quoted(t)}\n" for t in texts if t not in have]
 
 
-def _read_ids(root: Path, file: str, ids):
+def _read_ids(root: Path, file: str, ids: Callable[[dict], T]) -> T:
     """`ids(data)` of the YAML file under `root`; PatchError when it cannot be read so."""
     try:
         return ids(yaml.safe_load((root / file).read_text(encoding="utf-8")) or {})
@@ -185,7 +188,7 @@ def _scalar(value: str) -> str:
     return value if _ID.match(value) and yaml.safe_load(value) == value else _quoted(value)
 
 
-def _apply_items(lines: list[str], key: str, items: object, file: str, check) -> None:
+def _apply_items(lines: list[str], key: str, items: object, file: str, check: Check) -> None:
     """Append `items` to the file's top-level list `key:` as one-line mappings (the eval/ sets' style).
     `check(item, file)` -> (its text, with its language and step; what it teaches), or PatchError. An item
     the file has is left out; one text with another target than the file gives it is a PatchError (one
