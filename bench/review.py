@@ -5,10 +5,11 @@ without, and the time to understand one message with the overlay's models swappe
 
 The real bot (in process) answers users on the fake Bot API, four at once, each sending a question
 or a typed answer, waiting for the reply, pausing 50 ms, again. Each round has two phases of the same
-length, measured the same way: users while one retrain runs (a decision added to the overlay; the training
-process trains into an empty model cache; the bot builds the new understanding and swaps it in), then users
-with nothing else going on for as long as that retrain took, so both columns see about as many replies and
-the same drift of the machine's other load.
+length, measured the same way: users while one retrain runs (a decision added to the overlay: a question
+decided as a phrasing of an entry; the training process trains into a model cache that starts empty, so the
+first retrain trains every model and each one after it the FAQ model alone, the one the decision teaches;
+the bot builds the new understanding and swaps it in), then users with nothing else going on for as long as
+that retrain took, so both columns see about as many replies and the same drift of the machine's other load.
 Replies during retrains are also split by where the retrain was when they were sent ("training": the
 training process at work; "loading": the bot building the new understanding in steps), and an event-loop
 probe in the bot's process (a 1 ms sleep, its overshoot) and the garbage collector's full passes are
@@ -209,7 +210,8 @@ def _split(samples: list[tuple[float, float]], windows: list[tuple[float, float,
 
 
 async def _retrain(live, store, n: int) -> tuple[float, float]:
-    """One decision, retrained from scratch (a new example: a new content hash, not in the cache) and
+    """One decision, retrained (a new example: a new content hash, not in the cache; the models it does not
+    teach come from the cache once a retrain has put them there) and
     swapped in: (when it started, seconds it took)."""
     from bot.content.overlay import example
     await store.overlay_add(example("faq", "full_pricing", "en", f"who decides what my goods cost, case {n}"))
@@ -228,7 +230,7 @@ async def _measure(seconds: float, rounds: int, stop_rounds: int) -> dict:
         async with FakeTelegram() as fake:
             async with running_bot(fake, Path(tmp) / "bench.sqlite3") as (app, store):
                 live = app.bot_data["live"]
-                live.cache_dir = Path(tmp) / "cache"           # empty: every retrain really trains
+                live.cache_dir = Path(tmp) / "cache"           # empty: every retrain trains (the first, every model)
                 live.cache_dir.mkdir()
                 phases = Phases(live)
                 stop = False
@@ -377,7 +379,8 @@ def _report(args: argparse.Namespace) -> None:
     print(f"event-loop probe (10 reads a unit, no HTTP): without p99 {_pct(quiet, 0.99):.1f} ms, during a "
           f"{took:.1f} s retrain p99 {_pct(busy, 0.99):.1f} ms ({len(quiet)} / {len(busy)} units)")
     done = [f"{t:.1f}" for t in r["retrains"]]
-    print(f"retrains: {len(done)} (seconds each, decision -> swapped in, training from scratch: {', '.join(done)}); "
+    print(f"retrains: {len(done)} (seconds each, decision -> swapped in; the first into an empty model cache, the "
+          f"others the FAQ model alone: {', '.join(done)}); "
           f"swaps {r['swaps']}")
     print("  of each, the training process (" + ", ".join(
         f"{a:.1f}" + (f" [{w:.1f} waiting for replies]" if w is not None else "") for a, _, w in r["parts"])

@@ -26,7 +26,7 @@ def check_content(knowledge_dir: Path = KNOWLEDGE_DIR, dialogs_dir: Path = DIALO
     problems: list[Problem] = []
     kb = load_knowledge(knowledge_dir, problems)
     flow, _ = load_dialogs(dialogs_dir, problems, source_ids=set(kb.sources))
-    load_reading(flow, dialogs_dir, problems)
+    reading = load_reading(flow, dialogs_dir, problems)
     for key, text in kb.ui.items():
         try:
             if _placeholders(text.zh) != _placeholders(text.en):
@@ -54,7 +54,23 @@ def check_content(knowledge_dir: Path = KNOWLEDGE_DIR, dialogs_dir: Path = DIALO
             if len(questions) < MIN_FAQ_EXAMPLES:
                 problems.append(Problem("faq.yaml", e.id, f"questions.{lang}",
                                         f"{len(questions)} example questions; understanding needs at least {MIN_FAQ_EXAMPLES}"))
+    if not problems:
+        problems += check_reviewed(flow, reading, kb)
     return problems
+
+
+def check_reviewed(flow, reading, kb) -> list[Problem]:
+    """The review decisions in the files (knowledge/reviewed/, learnt like the sets knowledge/learned.yaml
+    lists): each belongs to one place only, as in the overlay (bot.content.overlay.conflict)."""
+    from bot.content.overlay import check_decided
+    from bot.kb.learned import REVIEWED
+    from bot.problems import ContentError
+    from bot.services import understanding_content
+    try:
+        content = understanding_content(flow, reading, kb)
+    except ContentError as exc:
+        return list(exc.problems)
+    return [Problem(REVIEWED.rstrip("/"), "", "", message) for message in check_decided(content)]
 
 
 def check_examples(flow) -> list[Problem]:

@@ -7,10 +7,12 @@ from pathlib import Path
 
 from bot.engine.dialogue import Dialogue
 from bot.engine.spec import DIALOGS_DIR, Flow, ReadingRules, Rules, load_dialogs, load_reading
+from bot.kb.learned import ADVICE as LEARNED_ADVICE
 from bot.kb.loader import KNOWLEDGE_DIR, load_knowledge
 from bot.kb.models import KnowledgeBase
 from bot.nlu.answer import FaqAnswerer
 from bot.nlu.content import Content, FaqDoc, Level, Slot
+from bot.nlu.faq import ADVICE, OUT_OF_SCOPE
 from bot.nlu.scope import SCOPE_FILE, ScopeReader, load_book
 from bot.nlu.slots import UNSURE
 from bot.nlu.understand import CACHE_DIR, Understanding
@@ -45,11 +47,15 @@ def understanding_content(flow: Flow, reading: ReadingRules, kb: KnowledgeBase) 
     commands = {key: tuple(w for lang in per for w in per[lang]) for key, per in flow.words.items()}
     faq = tuple(FaqDoc(e.id, (e.title.zh, e.title.en), {"zh": e.questions_zh, "en": e.questions_en},
                        e.keywords_zh + e.keywords_en, e.related, learned.faq.get(e.id, {})) for e in kb.entries)
+    faq_class = {"": OUT_OF_SCOPE, LEARNED_ADVICE: ADVICE}         # bot.kb.learned's targets -> the FAQ model's
     return Content(slots=slots, unsure=flow.unsure.examples, unsure_short=flow.unsure.short, other=reading.other,
                    commands=commands, amounts=reading.amounts, years=reading.years, lexicon=reading.lexicon,
                    faq=faq, out_of_scope=kb.out_of_scope, advice=kb.advice,
                    learned_out_of_scope=learned.out_of_scope, learned_advice=learned.advice,
-                   concepts=tuple((g.id, g.terms) for g in kb.synonyms))
+                   concepts=tuple((g.id, g.terms) for g in kb.synonyms),
+                   decided_questions=tuple(sorted({(text, faq_class.get(target, target))
+                                                   for text, target in learned.decided_questions})),
+                   decided_answers=tuple(sorted(set(learned.decided_answers))))
 
 
 def _check_typed(typed: dict[str, dict[str, dict]], flow: Flow) -> None:

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def content(tmp_path):
     shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
+    (tmp_path / "eval").symlink_to(ROOT / "eval")      # the learnt sets (knowledge/learned.yaml)
     shutil.copytree(ROOT / "dialogs", tmp_path / "dialogs")
     return tmp_path
 

@@ -86,8 +86,9 @@ async def test_a_question_decided_as_advice_is_an_advice_example(reviewer):
     item, = await _items(store)
     assert (await reviewer.decide(item.id, "advice", "")).status == "done"
     assert [(ex.kind, ex.target, ex.text) for ex in await store.overlay_examples()] == [("advice", "", question)]
-    content = reviewer.live.content(await store.overlay_examples())
-    assert content.advice["en"][-1] == question and content.advice["zh"] == reviewer.live.base.advice["zh"]
+    content, base = reviewer.live.content(await store.overlay_examples()), reviewer.live.base
+    assert content.learned_advice["en"][-1] == question and content.learned_advice["zh"] == base.learned_advice["zh"]
+    assert content.advice == base.advice                    # learnt like the learnt sets: the FAQ model only
 
 
 def test_advice_is_a_class_of_its_own_among_the_questions(services):
@@ -97,7 +98,8 @@ def test_advice_is_a_class_of_its_own_among_the_questions(services):
     assert base.advice == services.kb.advice and base.advice["zh"] and base.advice["en"]
     asked = example("advice", "", "en", "my cousin and i sell scarves, tell us which road to take")
     merged = merge(base, [asked])
-    assert merged.advice["en"] == base.advice["en"] + (asked.text,) and merged.advice["zh"] == base.advice["zh"]
+    assert merged.learned_advice["en"] == base.learned_advice["en"] + (asked.text,)
+    assert merged.learned_advice["zh"] == base.learned_advice["zh"] and merged.advice == base.advice
     assert base.digest("v") != merged.digest("v")                        # a new model, learnt from it
     assert known(merged, asked) and not known(base, asked) and conflict(merged, asked) is None
     assert conflict(merged, example("oos", "", "en", asked.text)) == "advice:"
@@ -168,18 +170,24 @@ async def test_bot_check_validates_the_overlay_in_the_store(tmp_path):
     assert out.returncode == 1 and "already an example of faq:full_definition" in out.stdout, out.stdout + out.stderr
 
 
-async def test_the_exported_patch_applied_to_the_files_gives_the_same_answers(services, tmp_path):
-    root = tmp_path / "checkout"
+def checkout(root):
+    """A checkout to edit: copies of knowledge/ and dialogs/, beside this one's eval/ (the learnt sets)."""
     for folder in ("knowledge", "dialogs"):
         shutil.copytree(ROOT / folder, root / folder)
+    (root / "eval").symlink_to(ROOT / "eval")
+    return root
+
+
+async def test_the_exported_patch_applied_to_the_files_gives_the_same_answers(services, tmp_path):
+    root = checkout(tmp_path / "checkout")
     text = patch.dump(OVERLAY)
     changed = patch.apply(patch.load(text), root)
-    assert sorted(changed) == ["dialogs/reading.yaml", "dialogs/seller_questionnaire.yaml",
-                               "knowledge/advice_questions.yaml", "knowledge/faq.yaml", "knowledge/out_of_scope.yaml"]
+    assert sorted(changed) == ["dialogs/reading.yaml", "knowledge/reviewed/questions.yaml",
+                               "knowledge/reviewed/typed.yaml"]
     assert patch.apply(patch.load(text), root) == []                        # applied twice: nothing more
-    advice_file = (root / patch.ADVICE_FILE).read_text(encoding="utf-8")
-    assert advice_file.startswith((ROOT / patch.ADVICE_FILE).read_text(encoding="utf-8").split("\nquestions:")[0])
-    assert advice_file.count("which road to take") == 1                     # comments kept, the text appended once
+    reviewed = (root / patch.QUESTIONS_FILE).read_text(encoding="utf-8")
+    assert reviewed.startswith((ROOT / patch.QUESTIONS_FILE).read_text(encoding="utf-8").split("\nquestions:")[0])
+    assert reviewed.count("which road to take") == 1                        # comments kept, the text appended once
     cache = tmp_path / "cache"
     patched = build_services(root / "knowledge", root / "dialogs", cache_dir=cache)
     from bot.services import understanding_content
@@ -205,25 +213,70 @@ async def test_the_exported_patch_applied_to_the_files_gives_the_same_answers(se
 
 
 def test_patch_errors_name_what_does_not_fit(tmp_path):
-    root = tmp_path / "checkout"
-    for folder in ("knowledge", "dialogs"):
-        shutil.copytree(ROOT / folder, root / folder)
-    with pytest.raises(patch.PatchError, match="entry 'no_such_entry'"):
-        patch.apply({patch.FAQ_FILE: {"no_such_entry": {"en": ["x"]}}}, root)
+    root = checkout(tmp_path / "checkout")
+    before = {p: p.read_bytes() for p in (root / "knowledge" / "reviewed").iterdir()}
+    fine = {"q": "a fresh question about deposits", "lang": "en", "expect": "deposit"}
+    for part, error in (([fine, {"q": "x", "lang": "en", "expect": "no_such_entry"}], "no FAQ entry 'no_such_entry'"),
+                        ([fine, {"q": "x", "lang": "fr", "expect": "deposit"}], "is not a question"),
+                        ([fine, {"q": "x", "lang": "en", "kind": "choosing", "expect": "deposit"}], "kind choosing, no expect"),
+                        ([fine, dict(fine, expect="fallback")], "there already, as 'deposit'")):
+        with pytest.raises(patch.PatchError, match=error):
+            patch.apply({patch.QUESTIONS_FILE: part}, root)
+    with pytest.raises(patch.PatchError, match="no level factory.no_such_level"):
+        patch.apply({patch.TYPED_FILE: [{"step": "factory", "lang": "en", "text": "x", "expect": "no_such_level"}]}, root)
     with pytest.raises(patch.PatchError, match="unknown file"):
-        patch.apply({"knowledge/ui.yaml": {}}, root)
+        patch.apply({"knowledge/faq.yaml": {"deposit": {"en": ["x"]}}}, root)
+    assert {p: p.read_bytes() for p in (root / "knowledge" / "reviewed").iterdir()} == before     # nothing changed
 
 
-def test_a_patch_for_a_level_named_like_its_step_lands_in_the_level(tmp_path):
-    """Step `brand` has a level `brand`: the example goes to that level's examples, not to the step line."""
-    import yaml
+def test_applied_twice_and_on_top_of_earlier_decisions_the_reviewed_sets_keep_one_item_a_text(services, tmp_path):
+    """`apply` appends below what earlier patches put there, keeps the comments, adds nothing twice; the loader
+    then learns each item where its step and level say (step `brand` has a level `brand` too)."""
+    root = checkout(tmp_path / "checkout")
+    first = [example("level", "brand.brand", "en", "our own label comes before everything else"),
+             example("faq", "deposit", "zh", "押金到底要交多少")]
+    second = first + [example("level", "factory.none", "zh", "啥也没有呢"), example("oos", "", "en", "best pizza in town?")]
+    assert patch.apply(patch.load(patch.dump(first)), root) == [patch.TYPED_FILE, patch.QUESTIONS_FILE]
+    assert patch.apply(patch.load(patch.dump(second)), root) == [patch.TYPED_FILE, patch.QUESTIONS_FILE]
+    assert patch.apply(patch.load(patch.dump(second)), root) == []
+    typed = (root / patch.TYPED_FILE).read_text(encoding="utf-8")
+    assert typed.startswith("# Typed answers decided in /review") and typed.count("\n  - {") == 2
+    assert typed.index("our own label") < typed.index("啥也没有呢")
+    from bot.engine.spec import load_dialogs, load_reading
+    from bot.kb.loader import load_knowledge
+    from bot.services import understanding_content
+    kb = load_knowledge(root / "knowledge")
+    flow, _ = load_dialogs(root / "dialogs", source_ids=set(kb.sources))
+    content = understanding_content(flow, load_reading(flow, root / "dialogs"), kb)
+    brand = next(lv for lv in content.slot("brand").levels if lv.id == "brand")
+    assert brand.learned["en"][-1] == "our own label comes before everything else"
+    assert not any("our own label comes before everything else" in ts for lv in content.slot("brand").levels
+                   for ts in lv.examples.values())                  # a learnt typed answer, not a clause example
+    assert content.learned_out_of_scope["en"][-1] == "best pizza in town?"
+    assert next(d for d in content.faq if d.id == "deposit").learned["zh"][-1] == "押金到底要交多少"
+    from bot.nlu.faq import OUT_OF_SCOPE
+    assert content.decided_questions == (("best pizza in town?", OUT_OF_SCOPE), ("押金到底要交多少", "deposit"))
+    assert content.decided_answers == (("brand", "brand", "our own label comes before everything else"),
+                                       ("factory", "none", "啥也没有呢"))       # read as decided, word for word
 
-    shutil.copytree(ROOT / "dialogs", tmp_path / "dialogs")
-    text = "our own label comes before everything else"
-    assert patch.apply({"dialogs/seller_questionnaire.yaml": {"brand.brand": {"en": [text]}}}, tmp_path) \
-        == ["dialogs/seller_questionnaire.yaml"]
-    flow = yaml.safe_load((tmp_path / "dialogs" / "seller_questionnaire.yaml").read_text(encoding="utf-8"))
-    step = next(s for s in flow["steps"] if s["id"] == "brand")
-    level = next(o for o in step["options"] if o["id"] == "brand")
-    assert text in level["examples"]["en"]
-    assert sum(text in str(o) for o in step["options"]) == 1
+
+def test_a_text_learnt_as_one_place_is_refused_as_another_in_the_overlay_and_in_the_reviewed_files(services, tmp_path):
+    from bot.check import check_content
+    from bot.services import understanding_content
+    base = understanding_content(services.flow, services.reading, services.kb)
+    entry = next(d for d in base.faq if d.learned.get("en"))
+    learnt = next(q for q in entry.learned["en"] if '"' not in q and known(base, example("faq", entry.id, "en", q)))
+    assert not any(learnt in qs for qs in entry.questions.values())          # learnt, not the entry's own
+    other = next(d.id for d in base.faq if d.id != entry.id)
+    assert conflict(base, example("faq", other, "en", learnt)) == f"faq:{entry.id}"
+    assert conflict(base, example("oos", "", "en", learnt)) == f"faq:{entry.id}"
+    typed = next(lv for lv in base.slot("factory").levels if lv.learned.get("zh"))
+    answer = typed.learned["zh"][0]
+    wrong = next(lv.id for lv in base.slot("factory").levels if lv.id != typed.id)
+    assert conflict(base, example("level", f"factory.{wrong}", "zh", answer)) == f"level:factory.{typed.id}"
+    root = checkout(tmp_path / "checkout")
+    reviewed = root / patch.QUESTIONS_FILE
+    reviewed.write_text(reviewed.read_text(encoding="utf-8").replace(
+        "questions: []", f'questions:\n  - {{q: "{learnt}", lang: en, expect: {other}}}'), encoding="utf-8")
+    found = [str(p) for p in check_content(root / "knowledge", root / "dialogs")]
+    assert len(found) == 1 and f"reviewed question {learnt!r}: already an example of faq:{entry.id}" in found[0], found

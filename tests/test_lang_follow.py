@@ -48,6 +48,7 @@ def test_the_neutral_words_are_content_in_knowledge_ui_yaml(tmp_path):
     assert {"ok", "thanks", "amazon", "shopee", "rmb", "yes", "no"} <= kb.neutral_words
     assert written_lang("wechat alipay", kb.neutral_words) == "en"
     folder = shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
+    (tmp_path / "eval").symlink_to(ROOT / "eval")      # the learnt sets (knowledge/learned.yaml)
     ui = folder / "ui.yaml"
     rest = {k: v for k, v in yaml.safe_load(ui.read_text(encoding="utf-8")).items() if k != "neutral_words"}
 

@@ -6,6 +6,7 @@ outright."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 import shutil
@@ -14,16 +15,20 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from bot import ROOT
 from bot.content.live import LiveContent
+from bot.content.overlay import example, merge
 from bot.content.training import Pacer, TrainingProcess
 from bot.nlu import linear
 from bot.nlu.content import AmountRule, Content, FaqDoc, Level, Lexicon, Slot, YearsRule
-from bot.nlu.understand import Understanding, cached_models, finish, model_version
+from bot.nlu.faq import ADVICE, OUT_OF_SCOPE, FaqClassifier
+from bot.nlu.slots import SlotReader
+from bot.nlu.understand import Understanding, _Models, cached_models, finish, group_digests, model_version
 from bot.store import SQLiteStore
 
 MESSAGES = [("we've got two dogs", "pet"), ("大概五万块", "money"), ("what should my cat eat?", None),
@@ -96,6 +101,68 @@ def test_the_steps_build_what_the_constructor_builds(tmp_path):
     assert cached_models(content, tmp_path) == (digest, meta, arrays)           # from the cache the second time
     with pytest.raises((ValueError, KeyError, OSError)):
         finish(Understanding.in_steps(content, digest, meta, b"not a model"))
+
+
+def learnt(content: Content) -> Content:
+    """`content` with learnt examples: typed answers at `pet`, a question of `feed`."""
+    pet = content.slots[0]
+    levels = tuple(replace(lv, learned={"en": (f"just {lv.id}s at home",)}) for lv in pet.levels)
+    return replace(content, slots=(replace(pet, levels=levels),) + content.slots[1:],
+                   faq=(replace(content.faq[0], learned={"en": ("what should a pet eat",)}),) + content.faq[1:])
+
+
+def test_a_decision_retrains_only_the_models_it_teaches_and_takes_the_rest_from_the_cache_to_the_bit(
+        tmp_path, monkeypatch):
+    base = learnt(small_content())
+    asked = merge(base, [example("faq", "walk", "en", "how long should a walk last")])
+    answered = merge(asked, [example("level", "pet.dog", "en", "a golden retriever")])
+    chatted = merge(answered, [example("other", "pet", "en", "lovely weather")])
+    digests = [group_digests(c, model_version()) for c in (base, asked, answered, chatted)]
+    changed = [sorted(g for g in a if a[g] != b[g]) for a, b in zip(digests, digests[1:])]
+    assert changed == [["faq"], ["typed"], ["faq", "slots", "typed"]]     # what each decision teaches
+    trained: list[str] = []
+    for owner, name, group in ((SlotReader, "fit", "slots"), (SlotReader, "fit_typed", "typed"),
+                               (FaqClassifier, "fit", "faq")):
+        fit = getattr(owner, name)
+        monkeypatch.setattr(owner, name, lambda *a, fit=fit, group=group, **kw: (trained.append(group), fit(*a, **kw))[1])
+    cached_models(base, tmp_path)
+    assert sorted(trained) == ["faq", "slots", "typed"]
+    trained.clear()
+    cached_models(asked, tmp_path)
+    assert trained == ["faq"]                   # the clause, hedge and typed-answer models from the cache
+    trained.clear()
+    digest, meta, arrays = cached_models(answered, tmp_path)
+    assert trained == ["typed"]                 # ...the FAQ model from the one just cached
+    trained.clear()
+    scratch_meta, scratch_arrays = _Models.fit(answered, digests[2]).parts()
+    assert sorted(trained) == ["faq", "slots", "typed"]
+    assert meta == scratch_meta
+    with np.load(io.BytesIO(arrays)) as reused, np.load(io.BytesIO(scratch_arrays)) as scratch:
+        assert sorted(reused.files) == sorted(scratch.files)
+        for name in scratch.files:              # array for array, to the bit
+            assert reused[name].dtype == scratch[name].dtype and reused[name].shape == scratch[name].shape, name
+            assert reused[name].tobytes() == scratch[name].tobytes(), name
+    trained.clear()
+    cached_models(chatted, tmp_path)            # a message that answers nothing teaches every model
+    assert sorted(trained) == ["faq", "slots", "typed"]
+
+
+def test_decided_examples_read_as_decided_word_for_word():
+    """Content.decided_questions and decided_answers win over what the models read (here decided against it)."""
+    content = learnt(small_content())
+    plain = Understanding(content, cache_dir=None)
+    decided = Understanding(replace(content, decided_questions=(("what do cats eat", "walk"), ("dog walking", OUT_OF_SCOPE),
+                                                                ("how often to walk a dog", ADVICE)),
+                                    decided_answers=(("pet", "cat", "a puppy"),)), cache_dir=None)
+    assert plain.read("what do cats eat").faq[0].id == "feed" and plain.read("a puppy", "pet").answers == {"pet": "dog"}
+    read = decided.read("what do cats eat")
+    assert (read.faq[0].id, read.faq_probability, read.answerable) == ("walk", 1.0, True)
+    read = decided.read("dog walking")
+    assert (read.answerable, read.oos_probability) == (False, 1.0) and plain.read("dog walking").answerable
+    assert decided.read("how often to walk a dog").advice_probability == 1.0
+    assert decided.read("a puppy", "pet").answers == {"pet": "cat"}
+    assert decided.read("a puppy").answers == plain.read("a puppy").answers      # at its step only
+    assert decided.read("what do dogs eat").faq[0].id == plain.read("what do dogs eat").faq[0].id
 
 
 def test_training_learns_the_same_in_any_pieces_and_paced(monkeypatch):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -116,7 +117,8 @@ async def advice_scenario(fake: FakeTelegram, replicas: int) -> None:
     admin = fake.user(ADMIN_ID, "Boss", language_code="en")
     await admin.send("/review")
     shown = await admin.next_reply()
-    for _ in range(100):                  # items kept before (asked again before a retrain): skipped
+    waiting = int(re.search(r"\((\d+) waiting\)", shown.text).group(1))
+    for _ in range(waiting):              # items kept before (asked again before a retrain reached a replica): skipped
         if ADVICE_QUESTION in shown.text:
             break
         await admin.press(shown, callback_data=next(d for d in shown.callback_datas if d.endswith(":s")))

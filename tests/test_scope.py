@@ -427,6 +427,7 @@ def test_bot_check_flags_an_unknown_source_in_scope_yaml(tmp_path):
     from bot import ROOT
     from bot.check import check_content
     shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
+    (tmp_path / "eval").symlink_to(ROOT / "eval")      # the learnt sets (knowledge/learned.yaml)
     path = tmp_path / "knowledge" / "scope.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("sources: [X39]", "sources: [X99]"), encoding="utf-8")
     problems = check_content(tmp_path / "knowledge")
@@ -508,6 +509,7 @@ def test_bot_check_flags_an_unknown_entry_in_one_mode(tmp_path):
     from bot import ROOT
     from bot.check import check_content
     shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
+    (tmp_path / "eval").symlink_to(ROOT / "eval")      # the learnt sets (knowledge/learned.yaml)
     path = tmp_path / "knowledge" / "scope.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("[brand_in_full,", "[brand_in_nowhere,"), encoding="utf-8")
     assert [(p.file, p.entry) for p in check_content(tmp_path / "knowledge")] == [("scope.yaml", "entry brand_in_nowhere")]

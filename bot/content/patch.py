@@ -1,55 +1,70 @@
 """The overlay as a YAML patch for the content files, and applying such a patch to them.
 
 `python -m bot content export` writes the patch; `python -m bot content apply FILE` appends its examples
-to the files (in place, keeping every comment and the files' one-line lists), to be committed. The patch
-is keyed by the file each part goes into:
+to the files (in place, keeping every comment), to be committed. A decided question or typed answer is a
+seller's own words, learnt like the labelled sets knowledge/learned.yaml lists (bot.kb.learned), so it goes
+into the two sets kept for review decisions, listed there as the last question set and the last typed set:
+the files then give the very training content the overlay gave (bot.content.overlay.merge appends in the
+same order). The patch is keyed by the file each part goes into:
 
-    knowledge/faq.yaml:                  # entry id -> new `questions`, by language
-      full_pricing: {zh: [...], en: [...]}
-    knowledge/out_of_scope.yaml: {zh: [...], en: [...]}        # new `questions`
-    knowledge/advice_questions.yaml: {zh: [...], en: [...]}    # new `questions`
-    dialogs/seller_questionnaire.yaml:   # step.level -> new `examples`, by language
-      factory.own_factory: {en: [...]}
-    dialogs/reading.yaml: {zh: [...]}    # new `other` (messages that answer no question)
+    knowledge/reviewed/questions.yaml:   # more `questions` (the eval/ question format)
+      - {q: ..., lang: en, expect: full_pricing}     # a phrasing of an entry
+      - {q: ..., lang: en, expect: fallback}         # out of scope
+      - {q: ..., lang: zh, kind: choosing}           # asks which mode fits (the FAQ models' advice class)
+    knowledge/reviewed/typed.yaml:       # more `items` (the eval/ typed-answer format)
+      - {step: factory, lang: en, text: ..., expect: sourcing}
+    dialogs/reading.yaml: {zh: [...]}    # more `other` (messages that answer no question)
 """
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import yaml
 
-from bot.content.overlay import ADVICE, FAQ, LEVEL, OOS
+from bot import LANGS
+from bot.content.overlay import ADVICE, FAQ, LEVEL, OTHER
+from bot.kb.learned import FALLBACK
 from bot.store.base import OverlayExample
 
-FAQ_FILE, OOS_FILE, ADVICE_FILE = "knowledge/faq.yaml", "knowledge/out_of_scope.yaml", \
-    "knowledge/advice_questions.yaml"
-FLOW_FILE, READING_FILE = "dialogs/seller_questionnaire.yaml", "dialogs/reading.yaml"
+QUESTIONS_FILE, TYPED_FILE = "knowledge/reviewed/questions.yaml", "knowledge/reviewed/typed.yaml"
+READING_FILE = "dialogs/reading.yaml"
+FAQ_FILE, FLOW_FILE = "knowledge/faq.yaml", "dialogs/seller_questionnaire.yaml"     # where the ids are
+CHOOSING = "choosing"        # an eval/ edge question's kind: with no `expect`, the advice class (bot.kb.learned)
 HEADER = ("# Examples decided in review (python -m bot content export). Apply to the files with\n"
           "# `python -m bot content apply <this file>`, check with `python -m bot check`, commit.\n")
+_ID = re.compile(r"^[A-Za-z0-9_]+$")
+T = TypeVar("T")
+Check = Callable[[object, str], tuple[str, str]]    # (item, file) -> (its text, with language and step; its target)
 
 
 class PatchError(ValueError):
     """A patch that does not fit the files (an entry or level they do not have, an unknown layout)."""
 
 
+def _item(ex: OverlayExample) -> dict:
+    """An overlay example as an item of a reviewed set."""
+    if ex.kind == LEVEL:
+        step, _, level = ex.target.partition(".")
+        return {"step": step, "lang": ex.lang, "text": ex.text, "expect": level}
+    if ex.kind == ADVICE:
+        return {"q": ex.text, "lang": ex.lang, "kind": CHOOSING}
+    return {"q": ex.text, "lang": ex.lang, "expect": ex.target if ex.kind == FAQ else FALLBACK}
+
+
 def to_patch(overlay: list[OverlayExample]) -> dict:
     out: dict = {}
     for ex in overlay:
-        if ex.kind == FAQ:
-            where = out.setdefault(FAQ_FILE, {}).setdefault(ex.target, {})
-        elif ex.kind == LEVEL:
-            where = out.setdefault(FLOW_FILE, {}).setdefault(ex.target, {})
-        elif ex.kind == OOS:
-            where = out.setdefault(OOS_FILE, {})
-        elif ex.kind == ADVICE:
-            where = out.setdefault(ADVICE_FILE, {})
-        else:
-            where = out.setdefault(READING_FILE, {})
-        texts = where.setdefault(ex.lang, [])
-        if ex.text not in texts:
-            texts.append(ex.text)
+        if ex.kind == OTHER:
+            texts = out.setdefault(READING_FILE, {}).setdefault(ex.lang, [])
+            if ex.text not in texts:
+                texts.append(ex.text)
+            continue
+        items = out.setdefault(TYPED_FILE if ex.kind == LEVEL else QUESTIONS_FILE, [])
+        if (item := _item(ex)) not in items:
+            items.append(item)
     return out
 
 
@@ -57,7 +72,7 @@ def dump(overlay: list[OverlayExample]) -> str:
     patch = to_patch(overlay)
     if not patch:
         return HEADER + "{}\n"
-    return HEADER + yaml.safe_dump(patch, allow_unicode=True, sort_keys=True, default_flow_style=None, width=100)
+    return HEADER + yaml.safe_dump(patch, allow_unicode=True, sort_keys=False, default_flow_style=None, width=100)
 
 
 # -- applying -------------------------------------------------------------------------------------------
@@ -86,6 +101,13 @@ def _find(lines: list[str], pattern: str, start: int, end: int, what: str, file:
     raise PatchError(f"{file}: cannot find {what}")
 
 
+def _before_trailing(lines: list[str], start: int, end: int) -> int:
+    """`end` moved back over the blank and comment lines that close the block after line `start`."""
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1
+    return end
+
+
 def _append_flow(lines: list[str], i: int, texts: list[str], file: str, what: str) -> None:
     """Append to the one-line list `key: [a, b]` on line i (texts already there are left out)."""
     line = lines[i].rstrip()
@@ -99,52 +121,102 @@ def _append_flow(lines: list[str], i: int, texts: list[str], file: str, what: st
         lines[i] = line[:line.index("[") + 1] + (f"{inner}, {joined}" if inner else joined) + "]\n"
 
 
-def _append_at(lines: list[str], path: list[tuple[str, str]], per_lang: dict, file: str) -> None:
-    """Follow `path` (pattern, what it names), each found inside the block of the one before, to a block
-    of one-line lists by language, and append each language's texts to its list."""
-    at, end = -1, len(lines)
-    for pattern, what in path:
-        at = _find(lines, pattern, at + 1, end, what, file)      # below the line found before, never on it
-        end = _block_end(lines, at)
-    for lang, texts in per_lang.items():
-        i = _find(lines, rf"^\s+{lang}: \[", at + 1, end, f"{path[-1][1]}.{lang}", file)
-        _append_flow(lines, i, texts, file, f"{path[-1][1]}.{lang}")
-
-
-def _apply_faq(lines: list[str], part: dict, file: str) -> None:
-    for entry, per_lang in part.items():
-        _append_at(lines, [(r"^entries:\s*$", "entries:"), (rf"^\s*- id: {re.escape(entry)}\s*$", f"entry {entry!r}"),
-                           (r"^\s+questions:\s*$", f"questions of {entry!r}")], per_lang, file)
-
-
-def _apply_levels(lines: list[str], part: dict, file: str) -> None:
-    for target, per_lang in part.items():
-        step, _, level = target.partition(".")
-        _append_at(lines, [(rf"^  - id: {re.escape(step)}\s*$", f"step {step!r}"),
-                           (rf"^\s+- id: {re.escape(level)}\s*$", f"level {target!r}"),
-                           (r"^\s+examples:\s*$", f"examples of {target!r}")], per_lang, file)
-
-
-def _apply_top(lines: list[str], key: str, part: dict, file: str) -> None:
-    """`key:` at the top level with one list per language, one-line or block."""
-    at = _find(lines, rf"^{key}:\s*$", 0, len(lines), f"{key}:", file)
+def _apply_other(lines: list[str], part: dict, file: str) -> None:
+    """reading.yaml's top-level `other:`, one list per language (one-line or block)."""
+    if not isinstance(part, dict):
+        raise PatchError(f"{file}: expected texts by language")
+    at = _find(lines, r"^other:\s*$", 0, len(lines), "other:", file)
     for lang, texts in part.items():
-        i = _find(lines, rf"^\s+{lang}:", at + 1, _block_end(lines, at), f"{key}.{lang}", file)
+        i = _find(lines, rf"^\s+{lang}:", at + 1, _block_end(lines, at), f"other.{lang}", file)
         if "[" in lines[i]:
-            _append_flow(lines, i, texts, file, f"{key}.{lang}")
+            _append_flow(lines, i, texts, file, f"other.{lang}")
             continue
         item_end = _block_end(lines, i)
         have = {yaml.safe_load(line.strip()[2:]) for line in lines[i + 1:item_end] if line.strip().startswith("- ")}
         items = [line for line in lines[i + 1:item_end] if line.strip().startswith("- ")]
         pad = " " * (_indent(items[-1]) if items else _indent(lines[i]) + 2)
-        while item_end > i + 1 and not lines[item_end - 1].strip():
-            item_end -= 1                      # after the last item, before the blank lines
+        item_end = _before_trailing(lines, i, item_end)
         lines[item_end:item_end] = [f"{pad}- {_quoted(t)}\n" for t in texts if t not in have]
 
 
-def _apply_questions(lines: list[str], part: dict, file: str) -> None:
-    """A file that is one `questions:` per language (out_of_scope.yaml, advice_questions.yaml)."""
-    _apply_top(lines, "questions", part, file)
+def _read_ids(root: Path, file: str, ids: Callable[[dict], T]) -> T:
+    """`ids(data)` of the YAML file under `root`; PatchError when it cannot be read so."""
+    try:
+        return ids(yaml.safe_load((root / file).read_text(encoding="utf-8")) or {})
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise PatchError(f"{file}: cannot read its ids ({exc!r})") from exc
+
+
+def _entries(root: Path) -> set[str]:
+    """The FAQ entry ids a reviewed question may name."""
+    return _read_ids(root, FAQ_FILE, lambda data: {str(e["id"]) for e in data["entries"]})
+
+
+def _levels(root: Path) -> dict[str, set[str]]:
+    """Step id -> the level ids a reviewed typed answer may name."""
+    return _read_ids(root, FLOW_FILE, lambda data: {str(s["id"]): {str(o["id"]) for o in s.get("options") or ()}
+                                                    for s in data["steps"]})
+
+
+def _question(item: object, entries: set[str], file: str) -> tuple[str, str]:
+    """A reviewed question checked: (its text and language, what it teaches); PatchError when it does not fit."""
+    if not isinstance(item, dict) or not isinstance(item.get("q"), str) or not item["q"].strip() \
+            or item.get("lang") not in LANGS or set(item) - {"q", "lang", "expect", "kind"}:
+        raise PatchError(f"{file}: {item!r} is not a question {{q, lang, expect | kind: {CHOOSING}}}")
+    if item.get("kind") is not None:
+        if item["kind"] != CHOOSING or "expect" in item:
+            raise PatchError(f"{file}: {item!r}: a question that asks which mode fits is kind {CHOOSING}, no expect")
+        return f"{item['lang']}:{item['q']}", ADVICE
+    expect = item.get("expect")
+    if not isinstance(expect, str) or expect != FALLBACK and expect not in entries:
+        raise PatchError(f"{file}: {item!r}: no FAQ entry {expect!r} in {FAQ_FILE}")
+    return f"{item['lang']}:{item['q']}", str(expect)
+
+
+def _typed(item: object, levels: dict[str, set[str]], file: str) -> tuple[str, str]:
+    """A reviewed typed answer checked: (its step, language and text; its level)."""
+    if not isinstance(item, dict) or set(item) != {"step", "lang", "text", "expect"} \
+            or not all(isinstance(item[k], str) for k in item) or not item["text"].strip() or item["lang"] not in LANGS:
+        raise PatchError(f"{file}: {item!r} is not a typed answer {{step, lang, text, expect}}")
+    if item["expect"] not in levels.get(item["step"], ()):
+        raise PatchError(f"{file}: {item!r}: no level {item['step']}.{item['expect']} in {FLOW_FILE}")
+    return f"{item['step']}:{item['lang']}:{item['text']}", str(item["expect"])
+
+
+def _scalar(value: str) -> str:
+    """An id as the eval/ sets write it (plain), quoted where YAML would read it as something else."""
+    return value if _ID.match(value) and yaml.safe_load(value) == value else _quoted(value)
+
+
+def _apply_items(lines: list[str], key: str, items: object, file: str, check: Check) -> None:
+    """Append `items` to the file's top-level list `key:` as one-line mappings (the eval/ sets' style).
+    `check(item, file)` -> (its text, with its language and step; what it teaches), or PatchError. An item
+    the file has is left out; one text with another target than the file gives it is a PatchError (one
+    example, one place: bot.content.overlay.conflict)."""
+    if not isinstance(items, list):
+        raise PatchError(f"{file}: expected a list of items")
+    at = _find(lines, rf"^{key}:", 0, len(lines), f"{key}:", file)
+    if lines[at].split(":", 1)[1].split("#", 1)[0].strip() not in ("", "[]"):
+        raise PatchError(f"{file}: {key} is neither a block list nor []")
+    have: dict[str, str] = {}
+    for old in (yaml.safe_load("".join(lines)) or {}).get(key) or ():
+        where, target = check(old, file)
+        have.setdefault(where, target)
+    new = []
+    for item in items:
+        where, target = check(item, file)
+        if where in have:
+            if have[where] != target:
+                raise PatchError(f"{file}: {item!r}: that text is there already, as {have[where]!r}")
+            continue
+        have[where] = target
+        new.append(item)
+    if not new:
+        return
+    lines[at] = f"{key}:\n"
+    end = _before_trailing(lines, at, _block_end(lines, at))
+    lines[end:end] = ["  - {" + ", ".join(f"{k}: {_quoted(v) if k in ('q', 'text') else _scalar(v)}"
+                                         for k, v in item.items()) + "}\n" for item in new]
 
 
 def apply(patch: dict, root: Path) -> list[str]:
@@ -152,16 +224,26 @@ def apply(patch: dict, root: Path) -> list[str]:
     returns the files changed. Raises PatchError, changing nothing, when a part does not fit."""
     if not isinstance(patch, dict):
         raise PatchError("a patch is a mapping of file -> examples")
-    appliers = {FAQ_FILE: _apply_faq, FLOW_FILE: _apply_levels, OOS_FILE: _apply_questions,
-                ADVICE_FILE: _apply_questions, READING_FILE: lambda lines, part, f: _apply_top(lines, "other", part, f)}
+    known = (QUESTIONS_FILE, TYPED_FILE, READING_FILE)
+    unknown = [file for file in patch if file not in known]
+    if unknown:
+        raise PatchError(f"unknown file in patch: {unknown[0]!r} (expected one of {', '.join(known)})")
     changed: dict[Path, list[str]] = {}
     for file, part in patch.items():
-        if file not in appliers:
-            raise PatchError(f"unknown file in patch: {file!r} (expected one of {', '.join(appliers)})")
         path = root / file
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        except OSError as exc:
+            raise PatchError(f"{file}: cannot read it ({exc})") from exc
         before = list(lines)
-        appliers[file](lines, part or {}, file)
+        if file == QUESTIONS_FILE:
+            entries = _entries(root)
+            _apply_items(lines, "questions", part or [], file, lambda item, f: _question(item, entries, f))
+        elif file == TYPED_FILE:
+            levels = _levels(root)
+            _apply_items(lines, "items", part or [], file, lambda item, f: _typed(item, levels, f))
+        else:
+            _apply_other(lines, part or {}, file)
         if lines != before:
             changed[path] = lines
     for path, lines in changed.items():

@@ -15,6 +15,10 @@ to know which mode fits: "is semi worth it for a 2-person team?", bot.nlu.faq). 
 platforms' and other modes' questions teach no single entry and are left out, and so is any question
 whose text is also in a gauge or a held-out set (independent writers do write "全托清关谁负责" alike):
 what the product is measured on is never learnt from.
+
+The sets under knowledge/reviewed/ hold what admins decided in /review (bot.content.patch writes them):
+learnt like the others, and also listed in `Learned.decided_questions` / `decided_answers`, which
+understanding reads word for word as decided.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ FILE = "learned.yaml"
 FALLBACK = "fallback"
 ADVICE = "advice"       # what _target says of a choosing question no single entry answers
 NEVER = ("eval/holdout", "eval/dev/extra_check", "eval/dev/edge_check", "eval/dev/typed_check")   # what must stay unseen
+REVIEWED = "knowledge/reviewed/"        # the sets of review decisions (bot.content.patch)
 CACHE_DIR = Path(os.environ.get("LEARNED_CACHE_DIR", ROOT / ".cache" / "learned"))
 KEEP_CACHED = 4
 
@@ -124,7 +129,9 @@ def _from_cache(path: Path) -> Learned | None:
         return Learned(faq={e: tuples(per) for e, per in raw["faq"].items()}, out_of_scope=tuples(raw["out_of_scope"]),
                        sets=tuple(raw["sets"]), advice=tuples(raw["advice"]),
                        typed={step: {level: tuples(per) for level, per in levels.items()}
-                              for step, levels in raw["typed"].items()})
+                              for step, levels in raw["typed"].items()},
+                       decided_questions=tuple(map(tuple, raw["decided_questions"])),
+                       decided_answers=tuple(map(tuple, raw["decided_answers"])))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -135,7 +142,8 @@ def _to_cache(cache_dir: Path, key: str, learned: Learned) -> None:
         cache_dir.mkdir(parents=True, exist_ok=True)
         write_atomically(cache_dir / f"{key}.json", json.dumps(
             {"faq": learned.faq, "out_of_scope": learned.out_of_scope, "sets": learned.sets, "advice": learned.advice,
-             "typed": learned.typed},
+             "typed": learned.typed, "decided_questions": learned.decided_questions,
+             "decided_answers": learned.decided_answers},
             ensure_ascii=False).encode("utf-8"))
         for old in sorted(cache_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)[KEEP_CACHED:]:
             old.unlink(missing_ok=True)
@@ -151,6 +159,8 @@ def _read_sets(directory: Path, entry_ids: set[str], problems: list[Problem], ro
     oos: dict[str, list[str]] = {}
     advice: dict[str, list[str]] = {}
     typed: dict[str, dict[str, dict[str, list[str]]]] = {}
+    decided_questions: list[tuple[str, str]] = []
+    decided_answers: list[tuple[str, str, str]] = []
     sets = tuple(str(p) for p in r.items(data, "sets"))
     unseen = unseen_keys(root) if sets else set()
     left_out = {str(t) for t in r.items(data, "left_out_topics", required=False)}
@@ -163,7 +173,7 @@ def _read_sets(directory: Path, entry_ids: set[str], problems: list[Problem], ro
         items = (raw or {}).get("questions") if isinstance(raw, dict) else None
         answers = (raw or {}).get("items") if isinstance(raw, dict) and rel.endswith("typed.yaml") else None
         if isinstance(answers, list):
-            _typed_answers(answers, unseen, typed)
+            _typed_answers(answers, unseen, typed, decided_answers if rel.startswith(REVIEWED) else None)
             continue
         if not isinstance(items, list):
             where.fail(f"sets[{i}]", "expected a set with a `questions` list, or a typed.yaml with `items` (eval/ schema)")
@@ -174,26 +184,28 @@ def _read_sets(directory: Path, entry_ids: set[str], problems: list[Problem], ro
             if target is None or lang not in ("zh", "en") or not isinstance(text, str) or not text.strip() \
                     or text_key(text) in unseen:
                 continue
-            if target == ADVICE:
-                advice.setdefault(lang, []).append(text)
-                continue
-            if target and target not in entry_ids:
+            if target and target != ADVICE and target not in entry_ids:
                 where.fail("expect", f"unknown FAQ entry id {target!r}")
                 continue
-            if target and (topics or {}).get(target) in left_out:
+            if target and target != ADVICE and (topics or {}).get(target) in left_out:
                 continue
-            bucket = faq.setdefault(target, {}) if target else oos
+            bucket = advice if target == ADVICE else faq.setdefault(target, {}) if target else oos
             bucket.setdefault(lang, []).append(text)
+            if rel.startswith(REVIEWED):
+                decided_questions.append((text, target))
     return Learned(faq={e: {lang: tuple(qs) for lang, qs in per.items()} for e, per in faq.items()},
                    out_of_scope={lang: tuple(qs) for lang, qs in oos.items()}, sets=sets,
                    advice={lang: tuple(qs) for lang, qs in advice.items()},
                    typed={step: {level: {lang: tuple(ts) for lang, ts in per.items()} for level, per in levels.items()}
-                    for step, levels in typed.items()})
+                    for step, levels in typed.items()},
+                   decided_questions=tuple(decided_questions), decided_answers=tuple(decided_answers))
 
 
-def _typed_answers(items: list, unseen: set[str], into: dict[str, dict[str, dict[str, list[str]]]]) -> None:
+def _typed_answers(items: list, unseen: set[str], into: dict[str, dict[str, dict[str, list[str]]]],
+                   decided: list[tuple[str, str, str]] | None = None) -> None:
     """A typed set's answers by step, level and language (the step and level ids are checked where the
-    questionnaire is known: bot.services.understanding_content)."""
+    questionnaire is known: bot.services.understanding_content); with `decided`, each also (step, level, text)
+    there."""
     for item in items:
         if not isinstance(item, dict):
             continue
@@ -202,3 +214,5 @@ def _typed_answers(items: list, unseen: set[str], into: dict[str, dict[str, dict
                 and isinstance(text, str) and text.strip()) or text_key(text) in unseen:
             continue
         into.setdefault(step, {}).setdefault(level, {}).setdefault(lang, []).append(text)
+        if decided is not None:
+            decided.append((step, level, text))

@@ -158,7 +158,7 @@ def load_knowledge(directory: Path = KNOWLEDGE_DIR, problems: list[Problem] | No
                        ui=_ui(ui, Reader("ui.yaml", collect)),
                        neutral_words=_neutral_words(ui, Reader("ui.yaml", collect)),
                        by_id={e.id: e for e in entries}, out_of_scope=oos, advice=advice)
-    kb = replace(kb, learned=load_learned(directory, set(kb.by_id), collect,
+    kb = replace(kb, learned=load_learned(directory, set(kb.by_id), collect, root=directory.parent,
                                           topics={e.id: e.topic for e in entries}))
     _check_refs(kb, collect)
     if problems is None and collect:

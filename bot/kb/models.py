@@ -89,6 +89,10 @@ class Learned:
     advice: dict[str, tuple[str, ...]] = field(default_factory=dict)                # lang -> questions
     # Typed answers: step -> level (or "unsure") -> lang -> texts, learnt by that step's model only.
     typed: dict[str, dict[str, dict[str, tuple[str, ...]]]] = field(default_factory=dict)
+    # Of the above, those of the sets of review decisions (knowledge/reviewed/), read as decided word for word:
+    # (text, entry id, "" for out of scope or "advice") and (step, level, text).
+    decided_questions: tuple[tuple[str, str], ...] = ()
+    decided_answers: tuple[tuple[str, str, str], ...] = ()
 
     def count(self) -> int:
         return sum(len(qs) for per in self.faq.values() for qs in per.values()) \

@@ -125,6 +125,12 @@ class Content:
     advice: Examples = field(default_factory=dict)  # asking which mode fits, no one entry answers (FAQ models)
     learned_out_of_scope: Examples = field(default_factory=dict)   # learnt from, by the FAQ models only
     learned_advice: Examples = field(default_factory=dict)         # ...and those learnt (FAQ models)
+    # Examples a person decided in review (the content overlay, bot.content; knowledge/reviewed/): learnt like
+    # the rest (they are in the learned fields above too) and read as decided, word for word, by rule
+    # (Understanding.rank_faq, SlotReader.exact), which one example among thousands does not make sure of.
+    # Sorted, so that the overlay and the files it is exported to give the same content.
+    decided_questions: tuple[tuple[str, str], ...] = ()     # (text, FAQ class: entry id, _out_of_scope or _advice)
+    decided_answers: tuple[tuple[str, str, str], ...] = ()  # (step, level, text)
 
     def faq_out_of_scope(self) -> Examples:
         """The out-of-scope questions the FAQ models learn from: the file's and the learned ones."""

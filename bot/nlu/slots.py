@@ -30,7 +30,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bot.nlu.content import AmountRule, Content, YearsRule
+from bot.nlu.content import AmountRule, Content, Slot, YearsRule
 from bot.nlu.cues import Cues
 from bot.nlu.facts import Amount, WordLists, amounts, durations, foreign_amount
 from bot.nlu.features import Featurizer, negated
@@ -171,6 +171,9 @@ class SlotReader:
         self.typed_vector = lru_cache(maxsize=64)(
             lambda norm: typed.vectorizer(featurize(norm)) if typed is not None else [])
         self.short: dict[str, dict[str, str]] = {}
+        decided: dict[str, list[tuple[str, str]]] = {}
+        for step, level, text in content.decided_answers:
+            decided.setdefault(step, []).append((text, level))
         for slot in content.slots:
             table: dict[str, str] = {}
             for i, level in enumerate(slot.levels, 1):
@@ -179,6 +182,8 @@ class SlotReader:
             for ws in content.unsure_short.values():
                 for w in ws:
                     table.setdefault(normalize(w).strip(" .!。！、"), UNSURE)
+            for text, level in decided.get(slot.step, ()):     # typed answers decided in review, word for word
+                table.setdefault(normalize(text).strip(" .!。！、"), level)
             self.short[slot.step] = table
 
     # -- training -----------------------------------------------------------------------
@@ -215,9 +220,10 @@ class SlotReader:
         return sets
 
     @classmethod
-    def fit(cls, content: Content, featurize: Featurizer
-            ) -> tuple[Vectorizer, dict[str, LinearModel], LinearModel, "TypedModels | None"]:
-        """The clause models and the hedge model (one vocabulary), and the typed-answer models (their own)."""
+    def fit(cls, content: Content, featurize: Featurizer) -> tuple[Vectorizer, dict[str, LinearModel], LinearModel]:
+        """The clause models and the hedge model, over one vocabulary. They never read a learnt example
+        (`Level.learned`, `Slot.learned_unsure`, nor the FAQ's learnt questions): bot.nlu.understand caches
+        them apart from the models that do."""
         sets = cls.training_sets(content)
         texts = sorted({normalize(t) for rows in sets.values() for t, _, _ in rows})
         feats = {t: featurize(t) for t in texts}
@@ -227,12 +233,7 @@ class SlotReader:
             for lvl in slot.levels:
                 for t in (t for ts in lvl.short.values() for t in ts):
                     vecs.setdefault(normalize(t), vectorizer(featurize(normalize(t))))
-        def fit_step(slot, rows, vecs, n_features: int) -> LinearModel:
-            classes = [lvl.id for lvl in slot.levels] + [UNSURE, NONE]
-            return train([vecs[normalize(t)] for t, _, _ in rows], [lab for _, lab, _ in rows], classes,
-                         sample_weight=[w for _, _, w in rows], n_features=n_features)
-        models = {slot.step: fit_step(slot, sets[slot.step], vecs, len(vectorizer.idf)) for slot in content.slots}
-        typed = cls._fit_typed(content, featurize, fit_step)
+        models = {slot.step: cls._fit_step(slot, sets[slot.step], vecs, len(vectorizer.idf)) for slot in content.slots}
         hedges = [t for ts in content.unsure.values() for t in ts]
         hedges += [t for slot in content.slots for ts in slot.unsure.values() for t in ts]
         hedges += [t for ts in content.unsure_short.values() for t in ts if t.strip("?？")]
@@ -246,10 +247,10 @@ class SlotReader:
         hedge = train([vecs[normalize(t)] for t in hedges + others], [HEDGE] * len(hedges) + [NONE] * len(others),
                       [HEDGE, NONE], sample_weight=[1.0] * len(hedges) + [w_other] * len(others),
                       n_features=len(vectorizer.idf))
-        return vectorizer, models, hedge, typed
+        return vectorizer, models, hedge
 
     @classmethod
-    def _fit_typed(cls, content: Content, featurize: Featurizer, fit_step) -> TypedModels | None:
+    def fit_typed(cls, content: Content, featurize: Featurizer) -> TypedModels | None:
         """The typed-answer models of the steps with learnt answers, over a vocabulary of their own (the
         clause models' vectors stay exactly what they were without the learnt answers)."""
         sets = cls.training_sets(content, learned=True)
@@ -259,15 +260,23 @@ class SlotReader:
         feats = {t: featurize(t) for t in texts}
         vectorizer = Vectorizer.fit(list(feats.values()), weigh=slot_feature_weight)
         vecs = {t: vectorizer(f) for t, f in feats.items()}
-        return TypedModels(vectorizer, {slot.step: fit_step(slot, sets[slot.step], vecs, len(vectorizer.idf))
+        return TypedModels(vectorizer, {slot.step: cls._fit_step(slot, sets[slot.step], vecs, len(vectorizer.idf))
                                         for slot in content.slots if slot.step in sets})
+
+    @staticmethod
+    def _fit_step(slot: Slot, rows: list[tuple[str, str, float]], vecs: dict[str, SparseVec],
+                  n_features: int) -> LinearModel:
+        classes = [lvl.id for lvl in slot.levels] + [UNSURE, NONE]
+        return train([vecs[normalize(t)] for t, _, _ in rows], [lab for _, lab, _ in rows], classes,
+                     sample_weight=[w for _, _, w in rows], n_features=n_features)
 
     # -- reading ------------------------------------------------------------------------
     def _vector(self, norm: str) -> SparseVec:
         return self.vec(self.featurize(norm))
 
     def exact(self, step: str, norm: str) -> str | None:
-        """A whole message that is an option's number, label or short answer at this step."""
+        """A whole message that is an option's number, label or short answer at this step, or a typed answer
+        to it decided in review (Content.decided_answers)."""
         slot = self._slot.get(step)
         if slot is None:
             return None

@@ -2,7 +2,9 @@
 
 Models are trained from the content when it loads, or read from a cache keyed by a hash of
 everything they learn from (`.cache/nlu/<hash>.json` and `.npz`), so a restart with unchanged content
-costs a file read, not a training run.
+costs a file read, not a training run. They come in three groups by what they learn from (`group_digests`):
+content that changed only where some groups never read (a review decision: a learnt question or typed
+answer) takes the other groups from a cached model and trains only those.
 
 Building an `Understanding` is also offered in steps (`Understanding.in_steps`), each a millisecond or
 two of work, for a caller that must not hold its thread long: the bot builds a retrained one on its
@@ -19,7 +21,7 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Generator, NamedTuple, TypeVar
 
@@ -30,8 +32,8 @@ from bot.atomic import write_atomically
 from bot.kb.lang import detect_lang
 from bot.nlu.content import Content
 from bot.nlu.facts import Facts, WordLists, amounts, durations, foreign_amount
-from bot.nlu.faq import (CLASSIFIER_MAX_ENTRIES, KNN_OOS_MARGIN, KNN_THRESHOLD, THRESHOLD, FaqClassifier, FaqIndex,
-                         Hit)
+from bot.nlu.faq import (ADVICE, CLASSIFIER_MAX_ENTRIES, KNN_OOS_MARGIN, KNN_THRESHOLD, OUT_OF_SCOPE, THRESHOLD,
+                         FaqClassifier, FaqIndex, Hit)
 from bot.nlu.features import Featurizer
 from bot.nlu.linear import LinearModel, Vectorizer
 from bot.nlu.scope import Scope, ScopeReader
@@ -55,6 +57,29 @@ KEEP_CACHED = 4
 WORDS_A_PIECE = 8192    # vocabulary words a piece of the cache (one step of loading it)
 ARRAY_A_STEP = 1 << 20  # bytes of a weight array read in one step of loading it
 STALE_TMP_SECONDS = 600.0
+# The groups of models, by what they learn from: the clause and hedge models (their vocabulary), the typed-answer
+# models (theirs), the FAQ model (its).
+SLOT_GROUP, TYPED_GROUP, FAQ_GROUP = "slots", "typed", "faq"
+
+
+def group_digests(content: Content, version: str) -> dict[str, str]:
+    """Each group's cache key: a hash of the content with what that group never reads emptied. No model learns
+    which examples were decided (read by rule); the clause and hedge models read no learnt example
+    (bot.nlu.slots.SlotReader.training_sets without `learned`); the typed-answer models no learnt question
+    (FaqDoc.learned, learned_out_of_scope, learned_advice); the FAQ model no learnt typed answer (Level.learned,
+    Slot.learned_unsure: bot.nlu.faq.FaqClassifier.fit and Content.situations). So a decided question retrains
+    the FAQ model alone, a decided typed answer the typed-answer models alone."""
+    content = replace(content, decided_questions=(), decided_answers=())
+    no_questions = replace(content, faq=tuple(replace(d, learned={}) for d in content.faq),
+                           learned_out_of_scope={}, learned_advice={})
+
+    def no_answers(c: Content) -> Content:
+        return replace(c, slots=tuple(replace(s, learned_unsure={}, levels=tuple(replace(lv, learned={}) for lv in s.levels))
+                                      for s in c.slots))
+    return {SLOT_GROUP: no_answers(no_questions).digest(f"{version}:{SLOT_GROUP}"),
+            TYPED_GROUP: no_questions.digest(f"{version}:{TYPED_GROUP}"),
+            FAQ_GROUP: no_answers(content).digest(f"{version}:{FAQ_GROUP}")}
+
 
 
 @dataclass(frozen=True)
@@ -146,8 +171,9 @@ class _Models:
     faq_vectorizer: Vectorizer | None      # None when the knowledge base is ranked by neighbours
     faq: LinearModel | None
     typed: TypedModels | None              # typed-answer models of the steps with learnt answers
+    groups: dict[str, str] = field(default_factory=dict)    # each group's digest (`group_digests`)
 
-    # The cache: <stem>.json (the classes) and <stem>.npz (weights, biases, idf; the vocabularies as JSON
+    # The cache: <stem>.json (the classes, the groups' digests) and <stem>.npz (weights, biases, idf; the vocabularies as JSON
     # lists of words in index order, WORDS_A_PIECE words a list). Every piece loads with a call or two into
     # C: no step of `load_steps` takes more than a millisecond or two, and nothing is parsed number by number.
     def parts(self) -> tuple[bytes, bytes]:
@@ -170,8 +196,8 @@ class _Models:
             arrays[f"{k}|b"] = m.bias
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        meta = json.dumps({"classes": {k: m.classes for k, m in models.items()}}, ensure_ascii=False,
-                          separators=(",", ":"))
+        meta = json.dumps({"classes": {k: m.classes for k, m in models.items()}, "groups": self.groups},
+                          ensure_ascii=False, separators=(",", ":"))
         return meta.encode("utf-8"), buffer.getvalue()
 
     def save(self, stem: Path) -> tuple[bytes, bytes]:
@@ -191,7 +217,8 @@ class _Models:
     def load_steps(cls, meta: bytes, arrays: bytes) -> Generator[None, None, "_Models"]:
         """The models from the cache files' bytes, in steps of a millisecond or two (see `finish`).
         Raises ValueError, KeyError, TypeError or OSError on bytes that are not such models."""
-        classes = json.loads(meta)["classes"]
+        info = json.loads(meta)
+        classes, groups = info["classes"], info.get("groups", {})
         with np.load(io.BytesIO(arrays), allow_pickle=False) as npz:
             vectorizers: dict[str, Vectorizer | None] = {}
             for name in ("vocab", "faq_vocab", "typed_vocab"):
@@ -221,16 +248,30 @@ class _Models:
         typed = {k.split(":", 1)[1]: m for k, m in models.items() if k.startswith("typed:")}
         typed_vec = vectorizers["typed_vocab"]
         return cls(vectorizers["vocab"], slots, models["hedge"], vectorizers["faq_vocab"], models.get("faq"),
-                   TypedModels(typed_vec, typed) if typed_vec is not None and typed else None)
+                   TypedModels(typed_vec, typed) if typed_vec is not None and typed else None, groups)
 
     @classmethod
-    def fit(cls, content: Content, featurize: Featurizer, slot_featurize: Featurizer) -> "_Models":
-        """Train every model on the content (seconds of CPU)."""
-        vectorizer, slot_models, hedge, typed = SlotReader.fit(content, slot_featurize)
-        faq_vec, faq_model = (FaqClassifier.fit(content.faq, content.out_of_scope, featurize, content.situations(),
-                                                content.learned_out_of_scope, content.advice, content.learned_advice)
-                              if len(content.faq) <= CLASSIFIER_MAX_ENTRIES else (None, None))
-        return cls(vectorizer, slot_models, hedge, faq_vec, faq_model, typed)
+    def fit(cls, content: Content, groups: dict[str, str], reuse: dict[str, "_Models"] | None = None) -> "_Models":
+        """Train the models on the content (seconds of CPU), but for each group in `reuse`: taken from those
+        models, whose group learnt from the very same content (the same digest in `groups`), so they are what
+        training would give, to the bit."""
+        reuse = reuse or {}
+        slot_featurize = Featurizer()          # answers: n-grams only
+        if SLOT_GROUP in reuse:
+            old = reuse[SLOT_GROUP]
+            vectorizer, slot_models, hedge = old.vectorizer, old.slots, old.hedge
+        else:
+            vectorizer, slot_models, hedge = SlotReader.fit(content, slot_featurize)
+        typed = reuse[TYPED_GROUP].typed if TYPED_GROUP in reuse else SlotReader.fit_typed(content, slot_featurize)
+        if FAQ_GROUP in reuse:
+            faq_vec, faq_model = reuse[FAQ_GROUP].faq_vectorizer, reuse[FAQ_GROUP].faq
+        elif len(content.faq) <= CLASSIFIER_MAX_ENTRIES:
+            faq_vec, faq_model = FaqClassifier.fit(content.faq, content.out_of_scope, Featurizer(content.concepts),
+                                                   content.situations(), content.learned_out_of_scope, content.advice,
+                                                   content.learned_advice)
+        else:
+            faq_vec, faq_model = None, None
+        return cls(vectorizer, slot_models, hedge, faq_vec, faq_model, typed, dict(groups))
 
 
 def _array_steps(npz, key: str) -> Generator[None, None, np.ndarray]:
@@ -256,17 +297,47 @@ def _array_steps(npz, key: str) -> Generator[None, None, np.ndarray]:
 def cached_models(content: Content, cache_dir: Path | None) -> tuple[str, bytes, bytes]:
     """The content's digest and its models' cache files' bytes (json, npz), trained and cached here when the
     cache does not have them. What the training process runs (bot.content.training)."""
-    digest = content.digest(model_version())
+    digest, models, files = _cached(content, cache_dir)
+    return (digest, *(files or models.parts()))
+
+
+def _cached(content: Content, cache_dir: Path | None) -> tuple[str, _Models, tuple[bytes, bytes] | None]:
+    """The content's digest, its models and their cache files' bytes (None when not written). The models come
+    from the cache; else each group (`group_digests`) the cache has under the same digest is taken from there
+    and the others are trained, and the whole is cached."""
+    version = model_version()
+    digest = content.digest(version)
     if cache_dir is not None:
         try:
-            meta, arrays = _Models.read(cache_dir / digest)
-            finish(_Models.load_steps(meta, arrays))        # whole and readable, or trained again below
-            return digest, meta, arrays
+            files = _Models.read(cache_dir / digest)
+            return digest, finish(_Models.load_steps(*files)), files     # whole and readable, or trained below
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    models = _Models.fit(content, Featurizer(content.concepts), Featurizer())
-    saved = _save(cache_dir, digest, models)
-    return (digest, *(saved or models.parts()))
+    groups = group_digests(content, version)
+    models = _Models.fit(content, groups, _cached_groups(cache_dir, groups) if cache_dir is not None else {})
+    return digest, models, _save(cache_dir, digest, models)
+
+
+def _cached_groups(cache_dir: Path, groups: dict[str, str]) -> dict[str, _Models]:
+    """Group -> cached models whose group has the digest given (newest first; none for a cache written before
+    the groups were recorded)."""
+    found: dict[str, _Models] = {}
+    try:
+        metas = sorted(cache_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return found
+    for meta in metas:
+        try:
+            recorded = json.loads(meta.read_bytes()).get("groups", {})
+            wanted = [g for g, d in groups.items() if g not in found and recorded.get(g) == d]
+            if wanted:
+                models = finish(_Models.load_steps(*_Models.read(meta.with_suffix(""))))
+                found.update({g: models for g in wanted if models.groups.get(g) == groups[g]})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue        # gone meanwhile (another process keeps KEEP_CACHED too), or not such models
+        if len(found) == len(groups):
+            break
+    return found
 
 
 def _save(cache_dir: Path | None, digest: str, models: _Models) -> tuple[bytes, bytes] | None:
@@ -318,11 +389,7 @@ class Understanding:
             self.digest = digest
             models = yield from _Models.load_steps(*given)
         else:
-            self.digest = content.digest(model_version())
-            models = self._load(cache_dir)
-            if models is None:
-                models = _Models.fit(content, self.featurize, self.slot_featurize)
-                _save(cache_dir, self.digest, models)
+            self.digest, models, _ = _cached(content, cache_dir)
         self.models = models
         self.faq_classifier = (FaqClassifier(content.faq, self.featurize, models.faq_vectorizer, models.faq)
                                if models.faq is not None else None)
@@ -342,17 +409,10 @@ class Understanding:
         self._advice = tuple(sorted({normalize(w) for w in lex.advice_words}, key=len, reverse=True))
         self._advice_entries = set(lex.advice_entries)
         self._position = {d.id: i for i, d in enumerate(content.faq)}     # entry id -> its index in the FAQ models
+        self._decided = {normalize(text): target for text, target in content.decided_questions
+                         if target in self._position or target in (OUT_OF_SCOPE, ADVICE)}
         self._platforms = WordLists({"platforms": tuple(normalize(p) for p in
                                                         lex.cross_border_platforms + lex.domestic_platforms)})
-
-    # -- cache ------------------------------------------------------------------------------
-    def _load(self, cache_dir: Path | None) -> _Models | None:
-        if cache_dir is None:
-            return None
-        try:
-            return finish(_Models.load_steps(*_Models.read(cache_dir / self.digest)))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
 
     # -- reading ----------------------------------------------------------------------------
     def command(self, text: str) -> str | None:
@@ -379,20 +439,37 @@ class Understanding:
 
     def rank_faq(self, norm: str) -> FaqRanking:
         """Entries best first, the confidence in the first, whether that is enough to answer, and the
-        probability that the text asks which mode fits (the advice class, bot.nlu.faq)."""
+        probability that the text asks which mode fits (the advice class, bot.nlu.faq). A question decided in
+        review reads as decided (`_as_decided`)."""
         if self.faq_classifier is not None:
             hits, oos, advice = self.faq_classifier.rank(norm)
             best = hits[0].score if hits else 0.0
-            return FaqRanking(hits, best, bool(hits) and best >= self.threshold and best > oos, advice, oos)
-        hits, oos, advice = self.faq_index.rank(norm)
-        best = hits[0].score if hits else 0.0
-        return FaqRanking(hits, best, bool(hits) and best >= KNN_THRESHOLD and best > KNN_OOS_MARGIN * oos, advice)
+            ranking = FaqRanking(hits, best, bool(hits) and best >= self.threshold and best > oos, advice, oos)
+        else:
+            hits, oos, advice = self.faq_index.rank(norm)
+            best = hits[0].score if hits else 0.0
+            ranking = FaqRanking(hits, best, bool(hits) and best >= KNN_THRESHOLD and best > KNN_OOS_MARGIN * oos,
+                                 advice)
+        decided = self._decided.get(norm)
+        return ranking if decided is None else self._as_decided(ranking, decided)
+
+    def _as_decided(self, ranking: FaqRanking, target: str) -> FaqRanking:
+        """The ranking of a question decided in review (Content.decided_questions): its class (an entry, out of
+        scope or advice) has the whole probability; the other entries stay, in the model's order, as the
+        nearest ones."""
+        entry = self._position.get(target)
+        hits = [Hit(h.entry, 0.0) for h in ranking.hits if h.entry != entry]
+        if entry is not None:
+            return FaqRanking([Hit(entry, 1.0)] + hits, 1.0, True, 0.0, 0.0)
+        return FaqRanking(hits, 0.0, False, float(target == ADVICE), float(target == OUT_OF_SCOPE))
 
     def _rank_question(self, norm: str, scope: Scope) -> FaqRanking:
         """rank_faq of the message, or of the message without the asker's history on another platform when
         that reads surer ("速卖通做了两年，现在tk全托管怎么入驻": the history clouds the question); its first
         entry the named mode's own (`_for_named_mode`)."""
         ranking = self.rank_faq(norm)
+        if norm in self._decided:
+            return ranking              # decided: as it is, whatever mode or history it names
         if scope.background:
             alone = self.rank_faq(self.scope.without_background(norm, scope))
             if alone.ok and (not ranking.ok or alone.best > ranking.best):
