@@ -112,6 +112,19 @@ KNOWN_COINCIDENCES |= {"face masks and serums", "haven't made up my mind", "high
                        "what can go wrong with semi-managed?", "what is semi managed", "为了高利润可以冒大风险",
                        "会一点，没有专人", "偶尔拍拍视频", "全托管能做品牌吗", "出单和品牌兼顾", "到底哪个模式更好", "半托管容易踩什么坑", "半託管是什麼",
                        "怎么加入全托管", "没考虑过这个问题", "美国站有全托管吗"}
+# ...and of the fifth round's held-out sets v11 (eval/dev/v13 since their one look, 2026-12-06 23:03), whose
+# blind writers wrote these common questions and answers like examples older than the sets (their figures
+# include them; without every text equal to an example: edge zh 98.1 / 0.8, en 97.3 / 0.8; FAQ zh 100.0,
+# en 98.3; typed zh 98.0 / 0.8, en 94.4 / 0.8).
+KNOWN_COINCIDENCES |= {"can i join promotions in full managed", "can i run promotions in semi managed",
+                       "does full managed need a deposit", "how do i join full managed",
+                       "how does shipping work in semi managed", "i really can't say",
+                       "is there a security deposit for full managed", "not really sure tbh",
+                       "what are the risks of semi managed", "what does semi-managed mean", "what is full managed",
+                       "which mode delivers faster", "which products suit full managed", "who can join full managed",
+                       "who pays return fees in full managed", "亚马逊做了一年多", "以后能换模式吗", "做跨境电商超过三年了",
+                       "全托和半托哪个更赚钱", "全托管的售后谁处理", "半托管利润高吗", "打造自有品牌", "既要出单也要品牌",
+                       "老板自己偶尔播一下", "选错模式会怎样", "選錯模式會怎樣"}
 
 
 def _sentences(node, inside: bool = False):

@@ -113,6 +113,7 @@ DEV_TITLES = {
     "v10": "development (the edge set v8 and FAQ set v8, held-out until their one look at 20:31 on 2026-12-06, then learnt from)",
     "v11": "development (the night's last held-out sets: edge v9 and FAQ v9 seen once at 20:38, typed and descriptions v7 at 20:28 on 2026-12-06; learnt from)",
     "v12": "development (the night's final held-out sets v10: edge, typed, descriptions, FAQ, seen once at 21:18 on 2026-12-06, then learnt from)",
+    "v13": "development (the fifth round's held-out sets v11: edge, typed, descriptions, FAQ, seen once at 23:03 on 2026-12-06 with the round's final model; not learnt from yet)",
     "v8": "development (held-out v6 and edge v6, each seen once at the end of 2026-12-06's third round, then learnt from)",
     "edge_check": "development, edge gauge (fifth blind writer, not tuned on)",
     "typed_check": "development, typed-answer gauge (the dev12 writer's second set, not tuned on or learnt from)",
