@@ -147,6 +147,33 @@ def test_a_decision_retrains_only_the_models_it_teaches_and_takes_the_rest_from_
     assert sorted(trained) == ["faq", "slots", "typed"]
 
 
+def test_two_processes_training_the_same_content_at_once_train_it_once(tmp_path, monkeypatch):
+    """Replicas on one host that poll the same decision: one trains, the other waits for it and reads what it
+    cached (the lock is per open file, so two threads contend as two processes would)."""
+    fits: list[float] = []
+    fit = _Models.fit
+
+    def slow_fit(*args, **kwargs):
+        fits.append(time.monotonic())
+        time.sleep(0.5)                          # long enough for the other to arrive while this one trains
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(_Models, "fit", slow_fit)
+    content, start = small_content("a new question"), threading.Barrier(2)
+    results: list[tuple[str, bytes, bytes]] = []
+
+    def replica() -> None:
+        start.wait()
+        results.append(cached_models(content, tmp_path))
+
+    threads = [threading.Thread(target=replica) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(fits) == 1 and len(results) == 2 and results[0] == results[1]
+
+
 def test_decided_examples_read_as_decided_word_for_word():
     """Content.decided_questions and decided_answers win over what the models read (here decided against it)."""
     content = learnt(small_content())

@@ -307,15 +307,50 @@ def _cached(content: Content, cache_dir: Path | None) -> tuple[str, _Models, tup
     and the others are trained, and the whole is cached."""
     version = model_version()
     digest = content.digest(version)
-    if cache_dir is not None:
+    if cache_dir is None:
+        groups = group_digests(content, version)
+        return digest, _Models.fit(content, groups, {}), None
+    found = _read_cached(cache_dir, digest)
+    if found is not None:
+        return digest, *found
+    with _training_lock(cache_dir, digest):     # replicas on one host retraining the same content: one trains
+        found = _read_cached(cache_dir, digest)     # ...and the others, waiting here, read what it cached
+        if found is not None:
+            return digest, *found
+        groups = group_digests(content, version)
+        models = _Models.fit(content, groups, _cached_groups(cache_dir, groups))
+        return digest, models, _save(cache_dir, digest, models)
+
+
+def _read_cached(cache_dir: Path, digest: str) -> tuple[_Models, tuple[bytes, bytes]] | None:
+    """The cached models of a digest and their files' bytes, when whole and readable."""
+    try:
+        files = _Models.read(cache_dir / digest)
+        return finish(_Models.load_steps(*files)), files
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@contextlib.contextmanager
+def _training_lock(cache_dir: Path, digest: str):
+    """Held while one process trains a content's models into the cache: another process on the host (a
+    replica that polled the same decision) waits for it, then reads the cache instead of training the same
+    models again. An advisory lock (flock), released when its holder ends, however it ends; where it cannot
+    be taken, training goes on unlocked."""
+    try:
+        import fcntl
+
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(cache_dir / f"{digest}.lock", "a+b")
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
         try:
-            files = _Models.read(cache_dir / digest)
-            return digest, finish(_Models.load_steps(*files)), files     # whole and readable, or trained below
-        except (OSError, ValueError, KeyError, TypeError):
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:
             pass
-    groups = group_digests(content, version)
-    models = _Models.fit(content, groups, _cached_groups(cache_dir, groups) if cache_dir is not None else {})
-    return digest, models, _save(cache_dir, digest, models)
+        yield
 
 
 def _cached_groups(cache_dir: Path, groups: dict[str, str]) -> dict[str, _Models]:
@@ -351,7 +386,7 @@ def _save(cache_dir: Path | None, digest: str, models: _Models) -> tuple[bytes, 
         for p in old:
             p.unlink(missing_ok=True)
             p.with_suffix(".npz").unlink(missing_ok=True)
-        for p in cache_dir.glob("*.tmp"):       # left by a process killed while writing (not one writing now)
+        for p in (*cache_dir.glob("*.tmp"), *cache_dir.glob("*.lock")):     # a killed writer's, or old locks
             with contextlib.suppress(OSError):
                 if time.time() - p.stat().st_mtime > STALE_TMP_SECONDS:
                     p.unlink()
