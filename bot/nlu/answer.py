@@ -115,7 +115,8 @@ class FaqAnswerer:
             top = self._fitting([(e, score) for e, score in hits if e.id not in book.comparison_entries], scope.modes)
         if top is not None and top.id in book.generic_choosing:     # "factory here, full or semi?": fit_factory
             top = self._specific(top, hits)
-        top = self._right_market(top, normalize(reading.text))
+        norm = normalize(CIRCLED.sub(";", reading.text))
+        top = self._right_market(top, norm)
         others, modes = self._subjects(scope)
 
         def make(handling: str, entries: list[FaqEntry], **kw) -> Answer:
@@ -125,12 +126,12 @@ class FaqAnswerer:
             return Answer(reading.text, reading.lang, first, reading.faq_probability, handling == "fallback",
                           rest, handling, tuple(entries), scope, advice=reading.advice_probability, **kw)
 
-        norm = normalize(CIRCLED.sub(";", reading.text))
         if others:      # ...and a part that asks about TikTok alone, answered as TikTok's
             asked = [e for e in self._tiktok_parts(norm, scope) if e != top]
             return make("other_platform", ([top] if top else []) + asked,
                         platforms=tuple(book.platforms[p] for p in others), modes=tuple(modes))
         routed = self.nlu.scope.choosing(norm)
+        outright = routed is not None and routed.outright     # asks for the decision itself ("how do I choose")
         if modes:
             # the part about full/semi-managed, if the question has one (never a cross-platform comparison)
             covered = self.kb.by_id.get(routed.entry) if routed is not None and routed.override else top
@@ -154,8 +155,7 @@ class FaqAnswerer:
         sides = [] if routed is not None or reading.asks_which_mode or reading.advice else self._both_sides(hits, scope)
         if sides:                   # "who handles customs in full managed vs in semi managed": each mode's entry
             return make("answer", sides)
-        if top is not None and top.id in book.which_mode_entries and hits[0][1] >= WHICH_MODE_SURE \
-                and not (routed is not None and routed.outright):
+        if top is not None and top.id in book.which_mode_entries and hits[0][1] >= WHICH_MODE_SURE and not outright:
             return make("answer", [top])    # "we have hosts, which mode lets us do our own lives": that entry says
         if reading.asks_which_mode and (top is None or top.id not in self.choosing_entries):
             # "is semi-managed overkill for a 2-person team?": not the entry about teams, but the nearest
@@ -169,7 +169,7 @@ class FaqAnswerer:
         # a sure factual entry the advice class disowns: choosing words and a self-description do not make it
         # advice ("are semi-managed margins realistic or is it hype": the margins; "do i need an ops team...")
         factual = top is not None and top.id not in self.choosing_entries and hits[0][1] >= FACT_SURE \
-            and not reading.asks_which_mode and not (routed is not None and routed.outright)
+            and not reading.asks_which_mode and not outright
         if top is not None and top.id not in self.choosing_entries and not factual \
                 and (reading.answers or self._asks_choosing(norm)):
             chosen = self._choosing_question(norm)      # describes itself, then asks which mode
@@ -299,11 +299,11 @@ class FaqAnswerer:
         listed = self.splitter.numbered(norm)      # items the asker set apart: any clear reading answers
         read: list[list[tuple[FaqEntry, float]]] = []      # per part: its entry, and a close second choice
         for part in parts:
-            if read and not covered and self.book.mode_of(read[0][0][0].id):
+            implied = self.book.mode_of(read[0][0][0].id) if read and not covered else None
+            if implied:
                 # no mode named, but the first part's entry is about one ("overseas warehouse requirements,
                 # and who pays the freight to get goods there?"): the later parts ask about that mode
-                covered = [self.book.mode_of(read[0][0][0].id)]
-                modes = tuple(covered)
+                covered, modes = [implied], (implied,)
             if read and self.splitter.same_question(part):     # "②半托管呢": the question before, for this mode
                 again = self._same_question(read[-1][0][0], self.nlu.scope.find(part).modes)
                 if again is not None:

@@ -86,10 +86,10 @@ class PartSplitter:
     def parts(self, norm: str) -> list[str]:
         """Split where a new question may start; a piece that asks nothing (context: "全托管的话，") joins
         the part after it. These go on asking the part before: an alternative ("does it pay, or is it a
-        trap?"), options that ask nothing else ("who does the listing? seller or platform?"), a follow-up after a comma or a full stop ("what is FBT, is it tiktok's own warehouse"), a
-        guess at the answer ("what do I have to do? just ship to the warehouse?", "…对吧"), the amount alone
-        ("大概多少钱") and a word or two alone ("资金？团队？"). A mode's name with only "呢" / "and for" /
-        "same question" after a part is a part of its own (that question about the mode named)."""
+        trap?"), options that ask nothing else ("who does the listing? seller or platform?"), a follow-up
+        after a comma or a full stop ("what is FBT, is it tiktok's own warehouse"), a guess at the answer
+        ("what do I have to do? just ship to the warehouse?", "…对吧"), the amount alone ("大概多少钱") and
+        a word or two alone ("资金？团队？"). A mode's name with only "呢" / "and for" / "same question" after a part is a part of its own (that question about the mode named)."""
         both = _EACH.match(norm)                  # two questions sharing one ending
         if both:
             first, second, ending = both.groups()

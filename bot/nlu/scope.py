@@ -114,9 +114,9 @@ class ScopeBook:
 
     def mode_of(self, entry: str) -> str | None:
         """The one covered mode an entry is about (a counterpart's side, or listed in `one_mode`)."""
-        for full, semi in self.counterparts:
-            if entry in (full, semi):
-                return "full_managed" if entry == full else "semi_managed"
+        pair = self.pair(entry)
+        if pair is not None:
+            return COVERED_MODES[pair.index(entry)]      # counterparts are (full-managed, semi-managed)
         return self.one_mode.get(entry)
 
     def pair(self, entry: str) -> tuple[str, str] | None:
@@ -127,14 +127,11 @@ class ScopeBook:
         """The same entry for the one covered mode `modes` names, when `entry` is the other mode's side of a
         counterpart pair (semi_promotions and a question naming full-managed: full_promotions); else None."""
         named = [m for m in modes if m in COVERED_MODES]
-        if len(named) != 1:
+        pair = self.pair(entry)
+        if len(named) != 1 or pair is None:
             return None
-        for full, semi in self.counterparts:
-            if entry == semi and named[0] == "full_managed":
-                return full
-            if entry == full and named[0] == "semi_managed":
-                return semi
-        return None
+        other = pair[COVERED_MODES.index(named[0])]
+        return other if other != entry else None
 
     def source_ids(self) -> set[str]:
         facts = [f for p in self.platforms.values() for f in p.facts]

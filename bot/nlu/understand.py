@@ -81,7 +81,6 @@ def group_digests(content: Content, version: str) -> dict[str, str]:
             FAQ_GROUP: no_answers(content).digest(f"{version}:{FAQ_GROUP}")}
 
 
-
 @dataclass(frozen=True)
 class FaqHit:
     id: str
